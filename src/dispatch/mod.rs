@@ -1,0 +1,61 @@
+//! The dispatcher: claim due deliveries, send them, record each attempt, schedule the next.
+
+mod record;
+mod schedule;
+mod send;
+pub mod signature;
+mod test_send;
+mod worker;
+
+pub use record::Recorder;
+pub use schedule::RetrySchedule;
+pub use send::{Sender, Sent, RESPONSE_BODY_LIMIT, USER_AGENT};
+pub use test_send::{test_send, TestSendResult};
+pub use worker::{Dispatcher, DispatcherConfig};
+
+use crate::domain::time;
+use crate::store::{Outcome, SendResult};
+
+/// What an attempt means for its delivery: done, try again later, or give up.
+pub fn outcome(
+    sent: &Sent,
+    attempt_number: u32,
+    single_attempt: bool,
+    schedule: &RetrySchedule,
+) -> Outcome {
+    if sent.succeeded() {
+        return Outcome::Succeeded;
+    }
+    if single_attempt {
+        return Outcome::Failed;
+    }
+    match schedule.delay_after(attempt_number, sent.retry_after) {
+        Some(delay) => Outcome::RetryAt(
+            sent.started_at + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
+        ),
+        None => Outcome::Failed,
+    }
+}
+
+pub fn send_result(
+    delivery_id: &str,
+    lease_owner: &str,
+    sent: Sent,
+    outcome: Outcome,
+) -> SendResult {
+    SendResult {
+        delivery_id: delivery_id.to_string(),
+        lease_owner: lease_owner.to_string(),
+        started_at: sent.started_at,
+        duration_ms: sent.duration_ms,
+        response_status: sent.status,
+        response_body: sent.body,
+        error: sent.error,
+        outcome,
+    }
+}
+
+/// Wall-clock now plus `d`, for scheduling.
+pub fn after(d: std::time::Duration) -> chrono::DateTime<chrono::Utc> {
+    time::now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}

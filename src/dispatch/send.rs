@@ -1,0 +1,231 @@
+//! One HTTP attempt: headers, signature, timeout, the first 4 KiB of the answer.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+
+use super::signature;
+use crate::domain::{time, SendTarget};
+
+/// How much of a response body the delivery log keeps.
+pub const RESPONSE_BODY_LIMIT: usize = 4096;
+pub const USER_AGENT: &str = concat!("lc-webhooks/", env!("CARGO_PKG_VERSION"));
+
+/// What one attempt saw.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub status: Option<u16>,
+    pub body: Option<String>,
+    pub error: Option<String>,
+    /// The receiver's `Retry-After`, on a 429 or 503.
+    pub retry_after: Option<Duration>,
+}
+
+impl Sent {
+    pub fn succeeded(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+}
+
+impl Sender {
+    pub fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(USER_AGENT)
+            .pool_max_idle_per_host(256)
+            .build()?;
+        Ok(Sender { client })
+    }
+
+    /// Sends `body` to the target. `delivery_id` is the `webhook-id`, the same on every attempt.
+    pub async fn send(&self, target: &SendTarget, delivery_id: &str, body: &str) -> Sent {
+        let started_at = time::now();
+        let clock = Instant::now();
+        let result = match headers(target, delivery_id, started_at.timestamp(), body) {
+            Ok(headers) => self.post(&target.url, headers, body.to_string()).await,
+            Err(e) => Err(e),
+        };
+        let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match result {
+            Ok((status, retry_after, body)) => Sent {
+                started_at,
+                duration_ms,
+                status: Some(status),
+                body: Some(body),
+                error: None,
+                retry_after,
+            },
+            Err(error) => Sent {
+                started_at,
+                duration_ms,
+                status: None,
+                body: None,
+                error: Some(error),
+                retry_after: None,
+            },
+        }
+    }
+
+    async fn post(
+        &self,
+        url: &str,
+        headers: HeaderMap,
+        body: String,
+    ) -> Result<(u16, Option<Duration>, String), String> {
+        let mut response = self
+            .client
+            .post(url)
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(describe)?;
+        let status = response.status().as_u16();
+        let retry_after = if status == 429 || status == 503 {
+            response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after)
+        } else {
+            None
+        };
+        let mut kept = Vec::new();
+        // Read no more than the log keeps; a huge or endless body must not stall the attempt.
+        while kept.len() < RESPONSE_BODY_LIMIT {
+            match response.chunk().await {
+                Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => return Err(describe(e)),
+            }
+        }
+        kept.truncate(RESPONSE_BODY_LIMIT);
+        Ok((
+            status,
+            retry_after,
+            String::from_utf8_lossy(&kept).into_owned(),
+        ))
+    }
+}
+
+fn headers(
+    target: &SendTarget,
+    delivery_id: &str,
+    timestamp: i64,
+    body: &str,
+) -> Result<HeaderMap, String> {
+    let mut h = HeaderMap::new();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let auth_name = HeaderName::from_bytes(target.auth_header.as_bytes())
+        .map_err(|_| "the integration's authHeader is not a valid header name".to_string())?;
+    let mut auth_value = HeaderValue::from_str(&format!(
+        "{}{}",
+        target.auth_prefix,
+        target.api_key.expose()
+    ))
+    .map_err(|_| "the integration's API key is not a valid header value".to_string())?;
+    auth_value.set_sensitive(true);
+    h.insert(auth_name, auth_value);
+    h.insert("webhook-id", value(delivery_id)?);
+    h.insert("webhook-timestamp", value(&timestamp.to_string())?);
+    if let Some(secret) = &target.signing_secret {
+        let sig = signature::sign(secret.expose(), delivery_id, timestamp, body.as_bytes())
+            .ok_or_else(|| "the integration's signing secret is malformed".to_string())?;
+        h.insert("webhook-signature", value(&sig)?);
+    }
+    Ok(h)
+}
+
+fn value(s: &str) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(s).map_err(|_| format!("`{s}` is not a valid header value"))
+}
+
+/// Error text for the log: what went wrong, without the URL (it may carry credentials).
+fn describe(e: reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "reading the response failed"
+    } else {
+        "request failed"
+    };
+    let mut detail = Vec::new();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        detail.push(s.to_string());
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {}", detail.join(": "))
+    }
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    if let Ok(secs) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = DateTime::parse_from_rfc2822(v.trim())
+        .ok()?
+        .with_timezone(&Utc);
+    (at - Utc::now()).to_std().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Secret;
+
+    fn target(secret: Option<&str>) -> SendTarget {
+        SendTarget {
+            integration_id: "i".into(),
+            url: "http://127.0.0.1:1/".into(),
+            auth_header: "X-Api-Key".into(),
+            auth_prefix: "Key ".into(),
+            api_key: Secret::new("k123".into()),
+            signing_secret: secret.map(|s| Secret::new(s.into())),
+        }
+    }
+
+    #[test]
+    fn headers_carry_key_id_timestamp_and_signature() {
+        let h = headers(
+            &target(Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")),
+            "d1",
+            1614265330,
+            "{}",
+        )
+        .expect("valid");
+        assert_eq!(h["x-api-key"], "Key k123");
+        assert_eq!(h["webhook-id"], "d1");
+        assert_eq!(h["webhook-timestamp"], "1614265330");
+        assert!(h["webhook-signature"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("v1,"));
+        assert!(!headers(&target(None), "d1", 1, "{}")
+            .expect("valid")
+            .contains_key("webhook-signature"));
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_a_date() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

@@ -1,0 +1,14 @@
+//! lc-webhooks: watches creator posts, grants rewards by rule, and delivers LoudCrowd's
+//! webhook payload durably to every registered receiver.
+
+pub mod api;
+pub mod config;
+pub mod dispatch;
+pub mod domain;
+pub mod error;
+pub mod import;
+pub mod payload;
+pub mod rules;
+pub mod service;
+pub mod store;
+pub mod watch;

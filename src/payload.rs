@@ -1,0 +1,207 @@
+//! The webhook body, exactly as LoudCrowd's seed page defines it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{time, Creator, Media, PostType};
+use crate::error::{Error, Result};
+
+/// Field order and names are the contract; `None` is written as `null`, never left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Payload {
+    pub lc_id: String,
+    pub email: String,
+    pub ig_username: Option<String>,
+    pub tt_username: Option<String>,
+    pub discount_code: Option<String>,
+    pub medias: Vec<PayloadMedia>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PayloadMedia {
+    pub lc_id: String,
+    /// UTC as `2022-04-12T11:18:20.902164`.
+    pub posted_at: String,
+    pub post_type: PostType,
+}
+
+impl Payload {
+    /// The body for one fulfillment; `medias` is sorted oldest first.
+    pub fn for_fulfillment(
+        fulfillment_id: &str,
+        creator: &Creator,
+        discount_code: Option<String>,
+        medias: &[Media],
+    ) -> Payload {
+        let mut medias: Vec<&Media> = medias.iter().collect();
+        medias.sort_by(|a, b| a.posted_at.cmp(&b.posted_at).then_with(|| a.id.cmp(&b.id)));
+        Payload {
+            lc_id: fulfillment_id.to_string(),
+            email: creator.email.clone(),
+            ig_username: creator.ig_username.clone(),
+            tt_username: creator.tt_username.clone(),
+            discount_code,
+            medias: medias
+                .into_iter()
+                .map(|m| PayloadMedia {
+                    lc_id: m.id.clone(),
+                    posted_at: time::seed_format(m.posted_at),
+                    post_type: m.post_type,
+                })
+                .collect(),
+        }
+    }
+
+    /// The bytes that are stored once and sent on every attempt.
+    pub fn to_body(&self) -> Result<String> {
+        Ok(serde_json::to_string(self)?)
+    }
+
+    /// What the Test button sends when given nothing: the seed page's sample.
+    pub fn sample() -> Payload {
+        Payload {
+            lc_id: "ABC123".into(),
+            email: "creator@example.com".into(),
+            ig_username: Some("instagram.username".into()),
+            tt_username: Some("tiktok.username".into()),
+            discount_code: Some("code123".into()),
+            medias: vec![PayloadMedia {
+                lc_id: "ABC123".into(),
+                posted_at: "2022-04-12T11:18:20.902164".into(),
+                post_type: PostType::Story,
+            }],
+        }
+    }
+}
+
+/// Test data for the Test button: any subset of the payload's keys.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TestData {
+    pub lc_id: Option<String>,
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
+    pub ig_username: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
+    pub tt_username: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
+    pub discount_code: Option<Option<String>>,
+    pub medias: Option<Vec<TestMedia>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TestMedia {
+    pub lc_id: Option<String>,
+    pub posted_at: Option<String>,
+    pub post_type: Option<PostType>,
+}
+
+impl TestData {
+    /// The sample payload with the given keys put in; `postedAt` is normalised to the seed format.
+    pub fn into_payload(self) -> Result<Payload> {
+        let mut p = Payload::sample();
+        let sample_media = p.medias[0].clone();
+        if let Some(v) = self.lc_id {
+            p.lc_id = v;
+        }
+        if let Some(v) = self.email {
+            p.email = v;
+        }
+        if let Some(v) = self.ig_username {
+            p.ig_username = v;
+        }
+        if let Some(v) = self.tt_username {
+            p.tt_username = v;
+        }
+        if let Some(v) = self.discount_code {
+            p.discount_code = v;
+        }
+        if let Some(medias) = self.medias {
+            p.medias = medias
+                .into_iter()
+                .map(|m| {
+                    let posted_at = match m.posted_at {
+                        Some(s) => {
+                            time::seed_format(time::parse_flexible(&s).ok_or_else(|| {
+                                Error::invalid(
+                                    "invalid_posted_at",
+                                    format!("postedAt `{s}` is not a timestamp"),
+                                )
+                            })?)
+                        }
+                        None => sample_media.posted_at.clone(),
+                    };
+                    Ok(PayloadMedia {
+                        lc_id: m.lc_id.unwrap_or_else(|| sample_media.lc_id.clone()),
+                        posted_at,
+                        post_type: m.post_type.unwrap_or(sample_media.post_type),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creator(ig: Option<&str>) -> Creator {
+        Creator {
+            id: "c1".into(),
+            email: "creator@example.com".into(),
+            ig_username: ig.map(str::to_string),
+            tt_username: None,
+            created_at: time::now(),
+        }
+    }
+
+    fn media(id: &str, at: &str) -> Media {
+        let t = time::parse_flexible(at).expect("time");
+        Media {
+            id: id.into(),
+            creator_id: "c1".into(),
+            platform: crate::domain::Platform::Instagram,
+            post_type: PostType::Story,
+            posted_at: t,
+            ingested_at: t,
+        }
+    }
+
+    #[test]
+    fn body_has_exactly_the_seed_keys_in_order_with_nulls() {
+        let m = [
+            media("m2", "2022-04-12T11:18:20.902164"),
+            media("m1", "2022-04-11T09:00:00"),
+        ];
+        let body = Payload::for_fulfillment("f1", &creator(Some("ig.user")), None, &m)
+            .to_body()
+            .expect("serialises");
+        assert_eq!(
+            body,
+            r#"{"lcId":"f1","email":"creator@example.com","igUsername":"ig.user","ttUsername":null,"discountCode":null,"medias":[{"lcId":"m1","postedAt":"2022-04-11T09:00:00.000000","postType":"STORY"},{"lcId":"m2","postedAt":"2022-04-12T11:18:20.902164","postType":"STORY"}]}"#
+        );
+    }
+
+    #[test]
+    fn test_data_overrides_the_sample() {
+        let data: TestData = serde_json::from_str(
+            r#"{"email":"me@brand.com","igUsername":null,"medias":[{"postType":"REEL","postedAt":"2023-01-02T03:04:05Z"}]}"#,
+        )
+        .expect("parses");
+        let p = data.into_payload().expect("valid");
+        assert_eq!(p.email, "me@brand.com");
+        assert_eq!(p.ig_username, None);
+        assert_eq!(p.tt_username.as_deref(), Some("tiktok.username"));
+        assert_eq!(p.medias[0].post_type, PostType::Reel);
+        assert_eq!(p.medias[0].posted_at, "2023-01-02T03:04:05.000000");
+    }
+
+    #[test]
+    fn unknown_test_keys_are_refused() {
+        assert!(serde_json::from_str::<TestData>(r#"{"emial":"x"}"#).is_err());
+    }
+}

@@ -1,0 +1,148 @@
+//! Wires the store, the evaluator, the dispatcher and the API into one running service.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use thiserror::Error;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::api::{self, AppState};
+use crate::config::Settings;
+use crate::dispatch::{Dispatcher, DispatcherConfig, Recorder, Sender};
+use crate::store::Store;
+use crate::watch::run_evaluator;
+
+/// How long sends in flight may take to finish after a shutdown request.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Unsafe(String),
+    #[error(transparent)]
+    Store(#[from] crate::error::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// A started service. Dropping it does not stop it; call [`Running::shutdown`].
+pub struct Running {
+    pub addr: SocketAddr,
+    pub store: Store,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    recorder_task: JoinHandle<()>,
+}
+
+/// The process-wide Prometheus recorder (metrics macros write to one global recorder).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// Connects, migrates, binds the listener and starts every task.
+pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    settings
+        .check_listen_is_safe()
+        .map_err(StartError::Unsafe)?;
+    let store = Store::connect(&settings.database_url).await?;
+    store.migrate().await?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: settings.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: settings.listen,
+        source,
+    })?;
+
+    let sender = Sender::new(settings.http_timeout)?;
+    let new_posts = Arc::new(Notify::new());
+    let deliveries_ready = Arc::new(Notify::new());
+    let (stop, stopped) = watch::channel(false);
+    let (recorder, recorder_task) = Recorder::start(store.clone());
+
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        sender.clone(),
+        recorder,
+        DispatcherConfig {
+            schedule: settings.retry_schedule.clone(),
+            http_timeout: settings.http_timeout,
+            max_in_flight: settings.max_in_flight,
+            max_in_flight_per_integration: settings.max_in_flight_per_integration,
+            poll_interval: settings.poll_interval,
+        },
+        deliveries_ready.clone(),
+    );
+    let state = AppState {
+        store: store.clone(),
+        sender,
+        admin_token: settings.admin_token.clone(),
+        new_posts: new_posts.clone(),
+        deliveries_ready: deliveries_ready.clone(),
+        metrics: metrics_handle(),
+    };
+    let app = api::router(state);
+    let mut http_stop = stopped.clone();
+    let http = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    let evaluator = tokio::spawn(run_evaluator(
+        store.clone(),
+        new_posts,
+        deliveries_ready,
+        settings.poll_interval,
+        stopped.clone(),
+    ));
+    let dispatch = tokio::spawn(dispatcher.run(stopped, SHUTDOWN_GRACE));
+    tracing::info!(%addr, store = ?store.dialect(), "lc-webhooks listening");
+    Ok(Running {
+        addr,
+        store,
+        stop,
+        tasks: vec![http, evaluator, dispatch],
+        recorder_task,
+    })
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops claiming, lets sends in flight finish (a few seconds at most), writes their results.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        // The dispatcher held the last recorder handle: the writer drains its queue and ends.
+        let _ = self.recorder_task.await;
+        self.store.close().await;
+    }
+}

@@ -1,0 +1,52 @@
+use super::rows::CreatorRow;
+use super::Store;
+use crate::domain::time::{now, to_micros};
+use crate::domain::{new_id, Creator, NewCreator, Page, PageRequest};
+use crate::error::{Error, Result};
+
+const COLUMNS: &str = "id, email, ig_username, tt_username, created_at";
+
+impl Store {
+    pub async fn create_creator(&self, new: NewCreator) -> Result<Creator> {
+        let id = new_id();
+        let inserted = sqlx::query(
+            "INSERT INTO creators (id, email, ig_username, tt_username, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(&new.email)
+        .bind(&new.ig_username)
+        .bind(&new.tt_username)
+        .bind(to_micros(now()))
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(Error::conflict(
+                "email_taken",
+                format!("a creator with email {} already exists", new.email),
+            ));
+        }
+        self.creator(&id).await
+    }
+
+    pub async fn creator(&self, id: &str) -> Result<Creator> {
+        sqlx::query_as::<_, CreatorRow>(&format!("SELECT {COLUMNS} FROM creators WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(Creator::from)
+            .ok_or(Error::NotFound("creator"))
+    }
+
+    pub async fn list_creators(&self, page: &PageRequest) -> Result<Page<Creator>> {
+        let rows = sqlx::query_as::<_, CreatorRow>(&format!(
+            "SELECT {COLUMNS} FROM creators WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
+        ))
+        .bind(page.cursor.as_deref())
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.into_iter().map(Creator::from).collect();
+        Ok(Page::from_rows(items, page.limit, |c: &Creator| &c.id))
+    }
+}

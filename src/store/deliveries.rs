@@ -1,0 +1,130 @@
+use serde_json::value::RawValue;
+
+use super::rows::{AttemptRow, DeliveryRow, DELIVERY_COLUMNS};
+use super::Store;
+use crate::domain::time::{now, to_micros};
+use crate::domain::{
+    new_id, Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus, Page, PageRequest,
+};
+use crate::error::{Error, Result};
+
+impl Store {
+    pub async fn delivery(&self, id: &str) -> Result<Delivery> {
+        sqlx::query_as::<_, DeliveryRow>(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(Error::NotFound("delivery"))?
+        .try_into()
+    }
+
+    /// The delivery with its body and every attempt, oldest first.
+    pub async fn delivery_detail(&self, id: &str) -> Result<DeliveryDetail> {
+        let delivery = self.delivery(id).await?;
+        let (body,): (Option<String>,) = sqlx::query_as(
+            "SELECT COALESCE(d.payload, f.payload) FROM deliveries d
+             LEFT JOIN fulfillments f ON f.id = d.fulfillment_id WHERE d.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        let attempts = sqlx::query_as::<_, AttemptRow>(
+            "SELECT number, started_at, duration_ms, response_status, response_body, error
+             FROM attempts WHERE delivery_id = $1 ORDER BY number",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(Attempt::try_from)
+        .collect::<Result<Vec<_>>>()?;
+        Ok(DeliveryDetail {
+            delivery,
+            payload: RawValue::from_string(body.unwrap_or_else(|| "null".into()))?,
+            attempts,
+        })
+    }
+
+    pub async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Delivery>> {
+        let rows = sqlx::query_as::<_, DeliveryRow>(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries
+             WHERE ($1 IS NULL OR integration_id = $1) AND ($2 IS NULL OR fulfillment_id = $2)
+               AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR id > $4)
+             ORDER BY id LIMIT $5"
+        ))
+        .bind(filter.integration_id.as_deref())
+        .bind(filter.fulfillment_id.as_deref())
+        .bind(filter.status.map(DeliveryStatus::as_str))
+        .bind(page.cursor.as_deref())
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(Delivery::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(items, page.limit, |d: &Delivery| &d.id))
+    }
+
+    /// Queues one more attempt of a settled delivery, now, under the same id.
+    pub async fn retry_delivery(&self, id: &str) -> Result<Delivery> {
+        let at = to_micros(now());
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = $2
+             WHERE id = $1 AND status <> 'pending'
+               AND integration_id IN (SELECT id FROM integrations WHERE deleted = 0)",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            tx.rollback().await?;
+            let current = self.delivery(id).await?;
+            return Err(match current.status {
+                DeliveryStatus::Pending => Error::conflict(
+                    "delivery_pending",
+                    "the delivery is still pending; it will be retried on its schedule",
+                ),
+                _ => Error::conflict(
+                    "integration_deleted",
+                    "the delivery's integration has been deleted",
+                ),
+            });
+        }
+        sqlx::query(
+            "INSERT INTO delivery_queue (delivery_id, integration_id, due_at, single_attempt)
+             SELECT id, integration_id, $2, 1 FROM deliveries WHERE id = $1",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.delivery(id).await
+    }
+
+    /// Logs a test send before it goes out; it is not queued, the caller sends it at once.
+    pub async fn create_test_delivery(&self, integration_id: &str, body: &str) -> Result<String> {
+        let id = new_id();
+        let at = to_micros(now());
+        sqlx::query(
+            "INSERT INTO deliveries (id, integration_id, status, next_attempt_at, payload, test, created_at)
+             VALUES ($1, $2, 'pending', $3, $4, 1, $3)",
+        )
+        .bind(&id)
+        .bind(integration_id)
+        .bind(at)
+        .bind(body)
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+}

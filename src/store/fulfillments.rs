@@ -1,0 +1,68 @@
+use serde_json::value::RawValue;
+
+use super::Store;
+use crate::domain::time::from_micros;
+use crate::domain::{Fulfillment, FulfillmentFilter, Page, PageRequest};
+use crate::error::{Error, Result};
+
+const COLUMNS: &str = "id, rule_id, creator_id, discount_code, payload, created_at";
+
+#[derive(sqlx::FromRow)]
+struct FulfillmentRow {
+    id: String,
+    rule_id: String,
+    creator_id: String,
+    discount_code: Option<String>,
+    payload: String,
+    created_at: i64,
+}
+
+impl TryFrom<FulfillmentRow> for Fulfillment {
+    type Error = Error;
+    fn try_from(r: FulfillmentRow) -> Result<Self> {
+        Ok(Fulfillment {
+            payload: RawValue::from_string(r.payload)?,
+            id: r.id,
+            rule_id: r.rule_id,
+            creator_id: r.creator_id,
+            discount_code: r.discount_code,
+            created_at: from_micros(r.created_at),
+        })
+    }
+}
+
+impl Store {
+    pub async fn fulfillment(&self, id: &str) -> Result<Fulfillment> {
+        sqlx::query_as::<_, FulfillmentRow>(&format!(
+            "SELECT {COLUMNS} FROM fulfillments WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(Error::NotFound("fulfillment"))?
+        .try_into()
+    }
+
+    pub async fn list_fulfillments(
+        &self,
+        filter: &FulfillmentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Fulfillment>> {
+        let rows = sqlx::query_as::<_, FulfillmentRow>(&format!(
+            "SELECT {COLUMNS} FROM fulfillments
+             WHERE ($1 IS NULL OR creator_id = $1) AND ($2 IS NULL OR rule_id = $2) AND ($3 IS NULL OR id > $3)
+             ORDER BY id LIMIT $4"
+        ))
+        .bind(filter.creator_id.as_deref())
+        .bind(filter.rule_id.as_deref())
+        .bind(page.cursor.as_deref())
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(Fulfillment::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(items, page.limit, |f: &Fulfillment| &f.id))
+    }
+}

@@ -1,0 +1,135 @@
+use super::rows::IntegrationRow;
+use super::{flag, Store};
+use crate::domain::time::{now, to_micros};
+use crate::domain::{
+    new_id, Integration, IntegrationPatch, NewIntegration, Page, PageRequest, Secret, SendTarget,
+};
+use crate::error::{Error, Result};
+
+const COLUMNS: &str =
+    "id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, created_at, updated_at";
+
+impl Store {
+    pub async fn create_integration(&self, new: NewIntegration) -> Result<Integration> {
+        let id = new_id();
+        let at = to_micros(now());
+        sqlx::query(
+            "INSERT INTO integrations (id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(&id)
+        .bind(&new.name)
+        .bind(&new.url)
+        .bind(new.api_key.expose())
+        .bind(&new.auth_header)
+        .bind(&new.auth_prefix)
+        .bind(new.signing_secret.as_ref().map(Secret::expose))
+        .bind(flag(new.active))
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        self.integration(&id).await
+    }
+
+    async fn integration_row(&self, id: &str) -> Result<IntegrationRow> {
+        sqlx::query_as::<_, IntegrationRow>(&format!(
+            "SELECT {COLUMNS} FROM integrations WHERE id = $1 AND deleted = 0"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(Error::NotFound("integration"))
+    }
+
+    pub async fn integration(&self, id: &str) -> Result<Integration> {
+        Ok(self.integration_row(id).await?.into())
+    }
+
+    /// The integration with its secrets, for sending.
+    pub async fn send_target(&self, id: &str) -> Result<SendTarget> {
+        let r = self.integration_row(id).await?;
+        Ok(SendTarget {
+            integration_id: r.id,
+            url: r.url,
+            auth_header: r.auth_header,
+            auth_prefix: r.auth_prefix,
+            api_key: Secret::new(r.api_key),
+            signing_secret: r.signing_secret.map(Secret::new),
+        })
+    }
+
+    pub async fn list_integrations(&self, page: &PageRequest) -> Result<Page<Integration>> {
+        let rows = sqlx::query_as::<_, IntegrationRow>(&format!(
+            "SELECT {COLUMNS} FROM integrations WHERE deleted = 0 AND ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
+        ))
+        .bind(page.cursor.as_deref())
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.into_iter().map(Integration::from).collect();
+        Ok(Page::from_rows(items, page.limit, |i: &Integration| &i.id))
+    }
+
+    pub async fn update_integration(
+        &self,
+        id: &str,
+        patch: IntegrationPatch,
+    ) -> Result<Integration> {
+        let secret_given = patch.signing_secret.is_some();
+        let secret = patch.signing_secret.flatten();
+        let done = sqlx::query(
+            "UPDATE integrations SET
+                name = COALESCE($2, name),
+                url = COALESCE($3, url),
+                api_key = COALESCE($4, api_key),
+                auth_header = COALESCE($5, auth_header),
+                auth_prefix = COALESCE($6, auth_prefix),
+                signing_secret = CASE WHEN $7 = 1 THEN $8 ELSE signing_secret END,
+                active = COALESCE($9, active),
+                updated_at = $10
+             WHERE id = $1 AND deleted = 0",
+        )
+        .bind(id)
+        .bind(patch.name)
+        .bind(patch.url)
+        .bind(patch.api_key.as_ref().map(Secret::expose))
+        .bind(patch.auth_header)
+        .bind(patch.auth_prefix)
+        .bind(flag(secret_given))
+        .bind(secret.as_ref().map(Secret::expose))
+        .bind(patch.active.map(flag))
+        .bind(to_micros(now()))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound("integration"));
+        }
+        self.integration(id).await
+    }
+
+    /// Hides the integration and settles its pending deliveries as failed; the log stays.
+    pub async fn delete_integration(&self, id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE integrations SET deleted = 1, active = 0, updated_at = $2 WHERE id = $1 AND deleted = 0")
+            .bind(id)
+            .bind(to_micros(now()))
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound("integration"));
+        }
+        sqlx::query(
+            "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = 'integration deleted'
+             WHERE id IN (SELECT delivery_id FROM delivery_queue WHERE integration_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM delivery_queue WHERE integration_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

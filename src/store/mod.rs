@@ -1,0 +1,146 @@
+//! The store: every SQL statement lives below this module.
+//!
+//! One interface ([`Store`]) over two databases. Both run the same portable SQL (`$n`
+//! placeholders, integer timestamps, text ids) through sqlx's `Any` driver; what differs —
+//! connecting, migrations, row locking — lives in [`sqlite`] and [`postgres`] behind [`Dialect`].
+
+mod creators;
+mod deliveries;
+mod evaluate;
+mod fulfillments;
+mod integrations;
+mod media;
+mod postgres;
+mod queue;
+mod rows;
+mod rules;
+mod sqlite;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+
+use crate::error::Result;
+
+pub use evaluate::Evaluation;
+pub use queue::{Claimed, Outcome, SendResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    pub fn of_url(url: &str) -> Dialect {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Dialect::Postgres
+        } else {
+            Dialect::Sqlite
+        }
+    }
+
+    /// Appended to a claiming `SELECT`: lets several instances claim different rows at once.
+    fn skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Postgres => postgres::SKIP_LOCKED,
+            Dialect::Sqlite => sqlite::SKIP_LOCKED,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dialect", &self.dialect)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Connects to the database named by `url` (creating an SQLite file and its folder if needed).
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::of_url(url);
+        let pool = match dialect {
+            Dialect::Sqlite => sqlite::connect(url).await?,
+            Dialect::Postgres => postgres::connect(url, AnyPoolOptions::new()).await?,
+        };
+        Ok(Store { pool, dialect })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        match self.dialect {
+            Dialect::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Dialect::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// True when the database answers a query.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Ids among `ids` that name no creator.
+    pub async fn unknown_creators(&self, ids: &[&str]) -> Result<Vec<String>> {
+        self.missing(ids, "SELECT id FROM creators WHERE id = $1")
+            .await
+    }
+
+    /// Ids among `ids` that name no live integration.
+    pub async fn unknown_integrations(&self, ids: &[&str]) -> Result<Vec<String>> {
+        self.missing(
+            ids,
+            "SELECT id FROM integrations WHERE id = $1 AND deleted = 0",
+        )
+        .await
+    }
+
+    async fn missing(&self, ids: &[&str], find_one: &str) -> Result<Vec<String>> {
+        let mut missing = Vec::new();
+        for id in ids {
+            let found: Option<(String,)> = sqlx::query_as(find_one)
+                .bind(*id)
+                .fetch_optional(&self.pool)
+                .await?;
+            if found.is_none() && !missing.iter().any(|m| m == id) {
+                missing.push((*id).to_string());
+            }
+        }
+        Ok(missing)
+    }
+}
+
+/// `$1, $2, …` for `n` values starting after `offset` placeholders already used.
+fn placeholders(offset: usize, n: usize) -> String {
+    (offset + 1..=offset + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn flag(b: bool) -> i64 {
+    i64::from(b)
+}

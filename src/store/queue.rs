@@ -1,0 +1,200 @@
+//! The dispatcher's side of the store: claim due deliveries under a lease, record results.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{placeholders, Store};
+use crate::domain::time::{now, to_micros};
+use crate::domain::{Secret, SendTarget};
+use crate::error::Result;
+
+/// A delivery this instance holds a lease on, with everything needed to send it.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub delivery_id: String,
+    /// The number this attempt will have (1 for the first).
+    pub attempt_number: u32,
+    /// A manual retry: one attempt, then the delivery settles whatever happens.
+    pub single_attempt: bool,
+    pub lease_owner: String,
+    pub target: SendTarget,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    RetryAt(DateTime<Utc>),
+    Failed,
+}
+
+/// One attempt, as it goes into the delivery log.
+#[derive(Debug, Clone)]
+pub struct SendResult {
+    pub delivery_id: String,
+    pub lease_owner: String,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub response_status: Option<u16>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    pub outcome: Outcome,
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: String,
+    attempt_count: i64,
+    single_attempt: i64,
+    body: Option<String>,
+    integration_id: String,
+    url: String,
+    auth_header: String,
+    auth_prefix: String,
+    api_key: String,
+    signing_secret: Option<String>,
+}
+
+impl Store {
+    /// Leases up to `limit` due deliveries to `owner` for `lease`. A lease that runs out (the
+    /// instance died) makes the delivery claimable again: at-least-once, never lost.
+    pub async fn claim_due(
+        &self,
+        limit: u32,
+        lease: Duration,
+        owner: &str,
+    ) -> Result<Vec<Claimed>> {
+        let at = now();
+        let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
+        let ids: Vec<(String,)> = sqlx::query_as(&format!(
+            "UPDATE delivery_queue SET lease_until = $1, lease_owner = $2
+             WHERE delivery_id IN (SELECT delivery_id FROM delivery_queue
+                                   WHERE due_at <= $3 AND lease_until <= $3
+                                   ORDER BY due_at LIMIT $4 {})
+             RETURNING delivery_id",
+            self.dialect.skip_locked()
+        ))
+        .bind(to_micros(until))
+        .bind(owner)
+        .bind(to_micros(at))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT d.id, d.attempt_count, q.single_attempt, COALESCE(d.payload, f.payload) AS body,
+                    i.id AS integration_id, i.url, i.auth_header, i.auth_prefix, i.api_key, i.signing_secret
+             FROM delivery_queue q
+             JOIN deliveries d ON d.id = q.delivery_id
+             JOIN integrations i ON i.id = d.integration_id
+             LEFT JOIN fulfillments f ON f.id = d.fulfillment_id
+             WHERE q.delivery_id IN ({})",
+            placeholders(0, ids.len())
+        );
+        let mut query = sqlx::query_as::<_, ClaimRow>(&sql);
+        for (id,) in &ids {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Claimed {
+                delivery_id: r.id,
+                attempt_number: u32::try_from(r.attempt_count + 1).unwrap_or(u32::MAX),
+                single_attempt: r.single_attempt != 0,
+                lease_owner: owner.to_string(),
+                target: SendTarget {
+                    integration_id: r.integration_id,
+                    url: r.url,
+                    auth_header: r.auth_header,
+                    auth_prefix: r.auth_prefix,
+                    api_key: Secret::new(r.api_key),
+                    signing_secret: r.signing_secret.map(Secret::new),
+                },
+                body: r.body.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Writes a batch of attempts and their effect on each delivery in one transaction.
+    pub async fn record(&self, results: &[SendResult]) -> Result<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for r in results {
+            let (status, next_at, delivered_at) = match r.outcome {
+                Outcome::Succeeded => ("succeeded", None, Some(to_micros(r.started_at))),
+                Outcome::RetryAt(at) => ("pending", Some(to_micros(at)), None),
+                Outcome::Failed => ("failed", None, None),
+            };
+            // The update comes first so that SQLite takes its write lock at the start.
+            let number: Option<(i64,)> = sqlx::query_as(
+                "UPDATE deliveries SET attempt_count = attempt_count + 1, status = $2, next_attempt_at = $3,
+                    last_response_status = $4, last_error = $5, delivered_at = COALESCE($6, delivered_at)
+                 WHERE id = $1 RETURNING attempt_count",
+            )
+            .bind(&r.delivery_id)
+            .bind(status)
+            .bind(next_at)
+            .bind(r.response_status.map(i64::from))
+            .bind(&r.error)
+            .bind(delivered_at)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((number,)) = number else { continue };
+            sqlx::query(
+                "INSERT INTO attempts (delivery_id, number, started_at, duration_ms, response_status, response_body, error)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&r.delivery_id)
+            .bind(number)
+            .bind(to_micros(r.started_at))
+            .bind(i64::try_from(r.duration_ms).unwrap_or(i64::MAX))
+            .bind(r.response_status.map(i64::from))
+            .bind(&r.response_body)
+            .bind(&r.error)
+            .execute(&mut *tx)
+            .await?;
+            match next_at {
+                Some(due) => {
+                    sqlx::query(
+                        "UPDATE delivery_queue SET due_at = $3, lease_until = 0, lease_owner = NULL
+                         WHERE delivery_id = $1 AND lease_owner = $2",
+                    )
+                    .bind(&r.delivery_id)
+                    .bind(&r.lease_owner)
+                    .bind(due)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                None => {
+                    sqlx::query(
+                        "DELETE FROM delivery_queue WHERE delivery_id = $1 AND lease_owner = $2",
+                    )
+                    .bind(&r.delivery_id)
+                    .bind(&r.lease_owner)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Hands leases back without an attempt (shutting down): the deliveries are due again at once.
+    pub async fn release(&self, delivery_ids: &[String], owner: &str) -> Result<()> {
+        for id in delivery_ids {
+            sqlx::query("UPDATE delivery_queue SET lease_until = 0, lease_owner = NULL WHERE delivery_id = $1 AND lease_owner = $2")
+                .bind(id)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,199 @@
+//! Rows as the database returns them, and their conversion to domain types.
+
+use serde::de::DeserializeOwned;
+
+use crate::domain::time::from_micros;
+use crate::domain::{
+    Attempt, Creator, Delivery, DeliveryStatus, Integration, Media, Platform, PostType, Rule,
+    Secret,
+};
+use crate::error::{Error, Result};
+
+fn json<T: DeserializeOwned>(text: &str) -> Result<T> {
+    Ok(serde_json::from_str(text)?)
+}
+
+fn opt_json<T: DeserializeOwned>(text: Option<&str>) -> Result<Option<T>> {
+    text.map(json).transpose()
+}
+
+fn u32_of(v: i64, what: &str) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::Corrupt(format!("{what} out of range: {v}")))
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct IntegrationRow {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    pub api_key: String,
+    pub auth_header: String,
+    pub auth_prefix: String,
+    pub signing_secret: Option<String>,
+    pub active: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<IntegrationRow> for Integration {
+    fn from(r: IntegrationRow) -> Self {
+        Integration {
+            api_key_hint: Secret::new(r.api_key).hint(),
+            id: r.id,
+            name: r.name,
+            url: r.url,
+            auth_header: r.auth_header,
+            auth_prefix: r.auth_prefix,
+            signing: r.signing_secret.is_some(),
+            active: r.active != 0,
+            created_at: from_micros(r.created_at),
+            updated_at: from_micros(r.updated_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CreatorRow {
+    pub id: String,
+    pub email: String,
+    pub ig_username: Option<String>,
+    pub tt_username: Option<String>,
+    pub created_at: i64,
+}
+
+impl From<CreatorRow> for Creator {
+    fn from(r: CreatorRow) -> Self {
+        Creator {
+            id: r.id,
+            email: r.email,
+            ig_username: r.ig_username,
+            tt_username: r.tt_username,
+            created_at: from_micros(r.created_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct MediaRow {
+    pub id: String,
+    pub creator_id: String,
+    pub platform: String,
+    pub post_type: String,
+    pub posted_at: i64,
+    pub ingested_at: i64,
+}
+
+impl TryFrom<MediaRow> for Media {
+    type Error = Error;
+    fn try_from(r: MediaRow) -> Result<Self> {
+        Ok(Media {
+            platform: Platform::parse(&r.platform)
+                .ok_or_else(|| Error::Corrupt(format!("platform {}", r.platform)))?,
+            post_type: PostType::parse(&r.post_type)
+                .ok_or_else(|| Error::Corrupt(format!("post type {}", r.post_type)))?,
+            id: r.id,
+            creator_id: r.creator_id,
+            posted_at: from_micros(r.posted_at),
+            ingested_at: from_micros(r.ingested_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct RuleRow {
+    pub id: String,
+    pub name: String,
+    pub post_types: String,
+    pub platforms: Option<String>,
+    pub count: i64,
+    pub window_days: Option<i64>,
+    pub repeatable: i64,
+    pub reward: String,
+    pub integration_ids: Option<String>,
+    pub active: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TryFrom<RuleRow> for Rule {
+    type Error = Error;
+    fn try_from(r: RuleRow) -> Result<Self> {
+        Ok(Rule {
+            post_types: json(&r.post_types)?,
+            platforms: opt_json(r.platforms.as_deref())?,
+            count: u32_of(r.count, "count")?,
+            window_days: r.window_days.map(|d| u32_of(d, "windowDays")).transpose()?,
+            repeatable: r.repeatable != 0,
+            reward: json(&r.reward)?,
+            integration_ids: opt_json(r.integration_ids.as_deref())?,
+            active: r.active != 0,
+            id: r.id,
+            name: r.name,
+            created_at: from_micros(r.created_at),
+            updated_at: from_micros(r.updated_at),
+        })
+    }
+}
+
+pub(super) const DELIVERY_COLUMNS: &str =
+    "id, fulfillment_id, integration_id, status, attempt_count, \
+     next_attempt_at, last_response_status, last_error, test, created_at, delivered_at";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct DeliveryRow {
+    pub id: String,
+    pub fulfillment_id: Option<String>,
+    pub integration_id: String,
+    pub status: String,
+    pub attempt_count: i64,
+    pub next_attempt_at: Option<i64>,
+    pub last_response_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub test: i64,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+impl TryFrom<DeliveryRow> for Delivery {
+    type Error = Error;
+    fn try_from(r: DeliveryRow) -> Result<Self> {
+        Ok(Delivery {
+            status: DeliveryStatus::parse(&r.status)
+                .ok_or_else(|| Error::Corrupt(format!("delivery status {}", r.status)))?,
+            attempt_count: u32_of(r.attempt_count, "attempt_count")?,
+            next_attempt_at: r.next_attempt_at.map(from_micros),
+            last_response_status: r.last_response_status.and_then(|s| u16::try_from(s).ok()),
+            test: r.test != 0,
+            created_at: from_micros(r.created_at),
+            delivered_at: r.delivered_at.map(from_micros),
+            id: r.id,
+            fulfillment_id: r.fulfillment_id,
+            integration_id: r.integration_id,
+            last_error: r.last_error,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AttemptRow {
+    pub number: i64,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub response_status: Option<i64>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+}
+
+impl TryFrom<AttemptRow> for Attempt {
+    type Error = Error;
+    fn try_from(r: AttemptRow) -> Result<Self> {
+        Ok(Attempt {
+            number: u32_of(r.number, "attempt number")?,
+            started_at: from_micros(r.started_at),
+            duration_ms: u64::try_from(r.duration_ms).unwrap_or(0),
+            response_status: r.response_status.and_then(|s| u16::try_from(s).ok()),
+            response_body: r.response_body,
+            error: r.error,
+        })
+    }
+}

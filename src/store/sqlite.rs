@@ -1,0 +1,91 @@
+//! SQLite specifics: the file and its folder, WAL mode, waiting on locks instead of failing.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
+
+use crate::error::Result;
+
+/// SQLite has one writer at a time, so there are no row locks to skip.
+pub(super) const SKIP_LOCKED: &str = "";
+
+pub(super) async fn connect(url: &str) -> Result<AnyPool> {
+    let url = with_create_mode(url);
+    if let Some(dir) = file_path(&url).and_then(|p| p.parent().map(Path::to_path_buf)) {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(&dir).map_err(|e| sqlx::Error::Io(e))?;
+        }
+    }
+    let pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // WAL lets readers run beside the writer; a busy timeout makes a second writer
+                // (another connection, or `lc-webhooks import`) wait for the lock instead of failing.
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA busy_timeout = 30000").await?;
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await?;
+    Ok(pool)
+}
+
+/// Without `mode=rwc` SQLite refuses to create a missing file.
+fn with_create_mode(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+fn file_path(url: &str) -> Option<&Path> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then(|| Path::new(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_created() {
+        assert_eq!(
+            with_create_mode("sqlite://data/x.db"),
+            "sqlite://data/x.db?mode=rwc"
+        );
+        assert_eq!(
+            with_create_mode("sqlite://x.db?cache=shared"),
+            "sqlite://x.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(
+            with_create_mode("sqlite://x.db?mode=ro"),
+            "sqlite://x.db?mode=ro"
+        );
+    }
+
+    #[test]
+    fn the_folder_comes_from_the_url() {
+        assert_eq!(
+            file_path("sqlite://data/x.db?mode=rwc"),
+            Some(Path::new("data/x.db"))
+        );
+        assert_eq!(
+            file_path("sqlite:///tmp/a/x.db"),
+            Some(Path::new("/tmp/a/x.db"))
+        );
+        assert_eq!(file_path("sqlite::memory:"), None);
+    }
+}
