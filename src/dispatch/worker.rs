@@ -1,11 +1,11 @@
 //! The hot path, top to bottom: claim a batch, send each under the concurrency caps, hand the
 //! result to the recorder. Nothing holds a database transaction across an HTTP call.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::{outcome, send_result, Recorder, RetrySchedule, Sender};
@@ -33,6 +33,8 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     in_flight: Arc<Semaphore>,
     per_integration: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Deliveries leased and not yet handed to the recorder: released if shutdown cuts them off.
+    leased: Mutex<HashSet<String>>,
 }
 
 impl Dispatcher {
@@ -52,6 +54,7 @@ impl Dispatcher {
             owner: new_id(),
             wake,
             per_integration: Mutex::new(HashMap::new()),
+            leased: Mutex::new(HashSet::new()),
         }
     }
 
@@ -67,24 +70,14 @@ impl Dispatcher {
         let mut failures = 0u32;
         while !*shutdown.borrow() {
             while tasks.try_join_next().is_some() {}
-            let free = this.in_flight.available_permits();
-            let claimed = if free == 0 {
-                Ok(Vec::new())
-            } else {
-                let limit = u32::try_from(free).unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH);
-                this.store.claim_due(limit, this.lease(), &this.owner).await
-            };
-            match claimed {
+            match this.claim().await {
                 Ok(batch) if !batch.is_empty() => {
                     failures = 0;
-                    for claimed in batch {
-                        let Ok(permit) = this.in_flight.clone().acquire_owned().await else {
-                            break;
-                        };
+                    for (claimed, permits) in batch {
                         let this = this.clone();
                         tasks.spawn(async move {
                             this.deliver(claimed).await;
-                            drop(permit);
+                            drop(permits);
                         });
                     }
                     continue;
@@ -103,20 +96,64 @@ impl Dispatcher {
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             }
         }
-        // Finish what is in flight; whatever is cut off keeps its lease and is sent again later.
+        // Finish what is in flight; what is cut off is handed back to be sent again at once.
         let _ =
             tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
         tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        let cut_off: Vec<String> = lock(&this.leased).drain().collect();
+        if !cut_off.is_empty() {
+            if let Err(e) = this.store.release(&cut_off, &this.owner).await {
+                tracing::warn!(error = %e, count = cut_off.len(), "could not release leases; they will expire");
+            }
+        }
+    }
+
+    /// Leases due deliveries this instance has room for. An integration at its cap is left out
+    /// of the claim, so one slow receiver cannot take every send slot from the others.
+    async fn claim(&self) -> crate::error::Result<Vec<(Claimed, Permits)>> {
+        let free = self.in_flight.available_permits();
+        if free == 0 {
+            return Ok(Vec::new());
+        }
+        let saturated: Vec<String> = lock(&self.per_integration)
+            .iter()
+            .filter(|(_, s)| s.available_permits() == 0)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let limit = u32::try_from(free).unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH);
+        let claimed = self
+            .store
+            .claim_due(limit, self.lease(), &self.owner, &saturated)
+            .await?;
+        let mut ready = Vec::with_capacity(claimed.len());
+        let mut over_cap = Vec::new();
+        for c in claimed {
+            let global = self.in_flight.clone().try_acquire_owned();
+            let own = self
+                .integration_permits(&c.target.integration_id)
+                .try_acquire_owned();
+            match (global, own) {
+                (Ok(global), Ok(own)) => {
+                    lock(&self.leased).insert(c.delivery_id.clone());
+                    ready.push((
+                        c,
+                        Permits {
+                            _global: global,
+                            _own: own,
+                        },
+                    ));
+                }
+                _ => over_cap.push(c.delivery_id),
+            }
+        }
+        if !over_cap.is_empty() {
+            self.store.release(&over_cap, &self.owner).await?;
+        }
+        Ok(ready)
     }
 
     async fn deliver(&self, claimed: Claimed) {
-        let Ok(_own) = self
-            .integration_permits(&claimed.target.integration_id)
-            .acquire_owned()
-            .await
-        else {
-            return;
-        };
         let sent = self
             .sender
             .send(&claimed.target, &claimed.delivery_id, &claimed.body)
@@ -131,6 +168,7 @@ impl Dispatcher {
             &self.config.schedule,
         );
         tracing::debug!(delivery = %claimed.delivery_id, attempt = claimed.attempt_number, status = ?sent.status, ?outcome, "attempt done");
+        lock(&self.leased).remove(&claimed.delivery_id);
         self.recorder.record(send_result(
             &claimed.delivery_id,
             &claimed.lease_owner,
@@ -140,12 +178,20 @@ impl Dispatcher {
     }
 
     fn integration_permits(&self, integration_id: &str) -> Arc<Semaphore> {
-        let mut map = self
-            .per_integration
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        map.entry(integration_id.to_string())
+        lock(&self.per_integration)
+            .entry(integration_id.to_string())
             .or_insert_with(|| Arc::new(Semaphore::new(self.config.max_in_flight_per_integration)))
             .clone()
     }
+}
+
+/// A send slot overall and one with the delivery's integration, held until the attempt ends.
+struct Permits {
+    _global: OwnedSemaphorePermit,
+    _own: OwnedSemaphorePermit,
+}
+
+/// A poisoned lock only means another task panicked mid-update of a plain map; keep going.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

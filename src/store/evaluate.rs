@@ -200,7 +200,7 @@ async fn grant(
 
     let media_ids: Vec<&str> = medias.iter().map(|m| m.id.as_str()).collect();
     let rows: Vec<String> = (0..media_ids.len())
-        .map(|i| format!("($1, {}, $2)", placeholders(2 + i, 1)))
+        .map(|i| format!("($1, $2, {})", placeholders(2 + i, 1)))
         .collect();
     let sql = format!(
         "INSERT INTO fulfillment_media (rule_id, fulfillment_id, media_id) VALUES {}",

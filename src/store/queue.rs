@@ -59,28 +59,40 @@ struct ClaimRow {
 impl Store {
     /// Leases up to `limit` due deliveries to `owner` for `lease`. A lease that runs out (the
     /// instance died) makes the delivery claimable again: at-least-once, never lost.
+    /// Integrations in `skip` (at their concurrency cap) are left out.
     pub async fn claim_due(
         &self,
         limit: u32,
         lease: Duration,
         owner: &str,
+        skip: &[String],
     ) -> Result<Vec<Claimed>> {
         let at = now();
+        let skip_clause = if skip.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "AND integration_id NOT IN ({})",
+                placeholders(3, skip.len())
+            )
+        };
         let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
-        let ids: Vec<(String,)> = sqlx::query_as(&format!(
+        let sql = format!(
             "UPDATE delivery_queue SET lease_until = $1, lease_owner = $2
              WHERE delivery_id IN (SELECT delivery_id FROM delivery_queue
-                                   WHERE due_at <= $3 AND lease_until <= $3
-                                   ORDER BY due_at LIMIT $4 {})
+                                   WHERE due_at <= $3 AND lease_until <= $3 {skip_clause}
+                                   ORDER BY due_at LIMIT {limit} {})
              RETURNING delivery_id",
             self.dialect.skip_locked()
-        ))
-        .bind(to_micros(until))
-        .bind(owner)
-        .bind(to_micros(at))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        );
+        let mut claim = sqlx::query_as(&sql)
+            .bind(to_micros(until))
+            .bind(owner)
+            .bind(to_micros(at));
+        for id in skip {
+            claim = claim.bind(id);
+        }
+        let ids: Vec<(String,)> = claim.fetch_all(&self.pool).await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -188,12 +200,17 @@ impl Store {
 
     /// Hands leases back without an attempt (shutting down): the deliveries are due again at once.
     pub async fn release(&self, delivery_ids: &[String], owner: &str) -> Result<()> {
-        for id in delivery_ids {
-            sqlx::query("UPDATE delivery_queue SET lease_until = 0, lease_owner = NULL WHERE delivery_id = $1 AND lease_owner = $2")
-                .bind(id)
-                .bind(owner)
-                .execute(&self.pool)
-                .await?;
+        for chunk in delivery_ids.chunks(500) {
+            let sql = format!(
+                "UPDATE delivery_queue SET lease_until = 0, lease_owner = NULL
+                 WHERE lease_owner = $1 AND delivery_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut release = sqlx::query(&sql).bind(owner);
+            for id in chunk {
+                release = release.bind(id);
+            }
+            release.execute(&self.pool).await?;
         }
         Ok(())
     }
