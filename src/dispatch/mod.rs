@@ -13,7 +13,6 @@ pub use send::{Sender, Sent, RESPONSE_BODY_LIMIT, USER_AGENT};
 pub use test_send::{test_send, TestSendResult};
 pub use worker::{Dispatcher, DispatcherConfig};
 
-use crate::domain::time;
 use crate::store::{Outcome, SendResult};
 
 /// What an attempt means for its delivery: done, try again later, or give up.
@@ -37,14 +36,17 @@ pub fn outcome(
     }
 }
 
+/// The log entry for attempt `attempt_number` of a delivery.
 pub fn send_result(
     delivery_id: &str,
+    attempt_number: u32,
     lease_owner: &str,
     sent: Sent,
     outcome: Outcome,
 ) -> SendResult {
     SendResult {
         delivery_id: delivery_id.to_string(),
+        attempt_number,
         lease_owner: lease_owner.to_string(),
         started_at: sent.started_at,
         duration_ms: sent.duration_ms,
@@ -53,9 +55,4 @@ pub fn send_result(
         error: sent.error,
         outcome,
     }
-}
-
-/// Wall-clock now plus `d`, for scheduling.
-pub fn after(d: std::time::Duration) -> chrono::DateTime<chrono::Utc> {
-    time::now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }

@@ -40,7 +40,7 @@ pub async fn test_send(
         Outcome::Failed
     };
     store
-        .record(&[send_result(&delivery_id, "", sent, outcome)])
+        .record(&[send_result(&delivery_id, 1, "", sent, outcome)])
         .await?;
     Ok(result)
 }

@@ -1,16 +1,15 @@
 use std::collections::BTreeSet;
 
-use sqlx::{Any, Transaction};
+use sqlx::AnyConnection;
 
+use super::bulk::{self, Value};
 use super::rows::MediaRow;
-use super::{placeholders, Store};
+use super::Store;
 use crate::domain::time::{now, to_micros};
 use crate::domain::{new_id, Media, NewMedia, Page, PageRequest};
 use crate::error::{Error, Result};
 
 const COLUMNS: &str = "id, creator_id, platform, post_type, posted_at, ingested_at";
-/// Rows per multi-row INSERT: well under both databases' limits on bound values.
-const CHUNK: usize = 100;
 
 impl Store {
     /// Stores posts and queues each for evaluation, all in one transaction: every post or none.
@@ -37,9 +36,7 @@ impl Store {
             })
             .collect();
         let mut tx = self.pool.begin().await?;
-        for chunk in media.chunks(CHUNK) {
-            insert_chunk(&mut tx, chunk).await?;
-        }
+        insert_rows(&mut tx, &media).await?;
         tx.commit().await?;
         Ok(media)
     }
@@ -68,34 +65,24 @@ impl Store {
 
 // The media rows come first: a write as the transaction's first statement takes SQLite's
 // write lock at once (waiting out the busy timeout) instead of failing on a lock upgrade.
-async fn insert_chunk(tx: &mut Transaction<'_, Any>, chunk: &[Media]) -> Result<()> {
-    let rows: Vec<String> = (0..chunk.len())
-        .map(|i| format!("({})", placeholders(i * 6, 6)))
+async fn insert_rows(conn: &mut AnyConnection, media: &[Media]) -> Result<()> {
+    let rows: Vec<Vec<Value>> = media
+        .iter()
+        .map(|m| {
+            vec![
+                Value::Text(m.id.clone()),
+                Value::Text(m.creator_id.clone()),
+                Value::Text(m.platform.as_str().to_string()),
+                Value::Text(m.post_type.as_str().to_string()),
+                Value::Int(to_micros(m.posted_at)),
+                Value::Int(to_micros(m.ingested_at)),
+            ]
+        })
         .collect();
-    let sql = format!("INSERT INTO media ({COLUMNS}) VALUES {}", rows.join(", "));
-    let mut insert = sqlx::query(&sql);
-    for m in chunk {
-        insert = insert
-            .bind(&m.id)
-            .bind(&m.creator_id)
-            .bind(m.platform.as_str())
-            .bind(m.post_type.as_str())
-            .bind(to_micros(m.posted_at))
-            .bind(to_micros(m.ingested_at));
-    }
-    insert.execute(&mut **tx).await?;
-
-    let sql = format!(
-        "INSERT INTO media_inbox (media_id) VALUES {}",
-        (1..=chunk.len())
-            .map(|i| format!("(${i})"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let mut queue = sqlx::query(&sql);
-    for m in chunk {
-        queue = queue.bind(&m.id);
-    }
-    queue.execute(&mut **tx).await?;
-    Ok(())
+    bulk::insert(conn, &format!("media ({COLUMNS})"), "", &rows).await?;
+    let inbox: Vec<Vec<Value>> = media
+        .iter()
+        .map(|m| vec![Value::Text(m.id.clone())])
+        .collect();
+    bulk::insert(conn, "media_inbox (media_id)", "", &inbox).await
 }

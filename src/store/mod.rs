@@ -4,6 +4,7 @@
 //! placeholders, integer timestamps, text ids) through sqlx's `Any` driver; what differs —
 //! connecting, migrations, row locking — lives in [`sqlite`] and [`postgres`] behind [`Dialect`].
 
+mod bulk;
 mod creators;
 mod deliveries;
 mod evaluate;

@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use sqlx::AnyConnection;
+
+use super::bulk::{self, Value};
 use super::{placeholders, Store};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{Secret, SendTarget};
@@ -33,6 +36,8 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct SendResult {
     pub delivery_id: String,
+    /// The number the attempt was claimed with (1 for the first).
+    pub attempt_number: u32,
     pub lease_owner: String,
     pub started_at: DateTime<Utc>,
     pub duration_ms: u64,
@@ -131,69 +136,96 @@ impl Store {
             .collect())
     }
 
-    /// Writes a batch of attempts and their effect on each delivery in one transaction.
+    /// Writes a batch of attempts and their effect on each delivery in one transaction,
+    /// a few multi-row statements whatever the batch size.
     pub async fn record(&self, results: &[SendResult]) -> Result<()> {
         if results.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut updates = Vec::with_capacity(results.len());
+        let mut attempts = Vec::with_capacity(results.len());
+        let mut reschedules = Vec::new();
+        let mut settled = Vec::new();
         for r in results {
             let (status, next_at, delivered_at) = match r.outcome {
                 Outcome::Succeeded => ("succeeded", None, Some(to_micros(r.started_at))),
                 Outcome::RetryAt(at) => ("pending", Some(to_micros(at)), None),
                 Outcome::Failed => ("failed", None, None),
             };
-            // The update comes first so that SQLite takes its write lock at the start.
-            let number: Option<(i64,)> = sqlx::query_as(
-                "UPDATE deliveries SET attempt_count = attempt_count + 1, status = $2, next_attempt_at = $3,
-                    last_response_status = $4, last_error = $5, delivered_at = COALESCE($6, delivered_at)
-                 WHERE id = $1 RETURNING attempt_count",
-            )
-            .bind(&r.delivery_id)
-            .bind(status)
-            .bind(next_at)
-            .bind(r.response_status.map(i64::from))
-            .bind(&r.error)
-            .bind(delivered_at)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((number,)) = number else { continue };
-            sqlx::query(
-                "INSERT INTO attempts (delivery_id, number, started_at, duration_ms, response_status, response_body, error)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&r.delivery_id)
-            .bind(number)
-            .bind(to_micros(r.started_at))
-            .bind(i64::try_from(r.duration_ms).unwrap_or(i64::MAX))
-            .bind(r.response_status.map(i64::from))
-            .bind(&r.response_body)
-            .bind(&r.error)
-            .execute(&mut *tx)
-            .await?;
+            let number = i64::from(r.attempt_number);
+            let status_code = r.response_status.map(i64::from);
+            updates.push(vec![
+                Value::Text(r.delivery_id.clone()),
+                Value::Int(number),
+                Value::Text(status.into()),
+                Value::MaybeInt(next_at),
+                Value::MaybeInt(status_code),
+                Value::MaybeText(r.error.clone()),
+                Value::MaybeInt(delivered_at),
+            ]);
+            attempts.push(vec![
+                Value::Text(r.delivery_id.clone()),
+                Value::Int(number),
+                Value::Int(to_micros(r.started_at)),
+                Value::Int(i64::try_from(r.duration_ms).unwrap_or(i64::MAX)),
+                Value::MaybeInt(status_code),
+                Value::MaybeText(r.response_body.clone()),
+                Value::MaybeText(r.error.clone()),
+            ]);
             match next_at {
-                Some(due) => {
-                    sqlx::query(
-                        "UPDATE delivery_queue SET due_at = $3, lease_until = 0, lease_owner = NULL
-                         WHERE delivery_id = $1 AND lease_owner = $2",
-                    )
-                    .bind(&r.delivery_id)
-                    .bind(&r.lease_owner)
-                    .bind(due)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                None => {
-                    sqlx::query(
-                        "DELETE FROM delivery_queue WHERE delivery_id = $1 AND lease_owner = $2",
-                    )
-                    .bind(&r.delivery_id)
-                    .bind(&r.lease_owner)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                Some(due) => reschedules.push(vec![
+                    Value::Text(r.delivery_id.clone()),
+                    Value::Text(r.lease_owner.clone()),
+                    Value::Int(due),
+                ]),
+                None => settled.push(vec![
+                    Value::Text(r.delivery_id.clone()),
+                    Value::Text(r.lease_owner.clone()),
+                ]),
             }
         }
+        let mut tx = self.pool.begin().await?;
+        let conn: &mut AnyConnection = &mut tx;
+        // An update first, so that SQLite takes its write lock at the start.
+        bulk::update_from_values(
+            conn,
+            |v| {
+                format!(
+                    "UPDATE deliveries SET attempt_count = v.column2, status = v.column3, next_attempt_at = v.column4,
+                        last_response_status = v.column5, last_error = v.column6,
+                        delivered_at = COALESCE(v.column7, deliveries.delivered_at)
+                     FROM {v} WHERE deliveries.id = v.column1"
+                )
+            },
+            &updates,
+        )
+        .await?;
+        // A delivery sent twice (its lease ran out mid-send) keeps the first log of that number.
+        bulk::insert(
+            conn,
+            "attempts (delivery_id, number, started_at, duration_ms, response_status, response_body, error)",
+            "ON CONFLICT DO NOTHING",
+            &attempts,
+        )
+        .await?;
+        bulk::update_from_values(
+            conn,
+            |v| {
+                format!(
+                    "UPDATE delivery_queue SET due_at = v.column3, lease_until = 0, lease_owner = NULL
+                     FROM {v} WHERE delivery_queue.delivery_id = v.column1 AND delivery_queue.lease_owner = v.column2"
+                )
+            },
+            &reschedules,
+        )
+        .await?;
+        bulk::delete_matching(
+            conn,
+            "delivery_queue",
+            &["delivery_id", "lease_owner"],
+            &settled,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -15,7 +15,7 @@ pub(super) async fn connect(url: &str) -> Result<AnyPool> {
     let url = with_create_mode(url);
     if let Some(dir) = file_path(&url).and_then(|p| p.parent().map(Path::to_path_buf)) {
         if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(&dir).map_err(|e| sqlx::Error::Io(e))?;
+            std::fs::create_dir_all(&dir).map_err(sqlx::Error::Io)?;
         }
     }
     let pool = AnyPoolOptions::new()

@@ -1,0 +1,80 @@
+//! Multi-row statements: one round trip for many rows, on both databases.
+
+use sqlx::AnyConnection;
+
+use crate::error::Result;
+
+/// A bound value of one of the store's column types.
+#[derive(Debug, Clone)]
+pub(super) enum Value {
+    Text(String),
+    MaybeText(Option<String>),
+    Int(i64),
+    MaybeInt(Option<i64>),
+}
+
+/// Bound values per statement: under SQLite's and PostgreSQL's limits with room to spare.
+const MAX_BINDS: usize = 900;
+
+/// `INSERT INTO {head} VALUES (…), (…) {tail}` in as few statements as the bind limit allows.
+pub(super) async fn insert(
+    conn: &mut AnyConnection,
+    head: &str,
+    tail: &str,
+    rows: &[Vec<Value>],
+) -> Result<()> {
+    for_chunks(conn, rows, |values| {
+        format!("INSERT INTO {head} VALUES {values} {tail}")
+    })
+    .await
+}
+
+/// `UPDATE … FROM (VALUES …) AS v`: the statement names the columns `v.column1`, `v.column2`, ….
+pub(super) async fn update_from_values(
+    conn: &mut AnyConnection,
+    sql: impl Fn(&str) -> String,
+    rows: &[Vec<Value>],
+) -> Result<()> {
+    for_chunks(conn, rows, |values| sql(&format!("(VALUES {values}) AS v"))).await
+}
+
+/// `DELETE FROM {table} WHERE (c1, c2, …) IN (VALUES (…), …)`: rows matching every column.
+pub(super) async fn delete_matching(
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: &[&str],
+    rows: &[Vec<Value>],
+) -> Result<()> {
+    let key = columns.join(", ");
+    for_chunks(conn, rows, |values| {
+        format!("DELETE FROM {table} WHERE ({key}) IN (VALUES {values})")
+    })
+    .await
+}
+
+async fn for_chunks(
+    conn: &mut AnyConnection,
+    rows: &[Vec<Value>],
+    sql: impl Fn(&str) -> String,
+) -> Result<()> {
+    let Some(width) = rows.first().map(Vec::len).filter(|w| *w > 0) else {
+        return Ok(());
+    };
+    for chunk in rows.chunks((MAX_BINDS / width).max(1)) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| format!("({})", super::placeholders(r * width, width)))
+            .collect();
+        let statement = sql(&values.join(", "));
+        let mut query = sqlx::query(&statement);
+        for value in chunk.iter().flatten() {
+            query = match value {
+                Value::Text(v) => query.bind(v.as_str()),
+                Value::MaybeText(v) => query.bind(v.as_deref()),
+                Value::Int(v) => query.bind(*v),
+                Value::MaybeInt(v) => query.bind(*v),
+            };
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
