@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use crate::api::{self, AppState};
 use crate::config::Settings;
 use crate::dispatch::{Dispatcher, DispatcherConfig, Recorder, Sender};
-use crate::store::Store;
+use crate::store::{forward_notifications, Dialect, Store};
 use crate::watch::run_evaluator;
 
 /// How long sends in flight may take to finish after a shutdown request.
@@ -112,6 +112,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             tracing::error!(error = %e, "HTTP server stopped");
         }
     });
+    let (new_posts_listener, deliveries_listener) = (new_posts.clone(), deliveries_ready.clone());
     let evaluator = tokio::spawn(run_evaluator(
         store.clone(),
         new_posts,
@@ -119,13 +120,22 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         settings.poll_interval,
         stopped.clone(),
     ));
-    let dispatch = tokio::spawn(dispatcher.run(stopped, SHUTDOWN_GRACE));
+    let mut tasks = vec![http, evaluator];
+    if store.dialect() == Dialect::Postgres {
+        tasks.push(tokio::spawn(forward_notifications(
+            settings.database_url.clone(),
+            new_posts_listener,
+            deliveries_listener,
+            stopped.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(dispatcher.run(stopped, SHUTDOWN_GRACE)));
     tracing::info!(%addr, store = ?store.dialect(), "lc-webhooks listening");
     Ok(Running {
         addr,
         store,
         stop,
-        tasks: vec![http, evaluator, dispatch],
+        tasks,
         recorder_task,
     })
 }

@@ -107,6 +107,8 @@ impl Store {
         .bind(at)
         .execute(&mut *tx)
         .await?;
+        self.announce(&mut tx, super::postgres::DELIVERIES_CHANNEL)
+            .await?;
         tx.commit().await?;
         self.delivery(id).await
     }

@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 
 use super::bulk::{self, Value};
 use super::rows::{CreatorRow, MediaRow, RuleRow};
-use super::{placeholders, Store};
+use super::{placeholders, postgres, Store};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{new_id, Creator, Media, Reward, Rule};
 use crate::error::{Error, Result};
@@ -80,6 +80,9 @@ impl Store {
             }
         }
         let deliveries = write_grants(conn, &grants, &integrations).await?;
+        if deliveries > 0 {
+            self.announce(conn, postgres::DELIVERIES_CHANNEL).await?;
+        }
         tx.commit().await?;
         Ok(Evaluation {
             posts: posts.len(),

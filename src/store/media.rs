@@ -4,7 +4,7 @@ use sqlx::AnyConnection;
 
 use super::bulk::{self, Value};
 use super::rows::MediaRow;
-use super::Store;
+use super::{postgres, Store};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{new_id, Media, NewMedia, Page, PageRequest};
 use crate::error::{Error, Result};
@@ -37,6 +37,7 @@ impl Store {
             .collect();
         let mut tx = self.pool.begin().await?;
         insert_rows(&mut tx, &media).await?;
+        self.announce(&mut tx, postgres::POSTS_CHANNEL).await?;
         tx.commit().await?;
         Ok(media)
     }

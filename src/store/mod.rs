@@ -23,6 +23,7 @@ use sqlx::AnyPool;
 use crate::error::Result;
 
 pub use evaluate::Evaluation;
+pub use postgres::forward_notifications;
 pub use queue::{Claimed, Outcome, SendResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +99,17 @@ impl Store {
     /// True when the database answers a query.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Tells other PostgreSQL instances about new work when the transaction commits.
+    async fn announce(&self, conn: &mut sqlx::AnyConnection, channel: &str) -> Result<()> {
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(channel)
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
     }
 
     pub async fn close(&self) {

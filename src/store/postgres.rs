@@ -1,9 +1,12 @@
 //! PostgreSQL specifics: several instances share one database and claim rows without waiting.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
+use sqlx::postgres::PgListener;
 use sqlx::AnyPool;
+use tokio::sync::{watch, Notify};
 
 use crate::error::Result;
 
@@ -17,4 +20,52 @@ pub(super) async fn connect(url: &str, options: AnyPoolOptions) -> Result<AnyPoo
         .connect(url)
         .await?;
     Ok(pool)
+}
+
+/// Channel announcing posts waiting in the inbox.
+pub(super) const POSTS_CHANNEL: &str = "lc_webhooks_posts";
+/// Channel announcing deliveries queued.
+pub(super) const DELIVERIES_CHANNEL: &str = "lc_webhooks_deliveries";
+
+/// Wakes this instance's evaluator and dispatcher when any instance (or `import`) commits new
+/// work, instead of waiting for the next poll. Notifications lost while reconnecting are
+/// harmless: polling still finds the work.
+pub async fn forward_notifications(
+    url: String,
+    posts: Arc<Notify>,
+    deliveries: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    while !*shutdown.borrow() {
+        let mut listener = match PgListener::connect(&url).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "LISTEN connection failed; relying on polling for now");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
+        };
+        if let Err(e) = listener
+            .listen_all([POSTS_CHANNEL, DELIVERIES_CHANNEL])
+            .await
+        {
+            tracing::warn!(error = %e, "LISTEN failed; relying on polling for now");
+            continue;
+        }
+        loop {
+            tokio::select! {
+                received = listener.recv() => match received {
+                    Ok(n) if n.channel() == POSTS_CHANNEL => posts.notify_one(),
+                    Ok(_) => deliveries.notify_one(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "LISTEN connection lost; reconnecting");
+                        break;
+                    }
+                },
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
 }
