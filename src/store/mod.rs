@@ -96,9 +96,10 @@ impl Store {
         Ok(())
     }
 
-    /// True when the database answers a query.
+    /// True when the database answers a query within two seconds.
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        matches!(tokio::time::timeout(std::time::Duration::from_secs(2), query).await, Ok(Ok(_)))
     }
 
     /// Tells other PostgreSQL instances about new work when the transaction commits.
