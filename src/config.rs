@@ -56,6 +56,10 @@ pub struct SettingsArgs {
     pub retry_schedule: RetrySchedule,
     #[arg(long, env = "LC_HTTP_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
     pub http_timeout: Duration,
+    /// How long a claimed delivery stays leased to this instance. If the instance dies, another
+    /// (or the restarted one) sends the delivery again after this long. Must exceed the timeout.
+    #[arg(long, env = "LC_LEASE_TIME", default_value = "60s", value_parser = parse_duration, global = true)]
+    pub lease_time: Duration,
     /// Sends in flight at once, over all integrations.
     #[arg(long, env = "LC_MAX_IN_FLIGHT", default_value_t = 256, global = true)]
     pub max_in_flight: usize,
@@ -77,6 +81,7 @@ pub struct Settings {
     pub admin_token: Option<Secret>,
     pub retry_schedule: RetrySchedule,
     pub http_timeout: Duration,
+    pub lease_time: Duration,
     pub max_in_flight: usize,
     pub max_in_flight_per_integration: usize,
     /// How often the evaluator and dispatcher look for work nobody told them about
@@ -92,10 +97,22 @@ impl Settings {
             admin_token: None,
             retry_schedule: RetrySchedule::default(),
             http_timeout: Duration::from_secs(10),
+            lease_time: Duration::from_secs(60),
             max_in_flight: 256,
             max_in_flight_per_integration: 64,
             poll_interval: Duration::from_millis(200),
         }
+    }
+
+    /// Settings that cannot work together.
+    pub fn check(&self) -> Result<(), String> {
+        if self.lease_time <= self.http_timeout {
+            return Err(format!(
+                "--lease-time ({:?}) must be longer than --http-timeout ({:?}), or a slow send would be sent twice",
+                self.lease_time, self.http_timeout
+            ));
+        }
+        self.check_listen_is_safe()
     }
 
     /// The API is open without a token, so it may only be reachable from this machine.
@@ -118,6 +135,7 @@ impl From<SettingsArgs> for Settings {
             admin_token: a.admin_token.filter(|t| !t.is_empty()).map(Secret::new),
             retry_schedule: a.retry_schedule,
             http_timeout: a.http_timeout,
+            lease_time: a.lease_time,
             max_in_flight: a.max_in_flight.max(1),
             max_in_flight_per_integration: a.max_in_flight_per_integration.max(1),
             ..Settings::new(String::new())

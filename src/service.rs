@@ -87,7 +87,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         recorder,
         DispatcherConfig {
             schedule: settings.retry_schedule.clone(),
-            http_timeout: settings.http_timeout,
+            lease: settings.lease_time,
             max_in_flight: settings.max_in_flight,
             max_in_flight_per_integration: settings.max_in_flight_per_integration,
             poll_interval: settings.poll_interval,

@@ -17,7 +17,8 @@ const CLAIM_BATCH: u32 = 256;
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
     pub schedule: RetrySchedule,
-    pub http_timeout: Duration,
+    /// How long a claim is held; longer than the HTTP timeout.
+    pub lease: Duration,
     pub max_in_flight: usize,
     pub max_in_flight_per_integration: usize,
     pub poll_interval: Duration,
@@ -56,11 +57,6 @@ impl Dispatcher {
             per_integration: Mutex::new(HashMap::new()),
             leased: Mutex::new(HashSet::new()),
         }
-    }
-
-    /// A lease outlives the longest attempt, so a live instance never loses one mid-send.
-    fn lease(&self) -> Duration {
-        self.config.http_timeout * 2 + Duration::from_secs(30)
     }
 
     /// Runs until `shutdown` turns true, then lets sends in flight finish for up to `grace`.
@@ -124,7 +120,7 @@ impl Dispatcher {
         let limit = u32::try_from(free).unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH);
         let claimed = self
             .store
-            .claim_due(limit, self.lease(), &self.owner, &saturated)
+            .claim_due(limit, self.config.lease, &self.owner, &saturated)
             .await?;
         let mut ready = Vec::with_capacity(claimed.len());
         let mut over_cap = Vec::new();

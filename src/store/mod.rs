@@ -99,7 +99,10 @@ impl Store {
     /// True when the database answers a query within two seconds.
     pub async fn ping(&self) -> bool {
         let query = sqlx::query("SELECT 1").execute(&self.pool);
-        matches!(tokio::time::timeout(std::time::Duration::from_secs(2), query).await, Ok(Ok(_)))
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(2), query).await,
+            Ok(Ok(_))
+        )
     }
 
     /// Tells other PostgreSQL instances about new work when the transaction commits.
