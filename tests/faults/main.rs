@@ -1,0 +1,258 @@
+//! Fault tolerance with real processes: kill -9 and restart, several instances on one
+//! PostgreSQL database, a hanging receiver beside a healthy one, Retry-After, SIGTERM.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::json;
+use support::{Db, Receiver, Reply, Service};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// One integration at `receiver`, a rule every post earns, one creator. Returns the creator id.
+async fn every_post_earns(service: &Service, receiver: &Receiver) -> String {
+    service
+        .create_integration("receiver", &receiver.url())
+        .await;
+    service
+        .post(
+            "/v1/rules",
+            json!({"name": "every post", "count": 1, "repeatable": true, "reward": {"type": "DISCOUNT_CODE"}}),
+        )
+        .await;
+    service.create_creator("crash@example.com").await
+}
+
+async fn kill_nine_mid_run_loses_nothing(backend: &str) {
+    let Some(db) = Db::new(backend).await else {
+        return;
+    };
+    let receiver = Receiver::start(Reply::OkAfter(Duration::from_millis(20))).await;
+    let service = Service::spawn(&db, &[("--max-in-flight", "16")]).await;
+    let creator = every_post_earns(&service, &receiver).await;
+    let posts = 300;
+    for chunk in 0..3 {
+        let media: Vec<_> = (0..posts / 3)
+            .map(|i| json!({"creatorId": creator, "postType": "STORY", "postedAt": format!("2024-01-0{}T00:00:{:02}Z", chunk + 1, i % 60)}))
+            .collect();
+        service
+            .post("/v1/media/batch", json!({ "media": media }))
+            .await;
+    }
+    receiver.wait_for(20, WAIT).await;
+    let port = service.port;
+    service.kill_nine();
+    let seen_at_kill = receiver.count();
+    assert!(
+        seen_at_kill < posts,
+        "the kill came too late to test anything ({seen_at_kill} sent)"
+    );
+
+    let service = Service::spawn_on(&db, port, &[("--max-in-flight", "16")]).await;
+    receiver.wait_for_distinct(posts, WAIT).await;
+    service.wait_until_settled(posts, WAIT).await;
+    let fulfillments = service.get_all("/v1/fulfillments").await;
+    assert_eq!(
+        fulfillments.len(),
+        posts,
+        "each post earned exactly once across the crash"
+    );
+    let deliveries = service.get_all("/v1/deliveries?status=succeeded").await;
+    assert_eq!(deliveries.len(), posts);
+    // At least once: only sends in flight at the kill (at most --max-in-flight) may repeat.
+    let repeats = receiver.count() - receiver.distinct_ids();
+    assert!(
+        repeats <= 16,
+        "{repeats} webhooks were sent twice; at most the 16 in flight may be"
+    );
+    service.stop().await;
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_kill_nine_mid_run_loses_nothing() {
+    kill_nine_mid_run_loses_nothing("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_kill_nine_mid_run_loses_nothing() {
+    kill_nine_mid_run_loses_nothing("postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_instances_grant_each_reward_once_and_send_each_webhook_once() {
+    let Some(db) = Db::new("postgres").await else {
+        return;
+    };
+    let receiver = Receiver::start(Reply::Ok).await;
+    let a = Service::spawn(&db, &[]).await;
+    let b = Service::spawn(&db, &[]).await;
+    let c = Service::spawn(&db, &[]).await;
+    a.create_integration("receiver", &receiver.url()).await;
+    a.post(
+        "/v1/rules",
+        json!({"name": "2 Story posts", "postTypes": ["STORY"], "count": 2, "reward": {"type": "DISCOUNT_CODE"}}),
+    )
+    .await;
+    let creators = 30;
+    let mut ids = Vec::new();
+    for i in 0..creators {
+        ids.push(a.create_creator(&format!("c{i}@example.com")).await);
+    }
+    // Four Stories per creator, one per request, spread over the three instances at once.
+    let instances = [&a, &b, &c];
+    let mut requests = Vec::new();
+    for round in 0..4 {
+        for (i, creator) in ids.iter().enumerate() {
+            let target = instances[(i + round) % 3];
+            requests.push(target.post(
+                "/v1/media",
+                json!({"creatorId": creator, "postType": "STORY"}),
+            ));
+        }
+    }
+    futures::future::join_all(requests).await;
+    receiver.wait_for(creators, WAIT).await;
+    // Give any wrongful second grant time to show up.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let fulfillments = a.get_all("/v1/fulfillments").await;
+    assert_eq!(
+        fulfillments.len(),
+        creators,
+        "exactly one reward per creator"
+    );
+    let mut per_creator: HashMap<String, usize> = HashMap::new();
+    for f in &fulfillments {
+        *per_creator
+            .entry(f["creatorId"].as_str().unwrap_or_default().to_string())
+            .or_default() += 1;
+    }
+    assert!(per_creator.values().all(|n| *n == 1));
+    assert_eq!(receiver.count(), creators, "no webhook sent twice");
+    assert_eq!(receiver.distinct_ids(), creators);
+    for s in [a, b, c] {
+        s.stop().await;
+    }
+    db.drop().await;
+}
+
+async fn hanging_receiver_does_not_hold_up_a_healthy_one(backend: &str) {
+    let Some(db) = Db::new(backend).await else {
+        return;
+    };
+    let hanging = Receiver::start(Reply::OkAfter(Duration::from_secs(60))).await;
+    let healthy = Receiver::start(Reply::Ok).await;
+    let caps = [
+        ("--max-in-flight", "8"),
+        ("--max-in-flight-per-integration", "4"),
+        ("--http-timeout", "20s"),
+        ("--lease-time", "30s"),
+    ];
+    let service = Service::spawn(&db, &caps).await;
+    service.create_integration("hangs", &hanging.url()).await;
+    let creator = every_post_earns(&service, &healthy).await;
+    let media: Vec<_> = (0..20)
+        .map(|_| json!({"creatorId": creator, "postType": "REEL"}))
+        .collect();
+    service
+        .post("/v1/media/batch", json!({ "media": media }))
+        .await;
+    // The hanging receiver holds its 4 slots for 20 s; the healthy one must not wait for them.
+    healthy.wait_for(20, Duration::from_secs(10)).await;
+    assert!(
+        hanging.count() <= 4,
+        "the hanging receiver got {} sends at once; its cap is 4",
+        hanging.count()
+    );
+    service.kill_nine();
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_hanging_receiver_does_not_hold_up_a_healthy_one() {
+    hanging_receiver_does_not_hold_up_a_healthy_one("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_hanging_receiver_does_not_hold_up_a_healthy_one() {
+    hanging_receiver_does_not_hold_up_a_healthy_one("postgres").await;
+}
+
+async fn retry_after_is_waited_out(backend: &str) {
+    let Some(db) = Db::new(backend).await else {
+        return;
+    };
+    // The schedule starts at 100 ms and its largest step is 1 s: a `Retry-After: 1` must win.
+    let receiver = Receiver::start(Reply::RetryAfterOnce(1)).await;
+    let service = Service::spawn(&db, &[]).await;
+    let creator = every_post_earns(&service, &receiver).await;
+    service
+        .post(
+            "/v1/media",
+            json!({"creatorId": creator, "postType": "FEED"}),
+        )
+        .await;
+    receiver.wait_for(2, WAIT).await;
+    let times = receiver.times();
+    let gap = times[1] - times[0];
+    assert!(
+        gap >= Duration::from_millis(950),
+        "second attempt came {gap:?} after a Retry-After of 1 s"
+    );
+    service.wait_until_settled(1, WAIT).await;
+    let delivery = &service.get_all("/v1/deliveries").await[0];
+    assert_eq!(delivery["attemptCount"], 2);
+    service.stop().await;
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_retry_after_is_waited_out() {
+    retry_after_is_waited_out("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_retry_after_is_waited_out() {
+    retry_after_is_waited_out("postgres").await;
+}
+
+async fn sigterm_finishes_the_send_in_flight_and_exits_zero(backend: &str) {
+    let Some(db) = Db::new(backend).await else {
+        return;
+    };
+    let receiver = Receiver::start(Reply::OkAfter(Duration::from_millis(1500))).await;
+    let service = Service::spawn(&db, &[]).await;
+    let creator = every_post_earns(&service, &receiver).await;
+    service
+        .post(
+            "/v1/media",
+            json!({"creatorId": creator, "postType": "STORY"}),
+        )
+        .await;
+    receiver.wait_for(1, WAIT).await;
+    let port = service.port;
+    let status = service.terminate().await;
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+
+    // The answer that came in during shutdown was recorded: nothing is sent again.
+    let service = Service::spawn_on(&db, port, &[]).await;
+    service.wait_until_settled(1, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.count(), 1);
+    let delivery = &service.get_all("/v1/deliveries").await[0];
+    assert_eq!(delivery["attemptCount"], 1);
+    service.stop().await;
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_sigterm_finishes_the_send_in_flight_and_exits_zero() {
+    sigterm_finishes_the_send_in_flight_and_exits_zero("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_sigterm_finishes_the_send_in_flight_and_exits_zero() {
+    sigterm_finishes_the_send_in_flight_and_exits_zero("postgres").await;
+}
