@@ -39,14 +39,7 @@ impl Store {
     }
 
     pub async fn list_creators(&self, page: &PageRequest) -> Result<Page<Creator>> {
-        let rows = sqlx::query_as::<_, CreatorRow>(&format!(
-            "SELECT {COLUMNS} FROM creators WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
-        ))
-        .bind(page.cursor.as_deref())
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await?;
-        let items = rows.into_iter().map(Creator::from).collect();
-        Ok(Page::from_rows(items, page.limit, |c: &Creator| &c.id))
+        let select = format!("SELECT {COLUMNS} FROM creators WHERE 1 = 1");
+        self.list_page::<CreatorRow, _>(&select, &[], page).await
     }
 }

@@ -52,24 +52,17 @@ impl Store {
         filter: &DeliveryFilter,
         page: &PageRequest,
     ) -> Result<Page<Delivery>> {
-        let rows = sqlx::query_as::<_, DeliveryRow>(&format!(
+        let select = format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries
-             WHERE ($1 IS NULL OR integration_id = $1) AND ($2 IS NULL OR fulfillment_id = $2)
-               AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR id > $4)
-             ORDER BY id LIMIT $5"
-        ))
-        .bind(filter.integration_id.as_deref())
-        .bind(filter.fulfillment_id.as_deref())
-        .bind(filter.status.map(DeliveryStatus::as_str))
-        .bind(page.cursor.as_deref())
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await?;
-        let items = rows
-            .into_iter()
-            .map(Delivery::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(items, page.limit, |d: &Delivery| &d.id))
+             WHERE ($1 IS NULL OR integration_id = $1) AND ($2 IS NULL OR fulfillment_id = $2) AND ($3 IS NULL OR status = $3)"
+        );
+        let filters = [
+            filter.integration_id.as_deref(),
+            filter.fulfillment_id.as_deref(),
+            filter.status.map(DeliveryStatus::as_str),
+        ];
+        self.list_page::<DeliveryRow, _>(&select, &filters, page)
+            .await
     }
 
     /// Queues one more attempt of a settled delivery, now, under the same id.

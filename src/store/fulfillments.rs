@@ -48,21 +48,11 @@ impl Store {
         filter: &FulfillmentFilter,
         page: &PageRequest,
     ) -> Result<Page<Fulfillment>> {
-        let rows = sqlx::query_as::<_, FulfillmentRow>(&format!(
-            "SELECT {COLUMNS} FROM fulfillments
-             WHERE ($1 IS NULL OR creator_id = $1) AND ($2 IS NULL OR rule_id = $2) AND ($3 IS NULL OR id > $3)
-             ORDER BY id LIMIT $4"
-        ))
-        .bind(filter.creator_id.as_deref())
-        .bind(filter.rule_id.as_deref())
-        .bind(page.cursor.as_deref())
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await?;
-        let items = rows
-            .into_iter()
-            .map(Fulfillment::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(items, page.limit, |f: &Fulfillment| &f.id))
+        let select = format!(
+            "SELECT {COLUMNS} FROM fulfillments WHERE ($1 IS NULL OR creator_id = $1) AND ($2 IS NULL OR rule_id = $2)"
+        );
+        let filters = [filter.creator_id.as_deref(), filter.rule_id.as_deref()];
+        self.list_page::<FulfillmentRow, _>(&select, &filters, page)
+            .await
     }
 }

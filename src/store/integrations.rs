@@ -59,15 +59,9 @@ impl Store {
     }
 
     pub async fn list_integrations(&self, page: &PageRequest) -> Result<Page<Integration>> {
-        let rows = sqlx::query_as::<_, IntegrationRow>(&format!(
-            "SELECT {COLUMNS} FROM integrations WHERE deleted = 0 AND ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
-        ))
-        .bind(page.cursor.as_deref())
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await?;
-        let items = rows.into_iter().map(Integration::from).collect();
-        Ok(Page::from_rows(items, page.limit, |i: &Integration| &i.id))
+        let select = format!("SELECT {COLUMNS} FROM integrations WHERE deleted = 0");
+        self.list_page::<IntegrationRow, _>(&select, &[], page)
+            .await
     }
 
     pub async fn update_integration(

@@ -47,20 +47,9 @@ impl Store {
         creator_id: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Media>> {
-        let rows = sqlx::query_as::<_, MediaRow>(&format!(
-            "SELECT {COLUMNS} FROM media WHERE ($1 IS NULL OR creator_id = $1) AND ($2 IS NULL OR id > $2)
-             ORDER BY id LIMIT $3"
-        ))
-        .bind(creator_id)
-        .bind(page.cursor.as_deref())
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await?;
-        let items = rows
-            .into_iter()
-            .map(Media::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(items, page.limit, |m: &Media| &m.id))
+        let select = format!("SELECT {COLUMNS} FROM media WHERE ($1 IS NULL OR creator_id = $1)");
+        self.list_page::<MediaRow, _>(&select, &[creator_id], page)
+            .await
     }
 }
 

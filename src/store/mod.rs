@@ -11,6 +11,7 @@ mod evaluate;
 mod fulfillments;
 mod integrations;
 mod media;
+mod page;
 mod postgres;
 mod queue;
 mod rows;

@@ -42,18 +42,8 @@ impl Store {
     }
 
     pub async fn list_rules(&self, page: &PageRequest) -> Result<Page<Rule>> {
-        let rows = sqlx::query_as::<_, RuleRow>(&format!(
-            "SELECT {COLUMNS} FROM rules WHERE deleted = 0 AND ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
-        ))
-        .bind(page.cursor.as_deref())
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await?;
-        let items = rows
-            .into_iter()
-            .map(Rule::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(items, page.limit, |r: &Rule| &r.id))
+        let select = format!("SELECT {COLUMNS} FROM rules WHERE deleted = 0");
+        self.list_page::<RuleRow, _>(&select, &[], page).await
     }
 
     /// Stores every field of `rule` (read, patched and validated by the caller).
