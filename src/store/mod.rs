@@ -123,7 +123,7 @@ impl Store {
 
     /// Ids among `ids` that name no creator.
     pub async fn unknown_creators(&self, ids: &[&str]) -> Result<Vec<String>> {
-        self.missing(ids, "SELECT id FROM creators WHERE id = $1")
+        self.missing(ids, "SELECT id FROM creators WHERE id IN")
             .await
     }
 
@@ -131,22 +131,35 @@ impl Store {
     pub async fn unknown_integrations(&self, ids: &[&str]) -> Result<Vec<String>> {
         self.missing(
             ids,
-            "SELECT id FROM integrations WHERE id = $1 AND deleted = 0",
+            "SELECT id FROM integrations WHERE deleted = 0 AND id IN",
         )
         .await
     }
 
-    async fn missing(&self, ids: &[&str], find_one: &str) -> Result<Vec<String>> {
-        let mut missing = Vec::new();
-        for id in ids {
-            let found: Option<(String,)> = sqlx::query_as(find_one)
-                .bind(*id)
-                .fetch_optional(&self.pool)
-                .await?;
-            if found.is_none() && !missing.iter().any(|m| m == id) {
-                missing.push((*id).to_string());
+    /// `find` is a query ending in `IN`; the list of ids is appended.
+    async fn missing(&self, ids: &[&str], find: &str) -> Result<Vec<String>> {
+        let mut found = std::collections::HashSet::new();
+        for chunk in ids.chunks(500) {
+            let sql = format!("{find} ({})", placeholders(0, chunk.len()));
+            let mut query = sqlx::query_as::<_, (String,)>(&sql);
+            for id in chunk {
+                query = query.bind(*id);
             }
+            found.extend(
+                query
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(|(id,)| id),
+            );
         }
+        let mut missing: Vec<String> = ids
+            .iter()
+            .filter(|id| !found.contains(**id))
+            .map(|id| id.to_string())
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
         Ok(missing)
     }
 }
