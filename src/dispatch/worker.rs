@@ -109,7 +109,10 @@ impl Dispatcher {
     /// of the claim, so one slow receiver cannot take every send slot from the others.
     async fn claim(&self) -> crate::error::Result<Vec<(Claimed, Permits)>> {
         let free = self.in_flight.available_permits();
-        if free == 0 {
+        // Under load, wait for a handful of free slots rather than pay a claim per slot.
+        let worth_a_claim = (self.config.max_in_flight / 8).clamp(1, 32);
+        let busy = free < self.config.max_in_flight;
+        if free == 0 || (busy && free < worth_a_claim) {
             return Ok(Vec::new());
         }
         let saturated: Vec<String> = lock(&self.per_integration)
