@@ -38,20 +38,6 @@ pub(super) async fn update_from_values(
     for_chunks(conn, rows, |values| sql(&format!("(VALUES {values}) AS v"))).await
 }
 
-/// `DELETE FROM {table} WHERE (c1, c2, …) IN (VALUES (…), …)`: rows matching every column.
-pub(super) async fn delete_matching(
-    conn: &mut AnyConnection,
-    table: &str,
-    columns: &[&str],
-    rows: &[Vec<Value>],
-) -> Result<()> {
-    let key = columns.join(", ");
-    for_chunks(conn, rows, |values| {
-        format!("DELETE FROM {table} WHERE ({key}) IN (VALUES {values})")
-    })
-    .await
-}
-
 async fn for_chunks(
     conn: &mut AnyConnection,
     rows: &[Vec<Value>],

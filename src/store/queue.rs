@@ -178,10 +178,7 @@ impl Store {
                     Value::Text(r.lease_owner.clone()),
                     Value::Int(due),
                 ]),
-                None => settled.push(vec![
-                    Value::Text(r.delivery_id.clone()),
-                    Value::Text(r.lease_owner.clone()),
-                ]),
+                None => settled.push((r.lease_owner.as_str(), r.delivery_id.as_str())),
             }
         }
         let mut tx = self.pool.begin().await?;
@@ -219,13 +216,11 @@ impl Store {
             &reschedules,
         )
         .await?;
-        bulk::delete_matching(
-            conn,
-            "delivery_queue",
-            &["delivery_id", "lease_owner"],
-            &settled,
-        )
-        .await?;
+        settled.sort_unstable();
+        for group in settled.chunk_by(|a, b| a.0 == b.0) {
+            let ids: Vec<&str> = group.iter().map(|(_, id)| *id).collect();
+            delete_leased(conn, group[0].0, &ids).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -246,4 +241,21 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Removes settled deliveries from the queue, if `owner` still holds their lease. Keyed on the
+/// primary key (a row-value `IN` would make SQLite scan the whole queue).
+async fn delete_leased(conn: &mut AnyConnection, owner: &str, ids: &[&str]) -> Result<()> {
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "DELETE FROM delivery_queue WHERE lease_owner = $1 AND delivery_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut delete = sqlx::query(&sql).bind(owner);
+        for id in chunk {
+            delete = delete.bind(*id);
+        }
+        delete.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
