@@ -16,6 +16,9 @@ pub(super) const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
 pub(super) async fn connect(url: &str, options: AnyPoolOptions) -> Result<AnyPool> {
     let pool = options
         .max_connections(16)
+        // A ping before every checkout costs a round trip per statement; a dead connection
+        // fails its statement instead, and every caller retries or reports it.
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .connect(url)
         .await?;

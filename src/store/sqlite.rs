@@ -20,6 +20,9 @@ pub(super) async fn connect(url: &str) -> Result<AnyPool> {
     }
     let pool = AnyPoolOptions::new()
         .max_connections(8)
+        // A ping before every checkout costs a round trip per statement; a dead connection
+        // fails its statement instead, and every caller retries or reports it.
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(|conn, _| {
             Box::pin(async move {
