@@ -13,6 +13,8 @@ use crate::domain::new_id;
 use crate::store::{Claimed, Store};
 
 const CLAIM_BATCH: u32 = 256;
+/// Claim slots kept for integrations this instance has not sent to yet.
+const NEW_INTEGRATION_PROBE: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
@@ -115,12 +117,28 @@ impl Dispatcher {
         if free == 0 || (busy && free < worth_a_claim) {
             return Ok(Vec::new());
         }
-        let saturated: Vec<String> = lock(&self.per_integration)
-            .iter()
-            .filter(|(_, s)| s.available_permits() == 0)
-            .map(|(id, _)| id.clone())
-            .collect();
-        let limit = u32::try_from(free).unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH);
+        let (saturated, room) = {
+            let map = lock(&self.per_integration);
+            let saturated: Vec<String> = map
+                .iter()
+                .filter(|(_, s)| s.available_permits() == 0)
+                .map(|(id, _)| id.clone())
+                .collect();
+            // Claim no more than the known integrations have room for, plus a few for any
+            // integration not seen yet: claiming what cannot be sent would only be handed back.
+            let room: usize = map.values().map(|s| s.available_permits()).sum();
+            (
+                saturated,
+                if map.is_empty() {
+                    free
+                } else {
+                    room + NEW_INTEGRATION_PROBE
+                },
+            )
+        };
+        let limit = u32::try_from(free.min(room))
+            .unwrap_or(CLAIM_BATCH)
+            .min(CLAIM_BATCH);
         let claimed = self
             .store
             .claim_due(limit, self.config.lease, &self.owner, &saturated)

@@ -42,6 +42,14 @@ impl Dialect {
         }
     }
 
+    /// Run first in the dispatcher's claim and record transactions.
+    fn bookkeeping_settings(self) -> Option<&'static str> {
+        match self {
+            Dialect::Postgres => Some(postgres::BOOKKEEPING_SETTINGS),
+            Dialect::Sqlite => None,
+        }
+    }
+
     /// Appended to a claiming `SELECT`: lets several instances claim different rows at once.
     fn skip_locked(self) -> &'static str {
         match self {

@@ -97,7 +97,12 @@ impl Store {
         for id in skip {
             claim = claim.bind(id);
         }
-        let ids: Vec<(String,)> = claim.fetch_all(&self.pool).await?;
+        let mut tx = self.pool.begin().await?;
+        if let Some(settings) = self.dialect.bookkeeping_settings() {
+            sqlx::query(settings).execute(&mut *tx).await?;
+        }
+        let ids: Vec<(String,)> = claim.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -183,6 +188,9 @@ impl Store {
         }
         let mut tx = self.pool.begin().await?;
         let conn: &mut AnyConnection = &mut tx;
+        if let Some(settings) = self.dialect.bookkeeping_settings() {
+            sqlx::query(settings).execute(&mut *conn).await?;
+        }
         // An update first, so that SQLite takes its write lock at the start.
         bulk::update_from_values(
             conn,
