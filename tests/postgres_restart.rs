@@ -2,14 +2,17 @@
 //! database is gone, and every delivery still arrives. Its own test binary, because it stops
 //! the server every other PostgreSQL test uses.
 
+#[path = "common/mod.rs"]
+mod common;
 #[allow(dead_code)]
 #[path = "faults/support.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
+use common::{Backend, Receiver, Reply, Script, TestDb};
 use serde_json::json;
-use support::{Db, Receiver, Reply, Service};
+use support::{wait_for_distinct, Service};
 
 fn pg_ctl(action: &str) -> bool {
     let Ok(versions) = std::fs::read_dir("/etc/postgresql") else {
@@ -35,10 +38,11 @@ async fn health(service: &Service) -> Option<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_restart_under_load_loses_nothing() {
-    let Some(db) = Db::new("postgres").await else {
+    let Some(db) = TestDb::create(Backend::Postgres).await else {
         return;
     };
-    let receiver = Receiver::start(Reply::OkAfter(Duration::from_millis(30))).await;
+    let receiver =
+        Receiver::start(Script::always(Reply::ok().after(Duration::from_millis(30)))).await;
     let service = Service::spawn(&db, &[("--max-in-flight", "4")]).await;
     service
         .create_integration("receiver", &receiver.url())
@@ -85,13 +89,10 @@ async fn postgres_restart_under_load_loses_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    receiver
-        .wait_for_distinct(100, Duration::from_secs(60))
-        .await;
+    wait_for_distinct(&receiver, 100, Duration::from_secs(60)).await;
     service
         .wait_until_settled(100, Duration::from_secs(60))
         .await;
     assert_eq!(service.get_all("/v1/fulfillments").await.len(), 100);
     service.stop().await;
-    db.drop().await;
 }

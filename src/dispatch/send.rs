@@ -56,6 +56,9 @@ impl Sender {
             Err(e) => Err(e),
         };
         let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let result = result
+            .map(|(status, retry_after, body)| (status, retry_after, redact(body, target)))
+            .map_err(|error| redact(error, target));
         match result {
             Ok((status, retry_after, body)) => Sent {
                 started_at,
@@ -174,6 +177,24 @@ fn describe(e: reqwest::Error) -> String {
     }
 }
 
+/// Receivers sometimes echo credentials back ("bad key: Bearer sk_…"); the delivery log must
+/// not keep them. Very short values are left alone: replacing them would mangle any text.
+fn redact(mut text: String, target: &SendTarget) -> String {
+    let secrets = [Some(&target.api_key), target.signing_secret.as_ref()];
+    for secret in secrets.into_iter().flatten() {
+        let value = secret.expose();
+        let key_part = value
+            .strip_prefix(signature::SECRET_PREFIX)
+            .unwrap_or(value);
+        for needle in [value, key_part] {
+            if needle.len() >= 4 && text.contains(needle) {
+                text = text.replace(needle, "[redacted]");
+            }
+        }
+    }
+    text
+}
+
 /// `Retry-After` as delay-seconds or an HTTP date.
 fn parse_retry_after(v: &str) -> Option<Duration> {
     if let Ok(secs) = v.trim().parse::<u64>() {
@@ -220,6 +241,13 @@ mod tests {
         assert!(!headers(&target(None), "d1", 1, "{}")
             .expect("valid")
             .contains_key("webhook-signature"));
+    }
+
+    #[test]
+    fn echoed_secrets_are_redacted() {
+        let t = target(Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+        let body = "denied: Key k123 / MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_string();
+        assert_eq!(redact(body, &t), "denied: Key [redacted] / [redacted]");
     }
 
     #[test]

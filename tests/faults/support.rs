@@ -1,196 +1,45 @@
-//! Real processes, a real database and a real receiver for the fault tests.
+//! `lc-webhooks serve` as a real child process, and receiver helpers for at-least-once checks.
 
-use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::collections::HashMap;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::Router;
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
-const ADMIN_PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+use crate::common::{Receiver, TestDb};
 
-/// A fresh database: an SQLite file in a temporary folder, or a new PostgreSQL database.
-pub struct Db {
-    pub url: String,
-    pg_name: Option<String>,
-    _dir: Option<tempfile::TempDir>,
+/// Distinct `webhook-id`s the receiver has seen.
+pub fn distinct_ids(receiver: &Receiver) -> usize {
+    receipts_by_id(receiver).len()
 }
 
-impl Db {
-    /// `None` when PostgreSQL is unreachable outside CI (the test is skipped); under
-    /// `CI=true` an unreachable PostgreSQL fails the test.
-    pub async fn new(backend: &str) -> Option<Db> {
-        if backend == "sqlite" {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let url = format!("sqlite://{}/lc.db", dir.path().display());
-            return Some(Db {
-                url,
-                pg_name: None,
-                _dir: Some(dir),
-            });
-        }
-        let name = format!("lcw_test_{}", uuid::Uuid::now_v7().simple());
-        let created = async {
-            let pool = sqlx::PgPool::connect(ADMIN_PG).await?;
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&pool)
-                .await?;
-            pool.close().await;
-            Ok::<_, sqlx::Error>(())
-        }
-        .await;
-        match created {
-            Ok(()) => Some(Db {
-                url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
-                pg_name: Some(name),
-                _dir: None,
-            }),
-            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("PostgreSQL at 127.0.0.1:5432 is required under CI=true: {e}")
-            }
-            Err(e) => {
-                eprintln!("skipping: PostgreSQL not reachable ({e})");
-                None
-            }
-        }
-    }
-
-    pub async fn drop(self) {
-        if let Some(name) = &self.pg_name {
-            if let Ok(pool) = sqlx::PgPool::connect(ADMIN_PG).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&pool)
-                    .await;
-                pool.close().await;
-            }
-        }
-    }
+/// When each `webhook-id` seen more than once was first received.
+pub fn first_receipt_of_repeats(receiver: &Receiver) -> Vec<Instant> {
+    receipts_by_id(receiver)
+        .into_values()
+        .filter(|(_, n)| *n > 1)
+        .map(|(at, _)| at)
+        .collect()
 }
 
-/// How the receiver answers.
-#[derive(Clone)]
-pub enum Reply {
-    Ok,
-    OkAfter(Duration),
-    /// 503 with `Retry-After: <secs>` the first time, then 200.
-    RetryAfterOnce(u64),
+fn receipts_by_id(receiver: &Receiver) -> HashMap<String, (Instant, usize)> {
+    let mut ids: HashMap<String, (Instant, usize)> = HashMap::new();
+    for r in receiver.received() {
+        ids.entry(r.header("webhook-id").unwrap_or_default())
+            .or_insert((r.at, 0))
+            .1 += 1;
+    }
+    ids
 }
 
-#[derive(Default)]
-struct Seen {
-    ids: Vec<String>,
-    times: Vec<Instant>,
-}
-
-/// A webhook receiver on 127.0.0.1 recording every request's `webhook-id` and arrival time.
-pub struct Receiver {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Seen>>,
-}
-
-impl Receiver {
-    pub async fn start(reply: Reply) -> Receiver {
-        let seen = Arc::new(Mutex::new(Seen::default()));
-        let state = seen.clone();
-        let app = Router::new().route(
-            "/hook",
-            post(move |headers: HeaderMap| {
-                let seen = state.clone();
-                let reply = reply.clone();
-                async move {
-                    let first = {
-                        let mut s = seen.lock().expect("lock");
-                        let id = headers
-                            .get("webhook-id")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("")
-                            .to_string();
-                        s.ids.push(id);
-                        s.times.push(Instant::now());
-                        s.ids.len() == 1
-                    };
-                    answer(reply, first).await
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind receiver");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Receiver { addr, seen }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
-    }
-
-    pub fn count(&self) -> usize {
-        self.seen.lock().expect("lock").ids.len()
-    }
-
-    pub fn distinct_ids(&self) -> usize {
-        self.seen
-            .lock()
-            .expect("lock")
-            .ids
-            .iter()
-            .collect::<HashSet<_>>()
-            .len()
-    }
-
-    pub fn times(&self) -> Vec<Instant> {
-        self.seen.lock().expect("lock").times.clone()
-    }
-
-    pub async fn wait_for(&self, n: usize, timeout: Duration) {
-        wait(
-            timeout,
-            || self.count() >= n,
-            || format!("receiver saw {} of {n} requests", self.count()),
-        )
-        .await;
-    }
-
-    pub async fn wait_for_distinct(&self, n: usize, timeout: Duration) {
-        wait(
-            timeout,
-            || self.distinct_ids() >= n,
-            || format!("receiver saw {} of {n} webhook ids", self.distinct_ids()),
-        )
-        .await;
-    }
-}
-
-async fn answer(reply: Reply, first: bool) -> Response {
-    match reply {
-        Reply::Ok => StatusCode::OK.into_response(),
-        Reply::OkAfter(d) => {
-            tokio::time::sleep(d).await;
-            StatusCode::OK.into_response()
-        }
-        Reply::RetryAfterOnce(secs) if first => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [("retry-after", secs.to_string())],
-        )
-            .into_response(),
-        Reply::RetryAfterOnce(_) => StatusCode::OK.into_response(),
-    }
-}
-
-pub async fn wait(timeout: Duration, done: impl Fn() -> bool, what: impl Fn() -> String) {
+pub async fn wait_for_distinct(receiver: &Receiver, n: usize, timeout: Duration) {
     let start = Instant::now();
-    while !done() {
+    while distinct_ids(receiver) < n {
         assert!(
             start.elapsed() < timeout,
-            "timed out after {timeout:?}: {}",
-            what()
+            "receiver saw {} of {n} webhook ids",
+            distinct_ids(receiver)
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -204,7 +53,7 @@ pub struct Service {
 }
 
 impl Service {
-    pub async fn spawn(db: &Db, extra: &[(&str, &str)]) -> Service {
+    pub async fn spawn(db: &TestDb, extra: &[(&str, &str)]) -> Service {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -212,7 +61,7 @@ impl Service {
         Service::spawn_on(db, port, extra).await
     }
 
-    pub async fn spawn_on(db: &Db, port: u16, extra: &[(&str, &str)]) -> Service {
+    pub async fn spawn_on(db: &TestDb, port: u16, extra: &[(&str, &str)]) -> Service {
         let listen = format!("127.0.0.1:{port}");
         let mut flags = vec![
             ("--database-url", db.url.as_str()),
