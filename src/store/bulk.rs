@@ -13,8 +13,10 @@ pub(super) enum Value {
     MaybeInt(Option<i64>),
 }
 
-/// Bound values per statement: under SQLite's and PostgreSQL's limits with room to spare.
-const MAX_BINDS: usize = 900;
+/// Bound values per statement. Well under both databases' limits, and small on purpose: sqlx
+/// binds SQLite's `$n` parameters by name, and SQLite looks each name up in a linear list, so
+/// binding costs grow with the square of the parameters in one statement.
+const MAX_BINDS: usize = 180;
 
 /// `INSERT INTO {head} VALUES (…), (…) {tail}` in as few statements as the bind limit allows.
 pub(super) async fn insert(
