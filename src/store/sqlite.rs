@@ -19,7 +19,7 @@ pub(super) async fn connect(url: &str) -> Result<AnyPool> {
         }
     }
     let pool = AnyPoolOptions::new()
-        .max_connections(8)
+        .max_connections(4)
         // A ping before every checkout costs a round trip per statement; a dead connection
         // fails its statement instead, and every caller retries or reports it.
         .test_before_acquire(false)
@@ -32,6 +32,7 @@ pub(super) async fn connect(url: &str) -> Result<AnyPool> {
                 conn.execute("PRAGMA busy_timeout = 30000").await?;
                 conn.execute("PRAGMA synchronous = NORMAL").await?;
                 conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute("PRAGMA cache_size = -8000").await?;
                 Ok(())
             })
         })
