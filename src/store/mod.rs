@@ -42,12 +42,14 @@ impl Dialect {
         }
     }
 
-    /// Run first in the dispatcher's claim and record transactions.
+    /// Run first in the dispatcher's claim transaction.
+    fn claim_settings(self) -> Option<&'static str> {
+        (self == Dialect::Postgres).then_some(postgres::CLAIM_SETTINGS)
+    }
+
+    /// Run first in the dispatcher's record transaction.
     fn bookkeeping_settings(self) -> Option<&'static str> {
-        match self {
-            Dialect::Postgres => Some(postgres::BOOKKEEPING_SETTINGS),
-            Dialect::Sqlite => None,
-        }
+        (self == Dialect::Postgres).then_some(postgres::BOOKKEEPING_SETTINGS)
     }
 
     /// Appended to a claiming `SELECT`: lets several instances claim different rows at once.

@@ -13,16 +13,18 @@ use crate::error::Result;
 /// Rows another instance is working on are passed over rather than waited for.
 pub(super) const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
 
-/// For the dispatcher's own bookkeeping (leases, attempt results), in its transaction:
-/// - a generic plan: the claim filters on `due_at <= now`, at the live end of the index;
-///   planned for each value, PostgreSQL 15 probes that end, walking every dead row the queue's
-///   churn leaves there (seen taking 460 ms per claim); a generic plan never probes;
-/// - no wait for the WAL flush: losing such a commit in a database crash only means a delivery
-///   is sent again when its lease runs out, which at-least-once allows. Rewards are never
-///   committed this way.
-pub(super) const BOOKKEEPING_SETTINGS: &str =
+/// Run first in the claim's transaction. The claim filters on `due_at <= now`, at the live end
+/// of the index: planned for each value, PostgreSQL 15 probes that end, walking every dead row
+/// the queue's churn leaves there (seen taking 460 ms per claim); a generic plan never probes.
+pub(super) const CLAIM_SETTINGS: &str =
     "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), \
      set_config('synchronous_commit', 'off', true)";
+
+/// Run first in the dispatcher's bookkeeping transactions (leases, attempt results): no wait
+/// for the WAL flush. Losing such a commit in a database crash only means a delivery is sent
+/// again when its lease runs out, which at-least-once allows. Rewards are never committed so.
+pub(super) const BOOKKEEPING_SETTINGS: &str =
+    "SELECT set_config('synchronous_commit', 'off', true)";
 
 pub(super) async fn connect(url: &str, options: AnyPoolOptions) -> Result<AnyPool> {
     let pool = options

@@ -98,7 +98,7 @@ impl Store {
             claim = claim.bind(id);
         }
         let mut tx = self.pool.begin().await?;
-        if let Some(settings) = self.dialect.bookkeeping_settings() {
+        if let Some(settings) = self.dialect.claim_settings() {
             sqlx::query(settings).execute(&mut *tx).await?;
         }
         let ids: Vec<(String,)> = claim.fetch_all(&mut *tx).await?;
