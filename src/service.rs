@@ -39,7 +39,7 @@ pub struct Running {
     pub store: Store,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
-    recorder_task: JoinHandle<()>,
+    recorder_tasks: Vec<JoinHandle<()>>,
 }
 
 /// The process-wide Prometheus recorder (metrics macros write to one global recorder).
@@ -79,7 +79,8 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let new_posts = Arc::new(Notify::new());
     let deliveries_ready = Arc::new(Notify::new());
     let (stop, stopped) = watch::channel(false);
-    let (recorder, recorder_task) = Recorder::start(store.clone());
+    let writers = store.dialect().concurrent_writers();
+    let (recorder, recorder_tasks) = Recorder::start(store.clone(), writers);
 
     let dispatcher = Dispatcher::new(
         store.clone(),
@@ -112,20 +113,21 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             tracing::error!(error = %e, "HTTP server stopped");
         }
     });
-    let (new_posts_listener, deliveries_listener) = (new_posts.clone(), deliveries_ready.clone());
-    let evaluator = tokio::spawn(run_evaluator(
-        store.clone(),
-        new_posts,
-        deliveries_ready,
-        settings.poll_interval,
-        stopped.clone(),
-    ));
-    let mut tasks = vec![http, evaluator];
+    let mut tasks = vec![http];
+    for _ in 0..writers {
+        tasks.push(tokio::spawn(run_evaluator(
+            store.clone(),
+            new_posts.clone(),
+            deliveries_ready.clone(),
+            settings.poll_interval,
+            stopped.clone(),
+        )));
+    }
     if store.dialect() == Dialect::Postgres {
         tasks.push(tokio::spawn(forward_notifications(
             settings.database_url.clone(),
-            new_posts_listener,
-            deliveries_listener,
+            new_posts.clone(),
+            deliveries_ready.clone(),
             stopped.clone(),
         )));
     }
@@ -136,7 +138,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         store,
         stop,
         tasks,
-        recorder_task,
+        recorder_tasks,
     })
 }
 
@@ -152,7 +154,9 @@ impl Running {
             let _ = task.await;
         }
         // The dispatcher held the last recorder handle: the writer drains its queue and ends.
-        let _ = self.recorder_task.await;
+        for task in self.recorder_tasks {
+            let _ = task.await;
+        }
         self.store.close().await;
     }
 }

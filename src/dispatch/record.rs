@@ -1,5 +1,7 @@
 //! Writes attempt results in batches: one transaction for many attempts.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -11,19 +13,30 @@ const BATCH: usize = 512;
 /// The sending side; cheap to clone into every send task.
 #[derive(Clone)]
 pub struct Recorder {
-    tx: mpsc::UnboundedSender<SendResult>,
+    writers: Arc<[mpsc::UnboundedSender<SendResult>]>,
+    next: Arc<AtomicUsize>,
 }
 
 impl Recorder {
-    /// Starts the writer task. It ends when every `Recorder` is dropped and the queue is drained.
-    pub fn start(store: Store) -> (Recorder, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(write_batches(store, rx));
-        (Recorder { tx }, task)
+    /// Starts `writers` writer tasks (each writes its own batches, so on PostgreSQL their round
+    /// trips overlap). They end when every `Recorder` is dropped and their queues are drained.
+    pub fn start(store: Store, writers: usize) -> (Recorder, Vec<tokio::task::JoinHandle<()>>) {
+        let (senders, tasks): (Vec<_>, Vec<_>) = (0..writers.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                (tx, tokio::spawn(write_batches(store.clone(), rx)))
+            })
+            .unzip();
+        let recorder = Recorder {
+            writers: senders.into(),
+            next: Arc::new(AtomicUsize::new(0)),
+        };
+        (recorder, tasks)
     }
 
     pub fn record(&self, result: SendResult) {
-        if self.tx.send(result).is_err() {
+        let writer = self.next.fetch_add(1, Ordering::Relaxed) % self.writers.len();
+        if self.writers[writer].send(result).is_err() {
             // Only after shutdown: the lease runs out and the delivery is sent again.
             tracing::warn!(
                 "result recorder is gone; the delivery will be retried when its lease ends"

@@ -52,6 +52,15 @@ impl Dialect {
         (self == Dialect::Postgres).then_some(postgres::BOOKKEEPING_SETTINGS)
     }
 
+    /// Writer tasks worth running at once: SQLite has one writer, so more would only queue;
+    /// PostgreSQL overlaps their round trips.
+    pub fn concurrent_writers(self) -> usize {
+        match self {
+            Dialect::Sqlite => 1,
+            Dialect::Postgres => 3,
+        }
+    }
+
     /// Appended to a claiming `SELECT`: lets several instances claim different rows at once.
     fn skip_locked(self) -> &'static str {
         match self {
