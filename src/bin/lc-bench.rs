@@ -82,6 +82,10 @@ struct Args {
     /// Give up waiting for deliveries after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout_secs: u64,
+    /// Posts already stored (and evaluated) before phase 1, written straight into the database:
+    /// ingest on a store with history versus an empty one.
+    #[arg(long, default_value_t = 0)]
+    history: u64,
     /// Admin URL of the PostgreSQL server; a database `lcw_bench_<uuid>` is created and dropped.
     #[arg(long, default_value = ADMIN_POSTGRES_URL)]
     postgres_url: String,
@@ -378,6 +382,35 @@ impl Db {
         })
     }
 
+    /// Writes `n` already-evaluated posts for `creator` (no inbox rows), in one statement.
+    async fn prefill(&self, creator: &str, n: u64) -> Result<()> {
+        let n = i64::try_from(n)?;
+        match self {
+            Db::Sqlite(p) => {
+                sqlx::query(
+                    "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < ?1)
+                     INSERT INTO media (id, creator_id, platform, post_type, posted_at, ingested_at)
+                     SELECT 'history-' || x, ?2, 'INSTAGRAM', 'STORY', 0, 0 FROM g",
+                )
+                .bind(n)
+                .bind(creator)
+                .execute(p)
+                .await?;
+            }
+            Db::Postgres(p) => {
+                sqlx::query(
+                    "INSERT INTO media (id, creator_id, platform, post_type, posted_at, ingested_at)
+                     SELECT 'history-' || g, $2, 'INSTAGRAM', 'STORY', 0, 0 FROM generate_series(1, $1) g",
+                )
+                .bind(n)
+                .bind(creator)
+                .execute(p)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn close(&self) {
         match self {
             Db::Sqlite(p) => p.close().await,
@@ -561,6 +594,15 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     )
     .await?;
     let creator_ids = create_creators(&client, &services, args.creators.max(1)).await?;
+    if args.history > 0 {
+        let started = Instant::now();
+        db.prefill(&creator_ids[0], args.history).await?;
+        println!(
+            "# history: {} posts stored in {:.1} s",
+            args.history,
+            started.elapsed().as_secs_f64()
+        );
+    }
     println!(
         "# setup done: {k} integrations, 1 rule, {} creators",
         creator_ids.len()
@@ -761,6 +803,7 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     all.insert("backend".into(), json!(backend.name()));
     all.insert("deliveries".into(), json!(expected));
     all.insert("posts".into(), json!(posts));
+    all.insert("history_posts".into(), json!(args.history));
     all.insert("integrations".into(), json!(k));
     all.insert("instances".into(), json!(instances));
     all.insert("cores".into(), json!(cores));
