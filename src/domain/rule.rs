@@ -70,7 +70,10 @@ pub struct RulePatch {
 impl RulePatch {
     /// Changes `rule` as this patch says.
     pub fn apply(self, rule: &mut Rule) {
-        let RulePatch {
+        macro_rules! set_given {
+            ($($field:ident),+) => { $(if let Some(v) = self.$field { rule.$field = v; })+ };
+        }
+        set_given!(
             name,
             post_types,
             platforms,
@@ -79,34 +82,7 @@ impl RulePatch {
             repeatable,
             reward,
             integration_ids,
-            active,
-        } = self;
-        if let Some(v) = name {
-            rule.name = v;
-        }
-        if let Some(v) = post_types {
-            rule.post_types = v;
-        }
-        if let Some(v) = platforms {
-            rule.platforms = v;
-        }
-        if let Some(v) = count {
-            rule.count = v;
-        }
-        if let Some(v) = window_days {
-            rule.window_days = v;
-        }
-        if let Some(v) = repeatable {
-            rule.repeatable = v;
-        }
-        if let Some(v) = reward {
-            rule.reward = v;
-        }
-        if let Some(v) = integration_ids {
-            rule.integration_ids = v;
-        }
-        if let Some(v) = active {
-            rule.active = v;
-        }
+            active
+        );
     }
 }

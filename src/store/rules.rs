@@ -1,5 +1,9 @@
 use super::rows::RuleRow;
-use super::{flag, Store};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::Any;
+
+use super::{flag, placeholders, Store};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{new_id, NewRule, Page, PageRequest, Rule};
 use crate::error::{Error, Result};
@@ -10,24 +14,29 @@ pub(super) const COLUMNS: &str =
 
 impl Store {
     pub async fn create_rule(&self, new: NewRule) -> Result<Rule> {
-        let id = new_id();
-        sqlx::query(&format!(
-            "INSERT INTO rules ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)"
-        ))
-        .bind(&id)
-        .bind(&new.name)
-        .bind(serde_json::to_string(&new.post_types)?)
-        .bind(new.platforms.as_ref().map(serde_json::to_string).transpose()?)
-        .bind(i64::from(new.count))
-        .bind(new.window_days.map(i64::from))
-        .bind(flag(new.repeatable))
-        .bind(serde_json::to_string(&new.reward)?)
-        .bind(new.integration_ids.as_ref().map(serde_json::to_string).transpose()?)
-        .bind(flag(new.active))
-        .bind(to_micros(now()))
+        let at = now();
+        let rule = Rule {
+            id: new_id(),
+            name: new.name,
+            post_types: new.post_types,
+            platforms: new.platforms,
+            count: new.count,
+            window_days: new.window_days,
+            repeatable: new.repeatable,
+            reward: new.reward,
+            integration_ids: new.integration_ids,
+            active: new.active,
+            created_at: at,
+            updated_at: at,
+        };
+        let values = placeholders(0, 12);
+        bind_rule(
+            sqlx::query(&format!("INSERT INTO rules ({COLUMNS}) VALUES ({values})")),
+            &rule,
+        )?
         .execute(&self.pool)
         .await?;
-        self.rule(&id).await
+        self.rule(&rule.id).await
     }
 
     pub async fn rule(&self, id: &str) -> Result<Rule> {
@@ -48,29 +57,20 @@ impl Store {
 
     /// Stores every field of `rule` (read, patched and validated by the caller).
     pub async fn update_rule(&self, rule: &Rule) -> Result<Rule> {
-        let id = rule.id.as_str();
-        let done = sqlx::query(
-            "UPDATE rules SET name = $2, post_types = $3, platforms = $4, count = $5, window_days = $6,
-                repeatable = $7, reward = $8, integration_ids = $9, active = $10, updated_at = $11
-             WHERE id = $1 AND deleted = 0",
-        )
-        .bind(id)
-        .bind(&rule.name)
-        .bind(serde_json::to_string(&rule.post_types)?)
-        .bind(rule.platforms.as_ref().map(serde_json::to_string).transpose()?)
-        .bind(i64::from(rule.count))
-        .bind(rule.window_days.map(i64::from))
-        .bind(flag(rule.repeatable))
-        .bind(serde_json::to_string(&rule.reward)?)
-        .bind(rule.integration_ids.as_ref().map(serde_json::to_string).transpose()?)
-        .bind(flag(rule.active))
-        .bind(to_micros(now()))
-        .execute(&self.pool)
-        .await?;
+        let updated = Rule {
+            updated_at: now(),
+            ..rule.clone()
+        };
+        let sql = "UPDATE rules SET name = $2, post_types = $3, platforms = $4, count = $5, window_days = $6,
+                repeatable = $7, reward = $8, integration_ids = $9, active = $10, created_at = $11, updated_at = $12
+             WHERE id = $1 AND deleted = 0";
+        let done = bind_rule(sqlx::query(sql), &updated)?
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("rule"));
         }
-        self.rule(id).await
+        self.rule(&rule.id).await
     }
 
     /// Hides the rule; its fulfillments stay readable.
@@ -85,4 +85,34 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Binds a rule's columns in [`COLUMNS`] order, as `$1` to `$12`.
+fn bind_rule<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+    rule: &Rule,
+) -> Result<Query<'q, Any, AnyArguments<'q>>> {
+    Ok(query
+        .bind(rule.id.clone())
+        .bind(rule.name.clone())
+        .bind(serde_json::to_string(&rule.post_types)?)
+        .bind(
+            rule.platforms
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        )
+        .bind(i64::from(rule.count))
+        .bind(rule.window_days.map(i64::from))
+        .bind(flag(rule.repeatable))
+        .bind(serde_json::to_string(&rule.reward)?)
+        .bind(
+            rule.integration_ids
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        )
+        .bind(flag(rule.active))
+        .bind(to_micros(rule.created_at))
+        .bind(to_micros(rule.updated_at)))
 }
