@@ -114,6 +114,12 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         }
     });
     let mut tasks = vec![http];
+    if store.dialect() == Dialect::Sqlite {
+        tasks.push(tokio::spawn(checkpoint_periodically(
+            store.clone(),
+            stopped.clone(),
+        )));
+    }
     for _ in 0..writers {
         tasks.push(tokio::spawn(run_evaluator(
             store.clone(),
@@ -140,6 +146,21 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         tasks,
         recorder_tasks,
     })
+}
+
+/// How often SQLite's write-ahead log is checkpointed and trimmed.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+
+async fn checkpoint_periodically(store: Store, mut shutdown: watch::Receiver<bool>) {
+    while !*shutdown.borrow() {
+        tokio::select! {
+            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Err(e) = store.checkpoint().await {
+            tracing::warn!(error = %e, "WAL checkpoint failed; will try again");
+        }
+    }
 }
 
 impl Running {

@@ -136,6 +136,14 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps SQLite's write-ahead log from growing without bound; nothing to do on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<()> {
+        if self.dialect == Dialect::Sqlite {
+            sqlx::query(sqlite::CHECKPOINT).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
