@@ -190,6 +190,15 @@ mod tests {
     }
 
     #[test]
+    fn a_lease_must_outlive_the_http_timeout() {
+        let mut s = Settings::new("sqlite::memory:");
+        s.lease_time = s.http_timeout;
+        assert!(s.check().is_err());
+        s.lease_time = s.http_timeout * 2;
+        assert!(s.check().is_ok());
+    }
+
+    #[test]
     fn an_open_api_only_listens_on_loopback() {
         let mut s = Settings::new("sqlite::memory:");
         s.listen = "0.0.0.0:8080".parse().expect("addr");

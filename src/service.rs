@@ -59,9 +59,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Connects, migrates, binds the listener and starts every task.
 pub async fn start(settings: Settings) -> Result<Running, StartError> {
-    settings
-        .check_listen_is_safe()
-        .map_err(StartError::Unsafe)?;
+    settings.check().map_err(StartError::Unsafe)?;
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
