@@ -38,6 +38,12 @@ async fn health(service: &Service) -> Option<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_restart_under_load_loses_nothing() {
+    // It stops the machine's PostgreSQL: on by default only in CI, opt-in elsewhere.
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    if !ci && std::env::var("LC_TEST_RESTART_POSTGRES").as_deref() != Ok("1") {
+        eprintln!("skipping: set LC_TEST_RESTART_POSTGRES=1 to let this test restart PostgreSQL");
+        return;
+    }
     let Some(db) = TestDb::create(Backend::Postgres).await else {
         return;
     };
