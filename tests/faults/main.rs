@@ -12,6 +12,13 @@ use common::{Backend, Receiver, Reply, Script, TestDb};
 use serde_json::json;
 use support::{distinct_ids, first_receipt_of_repeats, wait_for_distinct, Service};
 
+both_stores!(
+    kill_nine_mid_run_loses_nothing,
+    hanging_receiver_does_not_hold_up_a_healthy_one,
+    retry_after_is_waited_out,
+    sigterm_finishes_the_send_in_flight_and_exits_zero,
+);
+
 const WAIT: Duration = Duration::from_secs(60);
 
 /// One integration at `receiver`, a rule every post earns, one creator. Returns the creator id.
@@ -81,16 +88,6 @@ async fn kill_nine_mid_run_loses_nothing(backend: Backend) {
         repeats.len()
     );
     service.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_kill_nine_mid_run_loses_nothing() {
-    kill_nine_mid_run_loses_nothing(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_kill_nine_mid_run_loses_nothing() {
-    kill_nine_mid_run_loses_nothing(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -180,16 +177,6 @@ async fn hanging_receiver_does_not_hold_up_a_healthy_one(backend: Backend) {
     service.kill_nine();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_hanging_receiver_does_not_hold_up_a_healthy_one() {
-    hanging_receiver_does_not_hold_up_a_healthy_one(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_hanging_receiver_does_not_hold_up_a_healthy_one() {
-    hanging_receiver_does_not_hold_up_a_healthy_one(Backend::Postgres).await;
-}
-
 async fn retry_after_is_waited_out(backend: Backend) {
     let Some(db) = TestDb::create(backend).await else {
         return;
@@ -221,16 +208,6 @@ async fn retry_after_is_waited_out(backend: Backend) {
     service.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_retry_after_is_waited_out() {
-    retry_after_is_waited_out(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_retry_after_is_waited_out() {
-    retry_after_is_waited_out(Backend::Postgres).await;
-}
-
 async fn sigterm_finishes_the_send_in_flight_and_exits_zero(backend: Backend) {
     let Some(db) = TestDb::create(backend).await else {
         return;
@@ -260,14 +237,4 @@ async fn sigterm_finishes_the_send_in_flight_and_exits_zero(backend: Backend) {
     let delivery = &service.get_all("/v1/deliveries").await[0];
     assert_eq!(delivery["attemptCount"], 1);
     service.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_sigterm_finishes_the_send_in_flight_and_exits_zero() {
-    sigterm_finishes_the_send_in_flight_and_exits_zero(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_sigterm_finishes_the_send_in_flight_and_exits_zero() {
-    sigterm_finishes_the_send_in_flight_and_exits_zero(Backend::Postgres).await;
 }
