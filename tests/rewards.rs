@@ -25,6 +25,21 @@ both_stores!(
 const KEY: &str = "test-api-key-0001";
 
 /// Waits until the creator has `n` fulfillments, then checks nothing more appears.
+/// A receiver, an integration pointing at it with `KEY`, the Story rule with `rule` merged in,
+/// and one creator (`c@example.com`), whose id is returned.
+async fn one_creator_and_rule(
+    backend: Backend,
+    rule: Value,
+) -> Option<(TestApp, Receiver, String)> {
+    let app = TestApp::start(backend).await?;
+    let rx = Receiver::always(200).await;
+    app.create_integration(&rx.url(), KEY, json!({})).await;
+    app.create_rule(rule).await;
+    let c = app.create_creator("c@example.com", None, None).await;
+    let cid = c["id"].as_str().unwrap().to_string();
+    Some((app, rx, cid))
+}
+
 async fn exactly_fulfillments(app: &TestApp, creator_id: &str, n: usize) -> Vec<Value> {
     let q = format!("creatorId={creator_id}");
     wait_until(WAIT, &format!("{n} fulfillments"), || {
@@ -184,14 +199,10 @@ async fn custom_auth_header_and_prefix_are_honoured(backend: Backend) {
 }
 
 async fn feed_post_does_not_count_toward_a_story_rule(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else {
+    let Some((app, rx, cid)) = one_creator_and_rule(backend, json!({})).await else {
         return;
     };
-    let rx = Receiver::always(200).await;
-    app.create_integration(&rx.url(), KEY, json!({})).await;
-    app.create_rule(json!({})).await;
-    let c = app.create_creator("c@example.com", None, None).await;
-    let cid = c["id"].as_str().unwrap();
+    let cid = cid.as_str();
     app.post_media(cid, "STORY", json!({})).await;
     app.post_media(cid, "FEED", json!({})).await;
     app.post_media(cid, "REEL", json!({})).await;
@@ -212,14 +223,11 @@ async fn feed_post_does_not_count_toward_a_story_rule(backend: Backend) {
 }
 
 async fn third_story_earns_nothing_more_under_a_non_repeatable_rule(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else {
+    let Some((app, rx, cid)) = one_creator_and_rule(backend, json!({"repeatable": false})).await
+    else {
         return;
     };
-    let rx = Receiver::always(200).await;
-    app.create_integration(&rx.url(), KEY, json!({})).await;
-    app.create_rule(json!({"repeatable": false})).await;
-    let c = app.create_creator("c@example.com", None, None).await;
-    let cid = c["id"].as_str().unwrap();
+    let cid = cid.as_str();
     app.post_media(cid, "STORY", json!({})).await;
     app.post_media(cid, "STORY", json!({})).await;
     rx.wait_for(1, WAIT).await;
@@ -232,14 +240,11 @@ async fn third_story_earns_nothing_more_under_a_non_repeatable_rule(backend: Bac
 }
 
 async fn repeatable_rule_earns_again_after_count_more_posts(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else {
+    let Some((app, rx, cid)) = one_creator_and_rule(backend, json!({"repeatable": true})).await
+    else {
         return;
     };
-    let rx = Receiver::always(200).await;
-    app.create_integration(&rx.url(), KEY, json!({})).await;
-    app.create_rule(json!({"repeatable": true})).await;
-    let c = app.create_creator("c@example.com", None, None).await;
-    let cid = c["id"].as_str().unwrap();
+    let cid = cid.as_str();
     let mut ids = Vec::new();
     for _ in 0..2 {
         ids.push(app.post_media(cid, "STORY", json!({})).await["id"].clone());
@@ -274,14 +279,10 @@ async fn repeatable_rule_earns_again_after_count_more_posts(backend: Backend) {
 }
 
 async fn window_days_excludes_posts_too_far_apart(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else {
+    let Some((app, rx, cid)) = one_creator_and_rule(backend, json!({"windowDays": 7})).await else {
         return;
     };
-    let rx = Receiver::always(200).await;
-    app.create_integration(&rx.url(), KEY, json!({})).await;
-    app.create_rule(json!({"windowDays": 7})).await;
-    let c = app.create_creator("c@example.com", None, None).await;
-    let cid = c["id"].as_str().unwrap();
+    let cid = cid.as_str();
     app.post_media(cid, "STORY", json!({"postedAt": "2024-03-01T12:00:00Z"}))
         .await;
     app.post_media(cid, "STORY", json!({"postedAt": "2024-03-11T12:00:00Z"}))
@@ -304,14 +305,12 @@ async fn window_days_excludes_posts_too_far_apart(backend: Backend) {
 }
 
 async fn platforms_filter_ignores_other_platforms(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else {
+    let Some((app, rx, cid)) =
+        one_creator_and_rule(backend, json!({"platforms": ["TIKTOK"]})).await
+    else {
         return;
     };
-    let rx = Receiver::always(200).await;
-    app.create_integration(&rx.url(), KEY, json!({})).await;
-    app.create_rule(json!({"platforms": ["TIKTOK"]})).await;
-    let c = app.create_creator("c@example.com", None, None).await;
-    let cid = c["id"].as_str().unwrap();
+    let cid = cid.as_str();
     app.post_media(cid, "STORY", json!({})).await; // INSTAGRAM by default
     app.post_media(cid, "STORY", json!({"platform": "INSTAGRAM"}))
         .await;
@@ -340,14 +339,12 @@ async fn platforms_filter_ignores_other_platforms(backend: Backend) {
 }
 
 async fn reward_none_sends_null_discount_code(backend: Backend) {
-    let Some(app) = TestApp::start(backend).await else {
+    let Some((app, rx, cid)) =
+        one_creator_and_rule(backend, json!({"reward": {"type": "NONE"}})).await
+    else {
         return;
     };
-    let rx = Receiver::always(200).await;
-    app.create_integration(&rx.url(), KEY, json!({})).await;
-    app.create_rule(json!({"reward": {"type": "NONE"}})).await;
-    let c = app.create_creator("c@example.com", None, None).await;
-    let cid = c["id"].as_str().unwrap();
+    let cid = cid.as_str();
     app.post_media(cid, "STORY", json!({})).await;
     app.post_media(cid, "STORY", json!({})).await;
     let got = rx.assert_exactly(1).await;
