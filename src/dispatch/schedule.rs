@@ -32,10 +32,6 @@ impl RetrySchedule {
         Ok(RetrySchedule { delays })
     }
 
-    pub fn new(delays: Vec<Duration>) -> Self {
-        RetrySchedule { delays }
-    }
-
     pub fn max_attempts(&self) -> u32 {
         u32::try_from(self.delays.len() + 1).unwrap_or(u32::MAX)
     }
