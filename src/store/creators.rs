@@ -9,6 +9,7 @@ const COLUMNS: &str = "id, email, ig_username, tt_username, created_at";
 impl Store {
     pub async fn create_creator(&self, new: NewCreator) -> Result<Creator> {
         let id = new_id();
+        let _gate = self.write_gate().await;
         let inserted = sqlx::query(
             "INSERT INTO creators (id, email, ig_username, tt_username, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (email) DO NOTHING",

@@ -68,7 +68,7 @@ impl Store {
     /// Queues one more attempt of a settled delivery, now, under the same id.
     pub async fn retry_delivery(&self, id: &str) -> Result<Delivery> {
         let at = to_micros(now());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE deliveries SET status = 'pending', next_attempt_at = $2
              WHERE id = $1 AND status <> 'pending'
@@ -110,6 +110,7 @@ impl Store {
     pub async fn create_test_delivery(&self, integration_id: &str, body: &str) -> Result<String> {
         let id = new_id();
         let at = to_micros(now());
+        let _gate = self.write_gate().await;
         sqlx::query(
             "INSERT INTO deliveries (id, integration_id, status, next_attempt_at, payload, test, created_at)
              VALUES ($1, $2, 'pending', $3, $4, 1, $3)",

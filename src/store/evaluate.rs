@@ -33,7 +33,7 @@ impl Store {
     /// Evaluates up to `limit` queued posts. Each post leaves the inbox in the same transaction
     /// that records what it earned, so a post is evaluated exactly once, even across instances.
     pub async fn evaluate_inbox(&self, limit: u32) -> Result<Evaluation> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut tx;
         // The claim is the first statement and a write: on SQLite it takes the write lock at
         // once; on PostgreSQL another instance skips the rows this one holds.

@@ -13,6 +13,7 @@ impl Store {
     pub async fn create_integration(&self, new: NewIntegration) -> Result<Integration> {
         let id = new_id();
         let at = to_micros(now());
+        let _gate = self.write_gate().await;
         sqlx::query(
             "INSERT INTO integrations (id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
@@ -71,6 +72,7 @@ impl Store {
     ) -> Result<Integration> {
         let secret_given = patch.signing_secret.is_some();
         let secret = patch.signing_secret.flatten();
+        let _gate = self.write_gate().await;
         let done = sqlx::query(
             "UPDATE integrations SET
                 name = COALESCE($2, name),
@@ -103,7 +105,7 @@ impl Store {
 
     /// Hides the integration and settles its pending deliveries as failed; the log stays.
     pub async fn delete_integration(&self, id: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE integrations SET deleted = 1, active = 0, updated_at = $2 WHERE id = $1 AND deleted = 0")
             .bind(id)
             .bind(to_micros(now()))

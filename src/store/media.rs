@@ -35,7 +35,7 @@ impl Store {
                 ingested_at,
             })
             .collect();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_rows(&mut tx, &media).await?;
         self.announce(&mut tx, postgres::POSTS_CHANNEL).await?;
         tx.commit().await?;

@@ -18,8 +18,11 @@ mod rows;
 mod rules;
 mod sqlite;
 
+use std::sync::Arc;
+
 use sqlx::any::AnyPoolOptions;
-use sqlx::AnyPool;
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::Result;
 
@@ -74,6 +77,41 @@ impl Dialect {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    /// SQLite takes one writer at a time and makes the others poll its lock, sleeping up to
+    /// 100 ms between tries; queueing this process's writers here wakes the next one at once.
+    write_gate: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction that holds the write gate (SQLite) until it commits or rolls back.
+/// Fields drop in order: the transaction ends before the gate opens.
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _gate: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -93,7 +131,29 @@ impl Store {
             Dialect::Sqlite => sqlite::connect(url).await?,
             Dialect::Postgres => postgres::connect(url, AnyPoolOptions::new()).await?,
         };
-        Ok(Store { pool, dialect })
+        let write_gate = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Store {
+            pool,
+            dialect,
+            write_gate,
+        })
+    }
+
+    /// Waits for this process's turn to write (SQLite); free on PostgreSQL.
+    async fn write_gate(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
+    /// Begins a transaction that writes.
+    async fn begin_write(&self) -> Result<WriteTx> {
+        let gate = self.write_gate().await;
+        Ok(WriteTx {
+            tx: self.pool.begin().await?,
+            _gate: gate,
+        })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -139,6 +199,7 @@ impl Store {
     /// Keeps SQLite's write-ahead log from growing without bound; nothing to do on PostgreSQL.
     pub async fn checkpoint(&self) -> Result<()> {
         if self.dialect == Dialect::Sqlite {
+            let _gate = self.write_gate().await;
             sqlx::query(sqlite::CHECKPOINT).execute(&self.pool).await?;
         }
         Ok(())

@@ -97,7 +97,7 @@ impl Store {
         for id in skip {
             claim = claim.bind(id);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(settings) = self.dialect.claim_settings() {
             sqlx::query(settings).execute(&mut *tx).await?;
         }
@@ -186,7 +186,7 @@ impl Store {
                 None => settled.push((r.lease_owner.as_str(), r.delivery_id.as_str())),
             }
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut tx;
         if let Some(settings) = self.dialect.bookkeeping_settings() {
             sqlx::query(settings).execute(&mut *conn).await?;
@@ -245,6 +245,7 @@ impl Store {
             for id in chunk {
                 release = release.bind(id);
             }
+            let _gate = self.write_gate().await;
             release.execute(&self.pool).await?;
         }
         Ok(())

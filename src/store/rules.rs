@@ -30,6 +30,7 @@ impl Store {
             updated_at: at,
         };
         let values = placeholders(0, 12);
+        let _gate = self.write_gate().await;
         bind_rule(
             sqlx::query(&format!("INSERT INTO rules ({COLUMNS}) VALUES ({values})")),
             &rule,
@@ -64,6 +65,7 @@ impl Store {
         let sql = "UPDATE rules SET name = $2, post_types = $3, platforms = $4, count = $5, window_days = $6,
                 repeatable = $7, reward = $8, integration_ids = $9, active = $10, created_at = $11, updated_at = $12
              WHERE id = $1 AND deleted = 0";
+        let _gate = self.write_gate().await;
         let done = bind_rule(sqlx::query(sql), &updated)?
             .execute(&self.pool)
             .await?;
@@ -75,6 +77,7 @@ impl Store {
 
     /// Hides the rule; its fulfillments stay readable.
     pub async fn delete_rule(&self, id: &str) -> Result<()> {
+        let _gate = self.write_gate().await;
         let done = sqlx::query("UPDATE rules SET deleted = 1, active = 0, updated_at = $2 WHERE id = $1 AND deleted = 0")
             .bind(id)
             .bind(to_micros(now()))
