@@ -66,9 +66,13 @@ impl Dispatcher {
         let this = Arc::new(self);
         let mut tasks = JoinSet::new();
         let mut failures = 0u32;
+        // Look for integrations not seen yet: at start, on new work and on every poll.
+        let mut probe = true;
         while !*shutdown.borrow() {
             while tasks.try_join_next().is_some() {}
-            match this.claim().await {
+            let claimed = this.claim(probe).await;
+            probe = false;
+            match claimed {
                 Ok(batch) if !batch.is_empty() => {
                     failures = 0;
                     for (claimed, permits) in batch {
@@ -87,12 +91,12 @@ impl Dispatcher {
                 }
             }
             let pause = this.config.poll_interval * failures.clamp(1, 10);
-            tokio::select! {
-                _ = this.wake.notified() => {}
-                _ = tokio::time::sleep(pause) => {}
-                _ = shutdown.changed() => {}
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            }
+            probe = tokio::select! {
+                _ = this.wake.notified() => true,
+                _ = tokio::time::sleep(pause) => true,
+                _ = shutdown.changed() => false,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => false,
+            };
         }
         // Finish what is in flight; what is cut off is handed back to be sent again at once.
         let _ =
@@ -107,38 +111,41 @@ impl Dispatcher {
         }
     }
 
-    /// Leases due deliveries this instance has room for. An integration at its cap is left out
-    /// of the claim, so one slow receiver cannot take every send slot from the others.
-    async fn claim(&self) -> crate::error::Result<Vec<(Claimed, Permits)>> {
+    /// Leases due deliveries this instance has room for. An integration (nearly) at its cap is
+    /// left out of the claim, so one slow receiver cannot take every send slot from the others.
+    /// `probe` also claims a few slots' worth for integrations this instance has not sent to yet.
+    async fn claim(&self, probe: bool) -> crate::error::Result<Vec<(Claimed, Permits)>> {
         let free = self.in_flight.available_permits();
-        // Under load, wait for a handful of free slots rather than pay a claim per slot.
-        let worth_a_claim = (self.config.max_in_flight / 8).clamp(1, 32);
-        let busy = free < self.config.max_in_flight;
-        if free == 0 || (busy && free < worth_a_claim) {
-            return Ok(Vec::new());
-        }
+        let idle = free == self.config.max_in_flight;
+        // Under load, a claim waits until it is worth its transaction: a claim per freed slot
+        // would cost more than the sends it feeds.
+        let worth_a_claim = (self.config.max_in_flight_per_integration / 4).clamp(1, 16);
         let (saturated, room) = {
             let map = lock(&self.per_integration);
             let saturated: Vec<String> = map
                 .iter()
-                .filter(|(_, s)| s.available_permits() == 0)
+                .filter(|(_, s)| s.available_permits() < worth_a_claim)
                 .map(|(id, _)| id.clone())
                 .collect();
-            // Claim no more than the known integrations have room for, plus a few for any
-            // integration not seen yet: claiming what cannot be sent would only be handed back.
-            let room: usize = map.values().map(|s| s.available_permits()).sum();
-            (
-                saturated,
-                if map.is_empty() {
-                    free
-                } else {
-                    room + NEW_INTEGRATION_PROBE
-                },
-            )
+            // No more than the known integrations have room for: what cannot be sent is only
+            // handed back.
+            let room: usize = map
+                .values()
+                .map(|s| s.available_permits())
+                .filter(|&n| n >= worth_a_claim)
+                .sum();
+            (saturated, if map.is_empty() { free } else { room })
         };
-        let limit = u32::try_from(free.min(room))
-            .unwrap_or(CLAIM_BATCH)
-            .min(CLAIM_BATCH);
+        let wanted = if probe || idle {
+            room + NEW_INTEGRATION_PROBE
+        } else {
+            room
+        };
+        let limit = free.min(wanted);
+        if limit == 0 || (!idle && !probe && limit < worth_a_claim) {
+            return Ok(Vec::new());
+        }
+        let limit = u32::try_from(limit).unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH);
         let claimed = self
             .store
             .claim_due(limit, self.config.lease, &self.owner, &saturated)
