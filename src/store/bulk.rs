@@ -13,10 +13,12 @@ pub(super) enum Value {
     MaybeInt(Option<i64>),
 }
 
-/// Bound values per statement. Well under both databases' limits, and small on purpose: sqlx
-/// binds SQLite's `$n` parameters by name, and SQLite looks each name up in a linear list, so
-/// binding costs grow with the square of the parameters in one statement.
-const MAX_BINDS: usize = 180;
+/// Bound values per statement, well under both databases' limits.
+const MAX_BINDS: usize = 960;
+/// On PostgreSQL, fewer: its placeholders are numbered (`$n`), and sqlx binds numbered
+/// placeholders by name, looking each name up in a linear list, so binding costs grow with
+/// the square of the parameters in one statement. SQLite gets anonymous `?` instead.
+const MAX_NUMBERED_BINDS: usize = 180;
 
 /// `INSERT INTO {head} VALUES (…), (…) {tail}` in as few statements as the bind limit allows.
 pub(super) async fn insert(
@@ -48,9 +50,22 @@ async fn for_chunks(
     let Some(width) = rows.first().map(Vec::len).filter(|w| *w > 0) else {
         return Ok(());
     };
-    for chunk in rows.chunks((MAX_BINDS / width).max(1)) {
+    let anonymous = conn.backend_name().eq_ignore_ascii_case("sqlite");
+    let max_binds = if anonymous {
+        MAX_BINDS
+    } else {
+        MAX_NUMBERED_BINDS
+    };
+    let row = format!("({})", vec!["?"; width].join(", "));
+    for chunk in rows.chunks((max_binds / width).max(1)) {
         let values: Vec<String> = (0..chunk.len())
-            .map(|r| format!("({})", super::placeholders(r * width, width)))
+            .map(|r| {
+                if anonymous {
+                    row.clone()
+                } else {
+                    format!("({})", super::placeholders(r * width, width))
+                }
+            })
             .collect();
         let statement = sql(&values.join(", "));
         let mut query = sqlx::query(&statement);
