@@ -8,7 +8,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::store::Store;
 
-const BATCH: u32 = 200;
+const BATCH: u32 = 500;
 
 /// Runs until `shutdown` turns true. `wake` is signalled by in-process writers; posts from other
 /// processes are found by polling every `poll_interval`.
