@@ -35,6 +35,10 @@ impl Store {
     pub async fn evaluate_inbox(&self, limit: u32) -> Result<Evaluation> {
         let mut tx = self.begin_write().await?;
         let conn: &mut AnyConnection = &mut tx;
+        // PostgreSQL only: SQLite runs no settings, so the claim below is still its first statement.
+        if let Some(settings) = self.dialect.evaluation_settings() {
+            sqlx::query(settings).execute(&mut *conn).await?;
+        }
         // The claim is the first statement and a write: on SQLite it takes the write lock at
         // once; on PostgreSQL another instance skips the rows this one holds.
         let claimed: Vec<(String,)> = sqlx::query_as(&format!(

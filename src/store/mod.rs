@@ -50,6 +50,11 @@ impl Dialect {
         (self == Dialect::Postgres).then_some(postgres::CLAIM_SETTINGS)
     }
 
+    /// Run in an evaluation's transaction.
+    fn evaluation_settings(self) -> Option<&'static str> {
+        (self == Dialect::Postgres).then_some(postgres::EVALUATION_SETTINGS)
+    }
+
     /// Run first in the dispatcher's record transaction.
     fn bookkeeping_settings(self) -> Option<&'static str> {
         (self == Dialect::Postgres).then_some(postgres::BOOKKEEPING_SETTINGS)
