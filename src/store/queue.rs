@@ -78,7 +78,7 @@ impl Store {
         } else {
             format!(
                 "AND integration_id NOT IN ({})",
-                placeholders(3, skip.len())
+                placeholders(4, skip.len())
             )
         };
         let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
@@ -86,14 +86,15 @@ impl Store {
             "UPDATE delivery_queue SET lease_until = $1, lease_owner = $2
              WHERE delivery_id IN (SELECT delivery_id FROM delivery_queue
                                    WHERE due_at <= $3 AND lease_until <= $3 {skip_clause}
-                                   ORDER BY due_at LIMIT {limit} {})
+                                   ORDER BY due_at LIMIT $4 {})
              RETURNING delivery_id",
             self.dialect.skip_locked()
         );
         let mut claim = sqlx::query_as(&sql)
             .bind(to_micros(until))
             .bind(owner)
-            .bind(to_micros(at));
+            .bind(to_micros(at))
+            .bind(i64::from(limit));
         for id in skip {
             claim = claim.bind(id);
         }
@@ -102,8 +103,8 @@ impl Store {
             sqlx::query(settings).execute(&mut *tx).await?;
         }
         let ids: Vec<(String,)> = claim.fetch_all(&mut *tx).await?;
-        tx.commit().await?;
         if ids.is_empty() {
+            tx.commit().await?;
             return Ok(Vec::new());
         }
         let sql = format!(
@@ -114,13 +115,15 @@ impl Store {
              JOIN integrations i ON i.id = d.integration_id
              LEFT JOIN fulfillments f ON f.id = d.fulfillment_id
              WHERE q.delivery_id IN ({})",
-            placeholders(0, ids.len())
+            placeholders(0, padded_len(ids.len()))
         );
         let mut query = sqlx::query_as::<_, ClaimRow>(&sql);
-        for (id,) in &ids {
+        for (id,) in padded(&ids) {
             query = query.bind(id);
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        // In the claim's transaction, under its settings: a plan of its own would scan.
+        let rows = query.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
         Ok(rows
             .into_iter()
             .map(|r| Claimed {
@@ -258,13 +261,43 @@ async fn delete_leased(conn: &mut AnyConnection, owner: &str, ids: &[&str]) -> R
     for chunk in ids.chunks(500) {
         let sql = format!(
             "DELETE FROM delivery_queue WHERE lease_owner = $1 AND delivery_id IN ({})",
-            placeholders(1, chunk.len())
+            placeholders(1, padded_len(chunk.len()))
         );
         let mut delete = sqlx::query(&sql).bind(owner);
-        for id in chunk {
+        for id in padded(chunk) {
             delete = delete.bind(*id);
         }
         delete.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// An `IN` list's length rounded up to a power of two: a few statement shapes instead of one
+/// per length, so each connection prepares (and PostgreSQL plans) them once.
+fn padded_len(n: usize) -> usize {
+    n.next_power_of_two().max(8)
+}
+
+/// `items` repeated at the end up to [`padded_len`]; a repeat in an `IN` list changes nothing.
+fn padded<T>(items: &[T]) -> impl Iterator<Item = &T> {
+    let extra = items.last().into_iter().cycle();
+    items
+        .iter()
+        .chain(extra)
+        .take(padded_len(items.len()).max(items.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_lists_are_padded_with_their_last_item() {
+        assert_eq!(padded_len(1), 8);
+        assert_eq!(padded_len(9), 16);
+        assert_eq!(padded_len(256), 256);
+        let three: Vec<&i32> = padded(&[1, 2, 3]).collect();
+        assert_eq!(three, [&1, &2, &3, &3, &3, &3, &3, &3]);
+        assert_eq!(padded::<i32>(&[]).count(), 0);
+    }
 }
