@@ -87,6 +87,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         DispatcherConfig {
             schedule: settings.retry_schedule.clone(),
             lease: settings.lease_time,
+            send_timeout: settings.http_timeout,
             max_in_flight: settings.max_in_flight,
             max_in_flight_per_integration: settings.max_in_flight_per_integration,
             poll_interval: settings.poll_interval,

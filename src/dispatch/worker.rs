@@ -1,9 +1,9 @@
 //! The hot path, top to bottom: claim a batch, send each under the concurrency caps, hand the
 //! result to the recorder. Nothing holds a database transaction across an HTTP call.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -21,6 +21,8 @@ pub struct DispatcherConfig {
     pub schedule: RetrySchedule,
     /// How long a claim is held; longer than the HTTP timeout.
     pub lease: Duration,
+    /// The longest one attempt can take.
+    pub send_timeout: Duration,
     pub max_in_flight: usize,
     pub max_in_flight_per_integration: usize,
     pub poll_interval: Duration,
@@ -35,9 +37,29 @@ pub struct Dispatcher {
     owner: String,
     wake: Arc<Notify>,
     in_flight: Arc<Semaphore>,
-    per_integration: Mutex<HashMap<String, Arc<Semaphore>>>,
+    lanes: Mutex<HashMap<String, Lane>>,
     /// Deliveries leased and not yet handed to the recorder: released if shutdown cuts them off.
     leased: Mutex<HashSet<String>>,
+}
+
+/// One integration's send slots, and what is claimed for it but waits for a slot. Claiming
+/// ahead of the slots keeps sends going while the next claim waits for the database (behind
+/// a large ingest on SQLite, say); the queue is capped at one more slot's worth of deliveries.
+struct Lane {
+    slots: Arc<Semaphore>,
+    waiting: VecDeque<Waiting>,
+}
+
+struct Waiting {
+    claimed: Claimed,
+    lease_ends: Instant,
+}
+
+impl Lane {
+    /// Deliveries this lane can take now: free slots plus room in its queue.
+    fn room(&self, cap: usize) -> usize {
+        self.slots.available_permits() + cap.saturating_sub(self.waiting.len())
+    }
 }
 
 impl Dispatcher {
@@ -56,7 +78,7 @@ impl Dispatcher {
             config,
             owner: new_id(),
             wake,
-            per_integration: Mutex::new(HashMap::new()),
+            lanes: Mutex::new(HashMap::new()),
             leased: Mutex::new(HashSet::new()),
         }
     }
@@ -70,18 +92,13 @@ impl Dispatcher {
         let mut probe = true;
         while !*shutdown.borrow() {
             while tasks.try_join_next().is_some() {}
+            this.start_ready(&mut tasks).await;
             let claimed = this.claim(probe).await;
             probe = false;
             match claimed {
-                Ok(batch) if !batch.is_empty() => {
+                Ok(n) if n > 0 => {
                     failures = 0;
-                    for (claimed, permits) in batch {
-                        let this = this.clone();
-                        tasks.spawn(async move {
-                            this.deliver(claimed).await;
-                            drop(permits);
-                        });
-                    }
+                    this.start_ready(&mut tasks).await;
                     continue;
                 }
                 Ok(_) => failures = 0,
@@ -98,7 +115,8 @@ impl Dispatcher {
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => false,
             };
         }
-        // Finish what is in flight; what is cut off is handed back to be sent again at once.
+        // Finish what is in flight; what is cut off or still waiting is handed back to be sent
+        // again at once.
         let _ =
             tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
         tasks.abort_all();
@@ -111,70 +129,147 @@ impl Dispatcher {
         }
     }
 
-    /// Leases due deliveries this instance has room for. An integration (nearly) at its cap is
-    /// left out of the claim, so one slow receiver cannot take every send slot from the others.
-    /// `probe` also claims a few slots' worth for integrations this instance has not sent to yet.
-    async fn claim(&self, probe: bool) -> crate::error::Result<Vec<(Claimed, Permits)>> {
-        let free = self.in_flight.available_permits();
-        let idle = free == self.config.max_in_flight;
+    /// Starts a send for every waiting delivery that has a slot.
+    async fn start_ready(self: &Arc<Self>, tasks: &mut JoinSet<()>) {
+        let (ready, stale) = self.ready();
+        for (claimed, permits) in ready {
+            let this = self.clone();
+            tasks.spawn(async move {
+                this.deliver(claimed).await;
+                drop(permits);
+            });
+        }
+        if !stale.is_empty() {
+            {
+                let mut leased = lock(&self.leased);
+                for id in &stale {
+                    leased.remove(id);
+                }
+            }
+            if let Err(e) = self.store.release(&stale, &self.owner).await {
+                tracing::warn!(error = %e, count = stale.len(), "could not release leases; they will expire");
+            }
+        }
+    }
+
+    /// Leases due deliveries this instance has room for, into their integrations' lanes. An
+    /// integration whose lane is (nearly) full is left out of the claim, so one slow receiver
+    /// cannot take every slot from the others. `probe` also claims a few for integrations this
+    /// instance has not sent to yet.
+    async fn claim(&self, probe: bool) -> crate::error::Result<usize> {
+        let cap = self.config.max_in_flight_per_integration;
         // Under load, a claim waits until it is worth its transaction: a claim per freed slot
         // would cost more than the sends it feeds.
-        let worth_a_claim = (self.config.max_in_flight_per_integration / 4).clamp(1, 16);
-        let (saturated, room) = {
-            let map = lock(&self.per_integration);
-            let saturated: Vec<String> = map
+        let worth_a_claim = (cap / 4).clamp(1, 16);
+        let (saturated, room, waiting) = {
+            let lanes = lock(&self.lanes);
+            let saturated: Vec<String> = lanes
                 .iter()
-                .filter(|(_, s)| s.available_permits() < worth_a_claim)
+                .filter(|(_, lane)| lane.room(cap) < worth_a_claim)
                 .map(|(id, _)| id.clone())
                 .collect();
-            // No more than the known integrations have room for: what cannot be sent is only
-            // handed back.
-            let room: usize = map
-                .values()
-                .map(|s| s.available_permits())
-                .filter(|&n| n >= worth_a_claim)
-                .sum();
-            (saturated, if map.is_empty() { free } else { room })
+            let room: Option<usize> = (!lanes.is_empty()).then(|| {
+                lanes
+                    .values()
+                    .map(|lane| lane.room(cap))
+                    .filter(|&n| n >= worth_a_claim)
+                    .sum()
+            });
+            let waiting: usize = lanes.values().map(|lane| lane.waiting.len()).sum();
+            (saturated, room, waiting)
         };
-        let wanted = if probe || idle {
-            room + NEW_INTEGRATION_PROBE
-        } else {
-            room
+        let free = self.in_flight.available_permits();
+        let idle = free == self.config.max_in_flight && waiting == 0;
+        let free = free + self.config.max_in_flight.saturating_sub(waiting);
+        let wanted = match room {
+            None => free,
+            Some(room) if probe || idle => room + NEW_INTEGRATION_PROBE,
+            Some(room) => room,
         };
         let limit = free.min(wanted);
         if limit == 0 || (!idle && !probe && limit < worth_a_claim) {
-            return Ok(Vec::new());
+            return Ok(0);
         }
         let limit = u32::try_from(limit).unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH);
+        // Measured before the claim, so never later than the lease the database records.
+        let lease_ends = Instant::now() + self.config.lease;
         let claimed = self
             .store
             .claim_due(limit, self.config.lease, &self.owner, &saturated)
             .await?;
-        let mut ready = Vec::with_capacity(claimed.len());
+        let count = claimed.len();
         let mut over_cap = Vec::new();
-        for c in claimed {
-            let global = self.in_flight.clone().try_acquire_owned();
-            let own = self
-                .integration_permits(&c.target.integration_id)
-                .try_acquire_owned();
-            match (global, own) {
-                (Ok(global), Ok(own)) => {
-                    lock(&self.leased).insert(c.delivery_id.clone());
-                    ready.push((
-                        c,
-                        Permits {
-                            _global: global,
-                            _own: own,
-                        },
-                    ));
+        {
+            let mut lanes = lock(&self.lanes);
+            let mut leased = lock(&self.leased);
+            for c in claimed {
+                let lane = lanes
+                    .entry(c.target.integration_id.clone())
+                    .or_insert_with(|| Lane {
+                        slots: Arc::new(Semaphore::new(cap)),
+                        waiting: VecDeque::new(),
+                    });
+                if lane.room(cap) == 0 {
+                    over_cap.push(c.delivery_id);
+                    continue;
                 }
-                _ => over_cap.push(c.delivery_id),
+                leased.insert(c.delivery_id.clone());
+                lane.waiting.push_back(Waiting {
+                    claimed: c,
+                    lease_ends,
+                });
             }
         }
         if !over_cap.is_empty() {
             self.store.release(&over_cap, &self.owner).await?;
         }
-        Ok(ready)
+        Ok(count)
+    }
+
+    /// Takes waiting deliveries that have a slot, one integration after the other so that each
+    /// gets its turn at the global slots. A delivery whose lease could run out before its send
+    /// would is handed back instead: another claim would send it a second time.
+    fn ready(&self) -> (Vec<(Claimed, Permits)>, Vec<String>) {
+        let mut ready = Vec::new();
+        let mut stale = Vec::new();
+        let latest_start = Instant::now() + self.config.send_timeout;
+        let mut lanes = lock(&self.lanes);
+        loop {
+            let mut progress = false;
+            for lane in lanes.values_mut() {
+                while lane
+                    .waiting
+                    .front()
+                    .is_some_and(|w| w.lease_ends <= latest_start)
+                {
+                    if let Some(w) = lane.waiting.pop_front() {
+                        stale.push(w.claimed.delivery_id);
+                    }
+                }
+                if lane.waiting.is_empty() {
+                    continue;
+                }
+                let Ok(own) = lane.slots.clone().try_acquire_owned() else {
+                    continue;
+                };
+                let Ok(global) = self.in_flight.clone().try_acquire_owned() else {
+                    return (ready, stale);
+                };
+                if let Some(w) = lane.waiting.pop_front() {
+                    ready.push((
+                        w.claimed,
+                        Permits {
+                            _global: global,
+                            _own: own,
+                        },
+                    ));
+                    progress = true;
+                }
+            }
+            if !progress {
+                return (ready, stale);
+            }
+        }
     }
 
     async fn deliver(&self, claimed: Claimed) {
@@ -200,13 +295,6 @@ impl Dispatcher {
             sent,
             outcome,
         ));
-    }
-
-    fn integration_permits(&self, integration_id: &str) -> Arc<Semaphore> {
-        lock(&self.per_integration)
-            .entry(integration_id.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.config.max_in_flight_per_integration)))
-            .clone()
     }
 }
 
