@@ -20,6 +20,7 @@ both_stores!(
     response_body_is_cut_to_4_kib_in_the_log,
     hanging_receiver_times_out_as_a_failed_attempt,
     retry_after_lengthens_the_wait_up_to_the_largest_step,
+    a_paused_integration_holds_its_retries_until_it_is_active_again,
 );
 
 /// Rule, creator and two Story posts: one fulfillment with one delivery to `rx`.
@@ -274,5 +275,43 @@ async fn retry_after_lengthens_the_wait_up_to_the_largest_step(backend: Backend)
         gap >= Duration::from_millis(900),
         "Retry-After: 1 was not honoured; retried after {gap:?}"
     );
+    app.stop().await;
+}
+
+async fn a_paused_integration_holds_its_retries_until_it_is_active_again(backend: Backend) {
+    let Some(app) = TestApp::start_with(backend, |s| {
+        s.retry_schedule = RetrySchedule::parse("500ms").unwrap();
+    })
+    .await
+    else {
+        return;
+    };
+    let rx = Receiver::start(Script::first(vec![Reply::status(500)], Reply::ok())).await;
+    let id = earn_one(&app, &rx).await;
+    let d = wait_until(WAIT, "first attempt logged", || {
+        let id = id.clone();
+        let app = &app;
+        async move {
+            let d = app.delivery(&id).await;
+            (d["attemptCount"] == 1).then_some(d)
+        }
+    })
+    .await;
+    let integration = d["integrationId"].as_str().unwrap().to_string();
+    let path = format!("/v1/integrations/{integration}");
+    let (status, _) = app.patch(&path, json!({"active": false})).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The retry falls due while paused: it waits, neither sent nor failed.
+    tokio::time::sleep(Duration::from_millis(500) + SETTLE).await;
+    assert_eq!(rx.count(), 1, "a paused integration was sent to");
+    assert_eq!(app.delivery(&id).await["status"], "pending");
+
+    let (status, _) = app.patch(&path, json!({"active": true})).await;
+    assert_eq!(status, StatusCode::OK);
+    let d = app.wait_delivery_status(&id, "succeeded").await;
+    assert_eq!(d["attemptCount"], 2, "{d}");
+    let got = rx.assert_exactly(2).await;
+    same_id_and_body(&got, &id);
     app.stop().await;
 }

@@ -64,7 +64,8 @@ struct ClaimRow {
 impl Store {
     /// Leases up to `limit` due deliveries to `owner` for `lease`. A lease that runs out (the
     /// instance died) makes the delivery claimable again: at-least-once, never lost.
-    /// Integrations in `skip` (at their concurrency cap) are left out.
+    /// Integrations in `skip` (at their concurrency cap) are left out, and so are paused ones
+    /// (`active: false`): their deliveries wait, on schedule, until the integration is active.
     pub async fn claim_due(
         &self,
         limit: u32,
@@ -86,6 +87,7 @@ impl Store {
             "UPDATE delivery_queue SET lease_until = $1, lease_owner = $2
              WHERE delivery_id IN (SELECT delivery_id FROM delivery_queue
                                    WHERE due_at <= $3 AND lease_until <= $3 {skip_clause}
+                                     AND integration_id IN (SELECT id FROM integrations WHERE active = 1)
                                    ORDER BY due_at LIMIT $4 {})
              RETURNING delivery_id",
             self.dialect.skip_locked()
