@@ -1,0 +1,109 @@
+//! Direct database access, for the size of the delivery log and backlog progress.
+
+use anyhow::Result;
+use sqlx::Connection;
+
+pub(crate) enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Db {
+    pub(crate) async fn connect(url: &str) -> Result<Db> {
+        if url.starts_with("postgres") {
+            Ok(Db::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(2)
+                    .connect(url)
+                    .await?,
+            ))
+        } else {
+            Ok(Db::Sqlite(
+                sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(2)
+                    .connect(url)
+                    .await?,
+            ))
+        }
+    }
+
+    pub(crate) async fn count(&self, sql: &str) -> Result<i64> {
+        Ok(match self {
+            Db::Sqlite(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await?,
+            Db::Postgres(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await?,
+        })
+    }
+
+    /// Writes `n` already-evaluated posts for `creator` (no inbox rows), in one statement.
+    pub(crate) async fn prefill(&self, creator: &str, n: u64) -> Result<()> {
+        let n = i64::try_from(n)?;
+        match self {
+            Db::Sqlite(p) => {
+                sqlx::query(
+                    "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < ?1)
+                     INSERT INTO media (id, creator_id, platform, post_type, posted_at, ingested_at)
+                     SELECT 'history-' || x, ?2, 'INSTAGRAM', 'STORY', 0, 0 FROM g",
+                )
+                .bind(n)
+                .bind(creator)
+                .execute(p)
+                .await?;
+            }
+            Db::Postgres(p) => {
+                sqlx::query(
+                    "INSERT INTO media (id, creator_id, platform, post_type, posted_at, ingested_at)
+                     SELECT 'history-' || g, $2, 'INSTAGRAM', 'STORY', 0, 0 FROM generate_series(1, $1) g",
+                )
+                .bind(n)
+                .bind(creator)
+                .execute(p)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Backlog at each stage: posts not yet evaluated, deliveries queued, attempts recorded.
+    pub(crate) async fn progress(&self) -> String {
+        let inbox = self.count("SELECT COUNT(*) FROM media_inbox").await;
+        let queued = self.count("SELECT COUNT(*) FROM delivery_queue").await;
+        let attempts = self.count("SELECT COUNT(*) FROM attempts").await;
+        match (inbox, queued, attempts) {
+            (Ok(i), Ok(q), Ok(a)) => {
+                format!("inbox(unevaluated)={i} queue(pending)={q} attempts_recorded={a}")
+            }
+            _ => "db progress unavailable".to_string(),
+        }
+    }
+}
+
+pub(crate) async fn create_pg_database(admin_url: &str, name: &str) -> Result<()> {
+    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(())
+}
+
+pub(crate) async fn drop_pg_database(admin_url: &str, name: &str) -> Result<()> {
+    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(())
+}
+
+pub(crate) fn with_database(admin_url: &str, db: &str) -> Result<String> {
+    let mut url = url::Url::parse(admin_url)?;
+    url.set_path(&format!("/{db}"));
+    Ok(url.to_string())
+}

@@ -1,0 +1,481 @@
+//! End-to-end benchmark of `lc-webhooks`: ingest → evaluation → claim → send → record.
+//!
+//! `cargo build --release` builds both `lc-webhooks` and `lc-bench`; then
+//! `cargo run --release --bin lc-bench -- --backend sqlite|postgres [--deliveries N]
+//! [--integrations K] [--instances M]`.
+//!
+//! The bench starts a receiver (this same binary re-executed with `--receiver-only`, so its CPU
+//! is not the service's), one or more `lc-webhooks` processes on a fresh database, drives them
+//! through the public HTTP API, and prints one figure per line and a final JSON line.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use serde_json::{json, Value};
+
+mod db;
+mod http;
+mod procs;
+mod receiver;
+mod workload;
+
+use db::{create_pg_database, drop_pg_database, with_database, Db};
+use http::{post_json, wait_ready};
+use procs::{cpu_secs, free_port, machine_jiffies, peak_rss_kib, unix_micros, Children};
+use receiver::{receiver_ceiling, ReceiverClient};
+use workload::{create_creators, ingest, latency_phase, wait_for};
+
+const ADMIN_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lc-bench",
+    about = "End-to-end throughput and latency of lc-webhooks"
+)]
+struct Args {
+    /// Store to benchmark.
+    #[arg(long, value_enum, required_unless_present = "receiver_only")]
+    backend: Option<Backend>,
+    /// Webhooks to deliver in the throughput phase (posts = deliveries / integrations).
+    #[arg(long, default_value_t = 100_000)]
+    deliveries: u64,
+    /// Integrations, all pointing at the receiver; every post is delivered to each.
+    #[arg(long, default_value_t = 1)]
+    integrations: usize,
+    /// Service processes sharing the database (PostgreSQL only).
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
+    /// Creators the posts are spread over.
+    #[arg(long, default_value_t = 1000)]
+    creators: usize,
+    /// Posts per ingest batch request in the throughput phase (at most 1000).
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Ingest batch requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    ingest_concurrency: usize,
+    /// Posts per second in the latency phase.
+    #[arg(long, default_value_t = 1000)]
+    latency_rate: u64,
+    /// Length of the latency phase in seconds (0 skips it).
+    #[arg(long, default_value_t = 10)]
+    latency_secs: u64,
+    /// Give up waiting for deliveries after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout_secs: u64,
+    /// Posts already stored (and evaluated) before phase 1, written straight into the database:
+    /// ingest on a store with history versus an empty one.
+    #[arg(long, default_value_t = 0)]
+    history: u64,
+    /// Admin URL of the PostgreSQL server; a database `lcw_bench_<uuid>` is created and dropped.
+    #[arg(long, default_value = ADMIN_POSTGRES_URL)]
+    postgres_url: String,
+    /// Path of the `lc-webhooks` binary (default: next to this one).
+    #[arg(long)]
+    service_bin: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    receiver_only: bool,
+    #[arg(long, hide = true, default_value_t = 0)]
+    port: u16,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.receiver_only {
+        let rt = tokio::runtime::Runtime::new()?;
+        return rt.block_on(receiver::serve(args.port));
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    let mut children = Children::default();
+    let result = rt.block_on(bench(&args, &mut children));
+    children.kill_all();
+    if let Some(db) = children.pg_database.take() {
+        if let Err(e) = rt.block_on(drop_pg_database(&args.postgres_url, &db)) {
+            eprintln!("warning: could not drop database {db}: {e:#}");
+        }
+    }
+    if let Some(dir) = children.temp_dir.take() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
+}
+
+// The bench.
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+async fn bench(args: &Args, children: &mut Children) -> Result<()> {
+    let backend = args
+        .backend
+        .ok_or_else(|| anyhow!("--backend is required"))?;
+    let k = args.integrations.max(1);
+    let instances = args.instances.max(1);
+    if instances > 1 && backend == Backend::Sqlite {
+        bail!("--instances > 1 needs --backend postgres (SQLite is one process's store)");
+    }
+    let batch = args.batch.clamp(1, 1000);
+    let posts = args.deliveries.div_ceil(k as u64);
+    let expected = posts * k as u64;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let exe = std::env::current_exe()?;
+    let service_bin = match &args.service_bin {
+        Some(p) => p.clone(),
+        None => exe
+            .parent()
+            .ok_or_else(|| anyhow!("no parent dir"))?
+            .join("lc-webhooks"),
+    };
+    if !service_bin.exists() {
+        bail!(
+            "{} not found: run `cargo build --release` first (it builds lc-webhooks and lc-bench)",
+            service_bin.display()
+        );
+    }
+    let temp = std::env::temp_dir().join(format!("lc-bench-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&temp)?;
+    children.temp_dir = Some(temp.clone());
+    println!(
+        "# backend={} deliveries={expected} posts={posts} integrations={k} instances={instances} cores={cores} scratch={}",
+        backend.name(),
+        temp.display()
+    );
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(512)
+        .timeout(Duration::from_secs(120))
+        .build()?;
+
+    // 1. The receiver, in its own process.
+    let rport = free_port()?;
+    let mut rchild = Command::new(&exe)
+        .args(["--receiver-only", "--port", &rport.to_string()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(temp.join("receiver.log"))?)
+        .spawn()
+        .context("starting the receiver")?;
+    let receiver_base = format!("http://127.0.0.1:{rport}");
+    wait_ready(&client, &format!("{receiver_base}/count"), &mut rchild).await?;
+    let receiver_pid = rchild.id();
+    children.procs.push(("receiver".into(), rchild));
+    let receiver = ReceiverClient {
+        client: client.clone(),
+        base: receiver_base.clone(),
+    };
+
+    // 2. The service on a fresh database.
+    let database_url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", temp.join("bench.db").display()),
+        Backend::Postgres => {
+            let name = format!("lcw_bench_{}", uuid::Uuid::now_v7().simple());
+            create_pg_database(&args.postgres_url, &name)
+                .await
+                .context("creating the bench database")?;
+            children.pg_database = Some(name.clone());
+            with_database(&args.postgres_url, &name)?
+        }
+    };
+    let mut services = Vec::new();
+    for i in 0..instances {
+        let port = free_port()?;
+        let log = std::fs::File::create(temp.join(format!("service-{i}.log")))?;
+        let mut child = Command::new(&service_bin)
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--database-url",
+                &database_url,
+            ])
+            .env_remove("LC_RETRY_SCHEDULE")
+            .env_remove("LC_ADMIN_TOKEN")
+            .env_remove("DATABASE_URL")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", service_bin.display()))?;
+        let base = format!("http://127.0.0.1:{port}");
+        // Instances migrate the same database: start them one after the other.
+        if let Err(e) = wait_ready(&client, &format!("{base}/healthz"), &mut child).await {
+            let log =
+                std::fs::read_to_string(temp.join(format!("service-{i}.log"))).unwrap_or_default();
+            bail!("service {i}: {e:#}\n{log}");
+        }
+        services.push((base, child.id()));
+        children.procs.push((format!("service-{i}"), child));
+    }
+    let api = services[0].0.clone();
+    let db = Db::connect(&database_url).await?;
+
+    // 3. Integrations, the rule, creators.
+    for i in 0..k {
+        post_json(
+            &client,
+            &format!("{api}/v1/integrations"),
+            &json!({"name": format!("bench-{i}"), "url": format!("{receiver_base}/hook"), "apiKey": format!("bench-key-{i}")}),
+        )
+        .await?;
+    }
+    post_json(
+        &client,
+        &format!("{api}/v1/rules"),
+        &json!({"name":"bench","postTypes":[],"count":1,"repeatable":true,"reward":{"type":"DISCOUNT_CODE"}}),
+    )
+    .await?;
+    let creator_ids = create_creators(&client, &services, args.creators.max(1)).await?;
+    if args.history > 0 {
+        let started = Instant::now();
+        db.prefill(&creator_ids[0], args.history).await?;
+        println!(
+            "# history: {} posts stored in {:.1} s",
+            args.history,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    println!(
+        "# setup done: {k} integrations, 1 rule, {} creators",
+        creator_ids.len()
+    );
+
+    // 4. Phase 1: throughput.
+    let service_cpu_setup: f64 = services
+        .iter()
+        .map(|(_, pid)| cpu_secs(*pid).unwrap_or(0.0))
+        .sum();
+    let receiver_cpu_setup = cpu_secs(receiver_pid).unwrap_or(0.0);
+    let machine_setup = machine_jiffies();
+    let ingest = ingest(
+        &client,
+        &services,
+        &creator_ids,
+        posts,
+        batch,
+        args.ingest_concurrency.max(1),
+    )
+    .await?;
+    let ingest_posts_per_s = posts as f64 / ingest.wall.as_secs_f64();
+    println!(
+        "# ingested {posts} posts in {:.2} s ({ingest_posts_per_s:.0} posts/s)",
+        ingest.wall.as_secs_f64()
+    );
+    let timeout = Duration::from_secs(args.timeout_secs);
+    let got = wait_for(&receiver, &db, expected, ingest.started, timeout).await?;
+    if got < expected {
+        bail!("timed out: the receiver has {got} of {expected} webhooks");
+    }
+    let events = receiver.events(0).await?;
+    let last_received = events.iter().map(|e| e.2).max().unwrap_or(0);
+    let first_received = events.iter().map(|e| e.2).min().unwrap_or(0);
+    let e2e_secs = (last_received - ingest.first_accepted_us) as f64 / 1e6;
+    let deliveries_per_s = expected as f64 / e2e_secs;
+    let send_window_secs = (last_received - first_received).max(1) as f64 / 1e6;
+    let mut distinct: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let duplicates_phase1 = events.len() - distinct.len();
+    // Results are written in batches after the send: wait for the log to catch up.
+    let record_start = Instant::now();
+    let mut recorded = 0;
+    while record_start.elapsed() < Duration::from_secs(120) {
+        recorded = db
+            .count("SELECT COUNT(*) FROM deliveries WHERE status = 'succeeded'")
+            .await?;
+        if recorded as u64 >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let record_lag_ms = ((unix_micros() - last_received) as f64 / 1e3).max(0.0);
+    let service_cpu_phase1: f64 = services
+        .iter()
+        .map(|(_, pid)| cpu_secs(*pid).unwrap_or(0.0))
+        .sum::<f64>()
+        - service_cpu_setup;
+    let receiver_cpu_phase1 = cpu_secs(receiver_pid).unwrap_or(0.0) - receiver_cpu_setup;
+    let machine_phase1 = machine_jiffies();
+    let machine_busy_pct = 100.0 * (machine_phase1.0 - machine_setup.0) as f64
+        / (machine_phase1.1 - machine_setup.1).max(1) as f64;
+    println!(
+        "# phase 1: {expected} webhooks in {e2e_secs:.2} s; {recorded} recorded as succeeded {record_lag_ms:.0} ms after the last was received"
+    );
+
+    // 5. Phase 2: latency at a steady rate.
+    let lat = if args.latency_secs > 0 {
+        Some(
+            latency_phase(
+                &client,
+                &services,
+                &creator_ids,
+                &receiver,
+                events.len(),
+                args.latency_rate.max(1),
+                args.latency_secs,
+                k,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    drop(events);
+
+    // 6. Peak RSS and the delivery log.
+    let service_cpu_total: Vec<f64> = services
+        .iter()
+        .map(|(_, pid)| round1(cpu_secs(*pid).unwrap_or(0.0)))
+        .collect();
+    let receiver_cpu_total = cpu_secs(receiver_pid).unwrap_or(0.0);
+    let mut rss_kib = Vec::new();
+    for (_, pid) in &services {
+        rss_kib.push(peak_rss_kib(*pid).unwrap_or(0));
+    }
+    let receiver_rss_kib = peak_rss_kib(receiver_pid).unwrap_or(0);
+    let total_expected = expected + lat.as_ref().map_or(0, |l| l.webhooks);
+    let mut deliveries_rows = 0;
+    let mut attempts_rows = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        deliveries_rows = db.count("SELECT COUNT(*) FROM deliveries").await?;
+        attempts_rows = db.count("SELECT COUNT(*) FROM attempts").await?;
+        if attempts_rows as u64 >= total_expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let succeeded_rows = db
+        .count("SELECT COUNT(*) FROM deliveries WHERE status = 'succeeded'")
+        .await?;
+    let log_matches = deliveries_rows as u64 == total_expected
+        && attempts_rows as u64 == total_expected
+        && succeeded_rows as u64 == total_expected;
+    let file_size = |f: &str| std::fs::metadata(temp.join(f)).map_or(0, |m| m.len()) as i64;
+    let sqlite_wal_bytes = file_size("bench.db-wal");
+    let db_size_bytes = match backend {
+        Backend::Sqlite => file_size("bench.db"),
+        Backend::Postgres => db
+            .count("SELECT pg_database_size(current_database())")
+            .await
+            .unwrap_or(0),
+    };
+    db.close().await;
+
+    // 7. Receiver ceiling: the same body and connection count, straight at the receiver.
+    let connections = (64 * k).min(256);
+    let ceiling_requests = expected.max(20_000);
+    let ceiling = receiver_ceiling(&receiver_base, connections, ceiling_requests).await?;
+    let ratio = deliveries_per_s / ceiling;
+
+    // 8. Report.
+    let peak_rss_mib: Vec<f64> = rss_kib.iter().map(|k| round1(*k as f64 / 1024.0)).collect();
+    let max_rss_mib = peak_rss_mib.iter().cloned().fold(0.0, f64::max);
+    let mut figures: Vec<(&str, Value)> = vec![
+        ("deliveries_per_s", json!(round1(deliveries_per_s))),
+        ("e2e_secs", json!(round3(e2e_secs))),
+        ("send_window_secs", json!(round3(send_window_secs))),
+        ("ingest_posts_per_s", json!(round1(ingest_posts_per_s))),
+        ("ingest_secs", json!(round3(ingest.wall.as_secs_f64()))),
+        ("record_lag_ms", json!(round1(record_lag_ms))),
+        ("duplicates_phase1", json!(duplicates_phase1)),
+    ];
+    if let Some(l) = &lat {
+        figures.extend([
+            ("latency_posts", json!(l.posts)),
+            (
+                "latency_rate_achieved_posts_per_s",
+                json!(round1(l.achieved_rate)),
+            ),
+            ("latency_p50_ms", json!(round1(l.p50))),
+            ("latency_p99_ms", json!(round1(l.p99))),
+            ("latency_max_ms", json!(round1(l.max))),
+            ("latency_missing", json!(l.missing)),
+        ]);
+    }
+    figures.extend([
+        ("peak_rss_mib", json!(max_rss_mib)),
+        ("peak_rss_mib_per_instance", json!(peak_rss_mib)),
+        (
+            "receiver_peak_rss_mib",
+            json!(round1(receiver_rss_kib as f64 / 1024.0)),
+        ),
+        ("deliveries_rows", json!(deliveries_rows)),
+        ("attempts_rows", json!(attempts_rows)),
+        ("succeeded_rows", json!(succeeded_rows)),
+        ("expected_rows", json!(total_expected)),
+        ("delivery_log_matches", json!(log_matches)),
+        (
+            "db_size_mib",
+            json!(round1(db_size_bytes as f64 / 1048576.0)),
+        ),
+        (
+            "sqlite_wal_mib",
+            json!(round1(sqlite_wal_bytes as f64 / 1048576.0)),
+        ),
+        ("service_cpu_secs_phase1", json!(round1(service_cpu_phase1))),
+        (
+            "receiver_cpu_secs_phase1",
+            json!(round1(receiver_cpu_phase1)),
+        ),
+        (
+            "machine_cpu_busy_pct_phase1",
+            json!(round1(machine_busy_pct)),
+        ),
+        ("service_cpu_secs_total", json!(service_cpu_total)),
+        ("receiver_cpu_secs_total", json!(round1(receiver_cpu_total))),
+        ("receiver_ceiling_per_s", json!(round1(ceiling))),
+        ("receiver_ceiling_connections", json!(connections)),
+        ("ratio_to_ceiling", json!((ratio * 1000.0).round() / 1000.0)),
+    ]);
+    for (name, value) in &figures {
+        println!("{name}: {value}");
+    }
+    let mut all = serde_json::Map::new();
+    all.insert("backend".into(), json!(backend.name()));
+    all.insert("deliveries".into(), json!(expected));
+    all.insert("posts".into(), json!(posts));
+    all.insert("history_posts".into(), json!(args.history));
+    all.insert("integrations".into(), json!(k));
+    all.insert("instances".into(), json!(instances));
+    all.insert("cores".into(), json!(cores));
+    for (name, value) in figures {
+        all.insert(name.into(), value);
+    }
+    println!("{}", Value::Object(all));
+    if !log_matches {
+        eprintln!(
+            "warning: delivery log does not match: deliveries={deliveries_rows} attempts={attempts_rows} succeeded={succeeded_rows} expected={total_expected}"
+        );
+    }
+    Ok(())
+}
