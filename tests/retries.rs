@@ -21,6 +21,7 @@ both_stores!(
     hanging_receiver_times_out_as_a_failed_attempt,
     retry_after_lengthens_the_wait_up_to_the_largest_step,
     a_paused_integration_holds_its_retries_until_it_is_active_again,
+    a_delivery_waiting_for_a_slot_is_never_sent_after_its_lease_could_end,
 );
 
 /// Rule, creator and two Story posts: one fulfillment with one delivery to `rx`.
@@ -313,5 +314,47 @@ async fn a_paused_integration_holds_its_retries_until_it_is_active_again(backend
     assert_eq!(d["attemptCount"], 2, "{d}");
     let got = rx.assert_exactly(2).await;
     same_id_and_body(&got, &id);
+    app.stop().await;
+}
+
+/// One send slot, a receiver that never answers in time, and a lease only a little longer than
+/// the timeout: deliveries claimed ahead of the slot must be handed back before their lease could
+/// run out mid-send, or a second claim would send the same attempt again.
+async fn a_delivery_waiting_for_a_slot_is_never_sent_after_its_lease_could_end(backend: Backend) {
+    let Some(app) = TestApp::start_with(backend, |s| {
+        s.retry_schedule = RetrySchedule::parse("").unwrap();
+        s.http_timeout = Duration::from_millis(600);
+        s.lease_time = Duration::from_secs(1);
+        s.max_in_flight_per_integration = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let rx = Receiver::start(Script::always(Reply::ok().after(Duration::from_secs(5)))).await;
+    app.create_integration(&rx.url(), "slow-key", json!({}))
+        .await;
+    app.create_rule(json!({"count": 1, "repeatable": true}))
+        .await;
+    let c = app.create_creator("slow@example.com", None, None).await;
+    let cid = c["id"].as_str().unwrap();
+    for _ in 0..4 {
+        app.post_media(cid, "STORY", json!({})).await;
+    }
+    let failed = wait_until(WAIT, "four failed deliveries", || async {
+        let all = app.deliveries("status=failed").await;
+        (all.len() == 4).then_some(all)
+    })
+    .await;
+    for d in &failed {
+        assert_eq!(d["attemptCount"], 1, "{d}");
+    }
+    tokio::time::sleep(SETTLE).await;
+    let got = rx.received();
+    let mut ids: Vec<String> = got.iter().filter_map(|r| r.header("webhook-id")).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "webhook-ids seen: {ids:?}");
+    assert_eq!(got.len(), 4, "an attempt was sent twice");
     app.stop().await;
 }
