@@ -35,6 +35,10 @@ pub(super) async fn connect(url: &str) -> Result<AnyPool> {
                 conn.execute("PRAGMA cache_size = -8000").await?;
                 // After a checkpoint that restarts the log, cut the file back to this size.
                 conn.execute("PRAGMA journal_size_limit = 67108864").await?;
+                // Checkpoint every ~40 MiB of log rather than SQLite's 4 MiB: each checkpoint
+                // copies the hot pages (queue, indexes) once however often they were rewritten,
+                // and syncs the file; at 4 MiB they cost a third of the writer's time.
+                conn.execute("PRAGMA wal_autocheckpoint = 10000").await?;
                 Ok(())
             })
         })
