@@ -50,7 +50,7 @@ async fn for_chunks(
     let Some(width) = rows.first().map(Vec::len).filter(|w| *w > 0) else {
         return Ok(());
     };
-    let anonymous = conn.backend_name().eq_ignore_ascii_case("sqlite");
+    let anonymous = super::Dialect::of_conn(conn) == super::Dialect::Sqlite;
     let max_binds = if anonymous {
         MAX_BINDS
     } else {

@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 
 use super::bulk::{self, Value};
 use super::rows::{CreatorRow, MediaRow, RuleRow};
-use super::{placeholders, postgres, Store};
+use super::{placeholders, postgres, Dialect, Store};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{new_id, Creator, Media, Reward, Rule};
 use crate::error::{Error, Result};
@@ -311,7 +311,7 @@ fn targets<'a>(rule: &'a Rule, active: &'a [String]) -> impl Iterator<Item = &'a
 async fn load_media(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Media>> {
     let sql = format!(
         "SELECT id, creator_id, platform, post_type, posted_at, ingested_at FROM media WHERE id IN ({})",
-        placeholders(0, ids.len())
+        Dialect::of_conn(conn).list(ids.len())
     );
     let mut query = sqlx::query_as::<_, MediaRow>(&sql);
     for id in ids {
@@ -331,7 +331,7 @@ async fn load_creators(conn: &mut AnyConnection, ids: &[&str]) -> Result<HashMap
     ids.dedup();
     let sql = format!(
         "SELECT id, email, ig_username, tt_username, created_at FROM creators WHERE id IN ({})",
-        placeholders(0, ids.len())
+        Dialect::of_conn(conn).list(ids.len())
     );
     let mut query = sqlx::query_as::<_, CreatorRow>(&sql);
     for id in ids {

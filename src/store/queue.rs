@@ -117,7 +117,7 @@ impl Store {
              JOIN integrations i ON i.id = d.integration_id
              LEFT JOIN fulfillments f ON f.id = d.fulfillment_id
              WHERE q.delivery_id IN ({})",
-            placeholders(0, padded_len(ids.len()))
+            self.dialect.list(padded_len(ids.len()))
         );
         let mut query = sqlx::query_as::<_, ClaimRow>(&sql);
         for (id,) in padded(&ids) {
