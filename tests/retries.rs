@@ -42,6 +42,15 @@ async fn earn_one(app: &TestApp, rx: &Receiver) -> String {
     .await
 }
 
+/// The delivery once its first attempt is in the log.
+async fn first_attempt_logged(app: &TestApp, id: &str) -> Value {
+    wait_until(WAIT, "first attempt logged", || async move {
+        let d = app.delivery(id).await;
+        (d["attemptCount"] == 1).then_some(d)
+    })
+    .await
+}
+
 fn same_id_and_body(got: &[Received], delivery_id: &str) {
     for r in got {
         assert_eq!(r.header("webhook-id").as_deref(), Some(delivery_id));
@@ -180,15 +189,7 @@ async fn retry_of_a_pending_delivery_is_a_conflict(backend: Backend) {
     };
     let rx = Receiver::always(500).await;
     let id = earn_one(&app, &rx).await;
-    let d = wait_until(WAIT, "first attempt logged", || {
-        let id = id.clone();
-        let app = &app;
-        async move {
-            let d = app.delivery(&id).await;
-            (d["attemptCount"] == 1).then_some(d)
-        }
-    })
-    .await;
+    let d = first_attempt_logged(&app, &id).await;
     assert_eq!(d["status"], "pending", "{d}");
     assert!(d["nextAttemptAt"].is_string(), "{d}");
     let (s, v) = app
@@ -289,15 +290,7 @@ async fn a_paused_integration_holds_its_retries_until_it_is_active_again(backend
     };
     let rx = Receiver::start(Script::first(vec![Reply::status(500)], Reply::ok())).await;
     let id = earn_one(&app, &rx).await;
-    let d = wait_until(WAIT, "first attempt logged", || {
-        let id = id.clone();
-        let app = &app;
-        async move {
-            let d = app.delivery(&id).await;
-            (d["attemptCount"] == 1).then_some(d)
-        }
-    })
-    .await;
+    let d = first_attempt_logged(&app, &id).await;
     let integration = d["integrationId"].as_str().unwrap().to_string();
     let path = format!("/v1/integrations/{integration}");
     let (status, _) = app.patch(&path, json!({"active": false})).await;

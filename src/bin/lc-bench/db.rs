@@ -85,19 +85,21 @@ impl Db {
 }
 
 pub(crate) async fn create_pg_database(admin_url: &str, name: &str) -> Result<()> {
-    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await?;
-    conn.close().await?;
-    Ok(())
+    run_as_admin(admin_url, &format!("CREATE DATABASE {name}")).await
 }
 
 pub(crate) async fn drop_pg_database(admin_url: &str, name: &str) -> Result<()> {
+    run_as_admin(
+        admin_url,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+    .await
+}
+
+/// One statement on a connection of its own, closed afterwards.
+async fn run_as_admin(admin_url: &str, sql: &str) -> Result<()> {
     let mut conn = sqlx::PgConnection::connect(admin_url).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await?;
+    sqlx::query(sql).execute(&mut conn).await?;
     conn.close().await?;
     Ok(())
 }
