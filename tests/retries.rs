@@ -22,6 +22,7 @@ both_stores!(
     retry_after_lengthens_the_wait_up_to_the_largest_step,
     a_paused_integration_holds_its_retries_until_it_is_active_again,
     a_delivery_waiting_for_a_slot_is_never_sent_after_its_lease_could_end,
+    deleting_an_integration_mid_send_leaves_its_delivery_failed,
 );
 
 /// Rule, creator and two Story posts: one fulfillment with one delivery to `rx`.
@@ -349,5 +350,31 @@ async fn a_delivery_waiting_for_a_slot_is_never_sent_after_its_lease_could_end(b
     ids.dedup();
     assert_eq!(ids.len(), 4, "webhook-ids seen: {ids:?}");
     assert_eq!(got.len(), 4, "an attempt was sent twice");
+    app.stop().await;
+}
+
+async fn deleting_an_integration_mid_send_leaves_its_delivery_failed(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rx = Receiver::start(Script::always(
+        Reply::status(500).after(Duration::from_millis(800)),
+    ))
+    .await;
+    let id = earn_one(&app, &rx).await;
+    rx.wait_for(1, WAIT).await;
+    let integration = app.delivery(&id).await["integrationId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = app.delete(&format!("/v1/integrations/{integration}")).await;
+    assert!(status.is_success(), "{status}");
+
+    // The send in flight ends (a 500, which would schedule a retry) after the delete.
+    tokio::time::sleep(Duration::from_millis(800) + SETTLE).await;
+    let d = app.delivery(&id).await;
+    assert_eq!(d["status"], "failed", "{d}");
+    assert_eq!(d["lastError"], "integration deleted", "{d}");
+    assert_eq!(rx.count(), 1, "sent again after the delete");
     app.stop().await;
 }

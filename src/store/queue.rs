@@ -207,7 +207,8 @@ impl Store {
         if let Some(settings) = self.dialect.bookkeeping_settings() {
             sqlx::query(settings).execute(&mut *conn).await?;
         }
-        // An update first, so that SQLite takes its write lock at the start.
+        // An update first, so that SQLite takes its write lock at the start. A delivery settled
+        // meanwhile (its integration deleted) stays settled; the attempt is still logged.
         bulk::update_from_values(
             conn,
             |v| {
@@ -215,7 +216,7 @@ impl Store {
                     "UPDATE deliveries SET attempt_count = v.column2, status = v.column3, next_attempt_at = v.column4,
                         last_response_status = v.column5, last_error = v.column6,
                         delivered_at = COALESCE(v.column7, deliveries.delivered_at)
-                     FROM {v} WHERE deliveries.id = v.column1"
+                     FROM {v} WHERE deliveries.id = v.column1 AND deliveries.status = 'pending'"
                 )
             },
             &updates,
