@@ -208,7 +208,9 @@ impl Store {
             sqlx::query(settings).execute(&mut *conn).await?;
         }
         // An update first, so that SQLite takes its write lock at the start. A delivery settled
-        // meanwhile (its integration deleted) stays settled; the attempt is still logged.
+        // meanwhile (its integration deleted) stays settled; the attempt is still logged. `IS TRUE`
+        // keeps the status test out of index conditions: as one, PostgreSQL planned a walk of
+        // every pending delivery (by `deliveries_by_status`) per batch instead of key lookups.
         bulk::update_from_values(
             conn,
             |v| {
@@ -216,7 +218,7 @@ impl Store {
                     "UPDATE deliveries SET attempt_count = v.column2, status = v.column3, next_attempt_at = v.column4,
                         last_response_status = v.column5, last_error = v.column6,
                         delivered_at = COALESCE(v.column7, deliveries.delivered_at)
-                     FROM {v} WHERE deliveries.id = v.column1 AND deliveries.status = 'pending'"
+                     FROM {v} WHERE deliveries.id = v.column1 AND (deliveries.status = 'pending') IS TRUE"
                 )
             },
             &updates,
