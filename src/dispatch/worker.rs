@@ -180,13 +180,14 @@ impl Dispatcher {
         };
         let free = self.in_flight.available_permits();
         let idle = free == self.config.max_in_flight && waiting == 0;
-        let free = free + self.config.max_in_flight.saturating_sub(waiting);
+        // Free send slots, plus room to wait for one (as many again, at most).
+        let capacity = free + self.config.max_in_flight.saturating_sub(waiting);
         let wanted = match room {
-            None => free,
+            None => capacity,
             Some(room) if probe || idle => room + NEW_INTEGRATION_PROBE,
             Some(room) => room,
         };
-        let limit = free.min(wanted);
+        let limit = capacity.min(wanted);
         if limit == 0 || (!idle && !probe && limit < worth_a_claim) {
             return Ok(0);
         }

@@ -2,6 +2,7 @@
 
 use sqlx::AnyConnection;
 
+use super::Dialect;
 use crate::error::Result;
 
 /// A bound value of one of the store's column types.
@@ -50,22 +51,14 @@ async fn for_chunks(
     let Some(width) = rows.first().map(Vec::len).filter(|w| *w > 0) else {
         return Ok(());
     };
-    let anonymous = super::Dialect::of_conn(conn) == super::Dialect::Sqlite;
-    let max_binds = if anonymous {
-        MAX_BINDS
-    } else {
-        MAX_NUMBERED_BINDS
+    let dialect = Dialect::of_conn(conn);
+    let max_binds = match dialect {
+        Dialect::Sqlite => MAX_BINDS,
+        Dialect::Postgres => MAX_NUMBERED_BINDS,
     };
-    let row = format!("({})", vec!["?"; width].join(", "));
     for chunk in rows.chunks((max_binds / width).max(1)) {
         let values: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                if anonymous {
-                    row.clone()
-                } else {
-                    format!("({})", super::placeholders(r * width, width))
-                }
-            })
+            .map(|r| format!("({})", dialect.list_from(r * width, width)))
             .collect();
         let statement = sql(&values.join(", "));
         let mut query = sqlx::query(&statement);

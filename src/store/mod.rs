@@ -58,9 +58,15 @@ impl Dialect {
     /// gets anonymous `?`, bound by position; sqlx binds numbered ones by name, and SQLite finds
     /// each name by a linear search, which made 500-id lists cost milliseconds.
     fn list(self, n: usize) -> String {
+        self.list_from(0, n)
+    }
+
+    /// [`Dialect::list`] for the `n` parameters after `offset` others, in a statement whose
+    /// parameters all come in such lists, in order.
+    fn list_from(self, offset: usize, n: usize) -> String {
         match self {
             Dialect::Sqlite => vec!["?"; n].join(", "),
-            Dialect::Postgres => placeholders(0, n),
+            Dialect::Postgres => placeholders(offset, n),
         }
     }
 
