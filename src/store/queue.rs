@@ -183,6 +183,7 @@ impl Store {
                 Value::MaybeInt(status_code),
                 Value::MaybeText(r.error.clone()),
                 Value::MaybeInt(delivered_at),
+                Value::Text(r.lease_owner.clone()),
             ]);
             attempts.push(vec![
                 Value::Text(r.delivery_id.clone()),
@@ -208,9 +209,11 @@ impl Store {
             sqlx::query(settings).execute(&mut *conn).await?;
         }
         // An update first, so that SQLite takes its write lock at the start. A delivery settled
-        // meanwhile (its integration deleted) stays settled; the attempt is still logged. `IS TRUE`
-        // keeps the status test out of index conditions: as one, PostgreSQL planned a walk of
-        // every pending delivery (by `deliveries_by_status`) per batch instead of key lookups.
+        // meanwhile (its integration deleted) stays settled, and one whose queue row another
+        // instance leased after this lease ran out is that instance's to settle; the attempt is
+        // logged either way. Test sends have no queue row. `IS TRUE` keeps the status test out
+        // of index conditions: as one, PostgreSQL planned a walk of every pending delivery (by
+        // `deliveries_by_status`) per batch instead of key lookups.
         bulk::update_from_values(
             conn,
             |v| {
@@ -218,7 +221,9 @@ impl Store {
                     "UPDATE deliveries SET attempt_count = v.column2, status = v.column3, next_attempt_at = v.column4,
                         last_response_status = v.column5, last_error = v.column6,
                         delivered_at = COALESCE(v.column7, deliveries.delivered_at)
-                     FROM {v} WHERE deliveries.id = v.column1 AND (deliveries.status = 'pending') IS TRUE"
+                     FROM {v} WHERE deliveries.id = v.column1 AND (deliveries.status = 'pending') IS TRUE
+                        AND NOT EXISTS (SELECT 1 FROM delivery_queue q WHERE q.delivery_id = v.column1
+                                        AND (q.lease_owner IS NULL OR q.lease_owner <> v.column8))"
                 )
             },
             &updates,
