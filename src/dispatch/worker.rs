@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 
 use super::{outcome, send_result, Recorder, RetrySchedule, Sender};
 use crate::domain::new_id;
-use crate::store::{Claimed, Store};
+use crate::store::{Claimed, Inactive, Store};
 
 const CLAIM_BATCH: u32 = 256;
 /// Claim slots kept for integrations this instance has not sent to yet.
@@ -40,6 +40,8 @@ pub struct Dispatcher {
     lanes: Mutex<HashMap<String, Lane>>,
     /// Deliveries leased and not yet handed to the recorder: released if shutdown cuts them off.
     leased: Mutex<HashSet<String>>,
+    /// Paused integrations as last read, and when.
+    paused: Mutex<Option<(Instant, Vec<String>)>>,
 }
 
 /// One integration's send slots, and what is claimed for it but waits for a slot. Claiming
@@ -80,6 +82,7 @@ impl Dispatcher {
             wake,
             lanes: Mutex::new(HashMap::new()),
             leased: Mutex::new(HashSet::new()),
+            paused: Mutex::new(None),
         }
     }
 
@@ -161,7 +164,8 @@ impl Dispatcher {
         // Under load, a claim waits until it is worth its transaction: a claim per freed slot
         // would cost more than the sends it feeds.
         let worth_a_claim = (cap / 4).clamp(1, 16);
-        let (saturated, room, waiting) = {
+        let paused = self.paused().await?;
+        let (mut skip, room, waiting) = {
             let lanes = lock(&self.lanes);
             let saturated: Vec<String> = lanes
                 .iter()
@@ -178,6 +182,7 @@ impl Dispatcher {
             let waiting: usize = lanes.values().map(|lane| lane.waiting.len()).sum();
             (saturated, room, waiting)
         };
+        skip.extend(paused);
         let free = self.in_flight.available_permits();
         let idle = free == self.config.max_in_flight && waiting == 0;
         // Free send slots, plus room to wait for one (as many again, at most).
@@ -196,7 +201,7 @@ impl Dispatcher {
         let lease_ends = Instant::now() + self.config.lease;
         let claimed = self
             .store
-            .claim_due(limit, self.config.lease, &self.owner, &saturated)
+            .claim_due(limit, self.config.lease, &self.owner, &skip)
             .await?;
         let count = claimed.len();
         let mut over_cap = Vec::new();
@@ -225,6 +230,51 @@ impl Dispatcher {
             self.store.release(&over_cap, &self.owner).await?;
         }
         Ok(count)
+    }
+
+    /// The paused integrations, read again at most once a poll interval (not on every claim);
+    /// on each reading, what waits for an integration paused or deleted since is handed back.
+    async fn paused(&self) -> crate::error::Result<Vec<String>> {
+        if let Some((read_at, paused)) = &*lock(&self.paused) {
+            if read_at.elapsed() < self.config.poll_interval {
+                return Ok(paused.clone());
+            }
+        }
+        let inactive = self.store.inactive_integrations().await?;
+        let withdrawn = self.withdraw(&inactive);
+        if !withdrawn.is_empty() {
+            self.store.release(&withdrawn, &self.owner).await?;
+        }
+        *lock(&self.paused) = Some((Instant::now(), inactive.paused.clone()));
+        Ok(inactive.paused)
+    }
+
+    /// Takes back what waits for integrations paused or deleted since it was claimed (to be
+    /// released), and forgets lanes with nothing waiting or in flight.
+    fn withdraw(&self, inactive: &Inactive) -> Vec<String> {
+        let cap = self.config.max_in_flight_per_integration;
+        let held: HashSet<&str> = inactive
+            .paused
+            .iter()
+            .chain(&inactive.deleted)
+            .map(String::as_str)
+            .collect();
+        let mut withdrawn = Vec::new();
+        {
+            let mut lanes = lock(&self.lanes);
+            for (id, lane) in lanes.iter_mut() {
+                if held.contains(id.as_str()) {
+                    withdrawn.extend(lane.waiting.drain(..).map(|w| w.claimed.delivery_id));
+                }
+            }
+            lanes
+                .retain(|_, lane| !lane.waiting.is_empty() || lane.slots.available_permits() < cap);
+        }
+        let mut leased = lock(&self.leased);
+        for id in &withdrawn {
+            leased.remove(id);
+        }
+        withdrawn
     }
 
     /// Takes waiting deliveries that have a slot, one integration after the other so that each

@@ -9,7 +9,28 @@ use crate::error::{Error, Result};
 const COLUMNS: &str =
     "id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, created_at, updated_at";
 
+/// Integrations that take no sends: paused ones keep their queued deliveries for later,
+/// deleted ones have none left.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Inactive {
+    pub paused: Vec<String>,
+    pub deleted: Vec<String>,
+}
+
 impl Store {
+    /// Every paused or deleted integration: what the dispatcher must not claim for, or send to.
+    pub async fn inactive_integrations(&self) -> Result<Inactive> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT id, deleted FROM integrations WHERE active = 0")
+                .fetch_all(&self.pool)
+                .await?;
+        let (deleted, paused): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, d)| *d != 0);
+        Ok(Inactive {
+            paused: paused.into_iter().map(|(id, _)| id).collect(),
+            deleted: deleted.into_iter().map(|(id, _)| id).collect(),
+        })
+    }
+
     pub async fn create_integration(&self, new: NewIntegration) -> Result<Integration> {
         let id = new_id();
         let at = to_micros(now());

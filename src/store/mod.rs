@@ -27,6 +27,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use crate::error::Result;
 
 pub use evaluate::Evaluation;
+pub use integrations::Inactive;
 pub use postgres::forward_notifications;
 pub use queue::{Claimed, Outcome, SendResult};
 

@@ -64,8 +64,9 @@ struct ClaimRow {
 impl Store {
     /// Leases up to `limit` due deliveries to `owner` for `lease`. A lease that runs out (the
     /// instance died) makes the delivery claimable again: at-least-once, never lost.
-    /// Integrations in `skip` (at their concurrency cap) are left out, and so are paused ones
-    /// (`active: false`): their deliveries wait, on schedule, until the integration is active.
+    /// Deliveries of the integrations in `skip` (at their concurrency cap, or paused) are left
+    /// out; a plain filter keeps the claim a walk of the `due_at` index, where a join with
+    /// `integrations` let PostgreSQL plan a sort of the whole queue (seen spilling to disk).
     pub async fn claim_due(
         &self,
         limit: u32,
@@ -73,18 +74,6 @@ impl Store {
         owner: &str,
         skip: &[String],
     ) -> Result<Vec<Claimed>> {
-        // Paused integrations join the skip list: a plain filter keeps the claim a walk of the
-        // `due_at` index, where a join with `integrations` let PostgreSQL plan a sort of the
-        // whole queue (seen spilling to disk, 1k deliveries/s).
-        let paused: Vec<(String,)> =
-            sqlx::query_as("SELECT id FROM integrations WHERE active = 0 AND deleted = 0")
-                .fetch_all(&self.pool)
-                .await?;
-        let skip: Vec<&str> = skip
-            .iter()
-            .map(String::as_str)
-            .chain(paused.iter().map(|(id,)| id.as_str()))
-            .collect();
         let at = now();
         let skip_clause = if skip.is_empty() {
             String::new()
@@ -108,8 +97,8 @@ impl Store {
             .bind(owner)
             .bind(to_micros(at))
             .bind(i64::from(limit));
-        for id in &skip {
-            claim = claim.bind(*id);
+        for id in skip {
+            claim = claim.bind(id);
         }
         let mut tx = self.begin_write().await?;
         if let Some(settings) = self.dialect.claim_settings() {
