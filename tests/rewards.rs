@@ -279,7 +279,9 @@ async fn repeatable_rule_earns_again_after_count_more_posts(backend: Backend) {
 }
 
 async fn window_days_excludes_posts_too_far_apart(backend: Backend) {
-    let Some((app, rx, cid)) = one_creator_and_rule(backend, json!({"windowDays": 7})).await else {
+    let Some((app, rx, cid)) =
+        one_creator_and_rule(backend, json!({"windowDays": 7, "repeatable": true})).await
+    else {
         return;
     };
     let cid = cid.as_str();
@@ -301,6 +303,16 @@ async fn window_days_excludes_posts_too_far_apart(backend: Backend) {
     assert_eq!(medias.len(), 2);
     assert_eq!(medias[0]["postedAt"], "2024-03-11T12:00:00.000000");
     assert_eq!(medias[1]["lcId"], third["id"]);
+
+    // A backdated post still pairs with the old leftover within its window.
+    let backdated = app
+        .post_media(cid, "STORY", json!({"postedAt": "2024-02-27T12:00:00Z"}))
+        .await;
+    let got = rx.assert_exactly(2).await;
+    let medias = got[1].json()["medias"].as_array().unwrap().clone();
+    assert_eq!(medias.len(), 2);
+    assert_eq!(medias[0]["lcId"], backdated["id"]);
+    assert_eq!(medias[1]["postedAt"], "2024-03-01T12:00:00.000000");
     app.stop().await;
 }
 

@@ -27,6 +27,12 @@ pub fn counts(rule: &Rule, post_type: PostType, platform: Platform) -> bool {
     rule.active && type_ok && platform_ok
 }
 
+/// How far apart (µs) the posts of one group may be; `None` without a window.
+pub fn window_micros(rule: &Rule) -> Option<i64> {
+    rule.window_days
+        .map(|d| i64::from(d).saturating_mul(MICROS_PER_DAY))
+}
+
 /// Picks the groups of candidates that earn a reward, earliest first.
 ///
 /// `candidates` must be sorted by `posted_at`. A group is `count` posts that all fall within
@@ -39,7 +45,7 @@ pub fn earned_groups(
     grants_left: Option<u32>,
 ) -> Vec<Vec<Candidate>> {
     let count = rule.count.max(1) as usize;
-    let window = rule.window_days.map(|d| i64::from(d) * MICROS_PER_DAY);
+    let window = window_micros(rule);
     let mut groups = Vec::new();
     let mut start = 0;
     while start + count <= candidates.len() {

@@ -150,13 +150,20 @@ async fn count_posts(
         &rows,
     )
     .await?;
+    // Uncounted posts never formed a group among themselves, so a new group holds a new post and
+    // lies within a window of it: what is further away is not read (a creator's leftovers under a
+    // windowed rule only grow). Backdated posts still find old leftovers inside that range.
+    let (from, to) = reach(rule, new_posts);
     let pending: Vec<Media> = sqlx::query_as::<_, MediaRow>(
         "SELECT m.id, m.creator_id, m.platform, m.post_type, m.posted_at, m.ingested_at
          FROM rule_posts rp JOIN media m ON m.id = rp.media_id
-         WHERE rp.rule_id = $1 AND rp.creator_id = $2 ORDER BY rp.posted_at, rp.media_id",
+         WHERE rp.rule_id = $1 AND rp.creator_id = $2 AND rp.posted_at >= $3 AND rp.posted_at <= $4
+         ORDER BY rp.posted_at, rp.media_id",
     )
     .bind(&rule.id)
     .bind(creator_id)
+    .bind(from)
+    .bind(to)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
@@ -210,6 +217,17 @@ async fn count_posts(
     .execute(&mut *conn)
     .await?;
     Ok(earned)
+}
+
+/// The `posted_at` range (µs) a group with one of `new_posts` can span: everything without a window.
+fn reach(rule: &Rule, new_posts: &[&Media]) -> (i64, i64) {
+    let Some(window) = rules::window_micros(rule) else {
+        return (i64::MIN, i64::MAX);
+    };
+    let times = new_posts.iter().map(|m| to_micros(m.posted_at));
+    let first = times.clone().min().unwrap_or(i64::MAX);
+    let last = times.max().unwrap_or(i64::MIN);
+    (first.saturating_sub(window), last.saturating_add(window))
 }
 
 /// Writes the fulfillments with their payloads, marks their posts counted and queues one
