@@ -8,8 +8,6 @@ use tokio::sync::{watch, Notify};
 
 use crate::store::Store;
 
-const BATCH: u32 = 500;
-
 /// Runs until `shutdown` turns true. `wake` is signalled by in-process writers; posts from other
 /// processes are found by polling every `poll_interval`.
 pub async fn run_evaluator(
@@ -19,9 +17,10 @@ pub async fn run_evaluator(
     poll_interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let batch = store.dialect().evaluation_batch();
     let mut failures = 0u32;
     while !*shutdown.borrow() {
-        match store.evaluate_inbox(BATCH).await {
+        match store.evaluate_inbox(batch).await {
             Ok(done) if done.posts > 0 => {
                 failures = 0;
                 metrics::counter!("lc_webhooks_posts_evaluated_total").increment(done.posts as u64);

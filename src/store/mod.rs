@@ -95,6 +95,17 @@ impl Dialect {
         }
     }
 
+    /// Posts one evaluation pass takes from the inbox. SQLite's single writer gains from fewer,
+    /// larger transactions (each commit rewrites the hot index pages): 500 → 2,000 took the
+    /// benchmark from 7.9–8.1k to 8.7–9.1k deliveries/s (three runs each, alternating), at the
+    /// cost of ingest waiting longer for the writer. On PostgreSQL 2,000 measured slower.
+    pub fn evaluation_batch(self) -> u32 {
+        match self {
+            Dialect::Sqlite => 2000,
+            Dialect::Postgres => 500,
+        }
+    }
+
     /// Appended to a claiming `SELECT`: lets several instances claim different rows at once.
     fn skip_locked(self) -> &'static str {
         match self {
