@@ -9,8 +9,7 @@ const COLUMNS: &str = "id, email, ig_username, tt_username, created_at";
 impl Store {
     pub async fn create_creator(&self, new: NewCreator) -> Result<Creator> {
         let id = new_id();
-        let _gate = self.write_gate().await;
-        let inserted = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO creators (id, email, ig_username, tt_username, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (email) DO NOTHING",
         )
@@ -18,9 +17,8 @@ impl Store {
         .bind(&new.email)
         .bind(&new.ig_username)
         .bind(&new.tt_username)
-        .bind(to_micros(now()))
-        .execute(&self.pool)
-        .await?;
+        .bind(to_micros(now()));
+        let inserted = self.execute_write(insert).await?;
         if inserted.rows_affected() == 0 {
             return Err(Error::conflict(
                 "email_taken",

@@ -110,17 +110,15 @@ impl Store {
     pub async fn create_test_delivery(&self, integration_id: &str, body: &str) -> Result<String> {
         let id = new_id();
         let at = to_micros(now());
-        let _gate = self.write_gate().await;
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO deliveries (id, integration_id, status, next_attempt_at, payload, test, created_at)
              VALUES ($1, $2, 'pending', $3, $4, 1, $3)",
         )
         .bind(&id)
         .bind(integration_id)
         .bind(at)
-        .bind(body)
-        .execute(&self.pool)
-        .await?;
+        .bind(body);
+        self.execute_write(insert).await?;
         Ok(id)
     }
 }

@@ -34,8 +34,7 @@ impl Store {
     pub async fn create_integration(&self, new: NewIntegration) -> Result<Integration> {
         let id = new_id();
         let at = to_micros(now());
-        let _gate = self.write_gate().await;
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO integrations (id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
         )
@@ -47,9 +46,8 @@ impl Store {
         .bind(&new.auth_prefix)
         .bind(new.signing_secret.as_ref().map(Secret::expose))
         .bind(flag(new.active))
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
+        .bind(at);
+        self.execute_write(insert).await?;
         self.integration(&id).await
     }
 
@@ -93,8 +91,7 @@ impl Store {
     ) -> Result<Integration> {
         let secret_given = patch.signing_secret.is_some();
         let secret = patch.signing_secret.flatten();
-        let _gate = self.write_gate().await;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE integrations SET
                 name = COALESCE($2, name),
                 url = COALESCE($3, url),
@@ -115,9 +112,8 @@ impl Store {
         .bind(flag(secret_given))
         .bind(secret.as_ref().map(Secret::expose))
         .bind(patch.active.map(flag))
-        .bind(to_micros(now()))
-        .execute(&self.pool)
-        .await?;
+        .bind(to_micros(now()));
+        let done = self.execute_write(update).await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("integration"));
         }

@@ -20,7 +20,8 @@ mod sqlite;
 
 use std::sync::Arc;
 
-use sqlx::any::AnyPoolOptions;
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyQueryResult};
+use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -189,6 +190,15 @@ impl Store {
         }
     }
 
+    /// Runs one writing statement in this process's turn to write, and no longer.
+    async fn execute_write<'q>(
+        &self,
+        statement: Query<'q, Any, AnyArguments<'q>>,
+    ) -> Result<AnyQueryResult> {
+        let _gate = self.write_gate().await;
+        Ok(statement.execute(&self.pool).await?)
+    }
+
     /// Begins a transaction that writes.
     async fn begin_write(&self) -> Result<WriteTx> {
         let gate = self.write_gate().await;
@@ -241,8 +251,7 @@ impl Store {
     /// Keeps SQLite's write-ahead log from growing without bound; nothing to do on PostgreSQL.
     pub async fn checkpoint(&self) -> Result<()> {
         if self.dialect == Dialect::Sqlite {
-            let _gate = self.write_gate().await;
-            sqlx::query(sqlite::CHECKPOINT).execute(&self.pool).await?;
+            self.execute_write(sqlx::query(sqlite::CHECKPOINT)).await?;
         }
         Ok(())
     }

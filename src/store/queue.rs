@@ -258,8 +258,7 @@ impl Store {
             for id in chunk {
                 release = release.bind(id);
             }
-            let _gate = self.write_gate().await;
-            release.execute(&self.pool).await?;
+            self.execute_write(release).await?;
         }
         Ok(())
     }

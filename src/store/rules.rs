@@ -30,13 +30,9 @@ impl Store {
             updated_at: at,
         };
         let values = placeholders(0, 12);
-        let _gate = self.write_gate().await;
-        bind_rule(
-            sqlx::query(&format!("INSERT INTO rules ({COLUMNS}) VALUES ({values})")),
-            &rule,
-        )?
-        .execute(&self.pool)
-        .await?;
+        let sql = format!("INSERT INTO rules ({COLUMNS}) VALUES ({values})");
+        let insert = bind_rule(sqlx::query(&sql), &rule)?;
+        self.execute_write(insert).await?;
         self.rule(&rule.id).await
     }
 
@@ -65,10 +61,8 @@ impl Store {
         let sql = "UPDATE rules SET name = $2, post_types = $3, platforms = $4, count = $5, window_days = $6,
                 repeatable = $7, reward = $8, integration_ids = $9, active = $10, created_at = $11, updated_at = $12
              WHERE id = $1 AND deleted = 0";
-        let _gate = self.write_gate().await;
-        let done = bind_rule(sqlx::query(sql), &updated)?
-            .execute(&self.pool)
-            .await?;
+        let update = bind_rule(sqlx::query(sql), &updated)?;
+        let done = self.execute_write(update).await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("rule"));
         }
@@ -77,12 +71,10 @@ impl Store {
 
     /// Hides the rule; its fulfillments stay readable.
     pub async fn delete_rule(&self, id: &str) -> Result<()> {
-        let _gate = self.write_gate().await;
-        let done = sqlx::query("UPDATE rules SET deleted = 1, active = 0, updated_at = $2 WHERE id = $1 AND deleted = 0")
+        let delete = sqlx::query("UPDATE rules SET deleted = 1, active = 0, updated_at = $2 WHERE id = $1 AND deleted = 0")
             .bind(id)
-            .bind(to_micros(now()))
-            .execute(&self.pool)
-            .await?;
+            .bind(to_micros(now()));
+        let done = self.execute_write(delete).await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("rule"));
         }
