@@ -24,6 +24,7 @@ both_stores!(
     a_delivery_waiting_for_a_slot_is_never_sent_after_its_lease_could_end,
     deleting_an_integration_mid_send_leaves_its_delivery_failed,
     pausing_an_integration_holds_what_was_already_claimed_for_it,
+    deleting_an_integration_drops_what_was_already_claimed_for_it,
 );
 
 /// Rule, creator and two Story posts: one fulfillment with one delivery to `rx`.
@@ -380,37 +381,37 @@ async fn deleting_an_integration_mid_send_leaves_its_delivery_failed(backend: Ba
     app.stop().await;
 }
 
-/// One send slot and a slow receiver: while the first send is in flight the next delivery
-/// already waits in this instance for the slot. Pausing must hold that one too.
-async fn pausing_an_integration_holds_what_was_already_claimed_for_it(backend: Backend) {
-    let Some(app) = TestApp::start_with(backend, |s| {
+/// One send slot and a receiver that answers after 1.5 s; two deliveries: when this returns, the
+/// first is in flight and the second already waits in this instance for the slot.
+async fn one_sending_one_waiting(backend: Backend) -> Option<(TestApp, Receiver, String)> {
+    let app = TestApp::start_with(backend, |s| {
         s.max_in_flight_per_integration = 1;
     })
-    .await
-    else {
-        return;
-    };
+    .await?;
     let rx = Receiver::start(Script::always(
         Reply::ok().after(Duration::from_millis(1500)),
     ))
     .await;
     let integration = app
-        .create_integration(&rx.url(), "pause-key", json!({}))
+        .create_integration(&rx.url(), "slot-key", json!({}))
         .await;
     let integration = integration["id"].as_str().unwrap().to_string();
     app.create_rule(json!({"count": 1, "repeatable": true}))
         .await;
-    let c = app.create_creator("pause@example.com", None, None).await;
+    let c = app.create_creator("slot@example.com", None, None).await;
     let cid = c["id"].as_str().unwrap();
     app.post_media(cid, "STORY", json!({})).await;
     app.post_media(cid, "STORY", json!({})).await;
     rx.wait_for(1, WAIT).await;
-    let (status, _) = app
-        .patch(
-            &format!("/v1/integrations/{integration}"),
-            json!({"active": false}),
-        )
-        .await;
+    Some((app, rx, integration))
+}
+
+async fn pausing_an_integration_holds_what_was_already_claimed_for_it(backend: Backend) {
+    let Some((app, rx, integration)) = one_sending_one_waiting(backend).await else {
+        return;
+    };
+    let path = format!("/v1/integrations/{integration}");
+    let (status, _) = app.patch(&path, json!({"active": false})).await;
     assert_eq!(status, StatusCode::OK);
 
     // The send in flight ends; the second delivery is not sent while paused.
@@ -420,13 +421,22 @@ async fn pausing_an_integration_holds_what_was_already_claimed_for_it(backend: B
     assert_eq!(pending.len(), 1, "{pending:?}");
     assert_eq!(pending[0]["attemptCount"], 0, "{pending:?}");
 
-    let (status, _) = app
-        .patch(
-            &format!("/v1/integrations/{integration}"),
-            json!({"active": true}),
-        )
-        .await;
+    let (status, _) = app.patch(&path, json!({"active": true})).await;
     assert_eq!(status, StatusCode::OK);
     rx.wait_for(2, WAIT).await;
+    app.stop().await;
+}
+
+async fn deleting_an_integration_drops_what_was_already_claimed_for_it(backend: Backend) {
+    let Some((app, rx, integration)) = one_sending_one_waiting(backend).await else {
+        return;
+    };
+    let (status, _) = app.delete(&format!("/v1/integrations/{integration}")).await;
+    assert!(status.is_success(), "{status}");
+
+    tokio::time::sleep(Duration::from_millis(1500) + SETTLE).await;
+    assert_eq!(rx.count(), 1, "sent to a deleted integration");
+    let failed = app.deliveries("status=failed").await;
+    assert_eq!(failed.len(), 2, "{failed:?}");
     app.stop().await;
 }

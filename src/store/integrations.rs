@@ -1,3 +1,5 @@
+use chrono::{DateTime, Utc};
+
 use super::rows::IntegrationRow;
 use super::{flag, Store};
 use crate::domain::time::{now, to_micros};
@@ -18,12 +20,16 @@ pub struct Inactive {
 }
 
 impl Store {
-    /// Every paused or deleted integration: what the dispatcher must not claim for, or send to.
-    pub async fn inactive_integrations(&self) -> Result<Inactive> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT id, deleted FROM integrations WHERE active = 0")
-                .fetch_all(&self.pool)
-                .await?;
+    /// Every paused integration, and those deleted since `deleted_since`: what the dispatcher
+    /// must not claim for, or send to. (Older deletions cannot matter: nothing claimed before
+    /// them is still leased.)
+    pub async fn inactive_integrations(&self, deleted_since: DateTime<Utc>) -> Result<Inactive> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT id, deleted FROM integrations WHERE active = 0 AND (deleted = 0 OR updated_at >= $1)",
+        )
+        .bind(to_micros(deleted_since))
+        .fetch_all(&self.pool)
+        .await?;
         let (deleted, paused): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, d)| *d != 0);
         Ok(Inactive {
             paused: paused.into_iter().map(|(id, _)| id).collect(),
