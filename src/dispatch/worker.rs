@@ -240,11 +240,8 @@ impl Dispatcher {
                 return Ok(paused.clone());
             }
         }
-        let lease = chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX);
-        let deleted_since = chrono::Utc::now()
-            .checked_sub_signed(lease)
-            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
-        let inactive = self.store.inactive_integrations(deleted_since).await?;
+        // A deletion older than a lease cannot matter: nothing claimed before it is still leased.
+        let inactive = self.store.inactive_integrations(self.config.lease).await?;
         let withdrawn = self.withdraw(&inactive);
         if !withdrawn.is_empty() {
             self.store.release(&withdrawn, &self.owner).await?;

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 
 use super::rows::IntegrationRow;
@@ -20,10 +22,13 @@ pub struct Inactive {
 }
 
 impl Store {
-    /// Every paused integration, and those deleted since `deleted_since`: what the dispatcher
-    /// must not claim for, or send to. (Older deletions cannot matter: nothing claimed before
-    /// them is still leased.)
-    pub async fn inactive_integrations(&self, deleted_since: DateTime<Utc>) -> Result<Inactive> {
+    /// Every paused integration, and those deleted within `deleted_within`: what the dispatcher
+    /// must not claim for, or send to.
+    pub async fn inactive_integrations(&self, deleted_within: Duration) -> Result<Inactive> {
+        let window = chrono::Duration::from_std(deleted_within).unwrap_or(chrono::Duration::MAX);
+        let deleted_since = now()
+            .checked_sub_signed(window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT id, deleted FROM integrations WHERE active = 0 AND (deleted = 0 OR updated_at >= $1)",
         )
