@@ -3,7 +3,7 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use common::{assert_error, items, Backend, TestApp};
+use common::{assert_error, items, wait_until, Backend, Receiver, TestApp, WAIT};
 use serde_json::{json, Value};
 
 both_stores!(
@@ -24,6 +24,7 @@ both_stores!(
     bad_rules_are_422_and_write_nothing,
     bad_patches_are_422_and_change_nothing,
     pagination_follows_next_cursor_through_every_item_once,
+    filtered_pages_hold_only_matching_items_each_once,
 );
 
 const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
@@ -608,6 +609,104 @@ async fn pagination_follows_next_cursor_through_every_item_once(backend: Backend
     let all = app.get_ok("/v1/creators").await;
     assert_eq!(items(all.clone()).len(), 5);
     assert!(all["nextCursor"].is_null());
+    app.stop().await;
+}
+
+/// Every item of `path` (which has a query), two per page, following `nextCursor` to the end.
+async fn walk(app: &TestApp, path: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let page = match &cursor {
+            None => app.get_ok(&format!("{path}&limit=2")).await,
+            Some(c) => app.get_ok(&format!("{path}&limit=2&cursor={c}")).await,
+        };
+        all.extend(items(page.clone()));
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return all,
+        }
+    }
+    panic!("pagination of {path} does not end");
+}
+
+fn ids(items: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = items
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn filtered_pages_hold_only_matching_items_each_once(backend: Backend) {
+    let Some(app) = TestApp::start_with(backend, |s| {
+        s.retry_schedule = lc_webhooks::dispatch::RetrySchedule::parse("1h").unwrap();
+    })
+    .await
+    else {
+        return;
+    };
+    let ok = Receiver::always(200).await;
+    let failing = Receiver::always(500).await;
+    let a = app.create_integration(&ok.url(), "key-a", json!({})).await;
+    let b = app
+        .create_integration(&failing.url(), "key-b", json!({}))
+        .await;
+    let (a, b) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    app.create_rule(json!({"count": 1, "repeatable": true}))
+        .await;
+    let one = app.create_creator("one@example.com", None, None).await;
+    let two = app.create_creator("two@example.com", None, None).await;
+    let (one, two) = (one["id"].as_str().unwrap(), two["id"].as_str().unwrap());
+    for creator in [one, one, one, two] {
+        app.post_media(creator, "STORY", json!({})).await;
+    }
+    wait_until(WAIT, "four succeeded and four tried", || async {
+        let succeeded = app.deliveries("status=succeeded").await.len();
+        let tried = app
+            .deliveries(&format!("integrationId={b}"))
+            .await
+            .iter()
+            .filter(|d| d["attemptCount"] == 1)
+            .count();
+        (succeeded == 4 && tried == 4).then_some(())
+    })
+    .await;
+
+    let to_a = walk(&app, &format!("/v1/deliveries?integrationId={a}")).await;
+    assert_eq!(to_a.len(), 4);
+    assert!(to_a.iter().all(|d| d["integrationId"] == a), "{to_a:?}");
+    let mut unique = ids(&to_a);
+    unique.dedup();
+    assert_eq!(unique.len(), 4, "an item came twice");
+
+    let pending_b = walk(
+        &app,
+        &format!("/v1/deliveries?integrationId={b}&status=pending"),
+    )
+    .await;
+    assert_eq!(pending_b.len(), 4);
+    assert!(pending_b
+        .iter()
+        .all(|d| d["integrationId"] == b && d["status"] == "pending"));
+    let succeeded_b = walk(
+        &app,
+        &format!("/v1/deliveries?status=succeeded&integrationId={b}"),
+    )
+    .await;
+    assert!(succeeded_b.is_empty(), "{succeeded_b:?}");
+    let all = walk(&app, "/v1/deliveries?status=pending").await;
+    assert_eq!(ids(&all), ids(&pending_b));
+
+    let of_one = walk(&app, &format!("/v1/fulfillments?creatorId={one}")).await;
+    assert_eq!(of_one.len(), 3);
+    assert!(of_one.iter().all(|f| f["creatorId"] == one), "{of_one:?}");
+    let fulfillment = of_one[0]["id"].as_str().unwrap();
+    let its = walk(&app, &format!("/v1/deliveries?fulfillmentId={fulfillment}")).await;
+    assert_eq!(its.len(), 2);
+    let posts = walk(&app, &format!("/v1/media?creatorId={two}")).await;
+    assert_eq!(posts.len(), 1);
     app.stop().await;
 }
 

@@ -52,14 +52,11 @@ impl Store {
         filter: &DeliveryFilter,
         page: &PageRequest,
     ) -> Result<Page<Delivery>> {
-        let select = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries
-             WHERE ($1 IS NULL OR integration_id = $1) AND ($2 IS NULL OR fulfillment_id = $2) AND ($3 IS NULL OR status = $3)"
-        );
+        let select = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE 1 = 1");
         let filters = [
-            filter.integration_id.as_deref(),
-            filter.fulfillment_id.as_deref(),
-            filter.status.map(DeliveryStatus::as_str),
+            ("integration_id", filter.integration_id.as_deref()),
+            ("fulfillment_id", filter.fulfillment_id.as_deref()),
+            ("status", filter.status.map(DeliveryStatus::as_str)),
         ];
         self.list_page::<DeliveryRow, _>(&select, &filters, page)
             .await

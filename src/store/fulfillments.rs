@@ -48,10 +48,11 @@ impl Store {
         filter: &FulfillmentFilter,
         page: &PageRequest,
     ) -> Result<Page<Fulfillment>> {
-        let select = format!(
-            "SELECT {COLUMNS} FROM fulfillments WHERE ($1 IS NULL OR creator_id = $1) AND ($2 IS NULL OR rule_id = $2)"
-        );
-        let filters = [filter.creator_id.as_deref(), filter.rule_id.as_deref()];
+        let select = format!("SELECT {COLUMNS} FROM fulfillments WHERE 1 = 1");
+        let filters = [
+            ("creator_id", filter.creator_id.as_deref()),
+            ("rule_id", filter.rule_id.as_deref()),
+        ];
         self.list_page::<FulfillmentRow, _>(&select, &filters, page)
             .await
     }

@@ -47,8 +47,8 @@ impl Store {
         creator_id: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Media>> {
-        let select = format!("SELECT {COLUMNS} FROM media WHERE ($1 IS NULL OR creator_id = $1)");
-        self.list_page::<MediaRow, _>(&select, &[creator_id], page)
+        let select = format!("SELECT {COLUMNS} FROM media WHERE 1 = 1");
+        self.list_page::<MediaRow, _>(&select, &[("creator_id", creator_id)], page)
             .await
     }
 }

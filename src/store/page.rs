@@ -14,11 +14,15 @@ pub(super) trait Keyed {
 }
 
 impl Store {
-    /// Runs `select` (`SELECT … FROM … WHERE …` using `$1…$n` for `filters`) one page at a time.
+    /// Runs `select` (`SELECT … FROM … WHERE <condition>`) one page at a time, narrowed by each
+    /// `(column, value)` filter that has a value. Only the filters given are written into the
+    /// statement: a catch-all `($1 IS NULL OR column = $1)` cannot use the column's index (both
+    /// databases planned a walk of the whole table in id order), `column = $1 AND id > $2` walks
+    /// the `(column, id)` index from the cursor.
     pub(super) async fn list_page<R, T>(
         &self,
         select: &str,
-        filters: &[Option<&str>],
+        filters: &[(&str, Option<&str>)],
         page: &PageRequest,
     ) -> Result<Page<T>>
     where
@@ -26,16 +30,12 @@ impl Store {
         T: TryFrom<R> + Keyed,
         Error: From<<T as TryFrom<R>>::Error>,
     {
-        let (cursor, limit) = (filters.len() + 1, filters.len() + 2);
-        let sql = format!(
-            "{select} AND (${cursor} IS NULL OR id > ${cursor}) ORDER BY id LIMIT ${limit}"
-        );
+        let (sql, values) = page_sql(select, filters, page.cursor.as_deref());
         let mut query = sqlx::query_as::<_, R>(&sql);
-        for value in filters {
-            query = query.bind(*value);
+        for value in values {
+            query = query.bind(value);
         }
         let rows = query
-            .bind(page.cursor.as_deref())
             .bind(i64::from(page.limit) + 1)
             .fetch_all(&self.pool)
             .await?;
@@ -45,6 +45,28 @@ impl Store {
             .collect::<Result<Vec<T>, _>>()?;
         Ok(Page::from_rows(items, page.limit, |t: &T| t.key()))
     }
+}
+
+/// The statement for one page, and the values for its placeholders but the last (the limit).
+fn page_sql<'a>(
+    select: &str,
+    filters: &[(&str, Option<&'a str>)],
+    cursor: Option<&'a str>,
+) -> (String, Vec<&'a str>) {
+    let mut sql = select.to_string();
+    let mut values = Vec::new();
+    for (column, value) in filters {
+        if let Some(value) = value {
+            values.push(*value);
+            sql.push_str(&format!(" AND {column} = ${}", values.len()));
+        }
+    }
+    if let Some(cursor) = cursor {
+        values.push(cursor);
+        sql.push_str(&format!(" AND id > ${}", values.len()));
+    }
+    sql.push_str(&format!(" ORDER BY id LIMIT ${}", values.len() + 1));
+    (sql, values)
 }
 
 macro_rules! keyed {
@@ -59,3 +81,62 @@ keyed!(
     crate::domain::Fulfillment,
     crate::domain::Delivery
 );
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{Connection, SqliteConnection};
+
+    use super::page_sql;
+
+    /// SQLite's plan for one page of deliveries filtered by `column`, after a cursor.
+    async fn plan(column: &str) -> String {
+        let mut conn = SqliteConnection::connect("sqlite::memory:")
+            .await
+            .expect("in-memory SQLite");
+        sqlx::raw_sql(include_str!("../../migrations/sqlite/0001_schema.sql"))
+            .execute(&mut conn)
+            .await
+            .expect("schema");
+        let (sql, values) = page_sql(
+            "SELECT id FROM deliveries WHERE 1 = 1",
+            &[(column, Some("x"))],
+            Some("cursor"),
+        );
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+        for value in values {
+            query = query.bind(value);
+        }
+        let rows = query.bind(51_i64).fetch_all(&mut conn).await.expect("plan");
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
+    }
+
+    #[tokio::test]
+    async fn a_filtered_page_walks_the_filters_index_from_the_cursor() {
+        for (column, index) in [
+            ("integration_id", "deliveries_by_integration"),
+            ("fulfillment_id", "deliveries_by_fulfillment"),
+            ("status", "deliveries_by_status"),
+        ] {
+            let plan = plan(column).await;
+            assert!(
+                plan.contains(&format!("{index} ({column}=? AND id>?)")),
+                "{column}: {plan}"
+            );
+        }
+    }
+
+    #[test]
+    fn placeholders_follow_the_filters_given() {
+        let (sql, values) = page_sql(
+            "SELECT id FROM t WHERE 1 = 1",
+            &[("a", None), ("b", Some("B")), ("c", Some("C"))],
+            Some("K"),
+        );
+        assert_eq!(
+            sql,
+            "SELECT id FROM t WHERE 1 = 1 AND b = $1 AND c = $2 AND id > $3 ORDER BY id LIMIT $4"
+        );
+        assert_eq!(values, ["B", "C", "K"]);
+    }
+}
