@@ -16,9 +16,9 @@ pub(super) trait Keyed {
 impl Store {
     /// Runs `select` (`SELECT … FROM … WHERE <condition>`) one page at a time, narrowed by each
     /// `(column, value)` filter that has a value. Only the filters given are written into the
-    /// statement: a catch-all `($1 IS NULL OR column = $1)` cannot use the column's index (both
-    /// databases planned a walk of the whole table in id order), `column = $1 AND id > $2` walks
-    /// the `(column, id)` index from the cursor.
+    /// statement: with a catch-all `($1 IS NULL OR column = $1)` SQLite (and a generic PostgreSQL
+    /// plan) walked the whole table in id order; `column = $1 AND id > $2` walks the
+    /// `(column, id)` index from the cursor.
     pub(super) async fn list_page<R, T>(
         &self,
         select: &str,
