@@ -403,6 +403,11 @@ async fn one_sending_one_waiting(backend: Backend) -> Option<(TestApp, Receiver,
     app.post_media(cid, "STORY", json!({})).await;
     app.post_media(cid, "STORY", json!({})).await;
     rx.wait_for(1, WAIT).await;
+    // Both deliveries exist, so the second was claimed with the first or on the wake that followed.
+    wait_until(WAIT, "two deliveries", || async {
+        (app.deliveries("").await.len() == 2).then_some(())
+    })
+    .await;
     Some((app, rx, integration))
 }
 
