@@ -113,12 +113,10 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         }
     });
     let mut tasks = vec![http];
-    if store.dialect() == Dialect::Sqlite {
-        tasks.push(tokio::spawn(checkpoint_periodically(
-            store.clone(),
-            stopped.clone(),
-        )));
-    }
+    tasks.push(tokio::spawn(maintain_periodically(
+        store.clone(),
+        stopped.clone(),
+    )));
     for _ in 0..writers {
         tasks.push(tokio::spawn(run_evaluator(
             store.clone(),
@@ -147,17 +145,15 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     })
 }
 
-/// How often SQLite's write-ahead log is checkpointed and trimmed.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
-
-async fn checkpoint_periodically(store: Store, mut shutdown: watch::Receiver<bool>) {
+async fn maintain_periodically(store: Store, mut shutdown: watch::Receiver<bool>) {
+    let every = store.dialect().maintenance_interval();
     while !*shutdown.borrow() {
         tokio::select! {
-            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+            _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
         }
-        if let Err(e) = store.checkpoint().await {
-            tracing::warn!(error = %e, "WAL checkpoint failed; will try again");
+        if let Err(e) = store.maintain().await {
+            tracing::warn!(error = %e, "store maintenance failed; will try again");
         }
     }
 }

@@ -1,13 +1,16 @@
-//! Health and metrics endpoints.
+//! Health and metrics endpoints, and the store's housekeeping.
 
 mod common;
 
 use common::{Backend, Receiver, TestApp, WAIT};
+use lc_webhooks::store::Store;
 use serde_json::json;
+use sqlx::AnyPool;
 
 both_stores!(
     healthz_answers_200_when_the_store_answers,
-    metrics_expose_lc_webhooks_series
+    metrics_expose_lc_webhooks_series,
+    maintenance_runs_and_keeps_every_delivery
 );
 
 async fn healthz_answers_200_when_the_store_answers(backend: Backend) {
@@ -43,4 +46,61 @@ async fn metrics_expose_lc_webhooks_series(backend: Backend) {
     .await;
     assert!(text.contains("lc_webhooks_attempts_total"), "{text}");
     app.stop().await;
+}
+
+async fn queue_vacuums(pool: &AnyPool) -> i64 {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'delivery_queue'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("vacuum count");
+    count
+}
+
+async fn maintenance_runs_and_keeps_every_delivery(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rx = Receiver::always(200).await;
+    app.create_integration(&rx.url(), "tidy", json!({})).await;
+    app.create_rule(json!({"count": 1, "repeatable": true}))
+        .await;
+    let c = app.create_creator("tidy@example.com", None, None).await;
+    for _ in 0..3 {
+        app.post_media(c["id"].as_str().unwrap(), "STORY", json!({}))
+            .await;
+    }
+    rx.wait_for(3, WAIT).await;
+    common::wait_until(WAIT, "three deliveries succeeded", || async {
+        let done = app.deliveries("status=succeeded").await.len();
+        (done == 3).then_some(())
+    })
+    .await;
+    let db = app.db.clone();
+    app.stop().await;
+
+    let store = Store::connect(&db.url).await.expect("store");
+    let pool = AnyPool::connect(&db.url).await.expect("pool");
+    // PostgreSQL: a real VACUUM of the queue (it cannot run inside a transaction: a mistake
+    // there fails here). SQLite: a WAL checkpoint.
+    let before = match backend {
+        Backend::Postgres => queue_vacuums(&pool).await,
+        Backend::Sqlite => 0,
+    };
+    store.maintain().await.expect("maintenance");
+    if backend == Backend::Postgres {
+        assert_eq!(queue_vacuums(&pool).await, before + 1);
+    }
+    let (rows,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM deliveries WHERE status = 'succeeded'")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(rows, 3);
+    let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM delivery_queue")
+        .fetch_one(&pool)
+        .await
+        .expect("queue");
+    assert_eq!(queued, 0);
 }

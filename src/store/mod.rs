@@ -19,6 +19,7 @@ mod rules;
 mod sqlite;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyQueryResult};
 use sqlx::query::Query;
@@ -28,7 +29,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use crate::error::Result;
 
 pub use evaluate::Evaluation;
-pub use integrations::Inactive;
+pub use integrations::IntegrationStates;
 pub use postgres::forward_notifications;
 pub use queue::{Claimed, Outcome, SendResult};
 
@@ -104,6 +105,14 @@ impl Dialect {
         match self {
             Dialect::Sqlite => 2000,
             Dialect::Postgres => 500,
+        }
+    }
+
+    /// How often [`Store::maintain`] runs.
+    pub fn maintenance_interval(self) -> Duration {
+        match self {
+            Dialect::Sqlite => Duration::from_secs(5),
+            Dialect::Postgres => Duration::from_secs(1),
         }
     }
 
@@ -248,10 +257,19 @@ impl Store {
         Ok(())
     }
 
-    /// Keeps SQLite's write-ahead log from growing without bound; nothing to do on PostgreSQL.
-    pub async fn checkpoint(&self) -> Result<()> {
-        if self.dialect == Dialect::Sqlite {
-            self.execute_write(sqlx::query(sqlite::CHECKPOINT)).await?;
+    /// Housekeeping the write path needs under constant load, run every
+    /// [`Dialect::maintenance_interval`]: SQLite's write-ahead log checkpointed and trimmed;
+    /// PostgreSQL's queue tables vacuumed.
+    pub async fn maintain(&self) -> Result<()> {
+        match self.dialect {
+            Dialect::Sqlite => {
+                self.execute_write(sqlx::query(sqlite::CHECKPOINT)).await?;
+            }
+            Dialect::Postgres => {
+                sqlx::raw_sql(postgres::VACUUM_QUEUES)
+                    .execute(&self.pool)
+                    .await?;
+            }
         }
         Ok(())
     }
