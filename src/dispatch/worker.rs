@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 
 use super::{outcome, send_result, Recorder, RetrySchedule, Sender};
 use crate::domain::new_id;
-use crate::store::{Claimed, Inactive, Store};
+use crate::store::{Claimed, IntegrationStates, Store};
 
 const CLAIM_BATCH: u32 = 256;
 /// Claim slots kept for integrations this instance has not sent to yet.
@@ -40,8 +40,8 @@ pub struct Dispatcher {
     lanes: Mutex<HashMap<String, Lane>>,
     /// Deliveries leased and not yet handed to the recorder: released if shutdown cuts them off.
     leased: Mutex<HashSet<String>>,
-    /// Paused integrations as last read, and when.
-    paused: Mutex<Option<(Instant, Vec<String>)>>,
+    /// Integrations as last read, and when.
+    integrations: Mutex<Option<(Instant, Arc<IntegrationStates>)>>,
 }
 
 /// One integration's send slots, and what is claimed for it but waits for a slot. Claiming
@@ -82,7 +82,7 @@ impl Dispatcher {
             wake,
             lanes: Mutex::new(HashMap::new()),
             leased: Mutex::new(HashSet::new()),
-            paused: Mutex::new(None),
+            integrations: Mutex::new(None),
         }
     }
 
@@ -164,9 +164,12 @@ impl Dispatcher {
         // Under load, a claim waits until it is worth its transaction: a claim per freed slot
         // would cost more than the sends it feeds.
         let worth_a_claim = (cap / 4).clamp(1, 16);
-        let paused = self.paused().await?;
-        let (mut skip, room, waiting) = {
+        let integrations = self.integrations().await?;
+        let (mut skip, room, waiting, unseen) = {
             let lanes = lock(&self.lanes);
+            // A probe claim walks past every due delivery of the integrations it skips: only
+            // worth it while some integration has no lane here yet.
+            let unseen = integrations.active.iter().any(|id| !lanes.contains_key(id));
             let saturated: Vec<String> = lanes
                 .iter()
                 .filter(|(_, lane)| lane.room(cap) < worth_a_claim)
@@ -180,9 +183,10 @@ impl Dispatcher {
                     .sum()
             });
             let waiting: usize = lanes.values().map(|lane| lane.waiting.len()).sum();
-            (saturated, room, waiting)
+            (saturated, room, waiting, unseen)
         };
-        skip.extend(paused);
+        let probe = probe && unseen;
+        skip.extend(integrations.paused.iter().cloned());
         let free = self.in_flight.available_permits();
         let idle = free == self.config.max_in_flight && waiting == 0;
         // Free send slots, plus room to wait for one (as many again, at most).
@@ -232,32 +236,32 @@ impl Dispatcher {
         Ok(count)
     }
 
-    /// The paused integrations, read again at most once a poll interval (not on every claim);
+    /// The integrations' states, read again at most once a poll interval (not on every claim);
     /// on each reading, what waits for an integration paused or deleted since is handed back.
-    async fn paused(&self) -> crate::error::Result<Vec<String>> {
-        if let Some((read_at, paused)) = &*lock(&self.paused) {
+    async fn integrations(&self) -> crate::error::Result<Arc<IntegrationStates>> {
+        if let Some((read_at, states)) = &*lock(&self.integrations) {
             if read_at.elapsed() < self.config.poll_interval {
-                return Ok(paused.clone());
+                return Ok(states.clone());
             }
         }
         // A deletion older than a lease cannot matter: nothing claimed before it is still leased.
-        let inactive = self.store.inactive_integrations(self.config.lease).await?;
-        let withdrawn = self.withdraw(&inactive);
+        let states = Arc::new(self.store.integration_states(self.config.lease).await?);
+        let withdrawn = self.withdraw(&states);
         if !withdrawn.is_empty() {
             self.store.release(&withdrawn, &self.owner).await?;
         }
-        *lock(&self.paused) = Some((Instant::now(), inactive.paused.clone()));
-        Ok(inactive.paused)
+        *lock(&self.integrations) = Some((Instant::now(), states.clone()));
+        Ok(states)
     }
 
     /// Takes back what waits for integrations paused or deleted since it was claimed (to be
     /// released), and forgets lanes with nothing waiting or in flight.
-    fn withdraw(&self, inactive: &Inactive) -> Vec<String> {
+    fn withdraw(&self, states: &IntegrationStates) -> Vec<String> {
         let cap = self.config.max_in_flight_per_integration;
-        let held: HashSet<&str> = inactive
+        let held: HashSet<&str> = states
             .paused
             .iter()
-            .chain(&inactive.deleted)
+            .chain(&states.deleted)
             .map(String::as_str)
             .collect();
         let mut withdrawn = Vec::new();

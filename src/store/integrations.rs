@@ -13,33 +13,37 @@ use crate::error::{Error, Result};
 const COLUMNS: &str =
     "id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, created_at, updated_at";
 
-/// Integrations that take no sends: paused ones keep their queued deliveries for later,
-/// deleted ones have none left.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Inactive {
+/// What the dispatcher needs to know of the integrations: which take sends, which are paused
+/// (their queued deliveries wait) and which were deleted lately (nothing of theirs is sent).
+#[derive(Debug, Default, Clone)]
+pub struct IntegrationStates {
+    pub active: Vec<String>,
     pub paused: Vec<String>,
     pub deleted: Vec<String>,
 }
 
 impl Store {
-    /// Every paused integration, and those deleted within `deleted_within`: what the dispatcher
-    /// must not claim for, or send to.
-    pub async fn inactive_integrations(&self, deleted_within: Duration) -> Result<Inactive> {
+    /// Every live integration by state, and those deleted within `deleted_within`.
+    pub async fn integration_states(&self, deleted_within: Duration) -> Result<IntegrationStates> {
         let window = chrono::Duration::from_std(deleted_within).unwrap_or(chrono::Duration::MAX);
         let deleted_since = now()
             .checked_sub_signed(window)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT id, deleted FROM integrations WHERE active = 0 AND (deleted = 0 OR updated_at >= $1)",
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT id, active, deleted FROM integrations WHERE deleted = 0 OR updated_at >= $1",
         )
         .bind(to_micros(deleted_since))
         .fetch_all(&self.pool)
         .await?;
-        let (deleted, paused): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, d)| *d != 0);
-        Ok(Inactive {
-            paused: paused.into_iter().map(|(id, _)| id).collect(),
-            deleted: deleted.into_iter().map(|(id, _)| id).collect(),
-        })
+        let mut states = IntegrationStates::default();
+        for (id, active, deleted) in rows {
+            match (active != 0, deleted != 0) {
+                (_, true) => states.deleted.push(id),
+                (true, false) => states.active.push(id),
+                (false, false) => states.paused.push(id),
+            }
+        }
+        Ok(states)
     }
 
     pub async fn create_integration(&self, new: NewIntegration) -> Result<Integration> {
