@@ -42,10 +42,10 @@ impl Store {
         // The claim is the first statement and a write: on SQLite it takes the write lock at
         // once; on PostgreSQL another instance skips the rows this one holds.
         let claimed: Vec<(String,)> = sqlx::query_as(&format!(
-            "DELETE FROM media_inbox WHERE media_id IN
-                (SELECT media_id FROM media_inbox ORDER BY media_id LIMIT {limit} {})
-             RETURNING media_id",
-            self.dialect.skip_locked()
+            "DELETE FROM media_inbox WHERE media_id {} RETURNING media_id",
+            self.dialect.in_claimed(&format!(
+                "SELECT media_id FROM media_inbox ORDER BY media_id LIMIT {limit}"
+            ))
         ))
         .fetch_all(&mut *conn)
         .await?;
@@ -327,6 +327,9 @@ fn targets<'a>(rule: &'a Rule, active: &'a [String]) -> impl Iterator<Item = &'a
 }
 
 async fn load_media(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Media>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let sql = format!(
         "SELECT id, creator_id, platform, post_type, posted_at, ingested_at FROM media WHERE id IN ({})",
         Dialect::of_conn(conn).list(ids.len())
@@ -347,6 +350,9 @@ async fn load_creators(conn: &mut AnyConnection, ids: &[&str]) -> Result<HashMap
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let sql = format!(
         "SELECT id, email, ig_username, tt_username, created_at FROM creators WHERE id IN ({})",
         Dialect::of_conn(conn).list(ids.len())

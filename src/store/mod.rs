@@ -116,11 +116,15 @@ impl Dialect {
         }
     }
 
-    /// Appended to a claiming `SELECT`: lets several instances claim different rows at once.
-    fn skip_locked(self) -> &'static str {
+    /// `key {in_claimed(select)}`: the rows `select` picks, locked without waiting for the rows
+    /// other instances hold. On PostgreSQL an array built once: as `IN (subquery)`, a plan made
+    /// while the table looked empty (statistics from a vacuum) re-ran the subquery for every
+    /// row, seen taking 2.5 s per claim and claiming 3,000 rows under `LIMIT 500`.
+    fn in_claimed(self, select: &str) -> String {
         match self {
-            Dialect::Postgres => postgres::SKIP_LOCKED,
-            Dialect::Sqlite => sqlite::SKIP_LOCKED,
+            Dialect::Postgres => format!("= ANY(ARRAY({select} {}))", postgres::SKIP_LOCKED),
+            // One writer at a time: no row locks to skip.
+            Dialect::Sqlite => format!("IN ({select})"),
         }
     }
 }

@@ -84,13 +84,15 @@ impl Store {
             )
         };
         let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
+        let due = format!(
+            "SELECT delivery_id FROM delivery_queue
+             WHERE due_at <= $3 AND lease_until <= $3 {skip_clause}
+             ORDER BY due_at LIMIT $4"
+        );
         let sql = format!(
             "UPDATE delivery_queue SET lease_until = $1, lease_owner = $2
-             WHERE delivery_id IN (SELECT delivery_id FROM delivery_queue
-                                   WHERE due_at <= $3 AND lease_until <= $3 {skip_clause}
-                                   ORDER BY due_at LIMIT $4 {})
-             RETURNING delivery_id",
-            self.dialect.skip_locked()
+             WHERE delivery_id {} RETURNING delivery_id",
+            self.dialect.in_claimed(&due)
         );
         let mut claim = sqlx::query_as(&sql)
             .bind(to_micros(until))

@@ -8,9 +8,6 @@ use sqlx::{AnyPool, Executor};
 
 use crate::error::Result;
 
-/// SQLite has one writer at a time, so there are no row locks to skip.
-pub(super) const SKIP_LOCKED: &str = "";
-
 pub(super) async fn connect(url: &str) -> Result<AnyPool> {
     let url = with_create_mode(url);
     if let Some(dir) = file_path(&url).and_then(|p| p.parent().map(Path::to_path_buf)) {
