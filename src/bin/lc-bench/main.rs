@@ -66,6 +66,10 @@ struct Args {
     /// Creators the posts are spread over.
     #[arg(long, default_value_t = 1000)]
     creators: usize,
+    /// Posts per reward: the rule's `count` (posts = deliveries × count / integrations). Above 1
+    /// the latency phase is skipped: a webhook's first post was accepted before the rest of its group.
+    #[arg(long, default_value_t = 1)]
+    rule_count: u64,
     /// Posts per ingest batch request in the throughput phase (at most 1000).
     #[arg(long, default_value_t = 1000)]
     batch: usize,
@@ -146,8 +150,14 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
         bail!("--instances > 1 needs --backend postgres (SQLite is one process's store)");
     }
     let batch = args.batch.clamp(1, 1000);
-    let posts = args.deliveries.div_ceil(k as u64);
-    let expected = posts * k as u64;
+    let rule_count = args.rule_count.max(1);
+    let creators = args.creators.max(1) as u64;
+    let posts = args.deliveries.div_ceil(k as u64) * rule_count;
+    // Posts go to the creators in turn; each creator earns once per `rule_count` of its posts.
+    let rewards: u64 = (0..creators)
+        .map(|i| (posts / creators + u64::from(i < posts % creators)) / rule_count)
+        .sum();
+    let expected = rewards * k as u64;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -251,7 +261,7 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     post_json(
         &client,
         &format!("{api}/v1/rules"),
-        &json!({"name":"bench","postTypes":[],"count":1,"repeatable":true,"reward":{"type":"DISCOUNT_CODE"}}),
+        &json!({"name":"bench","postTypes":[],"count":rule_count,"repeatable":true,"reward":{"type":"DISCOUNT_CODE"}}),
     )
     .await?;
     let creator_ids = create_creators(&client, &services, args.creators.max(1)).await?;
@@ -332,7 +342,10 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     );
 
     // 5. Phase 2: latency at a steady rate.
-    let lat = if args.latency_secs > 0 {
+    if args.latency_secs > 0 && rule_count > 1 {
+        println!("# phase 2 skipped: latency is measured with --rule-count 1");
+    }
+    let lat = if args.latency_secs > 0 && rule_count == 1 {
         Some(
             latency_phase(
                 &client,
@@ -465,6 +478,7 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     all.insert("deliveries".into(), json!(expected));
     all.insert("posts".into(), json!(posts));
     all.insert("history_posts".into(), json!(args.history));
+    all.insert("rule_count".into(), json!(rule_count));
     all.insert("integrations".into(), json!(k));
     all.insert("instances".into(), json!(instances));
     all.insert("cores".into(), json!(cores));
