@@ -20,6 +20,7 @@ both_stores!(
     unsigned_integration_gets_no_signature,
     inactive_integration_gets_nothing,
     posts_from_before_the_rule_existed_do_not_count,
+    one_batch_over_many_creators_and_rules_counts_each_pair_alone,
 );
 
 const KEY: &str = "test-api-key-0001";
@@ -569,5 +570,63 @@ async fn posts_from_before_the_rule_existed_do_not_count(backend: Backend) {
         .map(|m| m["lcId"].clone())
         .collect();
     assert_eq!(ids, vec![first["id"].clone(), second["id"].clone()]);
+    app.stop().await;
+}
+
+/// Evaluation counts a whole batch at once; each (rule, creator) pair must still earn exactly
+/// what its own posts earn, with no post counted twice toward one rule.
+async fn one_batch_over_many_creators_and_rules_counts_each_pair_alone(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rx = Receiver::always(200).await;
+    app.create_integration(&rx.url(), KEY, json!({})).await;
+    let stories = app.create_rule(json!({"repeatable": true})).await;
+    let any3 = app
+        .create_rule(json!({"name": "3 posts", "postTypes": [], "count": 3}))
+        .await;
+    let mut creators = Vec::new();
+    let mut media = Vec::new();
+    for i in 0..20 {
+        let c = app
+            .create_creator(&format!("c{i}@example.com"), None, None)
+            .await;
+        let cid = c["id"].as_str().unwrap().to_string();
+        // 5 Stories earn two "2 Story posts" rewards; 6 posts earn the one-off "3 posts" once.
+        for post_type in ["STORY", "FEED", "STORY", "STORY", "STORY", "STORY"] {
+            media.push(json!({"creatorId": cid, "postType": post_type}));
+        }
+        creators.push(cid);
+    }
+    app.post_ok(
+        "/v1/media/batch",
+        json!({ "media": media }),
+        axum::http::StatusCode::CREATED,
+    )
+    .await;
+    rx.wait_for(60, WAIT).await;
+    rx.assert_exactly(60).await;
+    for cid in &creators {
+        let mine = app.fulfillments(&format!("creatorId={cid}")).await;
+        let of = |rule: &Value| -> Vec<&Value> {
+            mine.iter().filter(|f| f["ruleId"] == rule["id"]).collect()
+        };
+        let (pairs, once) = (of(&stories), of(&any3));
+        assert_eq!((pairs.len(), once.len()), (2, 1), "creator {cid}: {mine:?}");
+        let mut counted: Vec<&Value> = pairs
+            .iter()
+            .flat_map(|f| f["payload"]["medias"].as_array().unwrap())
+            .map(|m| &m["lcId"])
+            .collect();
+        assert_eq!(counted.len(), 4);
+        counted.sort_by_key(|v| v.to_string());
+        counted.dedup();
+        assert_eq!(
+            counted.len(),
+            4,
+            "a Story counted twice toward one rule: {mine:?}"
+        );
+        assert_eq!(once[0]["payload"]["medias"].as_array().unwrap().len(), 3);
+    }
     app.stop().await;
 }

@@ -73,15 +73,36 @@ impl Store {
             }
         }
         let mut grants = Vec::new();
+        let mut tallies = Vec::new();
         for ((creator_id, _), (rule, new_posts)) in pairs {
             let creator = creators.get(creator_id).ok_or(Error::NotFound("creator"))?;
-            for medias in count_posts(conn, rule, creator_id, &new_posts).await? {
-                grants.push(Grant {
+            // "Every post earns": nothing is shared between posts, so no lock and no bookkeeping;
+            // the fulfillment_media key still refuses to count a post twice.
+            if rule.repeatable && rule.count == 1 {
+                grants.extend(new_posts.into_iter().map(|m| Grant {
                     rule,
                     creator,
-                    medias,
-                });
+                    medias: vec![m.clone()],
+                }));
+                continue;
             }
+            tallies.push(Tally {
+                rule,
+                creator,
+                new_posts,
+            });
+        }
+        let rewarded = lock_progress(conn, &tallies).await?;
+        tallies.retain(|t| {
+            t.rule.repeatable
+                || rewarded.get(&(t.rule.id.clone(), t.creator.id.clone())) == Some(&0)
+        });
+        for (tally, medias) in count_posts(conn, &tallies).await? {
+            grants.push(Grant {
+                rule: tally.rule,
+                creator: tally.creator,
+                medias,
+            });
         }
         let deliveries = write_grants(conn, &grants, &integrations).await?;
         if deliveries > 0 {
@@ -101,46 +122,76 @@ fn counts(rule: &Rule, post: &Media) -> bool {
     rules::counts(rule, post.post_type, post.platform) && post.ingested_at >= rule.created_at
 }
 
-/// Counts `new_posts` toward `rule` for one creator; returns the groups of posts that earned.
-async fn count_posts(
+/// New posts of one creator toward one rule that keeps count between posts.
+struct Tally<'a> {
+    rule: &'a Rule,
+    creator: &'a Creator,
+    new_posts: Vec<&'a Media>,
+}
+
+/// (rule, creator) pairs per locking statement, within the bind limit.
+const PAIRS_PER_STATEMENT: usize = 90;
+
+/// Locks the (rule, creator) rows of `tallies`, in their order, and returns the rewards each
+/// pair was granted so far. Evaluations of the same pair queue up behind the lock, so the count
+/// that follows sees every post committed before, whichever instance wrote it; every instance
+/// locks in the same (sorted) order, so they cannot deadlock.
+async fn lock_progress(
     conn: &mut AnyConnection,
-    rule: &Rule,
-    creator_id: &str,
-    new_posts: &[&Media],
-) -> Result<Vec<Vec<Media>>> {
-    // "Every post earns": nothing is shared between posts, so no lock and no bookkeeping;
-    // the fulfillment_media key still refuses to count a post twice.
-    if rule.repeatable && rule.count == 1 {
-        return Ok(new_posts.iter().map(|m| vec![(*m).clone()]).collect());
+    tallies: &[Tally<'_>],
+) -> Result<HashMap<(String, String), i64>> {
+    let mut rewarded = HashMap::new();
+    for chunk in tallies.chunks(PAIRS_PER_STATEMENT) {
+        let pairs: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(i * 2, 2)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO rule_progress (rule_id, creator_id) VALUES {}
+             ON CONFLICT (rule_id, creator_id) DO UPDATE SET rewarded = rule_progress.rewarded
+             RETURNING rule_id, creator_id, rewarded",
+            pairs.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (String, String, i64)>(&sql);
+        for t in chunk {
+            query = query.bind(t.rule.id.as_str()).bind(t.creator.id.as_str());
+        }
+        for (rule_id, creator_id, n) in query.fetch_all(&mut *conn).await? {
+            rewarded.insert((rule_id, creator_id), n);
+        }
     }
-    // Lock the (rule, creator) row: evaluations of the same pair queue up behind it, so the
-    // count below sees every post committed before, whichever instance wrote it.
-    sqlx::query(
-        "INSERT INTO rule_progress (rule_id, creator_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .bind(&rule.id)
-    .bind(creator_id)
-    .execute(&mut *conn)
-    .await?;
-    let (rewarded,): (i64,) = sqlx::query_as(
-        "UPDATE rule_progress SET rewarded = rewarded WHERE rule_id = $1 AND creator_id = $2 RETURNING rewarded",
-    )
-    .bind(&rule.id)
-    .bind(creator_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    if !rule.repeatable && rewarded > 0 {
+    Ok(rewarded)
+}
+
+#[derive(sqlx::FromRow)]
+struct PendingRow {
+    rule_id: String,
+    #[sqlx(flatten)]
+    media: MediaRow,
+}
+
+/// (rule, creator, from, to) per row: the window lookup's parameters, within the bind limit.
+const WINDOWS_PER_STATEMENT: usize = 45;
+
+/// Counts the new posts of every locked pair, in a few statements for the whole batch; returns
+/// the groups of posts that earned, with their pair.
+async fn count_posts<'t, 'a>(
+    conn: &mut AnyConnection,
+    tallies: &'t [Tally<'a>],
+) -> Result<Vec<(&'t Tally<'a>, Vec<Media>)>> {
+    if tallies.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<Vec<Value>> = new_posts
+    let rows: Vec<Vec<Value>> = tallies
         .iter()
-        .map(|m| {
-            vec![
-                Value::Text(rule.id.clone()),
-                Value::Text(m.id.clone()),
-                Value::Text(creator_id.to_string()),
-                Value::Int(to_micros(m.posted_at)),
-            ]
+        .flat_map(|t| {
+            t.new_posts.iter().map(|m| {
+                vec![
+                    Value::Text(t.rule.id.clone()),
+                    Value::Text(m.id.clone()),
+                    Value::Text(t.creator.id.clone()),
+                    Value::Int(to_micros(m.posted_at)),
+                ]
+            })
         })
         .collect();
     bulk::insert(
@@ -150,71 +201,117 @@ async fn count_posts(
         &rows,
     )
     .await?;
+
     // Uncounted posts never formed a group among themselves, so a new group holds a new post and
     // lies within a window of it: what is further away is not read (a creator's leftovers under a
     // windowed rule only grow). Backdated posts still find old leftovers inside that range.
-    let (from, to) = reach(rule, new_posts);
-    let pending: Vec<Media> = sqlx::query_as::<_, MediaRow>(
-        "SELECT m.id, m.creator_id, m.platform, m.post_type, m.posted_at, m.ingested_at
-         FROM rule_posts rp JOIN media m ON m.id = rp.media_id
-         WHERE rp.rule_id = $1 AND rp.creator_id = $2 AND rp.posted_at >= $3 AND rp.posted_at <= $4
-         ORDER BY rp.posted_at, rp.media_id",
-    )
-    .bind(&rule.id)
-    .bind(creator_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(Media::try_from)
-    .collect::<Result<_>>()?;
-    let candidates: Vec<Candidate> = pending
-        .iter()
-        .map(|m| Candidate {
-            media_id: m.id.clone(),
-            posted_at: to_micros(m.posted_at),
-        })
-        .collect();
-    let groups = rules::earned_groups(rule, &candidates, (!rule.repeatable).then_some(1));
-    if groups.is_empty() {
-        return Ok(Vec::new());
-    }
-    let by_id: HashMap<&str, &Media> = pending.iter().map(|m| (m.id.as_str(), m)).collect();
-    let earned: Vec<Vec<Media>> = groups
-        .iter()
-        .map(|g| {
-            g.iter()
-                .filter_map(|c| by_id.get(c.media_id.as_str()).map(|m| (*m).clone()))
-                .collect()
-        })
-        .collect();
-    if rule.repeatable {
-        let counted: Vec<&str> = earned.iter().flatten().map(|m| m.id.as_str()).collect();
+    let mut pending: HashMap<(String, String), Vec<Media>> = HashMap::new();
+    for chunk in tallies.chunks(WINDOWS_PER_STATEMENT) {
+        let windows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(i * 4, 4)))
+            .collect();
         let sql = format!(
-            "DELETE FROM rule_posts WHERE rule_id = $1 AND media_id IN ({})",
-            placeholders(1, counted.len())
+            "SELECT rp.rule_id, m.id, m.creator_id, m.platform, m.post_type, m.posted_at, m.ingested_at
+             FROM (VALUES {}) AS w
+             JOIN rule_posts rp ON rp.rule_id = w.column1 AND rp.creator_id = w.column2
+                               AND rp.posted_at >= w.column3 AND rp.posted_at <= w.column4
+             JOIN media m ON m.id = rp.media_id
+             ORDER BY rp.posted_at, rp.media_id",
+            windows.join(", ")
         );
-        let mut uncount = sqlx::query(&sql).bind(&rule.id);
-        for id in counted {
-            uncount = uncount.bind(id);
+        let mut query = sqlx::query_as::<_, PendingRow>(&sql);
+        for t in chunk {
+            let (from, to) = reach(t.rule, &t.new_posts);
+            query = query
+                .bind(t.rule.id.as_str())
+                .bind(t.creator.id.as_str())
+                .bind(from)
+                .bind(to);
         }
-        uncount.execute(&mut *conn).await?;
-    } else {
-        // The reward is spent: the leftovers can never count.
+        for row in query.fetch_all(&mut *conn).await? {
+            let media = Media::try_from(row.media)?;
+            pending
+                .entry((row.rule_id, media.creator_id.clone()))
+                .or_default()
+                .push(media);
+        }
+    }
+
+    let mut earned = Vec::new();
+    let mut counted: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut spent = Vec::new();
+    let mut progress = Vec::new();
+    for tally in tallies {
+        let (rule, creator_id) = (tally.rule, tally.creator.id.as_str());
+        let Some(posts) = pending.remove(&(rule.id.clone(), creator_id.to_string())) else {
+            continue;
+        };
+        let candidates: Vec<Candidate> = posts
+            .iter()
+            .map(|m| Candidate {
+                media_id: m.id.clone(),
+                posted_at: to_micros(m.posted_at),
+            })
+            .collect();
+        let groups = rules::earned_groups(rule, &candidates, (!rule.repeatable).then_some(1));
+        if groups.is_empty() {
+            continue;
+        }
+        let by_id: HashMap<&str, &Media> = posts.iter().map(|m| (m.id.as_str(), m)).collect();
+        let medias: Vec<Vec<Media>> = groups
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .filter_map(|c| by_id.get(c.media_id.as_str()).map(|m| (*m).clone()))
+                    .collect()
+            })
+            .collect();
+        if rule.repeatable {
+            counted
+                .entry(rule.id.as_str())
+                .or_default()
+                .extend(medias.iter().flatten().map(|m| m.id.clone()));
+        } else {
+            // The reward is spent: the leftovers can never count.
+            spent.push((rule.id.as_str(), creator_id));
+        }
+        progress.push(vec![
+            Value::Text(rule.id.clone()),
+            Value::Text(creator_id.to_string()),
+            Value::Int(medias.len() as i64),
+        ]);
+        earned.extend(medias.into_iter().map(|m| (tally, m)));
+    }
+    for (rule_id, media_ids) in &counted {
+        for chunk in media_ids.chunks(500) {
+            let sql = format!(
+                "DELETE FROM rule_posts WHERE rule_id = $1 AND media_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut uncount = sqlx::query(&sql).bind(*rule_id);
+            for id in chunk {
+                uncount = uncount.bind(id.as_str());
+            }
+            uncount.execute(&mut *conn).await?;
+        }
+    }
+    for (rule_id, creator_id) in spent {
         sqlx::query("DELETE FROM rule_posts WHERE rule_id = $1 AND creator_id = $2")
-            .bind(&rule.id)
+            .bind(rule_id)
             .bind(creator_id)
             .execute(&mut *conn)
             .await?;
     }
-    sqlx::query(
-        "UPDATE rule_progress SET rewarded = rewarded + $3 WHERE rule_id = $1 AND creator_id = $2",
+    bulk::update_from_values(
+        conn,
+        |v| {
+            format!(
+                "UPDATE rule_progress SET rewarded = rule_progress.rewarded + v.column3 FROM {v}
+                 WHERE rule_progress.rule_id = v.column1 AND rule_progress.creator_id = v.column2"
+            )
+        },
+        &progress,
     )
-    .bind(&rule.id)
-    .bind(creator_id)
-    .bind(earned.len() as i64)
-    .execute(&mut *conn)
     .await?;
     Ok(earned)
 }
