@@ -1,5 +1,6 @@
 //! Fault tolerance with real processes: kill -9 and restart, several instances on one
-//! PostgreSQL database, a hanging receiver beside a healthy one, Retry-After, SIGTERM.
+//! PostgreSQL database, hanging, resetting and down receivers beside a healthy one, Retry-After,
+//! SIGTERM.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -15,6 +16,7 @@ use support::{distinct_ids, first_receipt_of_repeats, wait_for_distinct, Service
 both_stores!(
     kill_nine_mid_run_loses_nothing,
     hanging_receiver_does_not_hold_up_a_healthy_one,
+    resetting_and_down_receivers_do_not_hold_up_a_healthy_one,
     retry_after_is_waited_out,
     sigterm_finishes_the_send_in_flight_and_exits_zero,
 );
@@ -174,6 +176,74 @@ async fn hanging_receiver_does_not_hold_up_a_healthy_one(backend: Backend) {
         "the hanging receiver got {} sends at once; its cap is 4",
         hanging.count()
     );
+    service.kill_nine();
+}
+
+/// A listener that accepts each connection and resets it at once (SO_LINGER 0, then close).
+async fn resetting_receiver() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_zero_linger();
+            drop(stream);
+        }
+    });
+    format!("http://127.0.0.1:{port}/hook")
+}
+
+async fn resetting_and_down_receivers_do_not_hold_up_a_healthy_one(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let healthy = Receiver::start(Script::always(Reply::ok())).await;
+    let caps = [
+        ("--max-in-flight", "8"),
+        ("--max-in-flight-per-integration", "4"),
+    ];
+    let service = Service::spawn(&db, &caps).await;
+    let resets = service
+        .create_integration("resets", &resetting_receiver().await)
+        .await;
+    let down = service
+        .create_integration("down", &common::closed_port_url())
+        .await;
+    let creator = every_post_earns(&service, &healthy).await;
+    let media: Vec<_> = (0..20)
+        .map(|_| json!({"creatorId": creator, "postType": "REEL"}))
+        .collect();
+    service
+        .post("/v1/media/batch", json!({ "media": media }))
+        .await;
+    healthy.wait_for(20, Duration::from_secs(10)).await;
+    // The broken receivers' deliveries are retried with the error logged, not lost or stuck.
+    for integration in [resets, down] {
+        let path = format!("/v1/deliveries?integrationId={integration}");
+        let start = std::time::Instant::now();
+        let deliveries = loop {
+            let deliveries = service.get_all(&path).await;
+            let logged = deliveries
+                .iter()
+                .any(|d| d["lastError"].as_str().is_some_and(|e| !e.is_empty()));
+            if logged || start.elapsed() > WAIT {
+                break deliveries;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(deliveries.len(), 20, "{integration}: {deliveries:?}");
+        assert!(
+            deliveries
+                .iter()
+                .any(|d| d["lastError"].as_str().is_some_and(|e| !e.is_empty())),
+            "{integration}: no error logged: {deliveries:?}"
+        );
+        assert!(
+            deliveries.iter().all(|d| d["status"] != "succeeded"),
+            "{integration}: a send to a broken receiver succeeded"
+        );
+    }
     service.kill_nine();
 }
 
