@@ -37,6 +37,16 @@ async fn every_post_earns(service: &Service, receiver: &Receiver) -> String {
     service.create_creator("crash@example.com").await
 }
 
+/// `n` posts by `creator` in one batch request.
+async fn post_reels(service: &Service, creator: &str, n: usize) {
+    let media: Vec<_> = (0..n)
+        .map(|_| json!({"creatorId": creator, "postType": "REEL"}))
+        .collect();
+    service
+        .post("/v1/media/batch", json!({ "media": media }))
+        .await;
+}
+
 async fn kill_nine_mid_run_loses_nothing(backend: Backend) {
     let Some(db) = TestDb::create(backend).await else {
         return;
@@ -163,12 +173,7 @@ async fn hanging_receiver_does_not_hold_up_a_healthy_one(backend: Backend) {
     let service = Service::spawn(&db, &caps).await;
     service.create_integration("hangs", &hanging.url()).await;
     let creator = every_post_earns(&service, &healthy).await;
-    let media: Vec<_> = (0..20)
-        .map(|_| json!({"creatorId": creator, "postType": "REEL"}))
-        .collect();
-    service
-        .post("/v1/media/batch", json!({ "media": media }))
-        .await;
+    post_reels(&service, &creator, 20).await;
     // The hanging receiver holds its 4 slots for 20 s; the healthy one must not wait for them.
     healthy.wait_for(20, Duration::from_secs(10)).await;
     assert!(
@@ -211,12 +216,7 @@ async fn resetting_and_down_receivers_do_not_hold_up_a_healthy_one(backend: Back
         .create_integration("down", &common::closed_port_url())
         .await;
     let creator = every_post_earns(&service, &healthy).await;
-    let media: Vec<_> = (0..20)
-        .map(|_| json!({"creatorId": creator, "postType": "REEL"}))
-        .collect();
-    service
-        .post("/v1/media/batch", json!({ "media": media }))
-        .await;
+    post_reels(&service, &creator, 20).await;
     healthy.wait_for(20, Duration::from_secs(10)).await;
     // The broken receivers' deliveries are retried with the error logged, not lost or stuck.
     for integration in [resets, down] {
