@@ -11,4 +11,5 @@ pub mod payload;
 pub mod rules;
 pub mod service;
 pub mod store;
+pub mod telemetry;
 pub mod watch;

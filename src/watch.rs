@@ -2,11 +2,12 @@
 //! `lc-webhooks import` in another process), and evaluates each exactly once.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Notify};
 
 use crate::store::Store;
+use crate::telemetry;
 
 /// Runs until `shutdown` turns true. `wake` is signalled by in-process writers; posts from other
 /// processes are found by polling every `poll_interval`.
@@ -20,9 +21,11 @@ pub async fn run_evaluator(
     let batch = store.dialect().evaluation_batch();
     let mut failures = 0u32;
     while !*shutdown.borrow() {
+        let started = Instant::now();
         match store.evaluate_inbox(batch).await {
             Ok(done) if done.posts > 0 => {
                 failures = 0;
+                telemetry::batch("evaluate", started, done.posts);
                 metrics::counter!("lc_webhooks_posts_evaluated_total").increment(done.posts as u64);
                 metrics::counter!("lc_webhooks_fulfillments_total")
                     .increment(done.fulfillments as u64);

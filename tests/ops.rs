@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{Backend, Receiver, TestApp, WAIT};
+use std::time::Duration;
+
+use common::{Backend, Receiver, Reply, Script, TestApp, WAIT};
 use lc_webhooks::store::Store;
 use serde_json::json;
 use sqlx::AnyPool;
@@ -10,6 +12,7 @@ use sqlx::AnyPool;
 both_stores!(
     healthz_answers_200_when_the_store_answers,
     metrics_expose_lc_webhooks_series,
+    metrics_show_the_backlog_and_the_batches,
     maintenance_runs_and_keeps_every_delivery
 );
 
@@ -45,6 +48,66 @@ async fn metrics_expose_lc_webhooks_series(backend: Backend) {
     })
     .await;
     assert!(text.contains("lc_webhooks_attempts_total"), "{text}");
+    app.stop().await;
+}
+
+/// The value of an unlabelled series in a Prometheus text page.
+fn gauge(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let resp = reqwest::get(app.url("/metrics")).await.expect("metrics");
+    assert_eq!(resp.status().as_u16(), 200);
+    resp.text().await.expect("text")
+}
+
+async fn metrics_show_the_backlog_and_the_batches(backend: Backend) {
+    let Some(app) =
+        TestApp::start_with(backend, |s| s.http_timeout = Duration::from_secs(10)).await
+    else {
+        return;
+    };
+    // Every answer takes 3 s: meanwhile the seven deliveries are in flight, still unsettled.
+    let rx = Receiver::start(Script::always(Reply::ok().after(Duration::from_secs(3)))).await;
+    app.create_integration(&rx.url(), "b", json!({})).await;
+    app.create_rule(json!({"count": 1, "repeatable": true}))
+        .await;
+    let c = app.create_creator("b@example.com", None, None).await;
+    for _ in 0..7 {
+        app.post_media(c["id"].as_str().unwrap(), "STORY", json!({}))
+            .await;
+    }
+    let text = common::wait_until(WAIT, "a backlog of 7 overdue deliveries", || async {
+        let text = scrape(&app).await;
+        let waiting = gauge(&text, "lc_webhooks_backlog_deliveries") == Some(7.0);
+        let overdue = gauge(&text, "lc_webhooks_oldest_due_seconds").is_some_and(|s| s > 0.0);
+        (waiting && overdue).then_some(text)
+    })
+    .await;
+    assert_eq!(
+        gauge(&text, "lc_webhooks_backlog_posts"),
+        Some(0.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("lc_webhooks_batch_rows_count{stage=\"evaluate\"}"),
+        "{text}"
+    );
+
+    rx.wait_for(7, WAIT).await;
+    let text = common::wait_until(WAIT, "an empty backlog", || async {
+        let text = scrape(&app).await;
+        let empty = gauge(&text, "lc_webhooks_backlog_deliveries") == Some(0.0)
+            && gauge(&text, "lc_webhooks_oldest_due_seconds") == Some(0.0);
+        empty.then_some(text)
+    })
+    .await;
+    for stage in ["claim", "record"] {
+        let series = format!("lc_webhooks_batch_seconds_count{{stage=\"{stage}\"}}");
+        assert!(text.contains(&series), "no {series}: {text}");
+    }
     app.stop().await;
 }
 

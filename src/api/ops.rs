@@ -6,6 +6,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::AppState;
+use crate::telemetry;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -26,6 +27,7 @@ async fn health(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    telemetry::refresh_backlog(&s.store).await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),

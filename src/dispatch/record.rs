@@ -2,11 +2,12 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use crate::store::{SendResult, Store};
+use crate::telemetry;
 
 const BATCH: usize = 512;
 
@@ -49,12 +50,14 @@ async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<SendResult>
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         let mut wait = Duration::from_millis(50);
+        let started = Instant::now();
         // A database outage must not lose results: keep the batch until it is written.
         while let Err(e) = store.record(&batch).await {
             tracing::error!(error = %e, attempts = batch.len(), "recording attempts failed; retrying");
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(5));
         }
+        telemetry::batch("record", started, batch.len());
         batch.clear();
     }
 }

@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use super::{outcome, send_result, Recorder, RetrySchedule, Sender};
 use crate::domain::new_id;
 use crate::store::{Claimed, IntegrationStates, Store};
+use crate::telemetry;
 
 const CLAIM_BATCH: u32 = 256;
 /// Claim slots kept for integrations this instance has not sent to yet.
@@ -202,12 +203,16 @@ impl Dispatcher {
         }
         let limit = u32::try_from(limit).unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH);
         // Measured before the claim, so never later than the lease the database records.
-        let lease_ends = Instant::now() + self.config.lease;
+        let started = Instant::now();
+        let lease_ends = started + self.config.lease;
         let claimed = self
             .store
             .claim_due(limit, self.config.lease, &self.owner, &skip)
             .await?;
         let count = claimed.len();
+        if count > 0 {
+            telemetry::batch("claim", started, count);
+        }
         let mut over_cap = Vec::new();
         {
             let mut lanes = lock(&self.lanes);

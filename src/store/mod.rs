@@ -4,6 +4,7 @@
 //! placeholders, integer timestamps, text ids) through sqlx's `Any` driver; what differs —
 //! connecting, migrations, row locking — lives in [`sqlite`] and [`postgres`] behind [`Dialect`].
 
+mod backlog;
 mod bulk;
 mod creators;
 mod deliveries;
@@ -28,6 +29,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::Result;
 
+pub use backlog::Backlog;
 pub use evaluate::Evaluation;
 pub use integrations::IntegrationStates;
 pub use postgres::forward_notifications;

@@ -1,0 +1,29 @@
+//! The service's own figures for `/metrics`: how big and how long each store batch is, and what
+//! is waiting. The names are the contract with dashboards; README lists them.
+
+use std::time::{Duration, Instant};
+
+use crate::domain::time::{now, to_micros};
+use crate::store::Store;
+
+/// One batch of a pipeline stage (`evaluate`, `claim`, `record`): its rows and its time in the store.
+pub fn batch(stage: &'static str, started: Instant, rows: usize) {
+    metrics::histogram!("lc_webhooks_batch_seconds", "stage" => stage)
+        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!("lc_webhooks_batch_rows", "stage" => stage).record(rows as f64);
+}
+
+/// Reads the backlog into gauges. A store that does not answer in time leaves the last values;
+/// `/healthz` is the place that reports it.
+pub async fn refresh_backlog(store: &Store) {
+    let Ok(Ok(backlog)) = tokio::time::timeout(Duration::from_secs(2), store.backlog()).await
+    else {
+        return;
+    };
+    metrics::gauge!("lc_webhooks_backlog_posts").set(backlog.posts as f64);
+    metrics::gauge!("lc_webhooks_backlog_deliveries").set(backlog.deliveries as f64);
+    let overdue = backlog
+        .earliest_due_micros
+        .map_or(0, |due| (to_micros(now()) - due).max(0));
+    metrics::gauge!("lc_webhooks_oldest_due_seconds").set(overdue as f64 / 1e6);
+}
