@@ -53,3 +53,41 @@ pub(crate) async fn wait_ready(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Per stage (`evaluate`, `claim`, `record`), summed over the services: batches, rows and
+/// seconds in the store, from each service's `/metrics`.
+pub(crate) async fn batch_figures(
+    client: &reqwest::Client,
+    bases: &[String],
+) -> Result<Vec<(&'static str, f64, f64, f64)>> {
+    let mut pages = Vec::new();
+    for base in bases {
+        pages.push(
+            client
+                .get(format!("{base}/metrics"))
+                .send()
+                .await?
+                .text()
+                .await?,
+        );
+    }
+    let sum = |series: &str| -> f64 {
+        pages
+            .iter()
+            .flat_map(|page| page.lines())
+            .filter_map(|line| line.strip_prefix(series)?.trim().parse::<f64>().ok())
+            .sum()
+    };
+    Ok(["evaluate", "claim", "record"]
+        .into_iter()
+        .map(|stage| {
+            let label = format!("{{stage=\"{stage}\"}}");
+            (
+                stage,
+                sum(&format!("lc_webhooks_batch_rows_count{label}")),
+                sum(&format!("lc_webhooks_batch_rows_sum{label}")),
+                sum(&format!("lc_webhooks_batch_seconds_sum{label}")),
+            )
+        })
+        .collect())
+}

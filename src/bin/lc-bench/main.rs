@@ -23,7 +23,7 @@ mod receiver;
 mod workload;
 
 use db::{create_pg_database, drop_pg_database, with_database, Db};
-use http::{post_json, wait_ready};
+use http::{batch_figures, post_json, wait_ready};
 use procs::{cpu_secs, free_port, machine_jiffies, peak_rss_kib, unix_micros, Children};
 use receiver::{receiver_ceiling, ReceiverClient};
 use workload::{create_creators, ingest, latency_phase, wait_for};
@@ -341,6 +341,9 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
         "# phase 1: {expected} webhooks in {e2e_secs:.2} s; {recorded} recorded as succeeded {record_lag_ms:.0} ms after the last was received"
     );
 
+    let bases: Vec<String> = services.iter().map(|(base, _)| base.clone()).collect();
+    let batches = batch_figures(&client, &bases).await?;
+
     // 5. Phase 2: latency at a steady rate.
     if args.latency_secs > 0 && rule_count > 1 {
         println!("# phase 2 skipped: latency is measured with --rule-count 1");
@@ -422,6 +425,23 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
         ("record_lag_ms", json!(round1(record_lag_ms))),
         ("duplicates_phase1", json!(duplicates_phase1)),
     ];
+    let batch_names: Vec<[String; 3]> = batches
+        .iter()
+        .map(|(stage, ..)| {
+            [
+                format!("batches_{stage}_phase1"),
+                format!("batch_{stage}_rows_mean"),
+                format!("batch_{stage}_store_secs_phase1"),
+            ]
+        })
+        .collect();
+    for ((_, count, rows, secs), names) in batches.iter().zip(&batch_names) {
+        figures.extend([
+            (names[0].as_str(), json!(count)),
+            (names[1].as_str(), json!(round1(rows / count.max(1.0)))),
+            (names[2].as_str(), json!(round3(*secs))),
+        ]);
+    }
     if let Some(l) = &lat {
         figures.extend([
             ("latency_posts", json!(l.posts)),
