@@ -134,6 +134,9 @@ impl Dialect {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where writes go: on SQLite a pool of its own with one connection (see `sqlite::connect`);
+    /// on PostgreSQL the same pool.
+    writer: AnyPool,
     dialect: Dialect,
     /// SQLite takes one writer at a time and makes the others poll its lock, sleeping up to
     /// 100 ms between tries; queueing this process's writers here wakes the next one at once.
@@ -185,13 +188,17 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::of_url(url);
-        let pool = match dialect {
+        let (pool, writer) = match dialect {
             Dialect::Sqlite => sqlite::connect(url).await?,
-            Dialect::Postgres => postgres::connect(url, AnyPoolOptions::new()).await?,
+            Dialect::Postgres => {
+                let pool = postgres::connect(url, AnyPoolOptions::new()).await?;
+                (pool.clone(), pool)
+            }
         };
         let write_gate = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
         Ok(Store {
             pool,
+            writer,
             dialect,
             write_gate,
         })
@@ -211,14 +218,14 @@ impl Store {
         statement: Query<'q, Any, AnyArguments<'q>>,
     ) -> Result<AnyQueryResult> {
         let _gate = self.write_gate().await;
-        Ok(statement.execute(&self.pool).await?)
+        Ok(statement.execute(&self.writer).await?)
     }
 
     /// Begins a transaction that writes.
     async fn begin_write(&self) -> Result<WriteTx> {
         let gate = self.write_gate().await;
         Ok(WriteTx {
-            tx: self.pool.begin().await?,
+            tx: self.writer.begin().await?,
             _gate: gate,
         })
     }
@@ -282,6 +289,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// Ids among `ids` that name no creator.

@@ -8,7 +8,21 @@ use sqlx::{AnyPool, Executor};
 
 use crate::error::Result;
 
-pub(super) async fn connect(url: &str) -> Result<AnyPool> {
+/// Connections for reads (the API's lists and lookups).
+const READERS: u32 = 4;
+
+/// Two pools on one file: readers, and the one connection every write goes through. In WAL mode
+/// a connection drops its whole page cache whenever another connection has written since its
+/// last transaction; with writes spread over the pool, nearly every write started cold and read
+/// its pages back from the file. One writer connection keeps the hot pages (queue, index roots)
+/// cached between transactions.
+pub(super) async fn connect(url: &str) -> Result<(AnyPool, AnyPool)> {
+    let readers = open(url, READERS).await?;
+    let writer = open(url, 1).await?;
+    Ok((readers, writer))
+}
+
+async fn open(url: &str, connections: u32) -> Result<AnyPool> {
     let url = with_create_mode(url);
     if let Some(dir) = file_path(&url).and_then(|p| p.parent().map(Path::to_path_buf)) {
         if !dir.as_os_str().is_empty() {
@@ -16,7 +30,7 @@ pub(super) async fn connect(url: &str) -> Result<AnyPool> {
         }
     }
     let pool = AnyPoolOptions::new()
-        .max_connections(4)
+        .max_connections(connections)
         // A ping before every checkout costs a round trip per statement; a dead connection
         // fails its statement instead, and every caller retries or reports it.
         .test_before_acquire(false)
@@ -72,6 +86,35 @@ fn file_path(url: &str) -> Option<&Path> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
+
+    /// Per-connection state (a temporary table) seen by the next write: both ran on the one
+    /// writer connection, whose page cache therefore stays warm between transactions.
+    #[tokio::test]
+    async fn every_write_goes_through_one_connection() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("w.db").display());
+        let store = Store::connect(&url).await.expect("store");
+        store
+            .execute_write(sqlx::query("CREATE TEMP TABLE mine (x INTEGER)"))
+            .await
+            .expect("temp table");
+        for _ in 0..8 {
+            let mut tx = store.begin_write().await.expect("write");
+            sqlx::query("INSERT INTO temp.mine VALUES (1)")
+                .execute(&mut *tx)
+                .await
+                .expect("the writer's own temp table");
+            tx.commit().await.expect("commit");
+        }
+        let mut tx = store.begin_write().await.expect("write");
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM temp.mine")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("count");
+        assert_eq!(n, 8);
+        tx.rollback().await.expect("rollback");
+    }
 
     #[test]
     fn a_missing_file_is_created() {
