@@ -13,6 +13,18 @@ pub fn batch(stage: &'static str, started: Instant, rows: usize) {
     metrics::histogram!("lc_webhooks_batch_rows", "stage" => stage).record(rows as f64);
 }
 
+/// Time a writer waited for its turn at SQLite's one writer.
+pub fn write_gate_wait(purpose: &'static str, asked: Instant) {
+    metrics::histogram!("lc_webhooks_write_gate_wait_seconds", "purpose" => purpose)
+        .record(asked.elapsed().as_secs_f64());
+}
+
+/// Time a turn at SQLite's one writer was held: summed per second, how busy the writer is.
+pub fn write_gate_hold(purpose: &'static str, since: Instant) {
+    metrics::histogram!("lc_webhooks_write_gate_hold_seconds", "purpose" => purpose)
+        .record(since.elapsed().as_secs_f64());
+}
+
 /// Reads the backlog into gauges. A store that does not answer in time leaves the last values;
 /// `/healthz` is the place that reports it.
 pub async fn refresh_backlog(store: &Store) {

@@ -79,18 +79,16 @@ async fn metrics_show_the_backlog_and_the_batches(backend: Backend) {
         app.post_media(c["id"].as_str().unwrap(), "STORY", json!({}))
             .await;
     }
+    // Gauges are process-wide and both stores' tests run in this process: read all three from
+    // one page, and retry until that page is this service's.
     let text = common::wait_until(WAIT, "a backlog of 7 overdue deliveries", || async {
         let text = scrape(&app).await;
         let waiting = gauge(&text, "lc_webhooks_backlog_deliveries") == Some(7.0);
         let overdue = gauge(&text, "lc_webhooks_oldest_due_seconds").is_some_and(|s| s > 0.0);
-        (waiting && overdue).then_some(text)
+        let evaluated = gauge(&text, "lc_webhooks_backlog_posts") == Some(0.0);
+        (waiting && overdue && evaluated).then_some(text)
     })
     .await;
-    assert_eq!(
-        gauge(&text, "lc_webhooks_backlog_posts"),
-        Some(0.0),
-        "{text}"
-    );
     assert!(
         text.contains("lc_webhooks_batch_rows_count{stage=\"evaluate\"}"),
         "{text}"
@@ -107,6 +105,18 @@ async fn metrics_show_the_backlog_and_the_batches(backend: Backend) {
     for stage in ["claim", "record"] {
         let series = format!("lc_webhooks_batch_seconds_count{{stage=\"{stage}\"}}");
         assert!(text.contains(&series), "no {series}: {text}");
+    }
+    // SQLite's one writer: how long each kind of write waited for it and held it.
+    if backend == Backend::Sqlite {
+        for purpose in ["ingest", "evaluate", "claim", "record"] {
+            let series =
+                format!("lc_webhooks_write_gate_hold_seconds_count{{purpose=\"{purpose}\"}}");
+            assert!(text.contains(&series), "no {series}: {text}");
+        }
+        assert!(
+            text.contains("lc_webhooks_write_gate_wait_seconds"),
+            "{text}"
+        );
     }
     app.stop().await;
 }

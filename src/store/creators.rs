@@ -18,7 +18,7 @@ impl Store {
         .bind(&new.ig_username)
         .bind(&new.tt_username)
         .bind(to_micros(now()));
-        let inserted = self.execute_write(insert).await?;
+        let inserted = self.execute_write("config", insert).await?;
         if inserted.rows_affected() == 0 {
             return Err(Error::conflict(
                 "email_taken",

@@ -65,7 +65,7 @@ impl Store {
     /// Queues one more attempt of a settled delivery, now, under the same id.
     pub async fn retry_delivery(&self, id: &str) -> Result<Delivery> {
         let at = to_micros(now());
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write("retry").await?;
         let updated = sqlx::query(
             "UPDATE deliveries SET status = 'pending', next_attempt_at = $2
              WHERE id = $1 AND status <> 'pending'
@@ -115,7 +115,7 @@ impl Store {
         .bind(integration_id)
         .bind(at)
         .bind(body);
-        self.execute_write(insert).await?;
+        self.execute_write("test_send", insert).await?;
         Ok(id)
     }
 }

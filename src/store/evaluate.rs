@@ -33,7 +33,7 @@ impl Store {
     /// Evaluates up to `limit` queued posts. Each post leaves the inbox in the same transaction
     /// that records what it earned, so a post is evaluated exactly once, even across instances.
     pub async fn evaluate_inbox(&self, limit: u32) -> Result<Evaluation> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write("evaluate").await?;
         let conn: &mut AnyConnection = &mut tx;
         // PostgreSQL only: SQLite runs no settings, so the claim below is still its first statement.
         if let Some(settings) = self.dialect.evaluation_settings() {

@@ -62,7 +62,7 @@ impl Store {
         .bind(new.signing_secret.as_ref().map(Secret::expose))
         .bind(flag(new.active))
         .bind(at);
-        self.execute_write(insert).await?;
+        self.execute_write("config", insert).await?;
         self.integration(&id).await
     }
 
@@ -128,7 +128,7 @@ impl Store {
         .bind(secret.as_ref().map(Secret::expose))
         .bind(patch.active.map(flag))
         .bind(to_micros(now()));
-        let done = self.execute_write(update).await?;
+        let done = self.execute_write("config", update).await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("integration"));
         }
@@ -137,7 +137,7 @@ impl Store {
 
     /// Hides the integration and settles its pending deliveries as failed; the log stays.
     pub async fn delete_integration(&self, id: &str) -> Result<()> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write("config").await?;
         let done = sqlx::query("UPDATE integrations SET deleted = 1, active = 0, updated_at = $2 WHERE id = $1 AND deleted = 0")
             .bind(id)
             .bind(to_micros(now()))

@@ -35,7 +35,7 @@ impl Store {
                 ingested_at,
             })
             .collect();
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write("ingest").await?;
         insert_rows(&mut tx, &media).await?;
         self.announce(&mut tx, postgres::POSTS_CHANNEL).await?;
         tx.commit().await?;

@@ -20,7 +20,7 @@ mod rules;
 mod sqlite;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyQueryResult};
 use sqlx::query::Query;
@@ -28,6 +28,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::Result;
+use crate::telemetry;
 
 pub use backlog::Backlog;
 pub use evaluate::Evaluation;
@@ -147,7 +148,20 @@ pub struct Store {
 /// Fields drop in order: the transaction ends before the gate opens.
 pub(crate) struct WriteTx {
     tx: Transaction<'static, Any>,
-    _gate: Option<OwnedMutexGuard<()>>,
+    _gate: Option<WriteTurn>,
+}
+
+/// This process's turn at SQLite's one writer; how long it was held goes to `/metrics`.
+struct WriteTurn {
+    _guard: OwnedMutexGuard<()>,
+    purpose: &'static str,
+    since: Instant,
+}
+
+impl Drop for WriteTurn {
+    fn drop(&mut self) {
+        telemetry::write_gate_hold(self.purpose, self.since);
+    }
 }
 
 impl WriteTx {
@@ -205,25 +219,31 @@ impl Store {
     }
 
     /// Waits for this process's turn to write (SQLite); free on PostgreSQL.
-    async fn write_gate(&self) -> Option<OwnedMutexGuard<()>> {
-        match &self.write_gate {
-            Some(gate) => Some(gate.clone().lock_owned().await),
-            None => None,
-        }
+    async fn write_gate(&self, purpose: &'static str) -> Option<WriteTurn> {
+        let gate = self.write_gate.as_ref()?;
+        let asked = Instant::now();
+        let guard = gate.clone().lock_owned().await;
+        telemetry::write_gate_wait(purpose, asked);
+        Some(WriteTurn {
+            _guard: guard,
+            purpose,
+            since: Instant::now(),
+        })
     }
 
     /// Runs one writing statement in this process's turn to write, and no longer.
     async fn execute_write<'q>(
         &self,
+        purpose: &'static str,
         statement: Query<'q, Any, AnyArguments<'q>>,
     ) -> Result<AnyQueryResult> {
-        let _gate = self.write_gate().await;
+        let _gate = self.write_gate(purpose).await;
         Ok(statement.execute(&self.writer).await?)
     }
 
-    /// Begins a transaction that writes.
-    async fn begin_write(&self) -> Result<WriteTx> {
-        let gate = self.write_gate().await;
+    /// Begins a transaction that writes; `purpose` labels its time at SQLite's writer in `/metrics`.
+    async fn begin_write(&self, purpose: &'static str) -> Result<WriteTx> {
+        let gate = self.write_gate(purpose).await;
         Ok(WriteTx {
             tx: self.writer.begin().await?,
             _gate: gate,
@@ -276,7 +296,8 @@ impl Store {
     pub async fn maintain(&self) -> Result<()> {
         match self.dialect {
             Dialect::Sqlite => {
-                self.execute_write(sqlx::query(sqlite::CHECKPOINT)).await?;
+                self.execute_write("checkpoint", sqlx::query(sqlite::CHECKPOINT))
+                    .await?;
             }
             Dialect::Postgres => {
                 sqlx::raw_sql(postgres::VACUUM_QUEUES)

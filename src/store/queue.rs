@@ -102,7 +102,7 @@ impl Store {
         for id in skip {
             claim = claim.bind(id);
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write("claim").await?;
         if let Some(settings) = self.dialect.claim_settings() {
             sqlx::query(settings).execute(&mut *tx).await?;
         }
@@ -194,7 +194,7 @@ impl Store {
                 None => settled.push((r.lease_owner.as_str(), r.delivery_id.as_str())),
             }
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write("record").await?;
         let conn: &mut AnyConnection = &mut tx;
         if let Some(settings) = self.dialect.bookkeeping_settings() {
             sqlx::query(settings).execute(&mut *conn).await?;
@@ -260,7 +260,7 @@ impl Store {
             for id in chunk {
                 release = release.bind(id);
             }
-            self.execute_write(release).await?;
+            self.execute_write("release", release).await?;
         }
         Ok(())
     }

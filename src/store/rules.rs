@@ -32,7 +32,7 @@ impl Store {
         let values = placeholders(0, 12);
         let sql = format!("INSERT INTO rules ({COLUMNS}) VALUES ({values})");
         let insert = bind_rule(sqlx::query(&sql), &rule)?;
-        self.execute_write(insert).await?;
+        self.execute_write("config", insert).await?;
         self.rule(&rule.id).await
     }
 
@@ -62,7 +62,7 @@ impl Store {
                 repeatable = $7, reward = $8, integration_ids = $9, active = $10, created_at = $11, updated_at = $12
              WHERE id = $1 AND deleted = 0";
         let update = bind_rule(sqlx::query(sql), &updated)?;
-        let done = self.execute_write(update).await?;
+        let done = self.execute_write("config", update).await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("rule"));
         }
@@ -74,7 +74,7 @@ impl Store {
         let delete = sqlx::query("UPDATE rules SET deleted = 1, active = 0, updated_at = $2 WHERE id = $1 AND deleted = 0")
             .bind(id)
             .bind(to_micros(now()));
-        let done = self.execute_write(delete).await?;
+        let done = self.execute_write("config", delete).await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("rule"));
         }

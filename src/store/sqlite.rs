@@ -96,18 +96,18 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("w.db").display());
         let store = Store::connect(&url).await.expect("store");
         store
-            .execute_write(sqlx::query("CREATE TEMP TABLE mine (x INTEGER)"))
+            .execute_write("test", sqlx::query("CREATE TEMP TABLE mine (x INTEGER)"))
             .await
             .expect("temp table");
         for _ in 0..8 {
-            let mut tx = store.begin_write().await.expect("write");
+            let mut tx = store.begin_write("test").await.expect("write");
             sqlx::query("INSERT INTO temp.mine VALUES (1)")
                 .execute(&mut *tx)
                 .await
                 .expect("the writer's own temp table");
             tx.commit().await.expect("commit");
         }
-        let mut tx = store.begin_write().await.expect("write");
+        let mut tx = store.begin_write("test").await.expect("write");
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM temp.mine")
             .fetch_one(&mut *tx)
             .await

@@ -54,12 +54,11 @@ pub(crate) async fn wait_ready(
     }
 }
 
-/// Per stage (`evaluate`, `claim`, `record`), summed over the services: batches, rows and
-/// seconds in the store, from each service's `/metrics`.
-pub(crate) async fn batch_figures(
+/// Each service's `/metrics` page.
+pub(crate) async fn scrape_metrics(
     client: &reqwest::Client,
     bases: &[String],
-) -> Result<Vec<(&'static str, f64, f64, f64)>> {
+) -> Result<Vec<String>> {
     let mut pages = Vec::new();
     for base in bases {
         pages.push(
@@ -71,23 +70,54 @@ pub(crate) async fn batch_figures(
                 .await?,
         );
     }
-    let sum = |series: &str| -> f64 {
-        pages
-            .iter()
-            .flat_map(|page| page.lines())
-            .filter_map(|line| line.strip_prefix(series)?.trim().parse::<f64>().ok())
-            .sum()
-    };
-    Ok(["evaluate", "claim", "record"]
+    Ok(pages)
+}
+
+/// One series (name and labels exactly as rendered) summed over the pages.
+pub(crate) fn metric_sum(pages: &[String], series: &str) -> f64 {
+    pages
+        .iter()
+        .flat_map(|page| page.lines())
+        .filter_map(|line| line.strip_prefix(series)?.trim().parse::<f64>().ok())
+        .sum()
+}
+
+/// A series with one label, summed per label value over the pages (`name{label="value"} x`).
+pub(crate) fn metric_by_label(
+    pages: &[String],
+    name: &str,
+) -> std::collections::BTreeMap<String, f64> {
+    let mut sums = std::collections::BTreeMap::new();
+    for line in pages.iter().flat_map(|page| page.lines()) {
+        let Some(rest) = line.strip_prefix(name).and_then(|r| r.strip_prefix('{')) else {
+            continue;
+        };
+        let Some((labels, value)) = rest.split_once("} ") else {
+            continue;
+        };
+        let label = labels
+            .split_once('=')
+            .map_or(labels, |(_, v)| v.trim_matches('"'));
+        if let Ok(v) = value.trim().parse::<f64>() {
+            *sums.entry(label.to_string()).or_insert(0.0) += v;
+        }
+    }
+    sums
+}
+
+/// Per stage (`evaluate`, `claim`, `record`), summed over the services: batches, rows and
+/// seconds in the store.
+pub(crate) fn batch_figures(pages: &[String]) -> Vec<(&'static str, f64, f64, f64)> {
+    ["evaluate", "claim", "record"]
         .into_iter()
         .map(|stage| {
             let label = format!("{{stage=\"{stage}\"}}");
             (
                 stage,
-                sum(&format!("lc_webhooks_batch_rows_count{label}")),
-                sum(&format!("lc_webhooks_batch_rows_sum{label}")),
-                sum(&format!("lc_webhooks_batch_seconds_sum{label}")),
+                metric_sum(pages, &format!("lc_webhooks_batch_rows_count{label}")),
+                metric_sum(pages, &format!("lc_webhooks_batch_rows_sum{label}")),
+                metric_sum(pages, &format!("lc_webhooks_batch_seconds_sum{label}")),
             )
         })
-        .collect())
+        .collect()
 }

@@ -23,7 +23,7 @@ mod receiver;
 mod workload;
 
 use db::{create_pg_database, drop_pg_database, with_database, Db};
-use http::{batch_figures, post_json, wait_ready};
+use http::{batch_figures, metric_by_label, post_json, scrape_metrics, wait_ready};
 use procs::{cpu_secs, free_port, machine_jiffies, peak_rss_kib, unix_micros, Children};
 use receiver::{receiver_ceiling, ReceiverClient};
 use workload::{create_creators, ingest, latency_phase, wait_for};
@@ -342,7 +342,10 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     );
 
     let bases: Vec<String> = services.iter().map(|(base, _)| base.clone()).collect();
-    let batches = batch_figures(&client, &bases).await?;
+    let pages = scrape_metrics(&client, &bases).await?;
+    let batches = batch_figures(&pages);
+    let gate_wait = metric_by_label(&pages, "lc_webhooks_write_gate_wait_seconds_sum");
+    let gate_hold = metric_by_label(&pages, "lc_webhooks_write_gate_hold_seconds_sum");
 
     // 5. Phase 2: latency at a steady rate.
     if args.latency_secs > 0 && rule_count > 1 {
@@ -441,6 +444,24 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
             (names[1].as_str(), json!(round1(rows / count.max(1.0)))),
             (names[2].as_str(), json!(round3(*secs))),
         ]);
+    }
+    // SQLite only: time waiting for, and holding, the one writer, by what the write was for.
+    let hold_names: Vec<(String, f64)> = gate_hold
+        .iter()
+        .map(|(purpose, secs)| (format!("write_gate_hold_secs_{purpose}_phase1"), *secs))
+        .collect();
+    if backend == Backend::Sqlite {
+        figures.push((
+            "write_gate_wait_secs_phase1",
+            json!(round3(gate_wait.values().sum())),
+        ));
+        figures.push((
+            "write_gate_hold_secs_phase1",
+            json!(round3(gate_hold.values().sum())),
+        ));
+        for (name, secs) in &hold_names {
+            figures.push((name.as_str(), json!(round3(*secs))));
+        }
     }
     if let Some(l) = &lat {
         figures.extend([
