@@ -2,10 +2,16 @@
 
 mod common;
 
+use std::time::Duration;
+
+use axum::http::StatusCode;
 use common::{Backend, Receiver, TestApp, WAIT};
 use serde_json::json;
 
-both_stores!(imported_posts_are_noticed_by_the_running_service);
+both_stores!(
+    imported_posts_are_noticed_by_the_running_service,
+    api_writes_during_a_large_import_all_succeed,
+);
 
 async fn imported_posts_are_noticed_by_the_running_service(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
@@ -69,5 +75,77 @@ async fn imported_posts_are_noticed_by_the_running_service(backend: Backend) {
     for m in medias {
         assert!(listed.iter().any(|l| l["id"] == m["lcId"]), "{m}");
     }
+    app.stop().await;
+}
+
+/// Another process (`import`) writing the same database at the same time: on SQLite the two
+/// contend for the file's one write lock. Every API write must still succeed: a lock is waited
+/// for, never reported as `database is locked`.
+async fn api_writes_during_a_large_import_all_succeed(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rx = Receiver::always(200).await;
+    app.create_integration(&rx.url(), "import-key", json!({}))
+        .await;
+    app.create_rule(json!({"postTypes": [], "count": 1, "repeatable": true}))
+        .await;
+    let c = app.create_creator("both@example.com", None, None).await;
+    let cid = c["id"].as_str().unwrap().to_string();
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("posts.jsonl");
+    let imported = 10_000;
+    let line = json!({"creatorId": cid, "postType": "FEED"}).to_string() + "\n";
+    std::fs::write(&file, line.repeat(imported)).expect("write posts");
+    let mut import = tokio::process::Command::new(env!("CARGO_BIN_EXE_lc-webhooks"))
+        .arg("import")
+        .arg("--file")
+        .arg(&file)
+        .arg("--database-url")
+        .arg(&app.db.url)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run lc-webhooks import");
+    // Rounds of eight API writes at once (a creator and seven posts) for as long as the import runs.
+    let mut failures = Vec::new();
+    let mut rounds = 0;
+    let status = loop {
+        let batch: Vec<_> = (0..8)
+            .map(|i| {
+                let app = &app;
+                let body = if i == 0 {
+                    json!({"email": format!("c{rounds}@example.com")})
+                } else {
+                    json!({"creatorId": cid, "postType": "STORY"})
+                };
+                let path = if i == 0 { "/v1/creators" } else { "/v1/media" };
+                async move { app.post(path, body).await }
+            })
+            .collect();
+        for (status, body) in futures::future::join_all(batch).await {
+            if status != StatusCode::CREATED {
+                failures.push(format!("{status}: {body}"));
+            }
+        }
+        rounds += 1;
+        if let Some(status) = import.try_wait().expect("import status") {
+            break status;
+        }
+    };
+    assert!(status.success(), "import failed: {status}");
+    assert!(
+        rounds > 1,
+        "the import ended before the API wrote beside it"
+    );
+    assert!(
+        failures.is_empty(),
+        "API writes failed beside the import: {failures:?}"
+    );
+    let expected = imported + rounds * 7;
+    rx.wait_for(expected, Duration::from_secs(120)).await;
+    rx.assert_exactly(expected).await;
     app.stop().await;
 }
