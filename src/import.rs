@@ -22,6 +22,9 @@ pub enum ImportError {
     Store(#[from] crate::error::Error),
 }
 
+/// Batches written between two runs of the store's housekeeping.
+const MAINTAIN_EVERY: usize = 20;
+
 /// Validates every line first, then writes in batches of up to [`MAX_BATCH`] posts; returns
 /// how many were written. A bad line writes nothing.
 pub async fn import_file(store: &Store, path: &Path) -> Result<usize, ImportError> {
@@ -47,10 +50,16 @@ pub async fn import_file(store: &Store, path: &Path) -> Result<usize, ImportErro
     }
     let total = posts.len();
     let mut rest = posts;
+    let mut batches = 0;
     while !rest.is_empty() {
         let tail = rest.split_off(rest.len().min(MAX_BATCH));
         store.insert_media(rest).await?;
         rest = tail;
+        batches += 1;
+        // No service may be running to keep SQLite's log short (or PostgreSQL's inbox vacuumed).
+        if batches % MAINTAIN_EVERY == 0 {
+            store.maintain().await?;
+        }
     }
     Ok(total)
 }

@@ -114,7 +114,7 @@ impl Dialect {
     /// How often [`Store::maintain`] runs.
     pub fn maintenance_interval(self) -> Duration {
         match self {
-            Dialect::Sqlite => Duration::from_secs(5),
+            Dialect::Sqlite => Duration::from_secs(1),
             Dialect::Postgres => Duration::from_secs(1),
         }
     }
@@ -296,8 +296,15 @@ impl Store {
     pub async fn maintain(&self) -> Result<()> {
         match self.dialect {
             Dialect::Sqlite => {
-                self.execute_write("checkpoint", sqlx::query(sqlite::CHECKPOINT))
+                let (_, log_frames, copied): (i64, i64, i64) = sqlx::query_as(sqlite::COPY_BACK)
+                    .fetch_one(&self.pool)
                     .await?;
+                // Only once everything is copied back: the writer's turn then only waits for
+                // readers, it copies nothing.
+                if log_frames > sqlite::RESTART_AFTER_FRAMES && copied == log_frames {
+                    self.execute_write("checkpoint", sqlx::query(sqlite::RESTART))
+                        .await?;
+                }
             }
             Dialect::Postgres => {
                 sqlx::raw_sql(postgres::VACUUM_QUEUES)

@@ -46,10 +46,10 @@ async fn open(url: &str, connections: u32) -> Result<AnyPool> {
                 conn.execute("PRAGMA cache_size = -8000").await?;
                 // After a checkpoint that restarts the log, cut the file back to this size.
                 conn.execute("PRAGMA journal_size_limit = 67108864").await?;
-                // Checkpoint every ~40 MiB of log rather than SQLite's 4 MiB: each checkpoint
-                // copies the hot pages (queue, indexes) once however often they were rewritten,
-                // and syncs the file; at 4 MiB they cost a third of the writer's time.
-                conn.execute("PRAGMA wal_autocheckpoint = 10000").await?;
+                // No checkpoint inside a commit: it would run while this process's one writer
+                // waits. `Store::maintain` copies the log back beside the writer instead (every
+                // second in the service, every few batches in `import`).
+                conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
                 Ok(())
             })
         })
@@ -58,11 +58,20 @@ async fn open(url: &str, connections: u32) -> Result<AnyPool> {
     Ok(pool)
 }
 
-/// Under constant load SQLite's automatic checkpoints never find a moment without readers, so
-/// the write-ahead log only grows (past the database itself in the benchmark). A RESTART
-/// checkpoint waits (briefly: transactions here are short) for readers to move on, so that the
-/// log starts over and `journal_size_limit` trims it.
-pub(super) const CHECKPOINT: &str = "PRAGMA wal_checkpoint(RESTART)";
+/// Copies committed pages from the write-ahead log into the database file. PASSIVE: it runs on
+/// a reader connection beside the writer and never waits for anyone, so checkpoint work (page
+/// copies, the file's sync) stays off the one writer's path. Returns (busy, log frames,
+/// frames copied).
+pub(super) const COPY_BACK: &str = "PRAGMA wal_checkpoint(PASSIVE)";
+
+/// Log frames (4 KiB each) past which the log is restarted from the writer's turn.
+pub(super) const RESTART_AFTER_FRAMES: i64 = 8192;
+
+/// The log starts over by itself once fully copied back and no reader still uses it; under
+/// constant load that moment may not come, and the file would only grow. A RESTART checkpoint,
+/// in the writer's turn, waits (briefly: transactions here are short) for readers to move on, so
+/// that the log starts over and `journal_size_limit` trims it.
+pub(super) const RESTART: &str = "PRAGMA wal_checkpoint(RESTART)";
 
 /// Without `mode=rwc` SQLite refuses to create a missing file.
 fn with_create_mode(url: &str) -> String {
