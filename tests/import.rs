@@ -13,6 +13,20 @@ both_stores!(
     api_writes_during_a_large_import_all_succeed,
 );
 
+/// `lc-webhooks import --file <file>` against the app's database.
+fn import_command(app: &TestApp, file: &std::path::Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_lc-webhooks"));
+    command
+        .arg("import")
+        .arg("--file")
+        .arg(file)
+        .arg("--database-url")
+        .arg(&app.db.url)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn");
+    command
+}
+
 async fn imported_posts_are_noticed_by_the_running_service(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
         return;
@@ -38,14 +52,7 @@ async fn imported_posts_are_noticed_by_the_running_service(backend: Backend) {
     .join("\n");
     std::fs::write(&file, lines + "\n").expect("write posts");
 
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_lc-webhooks"))
-        .arg("import")
-        .arg("--file")
-        .arg(&file)
-        .arg("--database-url")
-        .arg(&app.db.url)
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "warn")
+    let out = import_command(&app, &file)
         .output()
         .await
         .expect("run lc-webhooks import");
@@ -98,14 +105,7 @@ async fn api_writes_during_a_large_import_all_succeed(backend: Backend) {
     let imported = 10_000;
     let line = json!({"creatorId": cid, "postType": "FEED"}).to_string() + "\n";
     std::fs::write(&file, line.repeat(imported)).expect("write posts");
-    let mut import = tokio::process::Command::new(env!("CARGO_BIN_EXE_lc-webhooks"))
-        .arg("import")
-        .arg("--file")
-        .arg(&file)
-        .arg("--database-url")
-        .arg(&app.db.url)
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "warn")
+    let mut import = import_command(&app, &file)
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("run lc-webhooks import");
