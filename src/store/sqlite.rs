@@ -17,6 +17,15 @@ const READERS: u32 = 4;
 /// its pages back from the file. One writer connection keeps the hot pages (queue, index roots)
 /// cached between transactions.
 pub(super) async fn connect(url: &str) -> Result<(AnyPool, AnyPool)> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        // Each connection would open a database of its own: the writer's rows unseen by readers.
+        return Err(sqlx::Error::Configuration(
+            "an in-memory SQLite database is not shared between connections; give a file, \
+             e.g. sqlite://data/lc-webhooks.db"
+                .into(),
+        )
+        .into());
+    }
     let readers = open(url, READERS).await?;
     let writer = open(url, 1).await?;
     Ok((readers, writer))
@@ -123,6 +132,14 @@ mod tests {
             .expect("count");
         assert_eq!(n, 8);
         tx.rollback().await.expect("rollback");
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_database_is_refused_with_a_reason() {
+        let err = Store::connect("sqlite::memory:")
+            .await
+            .expect_err("refused");
+        assert!(err.to_string().contains("in-memory"), "{err}");
     }
 
     #[test]
