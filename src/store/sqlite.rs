@@ -134,6 +134,33 @@ mod tests {
         tx.rollback().await.expect("rollback");
     }
 
+    /// Commits leave their pages in the log, even past SQLite's default auto-checkpoint of 1,000
+    /// pages; `maintain` copies them into the database file.
+    #[tokio::test]
+    async fn maintenance_copies_the_log_back_into_the_database_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("m.db");
+        let store = Store::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("store");
+        let write = |sql: &'static str| store.execute_write("test", sqlx::query(sql));
+        write("CREATE TABLE filler (x BLOB)").await.expect("table");
+        for _ in 0..400 {
+            write("INSERT INTO filler VALUES (randomblob(16384))")
+                .await
+                .expect("row");
+        }
+        let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let before = size();
+        assert!(before < 1_000_000, "a commit checkpointed: {before} bytes");
+        store.maintain().await.expect("maintenance");
+        assert!(
+            size() > 5_000_000,
+            "database file {before} bytes before maintenance, {} after",
+            size()
+        );
+    }
+
     #[tokio::test]
     async fn an_in_memory_database_is_refused_with_a_reason() {
         let err = Store::connect("sqlite::memory:")
