@@ -239,7 +239,7 @@ async fn count_posts<'t, 'a>(
 
     let mut earned = Vec::new();
     let mut counted: HashMap<&str, Vec<String>> = HashMap::new();
-    let mut spent = Vec::new();
+    let mut spent: HashMap<&str, Vec<String>> = HashMap::new();
     let mut progress = Vec::new();
     for tally in tallies {
         let (rule, creator_id) = (tally.rule, tally.creator.id.as_str());
@@ -273,7 +273,10 @@ async fn count_posts<'t, 'a>(
                 .extend(medias.iter().flatten().map(|m| m.id.clone()));
         } else {
             // The reward is spent: the leftovers can never count.
-            spent.push((rule.id.as_str(), creator_id));
+            spent
+                .entry(rule.id.as_str())
+                .or_default()
+                .push(creator_id.to_string());
         }
         progress.push(vec![
             Value::Text(rule.id.clone()),
@@ -282,25 +285,12 @@ async fn count_posts<'t, 'a>(
         ]);
         earned.extend(medias.into_iter().map(|m| (tally, m)));
     }
+    // Counted posts leave by id; a spent pair's leftovers leave with it, by creator.
     for (rule_id, media_ids) in &counted {
-        for chunk in media_ids.chunks(500) {
-            let sql = format!(
-                "DELETE FROM rule_posts WHERE rule_id = $1 AND media_id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let mut uncount = sqlx::query(&sql).bind(*rule_id);
-            for id in chunk {
-                uncount = uncount.bind(id.as_str());
-            }
-            uncount.execute(&mut *conn).await?;
-        }
+        forget_rule_posts(conn, rule_id, "media_id", media_ids).await?;
     }
-    for (rule_id, creator_id) in spent {
-        sqlx::query("DELETE FROM rule_posts WHERE rule_id = $1 AND creator_id = $2")
-            .bind(rule_id)
-            .bind(creator_id)
-            .execute(&mut *conn)
-            .await?;
+    for (rule_id, creator_ids) in &spent {
+        forget_rule_posts(conn, rule_id, "creator_id", creator_ids).await?;
     }
     bulk::update_from_values(
         conn,
@@ -314,6 +304,27 @@ async fn count_posts<'t, 'a>(
     )
     .await?;
     Ok(earned)
+}
+
+/// Deletes the `rule_posts` of `rule_id` whose `column` is one of `values`, 500 to a statement.
+async fn forget_rule_posts(
+    conn: &mut AnyConnection,
+    rule_id: &str,
+    column: &str,
+    values: &[String],
+) -> Result<()> {
+    for chunk in values.chunks(500) {
+        let sql = format!(
+            "DELETE FROM rule_posts WHERE rule_id = $1 AND {column} IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut delete = sqlx::query(&sql).bind(rule_id);
+        for value in chunk {
+            delete = delete.bind(value.as_str());
+        }
+        delete.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// The `posted_at` range (µs) a group with one of `new_posts` can span: everything without a window.

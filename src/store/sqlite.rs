@@ -17,7 +17,7 @@ const READERS: u32 = 4;
 /// its pages back from the file. One writer connection keeps the hot pages (queue, index roots)
 /// cached between transactions.
 pub(super) async fn connect(url: &str) -> Result<(AnyPool, AnyPool)> {
-    if url.contains(":memory:") || url.contains("mode=memory") {
+    if in_memory(url) {
         // Each connection would open a database of its own: the writer's rows unseen by readers.
         return Err(sqlx::Error::Configuration(
             "an in-memory SQLite database is not shared between connections; give a file, \
@@ -82,9 +82,13 @@ pub(super) const RESTART_AFTER_FRAMES: i64 = 8192;
 /// that the log starts over and `journal_size_limit` trims it.
 pub(super) const RESTART: &str = "PRAGMA wal_checkpoint(RESTART)";
 
+fn in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
 /// Without `mode=rwc` SQLite refuses to create a missing file.
 fn with_create_mode(url: &str) -> String {
-    if url.contains("mode=") || url.contains(":memory:") {
+    if url.contains("mode=") || in_memory(url) {
         url.to_string()
     } else if url.contains('?') {
         format!("{url}&mode=rwc")
