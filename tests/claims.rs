@@ -57,13 +57,16 @@ async fn entries_read_by(store: Store, pool: &AnyPool, table: &str) -> i64 {
 async fn the_posts_claim_looks_each_post_up_once_after_a_vacuum_of_an_empty_inbox() {
     let Some((_db, store, pool)) = store_with_stale_statistics(
         "media_inbox",
-        "INSERT INTO media_inbox (media_id) SELECT 'post-' || g FROM generate_series(1, $1) g",
+        "WITH c AS (INSERT INTO creators (id, email, created_at) VALUES ('creator', 'c@example.com', 0)),
+              m AS (INSERT INTO media (id, creator_id, platform, post_type, posted_at, ingested_at)
+                    SELECT 'post-' || g, 'creator', 'INSTAGRAM', 'STORY', 0, 0 FROM generate_series(1, $1) g)
+         INSERT INTO media_inbox (media_id) SELECT 'post-' || g FROM generate_series(1, $1) g",
     )
     .await
     else {
         return;
     };
-    // No such posts and no rules: the pass claims and counts nothing, which is all this needs.
+    // No rules: the pass takes the posts and counts nothing, which is all this needs.
     store.evaluate_inbox(500).await.expect("evaluate");
     // The pick walks 500 entries and the delete looks 500 up; the loop read ~800,000.
     let read = entries_read_by(store, &pool, "media_inbox").await;

@@ -3,12 +3,19 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::StatusCode;
+use chrono::Utc;
 use common::{Backend, Receiver, TestApp, TestDb, SETTLE, WAIT};
+use lc_webhooks::domain::{NewMedia, Platform, PostType};
+use lc_webhooks::store::Store;
 use serde_json::{json, Value};
 
-both_stores!(concurrent_posts_for_one_creator_earn_exactly_one_reward);
+both_stores!(
+    concurrent_posts_for_one_creator_earn_exactly_one_reward,
+    two_stores_on_one_database_take_each_post_and_each_delivery_once
+);
 
 async fn concurrent_posts_for_one_creator_earn_exactly_one_reward(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
@@ -128,4 +135,75 @@ async fn two_instances_on_postgres_reward_each_creator_once() {
     assert_eq!(common::items(v).len(), creators.len());
     a.stop().await;
     b.stop().await;
+}
+
+/// Two stores on one database (two processes, as far as the database can tell) evaluate one
+/// inbox and claim one queue at the same time. On SQLite each reads beside the writer before
+/// it writes, so the other may take what it read meanwhile; nothing may be taken twice.
+async fn two_stores_on_one_database_take_each_post_and_each_delivery_once(backend: Backend) {
+    const POSTS: usize = 3000;
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    app.create_integration("http://127.0.0.1:9/hook", "two-stores-key", json!({}))
+        .await;
+    app.create_rule(json!({"count": 1, "repeatable": true}))
+        .await;
+    let c = app
+        .create_creator("two-stores@example.com", None, None)
+        .await;
+    let creator_id = c["id"].as_str().unwrap().to_string();
+    let db = app.db.clone();
+    app.stop().await;
+
+    let a = Store::connect(&db.url).await.expect("store a");
+    let b = Store::connect(&db.url).await.expect("store b");
+    let posts: Vec<NewMedia> = (0..POSTS)
+        .map(|_| NewMedia {
+            creator_id: creator_id.clone(),
+            platform: Platform::Instagram,
+            post_type: PostType::Story,
+            posted_at: Utc::now(),
+        })
+        .collect();
+    a.insert_media(posts).await.expect("posts");
+
+    let evaluate = |store: Store| async move {
+        let mut posts = 0;
+        loop {
+            let done = store.evaluate_inbox(250).await.expect("evaluate");
+            if done.posts == 0 {
+                return posts;
+            }
+            posts += done.posts;
+        }
+    };
+    let (by_a, by_b) = tokio::join!(evaluate(a.clone()), evaluate(b.clone()));
+    assert_eq!(by_a + by_b, POSTS, "a: {by_a}, b: {by_b}");
+
+    let claim = |store: Store, owner: &'static str| async move {
+        let mut ids = Vec::new();
+        loop {
+            let claimed = store
+                .claim_due(64, Duration::from_secs(60), owner, &[])
+                .await
+                .expect("claim");
+            if claimed.is_empty() {
+                return ids;
+            }
+            ids.extend(claimed.into_iter().map(|c| c.delivery_id));
+        }
+    };
+    let (by_a, by_b) = tokio::join!(claim(a.clone(), "a"), claim(b.clone(), "b"));
+    let mut all: Vec<String> = by_a.iter().chain(&by_b).cloned().collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        all.len(),
+        by_a.len() + by_b.len(),
+        "a delivery claimed twice"
+    );
+    assert_eq!(all.len(), POSTS, "a: {}, b: {}", by_a.len(), by_b.len());
+    a.close().await;
+    b.close().await;
 }

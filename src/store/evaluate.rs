@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use sqlx::AnyConnection;
 
-use super::bulk::{self, Value};
-use super::rows::{CreatorRow, MediaRow, RuleRow};
-use super::{placeholders, postgres, Dialect, Store};
-use crate::domain::time::{now, to_micros};
+use super::bulk::{self, padded, padded_len, Value};
+use super::rows::{MediaRow, RuleRow};
+use super::{placeholders, postgres, Dialect, Store, WriteTx};
+use crate::domain::time::{from_micros, now, to_micros};
 use crate::domain::{new_id, Creator, Media, Reward, Rule};
 use crate::error::{Error, Result};
 use crate::payload::Payload;
@@ -33,32 +33,13 @@ impl Store {
     /// Evaluates up to `limit` queued posts. Each post leaves the inbox in the same transaction
     /// that records what it earned, so a post is evaluated exactly once, even across instances.
     pub async fn evaluate_inbox(&self, limit: u32) -> Result<Evaluation> {
-        let mut tx = self.begin_write("evaluate").await?;
-        let conn: &mut AnyConnection = &mut tx;
-        // PostgreSQL only: SQLite runs no settings, so the claim below is still its first statement.
-        if let Some(settings) = self.dialect.evaluation_settings() {
-            sqlx::query(settings).execute(&mut *conn).await?;
-        }
-        // The claim is the first statement and a write: on SQLite it takes the write lock at
-        // once; on PostgreSQL another instance skips the rows this one holds.
-        let claimed: Vec<(String,)> = sqlx::query_as(&format!(
-            "DELETE FROM media_inbox WHERE media_id {} RETURNING media_id",
-            self.dialect.in_claimed(&format!(
-                "SELECT media_id FROM media_inbox ORDER BY media_id LIMIT {limit}"
-            ))
-        ))
-        .fetch_all(&mut *conn)
-        .await?;
-        if claimed.is_empty() {
-            tx.rollback().await?;
+        let Some((mut tx, rows)) = self.take_inbox(limit).await? else {
             return Ok(Evaluation::default());
-        }
-        let ids: Vec<String> = claimed.into_iter().map(|(id,)| id).collect();
-        let posts = load_media(conn, &ids).await?;
+        };
+        let conn: &mut AnyConnection = &mut tx;
+        let (posts, creators) = posts_and_creators(rows)?;
         let rules = active_rules(conn).await?;
         let integrations = active_integrations(conn).await?;
-        let creator_ids: Vec<&str> = posts.iter().map(|p| p.creator_id.as_str()).collect();
-        let creators = load_creators(conn, &creator_ids).await?;
 
         // Posts by (creator, rule). The map's order is the lock order, the same in every
         // instance, so concurrent evaluations cannot deadlock.
@@ -306,24 +287,22 @@ async fn count_posts<'t, 'a>(
     Ok(earned)
 }
 
-/// Deletes the `rule_posts` of `rule_id` whose `column` is one of `values`, 500 to a statement.
+/// Deletes the `rule_posts` of `rule_id` whose `column` is one of `values`.
 async fn forget_rule_posts(
     conn: &mut AnyConnection,
     rule_id: &str,
     column: &str,
     values: &[String],
 ) -> Result<()> {
-    for chunk in values.chunks(500) {
-        let sql = format!(
-            "DELETE FROM rule_posts WHERE rule_id = $1 AND {column} IN ({})",
-            placeholders(1, chunk.len())
-        );
-        let mut delete = sqlx::query(&sql).bind(rule_id);
-        for value in chunk {
-            delete = delete.bind(value.as_str());
-        }
-        delete.execute(&mut *conn).await?;
-    }
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+    let rule = [Value::Text(rule_id.to_string())];
+    bulk::by_ids(conn, &rule, &values, |rule, values| {
+        format!(
+            "DELETE FROM rule_posts WHERE rule_id = {} AND {column} IN ({values})",
+            rule[0]
+        )
+    })
+    .await?;
     Ok(())
 }
 
@@ -434,47 +413,109 @@ fn targets<'a>(rule: &'a Rule, active: &'a [String]) -> impl Iterator<Item = &'a
     })
 }
 
-async fn load_media(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Media>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+impl Store {
+    /// Opens the evaluation's transaction with up to `limit` posts taken out of the inbox, or
+    /// `None` when it is empty.
+    async fn take_inbox(&self, limit: u32) -> Result<Option<(WriteTx, Vec<InboxRow>)>> {
+        if self.dialect == Dialect::Sqlite {
+            // Read beside the one writer, which then only deletes the posts by key. Another
+            // process (a second service on the file) may have taken some meanwhile: then the
+            // posts are read again in the writer's turn.
+            let rows = read_inbox(&mut *self.pool.acquire().await?, limit).await?;
+            if rows.is_empty() {
+                return Ok(None);
+            }
+            let mut tx = self.begin_write("evaluate").await?;
+            if leave_inbox(&mut tx, &rows).await? == rows.len() as u64 {
+                return Ok(Some((tx, rows)));
+            }
+            tx.rollback().await?;
+        }
+        // In the writer's turn: the claim is a delete, of rows no other instance holds
+        // (PostgreSQL); then the posts it took are read.
+        let mut tx = self.begin_write("evaluate").await?;
+        if let Some(settings) = self.dialect.evaluation_settings() {
+            sqlx::query(settings).execute(&mut *tx).await?;
+        }
+        let taken: Vec<(String,)> = sqlx::query_as(&format!(
+            "DELETE FROM media_inbox WHERE media_id {} RETURNING media_id",
+            self.dialect.in_claimed(&format!(
+                "SELECT media_id FROM media_inbox ORDER BY media_id LIMIT {limit}"
+            ))
+        ))
+        .fetch_all(&mut *tx)
+        .await?;
+        if taken.is_empty() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT {INBOX_COLUMNS} FROM media m JOIN creators c ON c.id = m.creator_id
+             WHERE m.id IN ({})",
+            self.dialect.list(padded_len(taken.len()))
+        );
+        let mut query = sqlx::query_as::<_, InboxRow>(&sql);
+        for (id,) in padded(&taken) {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(&mut *tx).await?;
+        Ok(Some((tx, rows)))
     }
-    let sql = format!(
-        "SELECT id, creator_id, platform, post_type, posted_at, ingested_at FROM media WHERE id IN ({})",
-        Dialect::of_conn(conn).list(ids.len())
-    );
-    let mut query = sqlx::query_as::<_, MediaRow>(&sql);
-    for id in ids {
-        query = query.bind(id);
-    }
-    query
-        .fetch_all(conn)
-        .await?
-        .into_iter()
-        .map(Media::try_from)
-        .collect()
 }
 
-async fn load_creators(conn: &mut AnyConnection, ids: &[&str]) -> Result<HashMap<String, Creator>> {
-    let mut ids = ids.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
+/// A post with its creator's columns.
+const INBOX_COLUMNS: &str = "m.id, m.creator_id, m.platform, m.post_type, m.posted_at, \
+     m.ingested_at, c.email, c.ig_username, c.tt_username, c.created_at AS creator_created_at";
+
+#[derive(sqlx::FromRow)]
+struct InboxRow {
+    #[sqlx(flatten)]
+    media: MediaRow,
+    email: String,
+    ig_username: Option<String>,
+    tt_username: Option<String>,
+    creator_created_at: i64,
+}
+
+/// The oldest `limit` posts in the inbox, with their creators joined in: one read, where SQLite's
+/// connection thread hands over each row separately (a wake of the reading task per row).
+/// `CROSS JOIN` makes SQLite walk the inbox in order (with plain joins it planned a scan of every
+/// post and a sort).
+async fn read_inbox(conn: &mut AnyConnection, limit: u32) -> Result<Vec<InboxRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {INBOX_COLUMNS} FROM media_inbox i CROSS JOIN media m CROSS JOIN creators c
+         WHERE m.id = i.media_id AND c.id = m.creator_id
+         ORDER BY i.media_id LIMIT {limit}"
+    ))
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Deletes the posts' inbox rows; returns how many there were still.
+async fn leave_inbox(conn: &mut AnyConnection, rows: &[InboxRow]) -> Result<u64> {
+    let ids: Vec<&str> = rows.iter().map(|r| r.media.id.as_str()).collect();
+    bulk::by_ids(conn, &[], &ids, |_, ids| {
+        format!("DELETE FROM media_inbox WHERE media_id IN ({ids})")
+    })
+    .await
+}
+
+fn posts_and_creators(rows: Vec<InboxRow>) -> Result<(Vec<Media>, HashMap<String, Creator>)> {
+    let mut creators = HashMap::new();
+    let mut posts = Vec::with_capacity(rows.len());
+    for row in rows {
+        creators
+            .entry(row.media.creator_id.clone())
+            .or_insert_with(|| Creator {
+                id: row.media.creator_id.clone(),
+                email: row.email,
+                ig_username: row.ig_username,
+                tt_username: row.tt_username,
+                created_at: from_micros(row.creator_created_at),
+            });
+        posts.push(Media::try_from(row.media)?);
     }
-    let sql = format!(
-        "SELECT id, email, ig_username, tt_username, created_at FROM creators WHERE id IN ({})",
-        Dialect::of_conn(conn).list(ids.len())
-    );
-    let mut query = sqlx::query_as::<_, CreatorRow>(&sql);
-    for id in ids {
-        query = query.bind(id);
-    }
-    Ok(query
-        .fetch_all(conn)
-        .await?
-        .into_iter()
-        .map(|r| (r.id.clone(), Creator::from(r)))
-        .collect())
+    Ok((posts, creators))
 }
 
 async fn active_rules(conn: &mut AnyConnection) -> Result<Vec<Rule>> {

@@ -53,8 +53,6 @@ impl Store {
     }
 }
 
-// The media rows come first: a write as the transaction's first statement takes SQLite's
-// write lock at once (waiting out the busy timeout) instead of failing on a lock upgrade.
 async fn insert_rows(conn: &mut AnyConnection, media: &[Media]) -> Result<()> {
     let rows: Vec<Vec<Value>> = media
         .iter()

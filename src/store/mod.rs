@@ -76,11 +76,6 @@ impl Dialect {
         }
     }
 
-    /// Run first in the dispatcher's claim transaction.
-    fn claim_settings(self) -> Option<&'static str> {
-        (self == Dialect::Postgres).then_some(postgres::CLAIM_SETTINGS)
-    }
-
     /// Run in an evaluation's transaction.
     fn evaluation_settings(self) -> Option<&'static str> {
         (self == Dialect::Postgres).then_some(postgres::EVALUATION_SETTINGS)
@@ -242,10 +237,13 @@ impl Store {
     /// Begins a transaction that writes; `purpose` labels its time at SQLite's writer in `/metrics`.
     async fn begin_write(&self, purpose: &'static str) -> Result<WriteTx> {
         let gate = self.write_gate(purpose).await;
-        Ok(WriteTx {
-            tx: self.writer.begin().await?,
-            _gate: gate,
-        })
+        let tx = match self.dialect {
+            // The write lock from the start: a transaction that read first and then wrote
+            // would fail, not wait, if another process (`import`) wrote in between.
+            Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.writer.begin().await?,
+        };
+        Ok(WriteTx { tx, _gate: gate })
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -1,13 +1,14 @@
 //! The dispatcher's side of the store: claim due deliveries under a lease, record results.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use sqlx::AnyConnection;
 
-use super::bulk::{self, Value};
-use super::{placeholders, Store};
+use super::bulk::{self, padded, padded_len, Value};
+use super::{placeholders, postgres, Dialect, Store};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{Secret, SendTarget};
 use crate::error::Result;
@@ -75,59 +76,17 @@ impl Store {
         skip: &[String],
     ) -> Result<Vec<Claimed>> {
         let at = now();
-        let skip_clause = if skip.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "AND integration_id NOT IN ({})",
-                placeholders(4, skip.len())
-            )
-        };
         let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
-        let due = format!(
-            "SELECT delivery_id FROM delivery_queue
-             WHERE due_at <= $3 AND lease_until <= $3 {skip_clause}
-             ORDER BY due_at LIMIT $4"
-        );
-        let sql = format!(
-            "UPDATE delivery_queue SET lease_until = $1, lease_owner = $2
-             WHERE delivery_id {} RETURNING delivery_id",
-            self.dialect.in_claimed(&due)
-        );
-        let mut claim = sqlx::query_as(&sql)
-            .bind(to_micros(until))
-            .bind(owner)
-            .bind(to_micros(at))
-            .bind(i64::from(limit));
-        for id in skip {
-            claim = claim.bind(id);
-        }
-        let mut tx = self.begin_write("claim").await?;
-        if let Some(settings) = self.dialect.claim_settings() {
-            sqlx::query(settings).execute(&mut *tx).await?;
-        }
-        let ids: Vec<(String,)> = claim.fetch_all(&mut *tx).await?;
-        if ids.is_empty() {
-            tx.commit().await?;
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT d.id, d.attempt_count, q.single_attempt, COALESCE(d.payload, f.payload) AS body,
-                    i.id AS integration_id, i.url, i.auth_header, i.auth_prefix, i.api_key, i.signing_secret
-             FROM delivery_queue q
-             JOIN deliveries d ON d.id = q.delivery_id
-             JOIN integrations i ON i.id = d.integration_id
-             LEFT JOIN fulfillments f ON f.id = d.fulfillment_id
-             WHERE q.delivery_id IN ({})",
-            self.dialect.list(padded_len(ids.len()))
-        );
-        let mut query = sqlx::query_as::<_, ClaimRow>(&sql);
-        for (id,) in padded(&ids) {
-            query = query.bind(id);
-        }
-        // In the claim's transaction, under its settings: a plan of its own would scan.
-        let rows = query.fetch_all(&mut *tx).await?;
-        tx.commit().await?;
+        let (at, until) = (to_micros(at), to_micros(until));
+        let rows = match self.dialect {
+            Dialect::Postgres => {
+                let mut tx = self.begin_write("claim").await?;
+                let rows = lease_then_read(&mut tx, limit, until, at, owner, skip).await?;
+                tx.commit().await?;
+                rows
+            }
+            Dialect::Sqlite => self.read_then_lease(limit, until, at, owner, skip).await?,
+        };
         Ok(rows
             .into_iter()
             .map(|r| Claimed {
@@ -146,6 +105,70 @@ impl Store {
                 body: r.body.unwrap_or_default(),
             })
             .collect())
+    }
+
+    /// SQLite: the due deliveries are read on a reader connection, beside the one writer, which
+    /// then only leases them by key. A row another process leased or this one settled since the
+    /// read is not leased again: the lease re-checks that each row is still due and free.
+    async fn read_then_lease(
+        &self,
+        limit: u32,
+        until: i64,
+        at: i64,
+        owner: &str,
+        skip: &[String],
+    ) -> Result<Vec<ClaimRow>> {
+        let sql = format!(
+            "{CLAIM_SELECT} WHERE q.due_at <= $1 AND q.lease_until <= $1 {}
+             ORDER BY q.due_at LIMIT $2",
+            skip_clause("q.integration_id", 2, skip)
+        );
+        let mut query = sqlx::query_as::<_, ClaimRow>(&sql)
+            .bind(at)
+            .bind(i64::from(limit));
+        for id in skip {
+            query = query.bind(id);
+        }
+        let mut rows = query.fetch_all(&self.pool).await?;
+        if rows.is_empty() {
+            return Ok(rows);
+        }
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let lease = [
+            Value::Int(until),
+            Value::Text(owner.to_string()),
+            Value::Int(at),
+            Value::Int(at),
+        ];
+        let mut tx = self.begin_write("claim").await?;
+        let leased = bulk::by_ids(&mut tx, &lease, &ids, |p, ids| {
+            format!(
+                "UPDATE delivery_queue SET lease_until = {}, lease_owner = {}
+                 WHERE due_at <= {} AND lease_until <= {} AND delivery_id IN ({ids})",
+                p[0], p[1], p[2], p[3]
+            )
+        })
+        .await?;
+        if leased < ids.len() as u64 {
+            let sql = format!(
+                "SELECT delivery_id FROM delivery_queue
+                 WHERE lease_owner = $1 AND lease_until = $2 AND delivery_id IN ({})",
+                placeholders(2, ids.len())
+            );
+            let mut query = sqlx::query_as::<_, (String,)>(&sql).bind(owner).bind(until);
+            for id in &ids {
+                query = query.bind(*id);
+            }
+            let ours: HashSet<String> = query
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(|(id,)| id)
+                .collect();
+            rows.retain(|r| ours.contains(&r.id));
+        }
+        tx.commit().await?;
+        Ok(rows)
     }
 
     /// Writes a batch of attempts and their effect on each delivery in one transaction,
@@ -199,7 +222,7 @@ impl Store {
         if let Some(settings) = self.dialect.bookkeeping_settings() {
             sqlx::query(settings).execute(&mut *conn).await?;
         }
-        // An update first, so that SQLite takes its write lock at the start. A delivery settled
+        // A delivery settled
         // meanwhile (its integration deleted) stays settled, and one whose queue row another
         // instance leased after this lease ran out is that instance's to settle; the attempt is
         // logged either way. Test sends have no queue row. `IS TRUE` keeps the status test out
@@ -240,9 +263,17 @@ impl Store {
         )
         .await?;
         settled.sort_unstable();
+        // Keyed on the primary key: a row-value `IN` would make SQLite scan the whole queue.
         for group in settled.chunk_by(|a, b| a.0 == b.0) {
             let ids: Vec<&str> = group.iter().map(|(_, id)| *id).collect();
-            delete_leased(conn, group[0].0, &ids).await?;
+            let owner = [Value::Text(group[0].0.to_string())];
+            bulk::by_ids(conn, &owner, &ids, |owner, ids| {
+                format!(
+                    "DELETE FROM delivery_queue WHERE lease_owner = {} AND delivery_id IN ({ids})",
+                    owner[0]
+                )
+            })
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -266,49 +297,68 @@ impl Store {
     }
 }
 
-/// Removes settled deliveries from the queue, if `owner` still holds their lease. Keyed on the
-/// primary key (a row-value `IN` would make SQLite scan the whole queue).
-async fn delete_leased(conn: &mut AnyConnection, owner: &str, ids: &[&str]) -> Result<()> {
-    for chunk in ids.chunks(500) {
-        let sql = format!(
-            "DELETE FROM delivery_queue WHERE lease_owner = $1 AND delivery_id IN ({})",
-            placeholders(1, padded_len(chunk.len()))
-        );
-        let mut delete = sqlx::query(&sql).bind(owner);
-        for id in padded(chunk) {
-            delete = delete.bind(*id);
-        }
-        delete.execute(&mut *conn).await?;
+/// What a claim reads of each delivery it leases: everything needed to send it.
+const CLAIM_SELECT: &str =
+    "SELECT d.id, d.attempt_count, q.single_attempt, COALESCE(d.payload, f.payload) AS body,
+            i.id AS integration_id, i.url, i.auth_header, i.auth_prefix, i.api_key, i.signing_secret
+     FROM delivery_queue q
+     JOIN deliveries d ON d.id = q.delivery_id
+     JOIN integrations i ON i.id = d.integration_id
+     LEFT JOIN fulfillments f ON f.id = d.fulfillment_id";
+
+/// `AND integration_id NOT IN (…)` for the integrations to skip, numbered after `before` others.
+fn skip_clause(column: &str, before: usize, skip: &[String]) -> String {
+    if skip.is_empty() {
+        String::new()
+    } else {
+        format!("AND {column} NOT IN ({})", placeholders(before, skip.len()))
     }
-    Ok(())
 }
 
-/// An `IN` list's length rounded up to a power of two: a few statement shapes instead of one
-/// per length, so each connection prepares (and PostgreSQL plans) them once.
-fn padded_len(n: usize) -> usize {
-    n.next_power_of_two().max(8)
-}
-
-/// `items` repeated at the end up to [`padded_len`]; a repeat in an `IN` list changes nothing.
-fn padded<T>(items: &[T]) -> impl Iterator<Item = &T> {
-    let extra = items.last().into_iter().cycle();
-    items
-        .iter()
-        .chain(extra)
-        .take(padded_len(items.len()).max(items.len()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn in_lists_are_padded_with_their_last_item() {
-        assert_eq!(padded_len(1), 8);
-        assert_eq!(padded_len(9), 16);
-        assert_eq!(padded_len(256), 256);
-        let three: Vec<&i32> = padded(&[1, 2, 3]).collect();
-        assert_eq!(three, [&1, &2, &3, &3, &3, &3, &3, &3]);
-        assert_eq!(padded::<i32>(&[]).count(), 0);
+/// PostgreSQL: several instances claim at once, so the lease comes first, over rows no other
+/// instance has locked; then the leased rows are read.
+async fn lease_then_read(
+    conn: &mut AnyConnection,
+    limit: u32,
+    until: i64,
+    at: i64,
+    owner: &str,
+    skip: &[String],
+) -> Result<Vec<ClaimRow>> {
+    sqlx::query(postgres::CLAIM_SETTINGS)
+        .execute(&mut *conn)
+        .await?;
+    let due = format!(
+        "SELECT delivery_id FROM delivery_queue
+         WHERE due_at <= $3 AND lease_until <= $3 {}
+         ORDER BY due_at LIMIT $4",
+        skip_clause("integration_id", 4, skip)
+    );
+    let sql = format!(
+        "UPDATE delivery_queue SET lease_until = $1, lease_owner = $2
+         WHERE delivery_id {} RETURNING delivery_id",
+        Dialect::Postgres.in_claimed(&due)
+    );
+    let mut claim = sqlx::query_as(&sql)
+        .bind(until)
+        .bind(owner)
+        .bind(at)
+        .bind(i64::from(limit));
+    for id in skip {
+        claim = claim.bind(id);
     }
+    let ids: Vec<(String,)> = claim.fetch_all(&mut *conn).await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "{CLAIM_SELECT} WHERE q.delivery_id IN ({})",
+        placeholders(0, padded_len(ids.len()))
+    );
+    let mut query = sqlx::query_as::<_, ClaimRow>(&sql);
+    for (id,) in padded(&ids) {
+        query = query.bind(id);
+    }
+    // In the claim's transaction, under its settings: a plan of its own would scan.
+    Ok(query.fetch_all(&mut *conn).await?)
 }
