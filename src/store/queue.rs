@@ -222,10 +222,9 @@ impl Store {
         if let Some(settings) = self.dialect.bookkeeping_settings() {
             sqlx::query(settings).execute(&mut *conn).await?;
         }
-        // A delivery settled
-        // meanwhile (its integration deleted) stays settled, and one whose queue row another
-        // instance leased after this lease ran out is that instance's to settle; the attempt is
-        // logged either way. Test sends have no queue row. `IS TRUE` keeps the status test out
+        // A delivery settled meanwhile (its integration deleted) stays settled, and one whose
+        // queue row another instance leased after this lease ran out is that instance's to
+        // settle; the attempt is logged either way. Test sends have no queue row. `IS TRUE` keeps the status test out
         // of index conditions: as one, PostgreSQL planned a walk of every pending delivery (by
         // `deliveries_by_status`) per batch instead of key lookups.
         bulk::update_from_values(
