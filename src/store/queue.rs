@@ -77,15 +77,21 @@ impl Store {
     ) -> Result<Vec<Claimed>> {
         let at = now();
         let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
-        let (at, until) = (to_micros(at), to_micros(until));
+        let claim = ClaimRequest {
+            limit,
+            at: to_micros(at),
+            until: to_micros(until),
+            owner,
+            skip,
+        };
         let rows = match self.dialect {
             Dialect::Postgres => {
                 let mut tx = self.begin_write("claim").await?;
-                let rows = lease_then_read(&mut tx, limit, until, at, owner, skip).await?;
+                let rows = lease_then_read(&mut tx, &claim).await?;
                 tx.commit().await?;
                 rows
             }
-            Dialect::Sqlite => self.read_then_lease(limit, until, at, owner, skip).await?,
+            Dialect::Sqlite => self.read_then_lease(&claim).await?,
         };
         Ok(rows
             .into_iter()
@@ -110,23 +116,16 @@ impl Store {
     /// SQLite: the due deliveries are read on a reader connection, beside the one writer, which
     /// then only leases them by key. A row another process leased or this one settled since the
     /// read is not leased again: the lease re-checks that each row is still due and free.
-    async fn read_then_lease(
-        &self,
-        limit: u32,
-        until: i64,
-        at: i64,
-        owner: &str,
-        skip: &[String],
-    ) -> Result<Vec<ClaimRow>> {
+    async fn read_then_lease(&self, claim: &ClaimRequest<'_>) -> Result<Vec<ClaimRow>> {
         let sql = format!(
             "{CLAIM_SELECT} WHERE q.due_at <= $1 AND q.lease_until <= $1 {}
              ORDER BY q.due_at LIMIT $2",
-            skip_clause("q.integration_id", 2, skip)
+            skip_clause("q.integration_id", 2, claim.skip)
         );
         let mut query = sqlx::query_as::<_, ClaimRow>(&sql)
-            .bind(at)
-            .bind(i64::from(limit));
-        for id in skip {
+            .bind(claim.at)
+            .bind(i64::from(claim.limit));
+        for id in claim.skip {
             query = query.bind(id);
         }
         let mut rows = query.fetch_all(&self.pool).await?;
@@ -135,10 +134,10 @@ impl Store {
         }
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         let lease = [
-            Value::Int(until),
-            Value::Text(owner.to_string()),
-            Value::Int(at),
-            Value::Int(at),
+            Value::Int(claim.until),
+            Value::Text(claim.owner.to_string()),
+            Value::Int(claim.at),
+            Value::Int(claim.at),
         ];
         let mut tx = self.begin_write("claim").await?;
         let leased = bulk::by_ids(&mut tx, &lease, &ids, |p, ids| {
@@ -155,7 +154,9 @@ impl Store {
                  WHERE lease_owner = $1 AND lease_until = $2 AND delivery_id IN ({})",
                 placeholders(2, ids.len())
             );
-            let mut query = sqlx::query_as::<_, (String,)>(&sql).bind(owner).bind(until);
+            let mut query = sqlx::query_as::<_, (String,)>(&sql)
+                .bind(claim.owner)
+                .bind(claim.until);
             for id in &ids {
                 query = query.bind(*id);
             }
@@ -224,9 +225,9 @@ impl Store {
         }
         // A delivery settled meanwhile (its integration deleted) stays settled, and one whose
         // queue row another instance leased after this lease ran out is that instance's to
-        // settle; the attempt is logged either way. Test sends have no queue row. `IS TRUE` keeps the status test out
-        // of index conditions: as one, PostgreSQL planned a walk of every pending delivery (by
-        // `deliveries_by_status`) per batch instead of key lookups.
+        // settle; the attempt is logged either way. Test sends have no queue row. `IS TRUE`
+        // keeps the status test out of index conditions: as one, PostgreSQL planned a walk of
+        // every pending delivery (by `deliveries_by_status`) per batch instead of key lookups.
         bulk::update_from_values(
             conn,
             |v| {
@@ -296,6 +297,17 @@ impl Store {
     }
 }
 
+/// One claim: up to `limit` deliveries due at `at` (µs), leased to `owner` until `until`, none
+/// of the integrations in `skip`.
+#[derive(Clone, Copy)]
+struct ClaimRequest<'a> {
+    limit: u32,
+    at: i64,
+    until: i64,
+    owner: &'a str,
+    skip: &'a [String],
+}
+
 /// What a claim reads of each delivery it leases: everything needed to send it.
 const CLAIM_SELECT: &str =
     "SELECT d.id, d.attempt_count, q.single_attempt, COALESCE(d.payload, f.payload) AS body,
@@ -318,11 +330,7 @@ fn skip_clause(column: &str, before: usize, skip: &[String]) -> String {
 /// instance has locked; then the leased rows are read.
 async fn lease_then_read(
     conn: &mut AnyConnection,
-    limit: u32,
-    until: i64,
-    at: i64,
-    owner: &str,
-    skip: &[String],
+    claim: &ClaimRequest<'_>,
 ) -> Result<Vec<ClaimRow>> {
     sqlx::query(postgres::CLAIM_SETTINGS)
         .execute(&mut *conn)
@@ -331,22 +339,22 @@ async fn lease_then_read(
         "SELECT delivery_id FROM delivery_queue
          WHERE due_at <= $3 AND lease_until <= $3 {}
          ORDER BY due_at LIMIT $4",
-        skip_clause("integration_id", 4, skip)
+        skip_clause("integration_id", 4, claim.skip)
     );
     let sql = format!(
         "UPDATE delivery_queue SET lease_until = $1, lease_owner = $2
          WHERE delivery_id {} RETURNING delivery_id",
         Dialect::Postgres.in_claimed(&due)
     );
-    let mut claim = sqlx::query_as(&sql)
-        .bind(until)
-        .bind(owner)
-        .bind(at)
-        .bind(i64::from(limit));
-    for id in skip {
-        claim = claim.bind(id);
+    let mut lease = sqlx::query_as(&sql)
+        .bind(claim.until)
+        .bind(claim.owner)
+        .bind(claim.at)
+        .bind(i64::from(claim.limit));
+    for id in claim.skip {
+        lease = lease.bind(id);
     }
-    let ids: Vec<(String,)> = claim.fetch_all(&mut *conn).await?;
+    let ids: Vec<(String,)> = lease.fetch_all(&mut *conn).await?;
     if ids.is_empty() {
         return Ok(Vec::new());
     }
