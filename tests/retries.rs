@@ -155,6 +155,8 @@ async fn manual_retry_sends_one_more_attempt_with_the_same_webhook_id(backend: B
     let d = app.wait_delivery_status(&id, "failed").await;
     rx.assert_exactly(4).await;
     assert_eq!(d["attempts"].as_array().unwrap().len(), 4);
+    let failed = app.deliveries("status=failed").await;
+    assert_eq!(failed.len(), 1, "listed once as failed: {failed:?}");
 
     // The receiver is fixed: a retry succeeds, same webhook-id, same body.
     rx.set_script(Script::always(Reply::ok()));
@@ -171,6 +173,10 @@ async fn manual_retry_sends_one_more_attempt_with_the_same_webhook_id(backend: B
     assert_eq!(attempts[4]["number"], 5);
     assert_eq!(attempts[4]["responseStatus"], 200);
     assert_eq!(d["attemptCount"], 5);
+    assert!(app.deliveries("status=failed").await.is_empty());
+    let succeeded = app.deliveries("status=succeeded").await;
+    assert_eq!(succeeded.len(), 1);
+    assert_eq!(succeeded[0]["id"].as_str(), Some(id.as_str()));
 
     // A succeeded delivery can be sent again too.
     let (s, v) = app

@@ -153,6 +153,14 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        sqlx::query(
+            "INSERT INTO failed_deliveries (delivery_id)
+             SELECT delivery_id FROM delivery_queue WHERE integration_id = $1
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM delivery_queue WHERE integration_id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -182,6 +182,7 @@ impl Store {
         let mut attempts = Vec::with_capacity(results.len());
         let mut reschedules = Vec::new();
         let mut settled = Vec::new();
+        let mut failed = Vec::new();
         for r in results {
             let (status, next_at, delivered_at) = match r.outcome {
                 Outcome::Succeeded => ("succeeded", None, Some(to_micros(r.started_at))),
@@ -217,6 +218,9 @@ impl Store {
                 ]),
                 None => settled.push((r.lease_owner.as_str(), r.delivery_id.as_str())),
             }
+            if r.outcome == Outcome::Failed {
+                failed.push(r.delivery_id.as_str());
+            }
         }
         let mut tx = self.begin_write("record").await?;
         let conn: &mut AnyConnection = &mut tx;
@@ -227,7 +231,8 @@ impl Store {
         // queue row another instance leased after this lease ran out is that instance's to
         // settle; the attempt is logged either way. Test sends have no queue row. `IS TRUE`
         // keeps the status test out of index conditions: as one, PostgreSQL planned a walk of
-        // every pending delivery (by `deliveries_by_status`) per batch instead of key lookups.
+        // every pending delivery (by an index on status, since dropped) per batch instead of
+        // key lookups.
         bulk::update_from_values(
             conn,
             |v| {
@@ -261,6 +266,15 @@ impl Store {
             },
             &reschedules,
         )
+        .await?;
+        // Listed as failed only if the update above settled it so.
+        bulk::by_ids(conn, &[], &failed, |_, ids| {
+            format!(
+                "INSERT INTO failed_deliveries (delivery_id)
+                 SELECT id FROM deliveries WHERE status = 'failed' AND id IN ({ids})
+                 ON CONFLICT DO NOTHING"
+            )
+        })
         .await?;
         settled.sort_unstable();
         // Keyed on the primary key: a row-value `IN` would make SQLite scan the whole queue.
