@@ -1,0 +1,98 @@
+//! A database written by an earlier version keeps its delivery log when the service upgrades it:
+//! the status filter finds every delivery after the migration that moved it off an index.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Backend, TestDb};
+use lc_webhooks::domain::{DeliveryFilter, DeliveryStatus, PageRequest};
+use lc_webhooks::store::Store;
+use sqlx::migrate::Migrator;
+use sqlx::AnyPool;
+
+both_stores!(the_status_filter_finds_deliveries_written_before_the_upgrade);
+
+/// Applies the migrations of `backend` numbered below `before`, as an older version would have.
+async fn migrate_as_of(pool: &AnyPool, backend: Backend, before: i64) {
+    let folder = match backend {
+        Backend::Sqlite => "migrations/sqlite",
+        Backend::Postgres => "migrations/postgres",
+    };
+    let older = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(folder))
+        .expect("migrations folder")
+    {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("file name");
+        let version: i64 = name
+            .split('_')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("version");
+        if version < before {
+            std::fs::copy(&path, older.path().join(name)).expect("copy");
+        }
+    }
+    Migrator::new(older.path())
+        .await
+        .expect("older migrations")
+        .run(pool)
+        .await
+        .expect("older schema");
+}
+
+async fn the_status_filter_finds_deliveries_written_before_the_upgrade(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    sqlx::any::install_default_drivers();
+    let url = match backend {
+        // The file does not exist yet.
+        Backend::Sqlite => format!("{}?mode=rwc", db.url),
+        Backend::Postgres => db.url.clone(),
+    };
+    let pool = AnyPool::connect(&url).await.expect("pool");
+    let before = match backend {
+        Backend::Sqlite => 2,
+        Backend::Postgres => 3,
+    };
+    migrate_as_of(&pool, backend, before).await;
+    sqlx::raw_sql(
+        "INSERT INTO integrations (id, name, url, api_key, auth_header, auth_prefix, active, created_at, updated_at)
+             VALUES ('i', 'old', 'http://127.0.0.1:9/hook', 'key', 'Authorization', 'Bearer ', 1, 0, 0);
+         INSERT INTO deliveries (id, integration_id, status, created_at)
+             VALUES ('d1', 'i', 'succeeded', 0), ('d2', 'i', 'failed', 0), ('d3', 'i', 'pending', 0),
+                    ('d4', 'i', 'failed', 0);
+         INSERT INTO delivery_queue (delivery_id, integration_id, due_at) VALUES ('d3', 'i', 0);",
+    )
+    .execute(&pool)
+    .await
+    .expect("an older version's log");
+
+    let store = Store::connect(&db.url).await.expect("store");
+    store.migrate().await.expect("upgrade");
+    let page = PageRequest {
+        limit: 50,
+        cursor: None,
+    };
+    for (status, expected) in [
+        (DeliveryStatus::Succeeded, vec!["d1"]),
+        (DeliveryStatus::Failed, vec!["d2", "d4"]),
+        (DeliveryStatus::Pending, vec!["d3"]),
+    ] {
+        let filter = DeliveryFilter {
+            integration_id: None,
+            fulfillment_id: None,
+            status: Some(status),
+        };
+        let listed = store.list_deliveries(&filter, &page).await.expect("list");
+        let ids: Vec<&str> = listed.items.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, expected, "{status:?}");
+    }
+    store.close().await;
+    pool.close().await;
+}
