@@ -39,6 +39,7 @@ impl Store {
 
     pub async fn list_creators(&self, page: &PageRequest) -> Result<Page<Creator>> {
         let select = format!("SELECT {COLUMNS} FROM creators WHERE 1 = 1");
-        self.list_page::<CreatorRow, _>(&select, &[], page).await
+        self.list_page::<CreatorRow, _>(&select, "id", &[], page)
+            .await
     }
 }

@@ -57,7 +57,7 @@ impl Store {
             ("d.integration_id", filter.integration_id.as_deref()),
             ("d.fulfillment_id", filter.fulfillment_id.as_deref()),
         ];
-        self.list_page_by::<DeliveryRow, _>(&select, key, &filters, page)
+        self.list_page::<DeliveryRow, _>(&select, key, &filters, page)
             .await
     }
 
@@ -163,35 +163,14 @@ fn listing(status: Option<DeliveryStatus>) -> (String, &'static str) {
 
 #[cfg(test)]
 mod tests {
-    use sqlx::{Connection, SqliteConnection};
-
     use super::listing;
     use crate::domain::DeliveryStatus;
-    use crate::store::page::page_sql;
+    use crate::store::page::tests::sqlite_page_plan;
 
-    /// SQLite's plan for a page of deliveries of `status` after a cursor, on the migrated schema.
+    /// SQLite's plan for a page of deliveries of `status` after a cursor.
     async fn plan(status: DeliveryStatus, integration: Option<&str>) -> String {
-        let mut conn = SqliteConnection::connect("sqlite::memory:")
-            .await
-            .expect("in-memory SQLite");
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&mut conn)
-            .await
-            .expect("migrations");
         let (select, key) = listing(Some(status));
-        let (sql, values) = page_sql(
-            &select,
-            key,
-            &[("d.integration_id", integration)],
-            Some("cursor"),
-        );
-        let explain = format!("EXPLAIN QUERY PLAN {sql}");
-        let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
-        for value in values {
-            query = query.bind(value);
-        }
-        let rows = query.bind(51_i64).fetch_all(&mut conn).await.expect("plan");
-        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
+        sqlite_page_plan(&select, key, &[("d.integration_id", integration)]).await
     }
 
     #[tokio::test]

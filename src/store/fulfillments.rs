@@ -53,7 +53,7 @@ impl Store {
             ("creator_id", filter.creator_id.as_deref()),
             ("rule_id", filter.rule_id.as_deref()),
         ];
-        self.list_page::<FulfillmentRow, _>(&select, &filters, page)
+        self.list_page::<FulfillmentRow, _>(&select, "id", &filters, page)
             .await
     }
 }

@@ -95,7 +95,7 @@ impl Store {
 
     pub async fn list_integrations(&self, page: &PageRequest) -> Result<Page<Integration>> {
         let select = format!("SELECT {COLUMNS} FROM integrations WHERE deleted = 0");
-        self.list_page::<IntegrationRow, _>(&select, &[], page)
+        self.list_page::<IntegrationRow, _>(&select, "id", &[], page)
             .await
     }
 

@@ -48,7 +48,7 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<Media>> {
         let select = format!("SELECT {COLUMNS} FROM media WHERE 1 = 1");
-        self.list_page::<MediaRow, _>(&select, &[("creator_id", creator_id)], page)
+        self.list_page::<MediaRow, _>(&select, "id", &[("creator_id", creator_id)], page)
             .await
     }
 }

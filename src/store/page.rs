@@ -18,24 +18,9 @@ impl Store {
     /// `(column, value)` filter that has a value. Only the filters given are written into the
     /// statement: with a catch-all `($1 IS NULL OR column = $1)` SQLite (and a generic PostgreSQL
     /// plan) walked the whole table in id order; `column = $1 AND id > $2` walks the
-    /// `(column, id)` index from the cursor.
+    /// `(column, id)` index from the cursor. `key` is the column pages are walked by: the
+    /// item's id, or a column equal to it in a table `select` joins the item to.
     pub(super) async fn list_page<R, T>(
-        &self,
-        select: &str,
-        filters: &[(&str, Option<&str>)],
-        page: &PageRequest,
-    ) -> Result<Page<T>>
-    where
-        R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
-        T: TryFrom<R> + Keyed,
-        Error: From<<T as TryFrom<R>>::Error>,
-    {
-        self.list_page_by(select, "id", filters, page).await
-    }
-
-    /// [`Store::list_page`] for a `select` that joins the listed table to another whose column
-    /// `key` equals the item's id, walked in that column's order.
-    pub(super) async fn list_page_by<R, T>(
         &self,
         select: &str,
         key: &str,
@@ -101,26 +86,26 @@ keyed!(
 );
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use sqlx::{Connection, SqliteConnection};
 
     use super::page_sql;
 
-    /// SQLite's plan for one page of deliveries filtered by `column`, after a cursor.
-    async fn plan(column: &str) -> String {
+    /// SQLite's plan for the page after a cursor of `select` walked by `key`, narrowed by
+    /// `filters`, on the migrated schema.
+    pub(in crate::store) async fn sqlite_page_plan(
+        select: &str,
+        key: &str,
+        filters: &[(&str, Option<&str>)],
+    ) -> String {
         let mut conn = SqliteConnection::connect("sqlite::memory:")
             .await
             .expect("in-memory SQLite");
-        sqlx::raw_sql(include_str!("../../migrations/sqlite/0001_schema.sql"))
-            .execute(&mut conn)
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&mut conn)
             .await
-            .expect("schema");
-        let (sql, values) = page_sql(
-            "SELECT id FROM deliveries WHERE 1 = 1",
-            "id",
-            &[(column, Some("x"))],
-            Some("cursor"),
-        );
+            .expect("migrations");
+        let (sql, values) = page_sql(select, key, filters, Some("cursor"));
         let explain = format!("EXPLAIN QUERY PLAN {sql}");
         let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
         for value in values {
@@ -128,6 +113,16 @@ mod tests {
         }
         let rows = query.bind(51_i64).fetch_all(&mut conn).await.expect("plan");
         rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
+    }
+
+    /// SQLite's plan for one page of deliveries filtered by `column`, after a cursor.
+    async fn plan(column: &str) -> String {
+        sqlite_page_plan(
+            "SELECT id FROM deliveries WHERE 1 = 1",
+            "id",
+            &[(column, Some("x"))],
+        )
+        .await
     }
 
     #[tokio::test]

@@ -49,7 +49,7 @@ impl Store {
 
     pub async fn list_rules(&self, page: &PageRequest) -> Result<Page<Rule>> {
         let select = format!("SELECT {COLUMNS} FROM rules WHERE deleted = 0");
-        self.list_page::<RuleRow, _>(&select, &[], page).await
+        self.list_page::<RuleRow, _>(&select, "id", &[], page).await
     }
 
     /// Stores every field of `rule` (read, patched and validated by the caller).

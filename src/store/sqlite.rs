@@ -8,7 +8,8 @@ use sqlx::{AnyPool, Executor};
 
 use crate::error::Result;
 
-/// Connections for reads (the API's lists and lookups).
+/// Connections for reads: the API's lists and lookups, and what claims and evaluations read
+/// before the writer takes its turn.
 const READERS: u32 = 4;
 
 /// Two pools on one file: readers, and the one connection every write goes through. In WAL mode
