@@ -1,10 +1,11 @@
-//! Command line and environment configuration.
+//! Command line and environment configuration: every flag also reads an environment variable,
+//! and `--help` says what each does, its unit and its default.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::dispatch::RetrySchedule;
 use crate::domain::Secret;
@@ -15,65 +16,92 @@ pub const DEFAULT_SQLITE_URL: &str = "sqlite://data/lc-webhooks.db";
 #[command(
     name = "lc-webhooks",
     version,
-    about = "Reward rules and durable outbound webhooks for creator posts"
+    about = "Reward rules and durable outbound webhooks for creator posts",
+    long_about = "Reward rules and durable outbound webhooks for creator posts.\n\n\
+        Without a subcommand it serves: the REST API (reference at /docs), the rule evaluator and \
+        the dispatcher, on an SQLite file in ./data/ unless --database-url says otherwise.",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
-    #[command(flatten)]
-    pub settings: SettingsArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The flags of `serve`, for running without a subcommand.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the API, the rule evaluator and the dispatcher (the default).
-    Serve,
-    /// Apply database migrations and exit.
-    Migrate,
-    /// Write media posts (JSON lines, the body of `POST /v1/media`) straight into the store.
-    Import {
-        #[arg(long)]
-        file: PathBuf,
-    },
+    /// Run the API, the rule evaluator and the dispatcher (what runs without a subcommand).
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit (`serve` also applies them at start).
+    Migrate(StoreArgs),
+    /// Write media posts from a JSON-lines file straight into the store; a running service
+    /// evaluates them like any other post.
+    Import(ImportArgs),
+    /// Print this build's OpenAPI document (the one served at /openapi.json) and exit.
+    Openapi,
 }
 
-#[derive(Debug, Clone, clap::Args)]
-pub struct SettingsArgs {
-    /// `postgres://…` selects PostgreSQL; anything else is an SQLite URL.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_SQLITE_URL, global = true)]
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// The database: `sqlite://PATH` (the file and its folder are created on first start) or
+    /// `postgres://USER[:PASSWORD]@HOST:PORT/DATABASE` (the database must exist).
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_SQLITE_URL, value_name = "URL")]
     pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The posts: one JSON object per line, each the body of `POST /v1/media`
+    /// (`{"creatorId": "…", "postType": "STORY"}`). A bad line writes nothing.
+    #[arg(long, value_name = "PATH")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The address the API listens on: IP:PORT (`127.0.0.1:8080`, `[::1]:8080`, `0.0.0.0:8080`)
+    /// or `localhost:PORT`. A non-loopback address needs --admin-token.
+    #[arg(long, env = "LC_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR", value_parser = parse_listen)]
+    pub listen: SocketAddr,
+    /// When set, every `/v1` request needs `Authorization: Bearer <token>`. Without it the API
+    /// is open, and the service refuses to listen on a non-loopback address.
     #[arg(
         long,
-        env = "LC_LISTEN",
-        default_value = "127.0.0.1:8080",
-        global = true
+        env = "LC_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
     )]
-    pub listen: SocketAddr,
-    /// When set, every `/v1` request needs `Authorization: Bearer <token>`.
-    #[arg(long, env = "LC_ADMIN_TOKEN", global = true, hide_env_values = true)]
     pub admin_token: Option<String>,
-    #[arg(long, env = "LC_RETRY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h,10h", value_parser = RetrySchedule::parse, global = true)]
+    /// The waits between attempts of a delivery, comma-separated, each a whole number with a
+    /// unit (`ms`, `s`, `m`, `h`, `d`). The first attempt is immediate, so N delays mean at most
+    /// N + 1 attempts; `none` means a single attempt.
+    #[arg(long, env = "LC_RETRY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h,10h", value_name = "DELAYS", value_parser = RetrySchedule::parse)]
     pub retry_schedule: RetrySchedule,
-    #[arg(long, env = "LC_HTTP_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    /// How long one attempt may take, connecting included, before it counts as failed (unit
+    /// `ms`, `s`, `m`, `h`).
+    #[arg(long, env = "LC_HTTP_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
     pub http_timeout: Duration,
     /// How long a claimed delivery stays leased to this instance. If the instance dies, another
-    /// (or the restarted one) sends the delivery again after this long. Must exceed the timeout.
-    #[arg(long, env = "LC_LEASE_TIME", default_value = "60s", value_parser = parse_duration, global = true)]
+    /// (or the restarted one) sends the delivery again after this long. Must exceed
+    /// --http-timeout.
+    #[arg(long, env = "LC_LEASE_TIME", default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
     pub lease_time: Duration,
-    /// Sends in flight at once, over all integrations.
-    #[arg(long, env = "LC_MAX_IN_FLIGHT", default_value_t = 256, global = true)]
-    pub max_in_flight: usize,
-    /// Sends in flight at once to one integration.
-    #[arg(
-        long,
-        env = "LC_MAX_IN_FLIGHT_PER_INTEGRATION",
-        default_value_t = 64,
-        global = true
-    )]
-    pub max_in_flight_per_integration: usize,
+    /// Webhook sends in flight at once, over all integrations (1 or more).
+    #[arg(long, env = "LC_MAX_IN_FLIGHT", default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_in_flight: u32,
+    /// Webhook sends in flight at once to one integration (1 or more), so a slow receiver
+    /// cannot take every slot.
+    #[arg(long, env = "LC_MAX_IN_FLIGHT_PER_INTEGRATION", default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_in_flight_per_integration: u32,
 }
 
-/// Everything the service needs to run; built from [`SettingsArgs`] or directly by tests.
+/// Everything the service needs to run; built from [`ServeArgs`] or directly by tests.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: String,
@@ -108,7 +136,8 @@ impl Settings {
     pub fn check(&self) -> Result<(), String> {
         if self.lease_time <= self.http_timeout {
             return Err(format!(
-                "--lease-time ({:?}) must be longer than --http-timeout ({:?}), or a slow send would be sent twice",
+                "--lease-time / LC_LEASE_TIME ({:?}) must be longer than --http-timeout / \
+                 LC_HTTP_TIMEOUT ({:?}), or a slow send would be sent twice",
                 self.lease_time, self.http_timeout
             ));
         }
@@ -119,7 +148,8 @@ impl Settings {
     pub fn check_listen_is_safe(&self) -> Result<(), String> {
         if self.admin_token.is_none() && !self.listen.ip().is_loopback() {
             return Err(format!(
-                "refusing to listen on non-loopback address {} without an admin token (set --admin-token or LC_ADMIN_TOKEN)",
+                "refusing to listen on non-loopback address {} without an admin token: set \
+                 --admin-token or LC_ADMIN_TOKEN, or listen on 127.0.0.1",
                 self.listen
             ));
         }
@@ -127,28 +157,45 @@ impl Settings {
     }
 }
 
-impl From<SettingsArgs> for Settings {
-    fn from(a: SettingsArgs) -> Self {
+impl From<ServeArgs> for Settings {
+    fn from(a: ServeArgs) -> Self {
         Settings {
-            database_url: a.database_url,
+            database_url: a.store.database_url,
             listen: a.listen,
             admin_token: a.admin_token.filter(|t| !t.is_empty()).map(Secret::new),
             retry_schedule: a.retry_schedule,
             http_timeout: a.http_timeout,
             lease_time: a.lease_time,
-            max_in_flight: a.max_in_flight.max(1),
-            max_in_flight_per_integration: a.max_in_flight_per_integration.max(1),
+            max_in_flight: a.max_in_flight as usize,
+            max_in_flight_per_integration: a.max_in_flight_per_integration as usize,
             ..Settings::new(String::new())
         }
     }
 }
 
-/// Parses `250ms`, `5s`, `5m`, `2h`.
+/// `IP:PORT`, or `localhost:PORT` (IPv4 loopback).
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let port = s
+        .strip_prefix("localhost:")
+        .and_then(|p| p.parse::<u16>().ok());
+    match port {
+        Some(port) => Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)),
+        None => Err(format!(
+            "`{s}` is not an address to listen on: give IP:PORT, such as 127.0.0.1:8080, \
+             [::1]:8080 or 0.0.0.0:8080, or localhost:PORT"
+        )),
+    }
+}
+
+/// Parses `250ms`, `5s`, `5m`, `2h`, `5d`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("`{s}` has no unit (use ms, s, m or h)"))?;
+        .ok_or_else(|| format!("`{s}` has no unit (use ms, s, m, h or d, e.g. 10s)"))?;
     let (digits, unit) = s.split_at(split);
     let n: u64 = digits
         .parse()
@@ -158,9 +205,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "s" => n.checked_mul(1_000),
         "m" => n.checked_mul(60_000),
         "h" => n.checked_mul(3_600_000),
+        "d" => n.checked_mul(86_400_000),
         _ => {
             return Err(format!(
-                "`{s}` has unknown unit `{unit}` (use ms, s, m or h)"
+                "`{s}` has unknown unit `{unit}` (use ms, s, m, h or d)"
             ))
         }
     };
@@ -179,12 +227,13 @@ mod tests {
         assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("5d"), Ok(Duration::from_secs(432_000)));
     }
 
     #[test]
     fn durations_without_a_known_unit_are_refused() {
         assert!(parse_duration("5").is_err());
-        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("5w").is_err());
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("").is_err());
     }
@@ -208,5 +257,78 @@ mod tests {
         s.admin_token = None;
         s.listen = "[::1]:8080".parse().expect("addr");
         assert!(s.check_listen_is_safe().is_ok());
+    }
+
+    #[test]
+    fn listen_takes_localhost_and_explains_what_it_wants() {
+        assert_eq!(
+            parse_listen("localhost:8090"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8090)))
+        );
+        assert_eq!(
+            parse_listen("[::1]:8090"),
+            Ok("[::1]:8090".parse().expect("addr"))
+        );
+        let err = parse_listen("example.com:80").expect_err("a hostname");
+        assert!(err.contains("IP:PORT"), "{err}");
+        assert!(parse_listen("127.0.0.1").is_err());
+    }
+
+    #[test]
+    fn zero_sends_in_flight_is_refused_not_rounded_up() {
+        let parsed = Cli::try_parse_from(["lc-webhooks", "--max-in-flight", "0"]);
+        let err = parsed.expect_err("0 is refused");
+        assert!(err.to_string().contains("max-in-flight"), "{err}");
+        let parsed = Cli::try_parse_from(["lc-webhooks", "serve", "--max-in-flight", "3"]);
+        let Ok(Cli {
+            command: Some(Command::Serve(args)),
+            ..
+        }) = parsed
+        else {
+            panic!("serve --max-in-flight 3 parses");
+        };
+        assert_eq!(args.max_in_flight, 3);
+    }
+
+    #[test]
+    fn migrate_and_import_take_only_the_flags_they_use() {
+        assert!(
+            Cli::try_parse_from(["lc-webhooks", "migrate", "--listen", "127.0.0.1:1"]).is_err()
+        );
+        assert!(Cli::try_parse_from([
+            "lc-webhooks",
+            "import",
+            "--file",
+            "p.jsonl",
+            "--database-url",
+            "sqlite://x.db"
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn every_flag_says_what_it_does() {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let mut commands = vec![&cli];
+        commands.extend(cli.get_subcommands());
+        for command in commands {
+            assert!(
+                command.get_about().is_some() || command.get_name() == "lc-webhooks",
+                "{} has no description",
+                command.get_name()
+            );
+            for arg in command.get_arguments() {
+                if matches!(arg.get_id().as_str(), "help" | "version") {
+                    continue;
+                }
+                assert!(
+                    arg.get_help().is_some(),
+                    "{} --{} has no description",
+                    command.get_name(),
+                    arg.get_id()
+                );
+            }
+        }
     }
 }

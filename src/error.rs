@@ -1,15 +1,18 @@
 use thiserror::Error;
 
+use crate::domain::Invalid;
+
 /// Every failure the library reports. The API turns each kind into a status and an error code.
 #[derive(Debug, Error)]
 pub enum Error {
     #[error("{0} not found")]
     NotFound(&'static str),
-    /// Valid JSON with a value that is not acceptable.
-    #[error("{message}")]
-    Invalid { code: &'static str, message: String },
-    #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    /// A value the domain refuses.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// The request is valid but the state of things refuses it.
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -18,20 +21,15 @@ pub enum Error {
     Corrupt(String),
 }
 
-impl Error {
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        Error::Invalid {
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Error::Conflict {
-            code,
-            message: message.into(),
-        }
-    }
+/// Why a valid request cannot be carried out now.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Conflict {
+    #[error("a creator with email {0} already exists")]
+    EmailTaken(String),
+    #[error("the delivery is still pending; it will be retried on its schedule")]
+    DeliveryPending,
+    #[error("the delivery's integration has been deleted")]
+    IntegrationDeleted,
 }
 
 impl From<serde_json::Error> for Error {

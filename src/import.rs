@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
+use serde_json::Value;
 use thiserror::Error;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::api::{MediaInput, MAX_BATCH};
+use crate::domain::{MediaInput, NewMedia, MAX_BATCH};
 use crate::store::Store;
 
 #[derive(Debug, Error)]
@@ -41,12 +42,10 @@ pub async fn import_file(store: &Store, path: &Path) -> Result<usize, ImportErro
         if line.trim().is_empty() {
             continue;
         }
-        let bad = |message: String| ImportError::BadLine {
+        posts.push(parse_line(&line).map_err(|message| ImportError::BadLine {
             line: number,
             message,
-        };
-        let input: MediaInput = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
-        posts.push(input.validate().map_err(|e| bad(e.message))?);
+        })?);
     }
     let total = posts.len();
     let mut rest = posts;
@@ -62,4 +61,48 @@ pub async fn import_file(store: &Store, path: &Path) -> Result<usize, ImportErro
         }
     }
     Ok(total)
+}
+
+/// One line: a JSON object, the body of `POST /v1/media`.
+fn parse_line(line: &str) -> Result<NewMedia, String> {
+    let value: Value = serde_json::from_str(line).map_err(|e| {
+        // serde's text ends "at line 1 column N": every line is its own document.
+        let what = e.to_string();
+        let what = what.split(" at line ").next().unwrap_or(&what).to_string();
+        format!("not valid JSON ({what}, at column {})", e.column())
+    })?;
+    let kind = match &value {
+        Value::Object(_) => None,
+        Value::Array(_) => Some("an array"),
+        Value::String(_) => Some("a string"),
+        Value::Number(_) => Some("a number"),
+        Value::Bool(_) => Some("true or false"),
+        Value::Null => Some("null"),
+    };
+    if let Some(kind) = kind {
+        return Err(format!(
+            "expected one post as a JSON object, such as {{\"creatorId\": \"…\", \"postType\": \"STORY\"}}, found {kind}"
+        ));
+    }
+    let input: MediaInput = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    input.parse().map_err(|e| e.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_line;
+
+    #[test]
+    fn bad_lines_say_what_is_wrong_in_plain_words() {
+        let syntax = parse_line("{creatorId: 1}").expect_err("not JSON");
+        assert!(syntax.starts_with("not valid JSON"), "{syntax}");
+        assert!(!syntax.contains("line 1"), "{syntax}");
+        let array = parse_line("[1, 2]").expect_err("an array");
+        assert!(array.contains("found an array"), "{array}");
+        let missing = parse_line(r#"{"creatorId": "c"}"#).expect_err("no postType");
+        assert!(missing.contains("postType"), "{missing}");
+        let time = parse_line(r#"{"creatorId": "c", "postType": "STORY", "postedAt": "soon"}"#)
+            .expect_err("bad time");
+        assert!(time.contains("postedAt"), "{time}");
+    }
 }

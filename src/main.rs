@@ -1,7 +1,10 @@
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
 use anyhow::Context;
 use clap::Parser;
-use lc_webhooks::config::{Cli, Command, Settings};
-use lc_webhooks::store::Store;
+use lc_webhooks::config::{Cli, Command, Settings, StoreArgs};
+use lc_webhooks::store::{describe_connect_failure, Store};
 use tracing_subscriber::EnvFilter;
 
 // glibc's malloc took about a fifth of the service's CPU in the benchmark (perf); with jemalloc
@@ -9,37 +12,102 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .init();
+/// Crates whose debug output is one line per statement, frame or handshake: quiet unless
+/// `RUST_LOG` names them.
+const NOISY: &[&str] = &[
+    "sqlx",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "rustls",
+    "reqwest",
+    "tower",
+];
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = Settings::from(cli.settings);
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings).await,
-        Command::Migrate => {
-            let store = Store::connect(&settings.database_url).await?;
-            store.migrate().await?;
+    init_logs();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lc-webhooks: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One sentence that names the flag and the fix; the causes are already in it.
+            eprintln!("lc-webhooks: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr, coloured only on a terminal.
+fn init_logs() {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(asked) if !asked.trim().is_empty() => {
+            let mut directives = asked.clone();
+            for noisy in NOISY {
+                if !asked.contains(noisy) {
+                    directives.push_str(&format!(",{noisy}=warn"));
+                }
+            }
+            EnvFilter::new(directives)
+        }
+        _ => EnvFilter::new("info,sqlx=warn"),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => serve(Settings::from(cli.serve)).await,
+        Some(Command::Serve(args)) => serve(Settings::from(args)).await,
+        Some(Command::Migrate(store)) => {
+            connect(&store).await?;
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Import { file } => {
-            let store = Store::connect(&settings.database_url).await?;
-            store.migrate().await?;
-            let n = lc_webhooks::import::import_file(&store, &file).await?;
+        Some(Command::Import(args)) => {
+            let store = connect(&args.store).await?;
+            let n = lc_webhooks::import::import_file(&store, &args.file)
+                .await
+                .with_context(|| format!("import from {} wrote nothing", args.file.display()))
+                .map_err(|e| anyhow::anyhow!("{e:#}"))?;
             println!("imported {n} posts");
+            Ok(())
+        }
+        Some(Command::Openapi) => {
+            let doc = lc_webhooks::api::document();
+            println!("{}", doc.to_pretty_json()?);
             Ok(())
         }
     }
 }
 
+/// The store named by `--database-url`, migrated.
+async fn connect(args: &StoreArgs) -> anyhow::Result<Store> {
+    let url = &args.database_url;
+    let store = Store::connect(url)
+        .await
+        .map_err(|e| anyhow::anyhow!(describe_connect_failure(url, &e)))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| anyhow::anyhow!(describe_connect_failure(url, &e)))?;
+    Ok(store)
+}
+
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let running = lc_webhooks::service::start(settings)
         .await
-        .context("starting lc-webhooks")?;
+        .map_err(|e| anyhow::anyhow!(e))?;
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await;

@@ -1,27 +1,41 @@
 //! The webhook body, exactly as LoudCrowd's seed page defines it.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::domain::{time, Creator, Media, PostType};
-use crate::error::{Error, Result};
+use crate::domain::{time, Creator, Invalid, Media, PostType, Problem};
+use crate::error::Result;
 
-/// Field order and names are the contract; `None` is written as `null`, never left out.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The webhook body, as LoudCrowd's seed page defines it. Field order and names are the
+/// contract; a missing value is written as `null`, never left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Payload {
+    /// The reward fulfillment's id (`/v1/fulfillments/{id}`): the same on every retry.
     pub lc_id: String,
     pub email: String,
+    #[schema(required = true)]
     pub ig_username: Option<String>,
+    #[schema(required = true)]
     pub tt_username: Option<String>,
+    /// Unique per fulfillment; `null` when the reward is not code-based.
+    #[schema(required = true)]
     pub discount_code: Option<String>,
+    /// The posts that earned this reward, oldest first.
     pub medias: Vec<PayloadMedia>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One post in a webhook body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PayloadMedia {
+    /// The post's id, as `POST /v1/media` returned it.
     pub lc_id: String,
-    /// UTC as `2022-04-12T11:18:20.902164`.
+    /// UTC as the seed writes it: `YYYY-MM-DDTHH:MM:SS.ffffff`, six fractional digits, no offset.
+    #[schema(
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}$",
+        examples("2022-04-12T11:18:20.902164")
+    )]
     pub posted_at: String,
     pub post_type: PostType,
 }
@@ -75,25 +89,31 @@ impl Payload {
     }
 }
 
-/// Test data for the Test button: any subset of the payload's keys.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Test data for the Test button: any subset of the payload's keys; the rest are the sample's
+/// (`creator@example.com`, `instagram.username`, …).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TestData {
     pub lc_id: Option<String>,
     pub email: Option<String>,
     #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
+    #[schema(value_type = Option<String>)]
     pub ig_username: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
+    #[schema(value_type = Option<String>)]
     pub tt_username: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
+    #[schema(value_type = Option<String>)]
     pub discount_code: Option<Option<String>>,
     pub medias: Option<Vec<TestMedia>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// One post of the test body; missing keys take the sample's values.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TestMedia {
     pub lc_id: Option<String>,
+    /// RFC 3339 or the seed's format; written in the seed's format.
     pub posted_at: Option<String>,
     pub post_type: Option<PostType>,
 }
@@ -125,8 +145,8 @@ impl TestData {
                     let posted_at = match m.posted_at {
                         Some(s) => {
                             time::seed_format(time::parse_flexible(&s).ok_or_else(|| {
-                                Error::invalid(
-                                    "invalid_posted_at",
+                                Invalid::new(
+                                    Problem::PostedAt,
                                     format!("postedAt `{s}` is not a timestamp"),
                                 )
                             })?)

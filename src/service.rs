@@ -12,25 +12,41 @@ use tokio::task::JoinHandle;
 use crate::api::{self, AppState};
 use crate::config::Settings;
 use crate::dispatch::{Dispatcher, DispatcherConfig, Recorder, Sender};
-use crate::store::{forward_notifications, Dialect, Store};
+use crate::store::{describe_connect_failure, forward_notifications, Dialect, Store};
 use crate::watch::run_evaluator;
 
 /// How long sends in flight may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// Why the service did not start, said once, with the flag to change.
 #[derive(Debug, Error)]
 pub enum StartError {
     #[error("{0}")]
     Unsafe(String),
-    #[error(transparent)]
-    Store(#[from] crate::error::Error),
-    #[error("cannot listen on {addr}: {source}")]
+    /// The store could not be reached or migrated: what, where, and what to do.
+    #[error("{0}")]
+    Store(String),
+    #[error("cannot listen on {addr} (--listen / LC_LISTEN): {source}{hint}")]
     Listen {
         addr: SocketAddr,
         source: std::io::Error,
+        hint: &'static str,
     },
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+}
+
+fn listen_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "; another process (another lc-webhooks?) holds that port: stop it or pick another"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "; this machine has no such address: use 127.0.0.1 or one of its own"
+        }
+        std::io::ErrorKind::PermissionDenied => "; ports below 1024 need privileges: use 8080",
+        _ => "",
+    }
 }
 
 /// A started service. Dropping it does not stop it; call [`Running::shutdown`].
@@ -60,18 +76,19 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// Connects, migrates, binds the listener and starts every task.
 pub async fn start(settings: Settings) -> Result<Running, StartError> {
     settings.check().map_err(StartError::Unsafe)?;
-    let store = Store::connect(&settings.database_url).await?;
-    store.migrate().await?;
+    let url = &settings.database_url;
+    let unreachable = |e| StartError::Store(describe_connect_failure(url, &e));
+    let store = Store::connect(url).await.map_err(unreachable)?;
+    store.migrate().await.map_err(unreachable)?;
+    let listen_failed = |source: std::io::Error| StartError::Listen {
+        addr: settings.listen,
+        hint: listen_hint(&source),
+        source,
+    };
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
-        .map_err(|source| StartError::Listen {
-            addr: settings.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Listen {
-        addr: settings.listen,
-        source,
-    })?;
+        .map_err(listen_failed)?;
+    let addr = listener.local_addr().map_err(listen_failed)?;
 
     let sender = Sender::new(settings.http_timeout)?;
     let new_posts = Arc::new(Notify::new());

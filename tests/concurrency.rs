@@ -14,8 +14,55 @@ use serde_json::{json, Value};
 
 both_stores!(
     concurrent_posts_for_one_creator_earn_exactly_one_reward,
-    two_stores_on_one_database_take_each_post_and_each_delivery_once
+    two_stores_on_one_database_take_each_post_and_each_delivery_once,
+    concurrent_patches_of_different_fields_all_take_effect,
 );
+
+/// Two PATCHes at once, each changing its own field: both changes are kept, every round.
+async fn concurrent_patches_of_different_fields_all_take_effect(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rule = app.create_rule(json!({})).await;
+    let rule = format!("/v1/rules/{}", rule["id"].as_str().unwrap());
+    let integration = app
+        .create_integration("http://127.0.0.1:9/h", "patch-key", json!({}))
+        .await;
+    let integration = format!("/v1/integrations/{}", integration["id"].as_str().unwrap());
+    let client = reqwest::Client::new();
+    let patch = |path: &str, body: Value| {
+        let request = client.patch(app.url(path)).json(&body).send();
+        async move { request.await.expect("patch").status().as_u16() }
+    };
+    for round in 1..=40u32 {
+        let name = format!("round {round}");
+        let (a, b) = tokio::join!(
+            patch(&rule, json!({"name": name})),
+            patch(&rule, json!({"count": round}))
+        );
+        assert_eq!((a, b), (200, 200));
+        let now = app.get_ok(&rule).await;
+        assert_eq!(
+            (now["name"].as_str(), now["count"].as_u64()),
+            (Some(name.as_str()), Some(u64::from(round))),
+            "round {round} lost an update: {now}"
+        );
+        let url = format!("http://127.0.0.1:9/round{round}");
+        let (a, b) = tokio::join!(
+            patch(&integration, json!({"name": name})),
+            patch(&integration, json!({"url": url, "active": round % 2 == 0}))
+        );
+        assert_eq!((a, b), (200, 200));
+        let now = app.get_ok(&integration).await;
+        assert_eq!(
+            (now["name"].as_str(), now["url"].as_str()),
+            (Some(name.as_str()), Some(url.as_str())),
+            "round {round} lost an integration update: {now}"
+        );
+        assert_eq!(now["active"], round % 2 == 0);
+    }
+    app.stop().await;
+}
 
 async fn concurrent_posts_for_one_creator_earn_exactly_one_reward(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {

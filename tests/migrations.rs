@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::{Backend, TestDb};
-use lc_webhooks::domain::{DeliveryFilter, DeliveryStatus, PageRequest};
+use lc_webhooks::domain::{DeliveryFilter, DeliveryStatus, Order, PageRequest};
 use lc_webhooks::store::Store;
 use sqlx::migrate::Migrator;
 use sqlx::AnyPool;
@@ -85,9 +85,9 @@ async fn the_status_filter_finds_deliveries_written_before_the_upgrade(backend: 
         (DeliveryStatus::Pending, vec!["d3"]),
     ] {
         let filter = DeliveryFilter {
-            integration_id: None,
-            fulfillment_id: None,
             status: Some(status),
+            order: Order::Asc,
+            ..DeliveryFilter::default()
         };
         let listed = store.list_deliveries(&filter, &page).await.expect("list");
         let ids: Vec<&str> = listed.items.iter().map(|d| d.id.as_str()).collect();

@@ -212,7 +212,7 @@ async fn retry_of_a_pending_delivery_is_a_conflict(backend: Backend) {
 
 async fn redirect_is_a_failure_and_not_followed(backend: Backend) {
     let Some(app) = TestApp::start_with(backend, |s| {
-        s.retry_schedule = RetrySchedule::parse("").unwrap();
+        s.retry_schedule = RetrySchedule::parse("none").unwrap();
     })
     .await
     else {
@@ -247,7 +247,7 @@ async fn response_body_is_cut_to_4_kib_in_the_log(backend: Backend) {
 
 async fn hanging_receiver_times_out_as_a_failed_attempt(backend: Backend) {
     let Some(app) = TestApp::start_with(backend, |s| {
-        s.retry_schedule = RetrySchedule::parse("").unwrap();
+        s.retry_schedule = RetrySchedule::parse("none").unwrap();
         s.http_timeout = Duration::from_millis(300);
     })
     .await
@@ -324,7 +324,7 @@ async fn a_paused_integration_holds_its_retries_until_it_is_active_again(backend
 /// run out mid-send, or a second claim would send the same attempt again.
 async fn a_delivery_waiting_for_a_slot_is_never_sent_after_its_lease_could_end(backend: Backend) {
     let Some(app) = TestApp::start_with(backend, |s| {
-        s.retry_schedule = RetrySchedule::parse("").unwrap();
+        s.retry_schedule = RetrySchedule::parse("none").unwrap();
         s.http_timeout = Duration::from_millis(600);
         s.lease_time = Duration::from_secs(1);
         s.max_in_flight_per_integration = 1;

@@ -18,6 +18,7 @@ both_stores!(
     api_key_and_signing_secret_never_appear_in_api_responses,
     api_key_and_signing_secret_never_appear_in_logs,
     api_key_echoed_by_a_receiver_is_not_kept_in_the_delivery_log,
+    a_delivery_that_finally_fails_logs_one_warn_line,
 );
 
 /// Every log line of this test binary, at `debug` and above.
@@ -299,4 +300,38 @@ async fn api_key_echoed_by_a_receiver_is_not_kept_in_the_delivery_log(backend: B
         .await;
     assert_clean("delivery log of an echoing receiver", &text);
     app.stop().await;
+}
+
+/// The operator hears of a delivery given up: one WARN line with its id, integration and last
+/// error, and no key.
+async fn a_delivery_that_finally_fails_logs_one_warn_line(backend: Backend) {
+    let buf = log_buffer();
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let failing = Receiver::start(Script::always(Reply::status(503))).await;
+    let i = app
+        .create_integration(&failing.url(), API_KEY, json!({}))
+        .await;
+    app.create_rule(json!({})).await;
+    let c = app.create_creator("gives-up@example.com", None, None).await;
+    let cid = c["id"].as_str().unwrap();
+    app.post_media(cid, "STORY", json!({})).await;
+    app.post_media(cid, "STORY", json!({})).await;
+    let d = wait_until(WAIT, "the delivery to fail", || async {
+        let d = app.deliveries("status=failed").await;
+        d.into_iter().next()
+    })
+    .await;
+    let id = d["id"].as_str().unwrap();
+    app.stop().await;
+    let logs = String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains(id) && l.contains("WARN"))
+        .collect();
+    assert_eq!(lines.len(), 1, "WARN lines for {id}: {lines:#?}");
+    assert!(lines[0].contains(i["id"].as_str().unwrap()), "{}", lines[0]);
+    assert!(lines[0].contains("503"), "{}", lines[0]);
+    assert_clean("the failure's log line", lines[0]);
 }

@@ -20,6 +20,8 @@ both_stores!(
     batch_of_more_than_1000_or_none_is_422,
     bad_limits_are_422,
     bad_status_filter_is_422,
+    a_cursor_the_api_did_not_give_is_400,
+    unknown_or_repeated_query_parameters_are_400,
     duplicate_creator_email_is_409,
     bad_rules_are_422_and_write_nothing,
     bad_patches_are_422_and_change_nothing,
@@ -246,7 +248,8 @@ async fn media_for_an_unknown_creator_is_422_and_writes_nothing(backend: Backend
     )
     .await;
     assert_eq!(count(&app, "/v1/media").await, 0);
-    assert_eq!(count(&app, "/v1/media?creatorId=nobody").await, 0);
+    let (s, v) = app.get("/v1/media?creatorId=nobody").await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST);
     app.stop().await;
 }
 
@@ -446,6 +449,80 @@ async fn bad_limits_are_422(backend: Backend) {
             app.get_ok(&format!("{list}?limit={limit}")).await;
         }
     }
+    app.stop().await;
+}
+
+const LISTS: [&str; 6] = [
+    "/v1/integrations",
+    "/v1/creators",
+    "/v1/media",
+    "/v1/rules",
+    "/v1/fulfillments",
+    "/v1/deliveries",
+];
+
+async fn a_cursor_the_api_did_not_give_is_400(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    for list in LISTS {
+        for cursor in ["zzz", "1", "0190a1b2"] {
+            let path = format!("{list}?cursor={cursor}");
+            let (s, v) = app.get(&path).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "GET {path} answered {v}");
+            assert_eq!(
+                assert_error(s, &v, StatusCode::BAD_REQUEST),
+                "invalid_cursor"
+            );
+        }
+    }
+    // An id filter that is not an id is refused too, rather than matching nothing.
+    for path in [
+        "/v1/media?creatorId=nobody",
+        "/v1/fulfillments?ruleId=x",
+        "/v1/deliveries?integrationId=x",
+    ] {
+        let (s, v) = app.get(path).await;
+        assert_error(s, &v, StatusCode::BAD_REQUEST);
+    }
+    app.stop().await;
+}
+
+async fn unknown_or_repeated_query_parameters_are_400(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rx = Receiver::always(200).await;
+    app.create_integration(&rx.url(), "k", json!({})).await;
+    for path in [
+        "/v1/deliveries?stauts=failed",
+        "/v1/integrations?limit=5&verbose=1",
+        "/v1/creators?creatorId=0190a1b2-0000-7000-8000-000000000000",
+        "/v1/deliveries?status=failed&status=pending",
+    ] {
+        let (s, v) = app.get(path).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "GET {path} answered {v}");
+        let code = assert_error(s, &v, StatusCode::BAD_REQUEST);
+        assert!(
+            code == "unknown_parameter" || code == "repeated_parameter",
+            "{path}: {code}"
+        );
+    }
+    let (s, v) = app.get("/v1/deliveries?stauts=failed").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("status"),
+        "the message lists the parameters it takes: {v}"
+    );
+    // A POST with a query string is held to the same rule.
+    let (s, v) = app
+        .post("/v1/creators?dryRun=1", json!({"email": "q@example.com"}))
+        .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST);
+    assert!(
+        items(app.get_ok("/v1/creators").await).is_empty(),
+        "nothing was written"
+    );
     app.stop().await;
 }
 

@@ -1,44 +1,65 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, Params};
+use super::extract::{JsonBody, PageParams, Params};
 use super::AppState;
-use crate::domain::{Creator, NewCreator, Page};
+use crate::domain::{Creator, Email, NewCreator, Page, Username};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/creators", post(create).get(list))
-        .route("/creators/{id}", get(show))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show))
 }
 
-#[derive(Deserialize)]
+/// A creator whose posts are watched.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateCreator {
+    /// Unique among creators.
+    #[schema(value_type = Email)]
     email: String,
+    #[schema(value_type = Option<Username>)]
     ig_username: Option<String>,
+    #[schema(value_type = Option<Username>)]
     tt_username: Option<String>,
 }
 
+/// Adds a creator.
+#[utoipa::path(
+    post,
+    path = "/creators",
+    tag = "creators",
+    operation_id = "createCreator",
+    request_body = CreateCreator,
+    responses(
+        (status = 201, description = "Added", body = Creator, links(
+            ("GetCreator" = (operation_id = "getCreator", parameters(("id" = "$response.body#/id")))),
+            ("ListCreatorMedia" = (operation_id = "listMedia", parameters(("creatorId" = "$response.body#/id")))),
+            ("PostForCreator" = (operation_id = "createMedia", request_body = json!({"creatorId": "$response.body#/id", "postType": "STORY"}))),
+            ("ListCreatorRewards" = (operation_id = "listFulfillments", parameters(("creatorId" = "$response.body#/id")))),
+        )),
+        (status = 409, description = "A creator with this email exists (`email_taken`)", body = super::error::ErrorBody),
+    ),
+)]
 async fn create(
     State(s): State<AppState>,
     JsonBody(req): JsonBody<CreateCreator>,
 ) -> ApiResult<(StatusCode, Json<Creator>)> {
+    let username = |field, raw: Option<String>| {
+        raw.map(|u| Username::parse(field, &u))
+            .transpose()
+            .map_err(ApiError::from)
+    };
     let new = NewCreator {
-        email: email(&req.email)?,
-        ig_username: req
-            .ig_username
-            .as_deref()
-            .map(|u| username("igUsername", u))
-            .transpose()?,
-        tt_username: req
-            .tt_username
-            .as_deref()
-            .map(|u| username("ttUsername", u))
-            .transpose()?,
+        email: Email::parse(&req.email)?,
+        ig_username: username("igUsername", req.ig_username)?,
+        tt_username: username("ttUsername", req.tt_username)?,
     };
     Ok((
         StatusCode::CREATED,
@@ -46,56 +67,28 @@ async fn create(
     ))
 }
 
+/// Lists the creators, oldest first.
+#[utoipa::path(
+    get,
+    path = "/creators",
+    tag = "creators",
+    operation_id = "listCreators",
+    params(PageParams),
+    responses((status = 200, description = "One page", body = Page<Creator>)),
+)]
 async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<Creator>>> {
     Ok(Json(s.store.list_creators(&params.page()?).await?))
 }
 
+/// One creator.
+#[utoipa::path(
+    get,
+    path = "/creators/{id}",
+    tag = "creators",
+    operation_id = "getCreator",
+    params(("id" = String, Path, format = Uuid, description = "The creator's id")),
+    responses((status = 200, description = "The creator", body = Creator)),
+)]
 async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Creator>> {
     Ok(Json(s.store.creator(&id).await?))
-}
-
-fn email(raw: &str) -> Result<String, ApiError> {
-    let e = raw.trim();
-    let ok = e.len() <= 320
-        && !e.chars().any(char::is_whitespace)
-        && matches!(e.split_once('@'), Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.contains('@') && !domain.starts_with('.') && !domain.ends_with('.'));
-    if !ok {
-        return Err(ApiError::invalid(
-            "invalid_email",
-            format!("`{e}` is not an email address"),
-        ));
-    }
-    Ok(e.to_string())
-}
-
-fn username(field: &str, raw: &str) -> Result<String, ApiError> {
-    let u = raw.trim().trim_start_matches('@');
-    if u.is_empty() || u.chars().count() > 100 || u.chars().any(char::is_whitespace) {
-        return Err(ApiError::invalid(
-            "invalid_username",
-            format!("{field} must be 1 to 100 characters without spaces"),
-        ));
-    }
-    Ok(u.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_need_a_local_part_and_a_domain() {
-        assert!(email("creator@example.com").is_ok());
-        for bad in [
-            "",
-            "creator",
-            "@example.com",
-            "a@b",
-            "a b@example.com",
-            "a@@example.com",
-            "a@example.",
-        ] {
-            assert!(email(bad).is_err(), "{bad} should be refused");
-        }
-    }
 }

@@ -1,20 +1,38 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::Params;
+use super::extract::{PageParams, Params};
 use super::AppState;
-use crate::domain::{Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus, Page};
+use crate::domain::{Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus, Order, Page};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/deliveries", get(list))
-        .route("/deliveries/{id}", get(show))
-        .route("/deliveries/{id}/retry", post(retry))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .routes(routes!(retry))
 }
 
+/// The delivery log, newest first (`?order=asc` for oldest first).
+#[utoipa::path(
+    get,
+    path = "/deliveries",
+    tag = "deliveries",
+    operation_id = "listDeliveries",
+    params(
+        ("integrationId" = Option<String>, Query, format = Uuid, description = "Only this integration's deliveries"),
+        ("fulfillmentId" = Option<String>, Query, format = Uuid, description = "Only this reward's deliveries"),
+        ("status" = Option<DeliveryStatus>, Query, description = "Only deliveries in this state"),
+        ("createdAfter" = Option<String>, Query, format = DateTime, description = "Only deliveries created at or after this time (RFC 3339)"),
+        ("createdBefore" = Option<String>, Query, format = DateTime, description = "Only deliveries created before this time (RFC 3339)"),
+        ("order" = Option<Order>, Query, description = "`desc` (default): newest first; `asc`: oldest first"),
+        PageParams,
+    ),
+    responses((status = 200, description = "One page", body = Page<Delivery>)),
+)]
 async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<Delivery>>> {
     let status = params
         .get("status")
@@ -27,16 +45,38 @@ async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<
             })
         })
         .transpose()?;
+    let order = match params.get("order").as_deref() {
+        None | Some("desc") => Order::Desc,
+        Some("asc") => Order::Asc,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "invalid_order",
+                format!("order `{other}` is not asc or desc"),
+            ))
+        }
+    };
     let filter = DeliveryFilter {
-        integration_id: params.get("integrationId"),
-        fulfillment_id: params.get("fulfillmentId"),
+        integration_id: params.id("integrationId")?,
+        fulfillment_id: params.id("fulfillmentId")?,
         status,
+        created_after: params.time("createdAfter", "invalid_created_after")?,
+        created_before: params.time("createdBefore", "invalid_created_before")?,
+        order,
     };
     Ok(Json(
         s.store.list_deliveries(&filter, &params.page()?).await?,
     ))
 }
 
+/// One delivery with the exact body it sends and every attempt.
+#[utoipa::path(
+    get,
+    path = "/deliveries/{id}",
+    tag = "deliveries",
+    operation_id = "getDelivery",
+    params(("id" = String, Path, format = Uuid, description = "The delivery's id (its `webhook-id`)")),
+    responses((status = 200, description = "The delivery", body = DeliveryDetail)),
+)]
 async fn show(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -44,6 +84,19 @@ async fn show(
     Ok(Json(s.store.delivery_detail(&id).await?))
 }
 
+/// Sends a settled (`failed` or `succeeded`) delivery once more, now: one new attempt under the
+/// same `webhook-id`; the delivery then settles on its result.
+#[utoipa::path(
+    post,
+    path = "/deliveries/{id}/retry",
+    tag = "deliveries",
+    operation_id = "retryDelivery",
+    params(("id" = String, Path, format = Uuid, description = "The delivery's id")),
+    responses(
+        (status = 202, description = "Queued for one attempt now", body = Delivery),
+        (status = 409, description = "Still pending (`delivery_pending`), or its integration was deleted (`integration_deleted`)", body = super::error::ErrorBody),
+    ),
+)]
 async fn retry(
     State(s): State<AppState>,
     Path(id): Path<String>,

@@ -3,15 +3,32 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::error::Error;
+use crate::domain::{Invalid, Problem};
+use crate::error::{Conflict, Error};
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+}
+
+/// Every error answer of the API.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, `snake_case`: `malformed_json`, `invalid_url`, `not_found`, `unauthorized`, …
+    #[schema(pattern = "^[a-z_]+$", examples("invalid_url"))]
+    code: &'static str,
+    /// A sentence for the person reading it.
+    message: String,
 }
 
 impl ApiError {
@@ -23,8 +40,50 @@ impl ApiError {
         }
     }
 
+    /// A 422: valid JSON (or a parameter of the right name) with a value that is refused.
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    /// A 400: the request itself is malformed.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        ApiError::invalid(problem_code(e.problem), e.message)
+    }
+}
+
+fn problem_code(problem: Problem) -> &'static str {
+    match problem {
+        Problem::Name => "invalid_name",
+        Problem::Email => "invalid_email",
+        Problem::Username => "invalid_username",
+        Problem::Url => "invalid_url",
+        Problem::ApiKey => "invalid_api_key",
+        Problem::AuthHeader => "invalid_auth_header",
+        Problem::AuthPrefix => "invalid_auth_prefix",
+        Problem::SigningSecret => "invalid_signing_secret",
+        Problem::Count => "invalid_count",
+        Problem::WindowDays => "invalid_window_days",
+        Problem::Platforms => "invalid_platforms",
+        Problem::CodePrefix => "invalid_code_prefix",
+        Problem::CreatorId => "invalid_creator_id",
+        Problem::PostedAt => "invalid_posted_at",
+        Problem::Batch => "invalid_batch",
+        Problem::UnknownCreator => "unknown_creator",
+        Problem::UnknownIntegration => "unknown_integration",
+    }
+}
+
+fn conflict_code(conflict: &Conflict) -> &'static str {
+    match conflict {
+        Conflict::EmailTaken(_) => "email_taken",
+        Conflict::DeliveryPending => "delivery_pending",
+        Conflict::IntegrationDeleted => "integration_deleted",
     }
 }
 
@@ -36,8 +95,12 @@ impl From<Error> for ApiError {
                 "not_found",
                 format!("{what} not found"),
             ),
-            Error::Invalid { code, message } => ApiError::invalid(code, message),
-            Error::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            Error::Invalid(invalid) => invalid.into(),
+            Error::Conflict(conflict) => ApiError::new(
+                StatusCode::CONFLICT,
+                conflict_code(&conflict),
+                conflict.to_string(),
+            ),
             // Details stay in the log: they may name tables, hosts or values.
             other => {
                 tracing::error!(error = %other, "request failed");
@@ -65,7 +128,12 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -4,14 +4,16 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
 
 use super::error::ApiError;
 use crate::domain::page::{DEFAULT_LIMIT, MAX_LIMIT};
-use crate::domain::PageRequest;
+use crate::domain::{time, PageRequest};
 
 /// A JSON body. Malformed JSON is a 400; well-formed JSON of the wrong shape a 422. The
 /// `Content-Type` is not checked, so `curl -d` works as typed.
@@ -44,19 +46,11 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first: a body that is not JSON at all is a 400 even if a field in it is also wrong.
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not valid JSON: {e}"),
-        )
+        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
     })?;
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::invalid("invalid_body", e.to_string()),
-        _ => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not valid JSON: {e}"),
-        ),
+        _ => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")),
     })
 }
 
@@ -68,30 +62,89 @@ fn body_error(e: BytesRejection) -> ApiError {
             "the body is larger than the service accepts",
         )
     } else {
-        ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.body_text())
+        ApiError::bad_request("unreadable_body", e.body_text())
     }
 }
 
-/// Query parameters, read leniently as strings and checked by the handler.
-pub struct Params(pub HashMap<String, String>);
+/// Query parameters as strings, each name at most once; [`super::query_names`] has already
+/// refused names the endpoint does not document.
+pub struct Params(HashMap<String, String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::invalid("invalid_query", e.body_text()))?;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let mut map = HashMap::new();
+        for (name, value) in query_pairs(parts.uri.query()) {
+            if map.insert(name.clone(), value).is_some() {
+                return Err(ApiError::bad_request(
+                    "repeated_parameter",
+                    format!("query parameter `{name}` is given more than once"),
+                ));
+            }
+        }
         Ok(Params(map))
     }
 }
 
+/// The decoded `name=value` pairs of a query string.
+pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The paging parameters every list takes (declared for the document; [`Params::page`] reads them).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PageParams {
+    /// Items per page, 1 to 500 (default 50); anything else is a 422.
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// The `nextCursor` of the page before; a value that is not one is a 400.
+    #[param(format = Uuid)]
+    cursor: Option<String>,
+}
+
 impl Params {
+    /// A parameter's value, if given; an empty value is a value (and refused as the
+    /// parameter's type would refuse it), not an absent parameter.
     pub fn get(&self, key: &str) -> Option<String> {
-        self.0.get(key).filter(|v| !v.is_empty()).cloned()
+        self.0.get(key).cloned()
     }
 
-    /// `?limit=` (1 to 500, default 50) and `?cursor=`.
+    /// An id-valued filter (`creatorId`, `integrationId`, …): an id or nothing, so that a
+    /// mistyped one is a 400 rather than a silently empty page.
+    pub fn id(&self, key: &str) -> Result<Option<String>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                if uuid::Uuid::try_parse(&v).is_ok() {
+                    Ok(v)
+                } else {
+                    Err(ApiError::bad_request(
+                        "invalid_parameter",
+                        format!("{key} `{v}` is not an id"),
+                    ))
+                }
+            })
+            .transpose()
+    }
+
+    /// An RFC 3339 timestamp.
+    pub fn time(&self, key: &str, code: &'static str) -> Result<Option<DateTime<Utc>>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                DateTime::parse_from_rfc3339(&v)
+                    .map(|t| time::truncate(t.with_timezone(&Utc)))
+                    .map_err(|_| {
+                        ApiError::invalid(code, format!("{key} `{v}` is not an RFC 3339 timestamp"))
+                    })
+            })
+            .transpose()
+    }
+
+    /// `?limit=` (1 to 500, default 50) and `?cursor=` (an id from `nextCursor`).
     pub fn page(&self) -> Result<PageRequest, ApiError> {
         let limit = match self.get("limit") {
             None => DEFAULT_LIMIT,
@@ -106,9 +159,15 @@ impl Params {
                     )
                 })?,
         };
-        Ok(PageRequest {
-            limit,
-            cursor: self.get("cursor"),
-        })
+        let cursor = self.get("cursor");
+        if let Some(c) = &cursor {
+            if uuid::Uuid::try_parse(c).is_err() {
+                return Err(ApiError::bad_request(
+                    "invalid_cursor",
+                    format!("cursor `{c}` is not a nextCursor this API gave"),
+                ));
+            }
+        }
+        Ok(PageRequest { limit, cursor })
     }
 }

@@ -1,63 +1,101 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, OptionalJsonBody, Params};
-use super::validate;
+use super::error::ApiResult;
+use super::extract::{JsonBody, OptionalJsonBody, PageParams, Params};
 use super::AppState;
-use crate::dispatch::{signature, test_send, TestSendResult};
-use crate::domain::{Integration, IntegrationPatch, NewIntegration, Page, Secret};
+use crate::dispatch::{test_send, TestSendResult};
+use crate::domain::{
+    ApiKey, AuthHeader, AuthPrefix, Integration, IntegrationPatch, Name, NewIntegration, Page,
+    SigningSecret, WebhookUrl,
+};
 use crate::payload::TestData;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/integrations", post(create).get(list))
-        .route("/integrations/{id}", get(show).patch(update).delete(remove))
-        .route("/integrations/{id}/test", post(test))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(test))
 }
 
-const DEFAULT_AUTH_HEADER: &str = "Authorization";
-const DEFAULT_AUTH_PREFIX: &str = "Bearer ";
-
-#[derive(Deserialize)]
+/// An outbound webhook to register.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateIntegration {
+    #[schema(value_type = Name)]
     name: String,
+    #[schema(value_type = WebhookUrl)]
     url: String,
+    #[schema(value_type = ApiKey)]
     api_key: String,
+    #[schema(value_type = Option<AuthHeader>)]
     auth_header: Option<String>,
+    #[schema(value_type = Option<AuthPrefix>)]
     auth_prefix: Option<String>,
+    #[schema(value_type = Option<SigningSecret>)]
     signing_secret: Option<String>,
+    /// Default `true`; `false` registers it paused.
     active: Option<bool>,
 }
 
-#[derive(Deserialize)]
+/// The fields to change; the others stay as they are.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UpdateIntegration {
+    #[schema(value_type = Option<Name>)]
     name: Option<String>,
+    #[schema(value_type = Option<WebhookUrl>)]
     url: Option<String>,
+    #[schema(value_type = Option<ApiKey>)]
     api_key: Option<String>,
+    #[schema(value_type = Option<AuthHeader>)]
     auth_header: Option<String>,
+    #[schema(value_type = Option<AuthPrefix>)]
     auth_prefix: Option<String>,
+    /// A new secret, or `null` to stop signing.
     #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
+    #[schema(value_type = Option<SigningSecret>)]
     signing_secret: Option<Option<String>>,
+    /// `false` pauses it (pending deliveries wait); `true` resumes it.
     active: Option<bool>,
 }
 
+/// Registers an outbound webhook (Add Integration → Webhook).
+#[utoipa::path(
+    post,
+    path = "/integrations",
+    tag = "integrations",
+    operation_id = "createIntegration",
+    request_body = CreateIntegration,
+    responses((status = 201, description = "Registered", body = Integration, links(
+        ("GetIntegration" = (operation_id = "getIntegration", parameters(("id" = "$response.body#/id")))),
+        ("UpdateIntegration" = (operation_id = "updateIntegration", parameters(("id" = "$response.body#/id")))),
+        ("DeleteIntegration" = (operation_id = "deleteIntegration", parameters(("id" = "$response.body#/id")))),
+        ("TestIntegration" = (operation_id = "testIntegration", parameters(("id" = "$response.body#/id")))),
+    ))),
+)]
 async fn create(
     State(s): State<AppState>,
     JsonBody(req): JsonBody<CreateIntegration>,
 ) -> ApiResult<(StatusCode, Json<Integration>)> {
     let new = NewIntegration {
-        name: validate::name(&req.name)?,
-        url: url(&req.url)?,
-        api_key: api_key(req.api_key)?,
-        auth_header: auth_header(req.auth_header.as_deref().unwrap_or(DEFAULT_AUTH_HEADER))?,
-        auth_prefix: auth_prefix(req.auth_prefix.as_deref().unwrap_or(DEFAULT_AUTH_PREFIX))?,
-        signing_secret: req.signing_secret.map(signing_secret).transpose()?,
+        name: Name::parse(&req.name)?,
+        url: WebhookUrl::parse(&req.url)?,
+        api_key: ApiKey::parse(req.api_key)?,
+        auth_header: match req.auth_header {
+            Some(h) => AuthHeader::parse(&h)?,
+            None => AuthHeader::default_header(),
+        },
+        auth_prefix: match req.auth_prefix {
+            Some(p) => AuthPrefix::parse(&p)?,
+            None => AuthPrefix::default_prefix(),
+        },
+        signing_secret: req.signing_secret.map(SigningSecret::parse).transpose()?,
         active: req.active.unwrap_or(true),
     };
     Ok((
@@ -66,39 +104,101 @@ async fn create(
     ))
 }
 
+/// Lists the integrations, oldest first.
+#[utoipa::path(
+    get,
+    path = "/integrations",
+    tag = "integrations",
+    operation_id = "listIntegrations",
+    params(PageParams),
+    responses((status = 200, description = "One page", body = Page<Integration>)),
+)]
 async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<Integration>>> {
     Ok(Json(s.store.list_integrations(&params.page()?).await?))
 }
 
+/// One integration.
+#[utoipa::path(
+    get,
+    path = "/integrations/{id}",
+    tag = "integrations",
+    operation_id = "getIntegration",
+    params(("id" = String, Path, format = Uuid, description = "The integration's id")),
+    responses((status = 200, description = "The integration", body = Integration)),
+)]
 async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Integration>> {
     Ok(Json(s.store.integration(&id).await?))
 }
 
+/// Changes the given fields, atomically; pausing or resuming is `{"active": false|true}`.
+#[utoipa::path(
+    patch,
+    path = "/integrations/{id}",
+    tag = "integrations",
+    operation_id = "updateIntegration",
+    params(("id" = String, Path, format = Uuid, description = "The integration's id")),
+    request_body = UpdateIntegration,
+    responses((status = 200, description = "The integration as changed", body = Integration)),
+)]
 async fn update(
     State(s): State<AppState>,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<UpdateIntegration>,
 ) -> ApiResult<Json<Integration>> {
     let patch = IntegrationPatch {
-        name: req.name.as_deref().map(validate::name).transpose()?,
-        url: req.url.as_deref().map(url).transpose()?,
-        api_key: req.api_key.map(api_key).transpose()?,
-        auth_header: req.auth_header.as_deref().map(auth_header).transpose()?,
-        auth_prefix: req.auth_prefix.as_deref().map(auth_prefix).transpose()?,
+        name: req.name.as_deref().map(Name::parse).transpose()?,
+        url: req.url.as_deref().map(WebhookUrl::parse).transpose()?,
+        api_key: req.api_key.map(ApiKey::parse).transpose()?,
+        auth_header: req
+            .auth_header
+            .as_deref()
+            .map(AuthHeader::parse)
+            .transpose()?,
+        auth_prefix: req
+            .auth_prefix
+            .as_deref()
+            .map(AuthPrefix::parse)
+            .transpose()?,
         signing_secret: req
             .signing_secret
-            .map(|s| s.map(signing_secret).transpose())
+            .map(|s| s.map(SigningSecret::parse).transpose())
             .transpose()?,
         active: req.active,
     };
     Ok(Json(s.store.update_integration(&id, patch).await?))
 }
 
+/// Deletes the integration: its pending deliveries settle as `failed` ("integration deleted"),
+/// the delivery log stays, and rules that name it in `integrationIds` no longer do (a rule
+/// left with an empty list sends to no integration).
+#[utoipa::path(
+    delete,
+    path = "/integrations/{id}",
+    tag = "integrations",
+    operation_id = "deleteIntegration",
+    params(("id" = String, Path, format = Uuid, description = "The integration's id")),
+    responses((status = 204, description = "Deleted")),
+)]
 async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     s.store.delete_integration(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The Test button: sends one webhook now, built from the sample payload with the given keys
+/// put in, signed and authenticated like any other, and answers with what the receiver said.
+/// The attempt is logged as a delivery with `test: true`.
+#[utoipa::path(
+    post,
+    path = "/integrations/{id}/test",
+    tag = "integrations",
+    operation_id = "testIntegration",
+    params(("id" = String, Path, format = Uuid, description = "The integration's id")),
+    request_body(content = Option<TestData>, description = "Any subset of the payload's keys; an empty body sends the sample."),
+    responses((status = 200, description = "Sent (whatever the receiver answered)", body = TestSendResult, links(
+        ("GetDelivery" = (operation_id = "getDelivery", parameters(("id" = "$response.body#/deliveryId")))),
+        ("RetryDelivery" = (operation_id = "retryDelivery", parameters(("id" = "$response.body#/deliveryId")))),
+    ))),
+)]
 async fn test(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -106,80 +206,4 @@ async fn test(
 ) -> ApiResult<Json<TestSendResult>> {
     let payload = data.into_payload()?;
     Ok(Json(test_send(&s.store, &s.sender, &id, &payload).await?))
-}
-
-fn url(raw: &str) -> Result<String, ApiError> {
-    let bad = |why: &str| ApiError::invalid("invalid_url", format!("url {why}"));
-    let raw = raw.trim();
-    if raw.len() > 2048 {
-        return Err(bad("is longer than 2048 characters"));
-    }
-    let parsed = url::Url::parse(raw).map_err(|e| bad(&format!("is not an absolute URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(bad("must use http or https"));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(bad("has no host"));
-    }
-    Ok(raw.to_string())
-}
-
-fn api_key(raw: String) -> Result<Secret, ApiError> {
-    if raw.trim().is_empty() {
-        return Err(ApiError::invalid(
-            "invalid_api_key",
-            "apiKey must not be empty",
-        ));
-    }
-    if raw.len() > 4096 || !raw.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return Err(ApiError::invalid(
-            "invalid_api_key",
-            "apiKey must be printable ASCII, at most 4096 characters",
-        ));
-    }
-    Ok(Secret::new(raw))
-}
-
-/// Headers the service sets itself cannot carry the key.
-const RESERVED_HEADERS: &[&str] = &[
-    "content-type",
-    "content-length",
-    "host",
-    "user-agent",
-    "transfer-encoding",
-    "connection",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-];
-
-fn auth_header(raw: &str) -> Result<String, ApiError> {
-    let valid = axum::http::HeaderName::from_bytes(raw.as_bytes()).is_ok();
-    if !valid || RESERVED_HEADERS.contains(&raw.to_ascii_lowercase().as_str()) {
-        return Err(ApiError::invalid(
-            "invalid_auth_header",
-            format!("authHeader `{raw}` is not a header name the key can be sent in"),
-        ));
-    }
-    Ok(raw.to_string())
-}
-
-fn auth_prefix(raw: &str) -> Result<String, ApiError> {
-    if raw.len() > 100 || !raw.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return Err(ApiError::invalid(
-            "invalid_auth_prefix",
-            "authPrefix must be printable ASCII, at most 100 characters",
-        ));
-    }
-    Ok(raw.to_string())
-}
-
-fn signing_secret(raw: String) -> Result<Secret, ApiError> {
-    if signature::secret_key(&raw).is_none() {
-        return Err(ApiError::invalid(
-            "invalid_signing_secret",
-            "signingSecret must be `whsec_` followed by a base64 key",
-        ));
-    }
-    Ok(Secret::new(raw))
 }

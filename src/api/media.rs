@@ -1,73 +1,51 @@
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, Params};
+use super::extract::{JsonBody, PageParams, Params};
 use super::AppState;
-use crate::domain::{time, Media, NewMedia, Page, Platform, PostType};
+use crate::domain::{Invalid, Media, MediaInput, Page, Problem, MAX_BATCH};
 
-/// The most posts one batch request may carry.
-pub const MAX_BATCH: usize = 1000;
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/media", post(create).get(list))
-        .route("/media/batch", post(create_batch))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(create_batch))
 }
 
-/// One post as `POST /v1/media` and `lc-webhooks import` take it.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct MediaInput {
-    creator_id: String,
-    post_type: PostType,
-    platform: Option<Platform>,
-    posted_at: Option<String>,
-}
-
-impl MediaInput {
-    pub fn validate(self) -> Result<NewMedia, ApiError> {
-        let posted_at = match self.posted_at {
-            None => time::now(),
-            Some(raw) => time::parse_flexible(&raw).ok_or_else(|| {
-                ApiError::invalid("invalid_posted_at", format!("postedAt `{raw}` is not an RFC 3339 or `YYYY-MM-DDTHH:MM:SS.ffffff` timestamp"))
-            })?,
-        };
-        if self.creator_id.trim().is_empty() {
-            return Err(ApiError::invalid(
-                "invalid_creator_id",
-                "creatorId must not be empty",
-            ));
-        }
-        Ok(NewMedia {
-            creator_id: self.creator_id,
-            platform: self.platform.unwrap_or(Platform::Instagram),
-            post_type: self.post_type,
-            posted_at,
-        })
-    }
-}
-
-#[derive(Deserialize)]
+/// Up to 1,000 posts, written all or none.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Batch {
+    #[schema(value_type = Vec<MediaInput>, min_items = 1, max_items = 1000)]
     media: Vec<Value>,
 }
 
-#[derive(Serialize)]
+/// The posts as stored, in the order given.
+#[derive(Serialize, ToSchema)]
 struct Items<T> {
     items: Vec<T>,
 }
 
+/// Records a creator's post; the rules are evaluated against it at once.
+#[utoipa::path(
+    post,
+    path = "/media",
+    tag = "media",
+    operation_id = "createMedia",
+    request_body = MediaInput,
+    responses((status = 201, description = "Stored; it will be evaluated exactly once", body = Media)),
+)]
 async fn create(
     State(s): State<AppState>,
     JsonBody(req): JsonBody<MediaInput>,
 ) -> ApiResult<(StatusCode, Json<Media>)> {
-    let mut stored = s.store.insert_media(vec![req.validate()?]).await?;
+    let mut stored = s.store.insert_media(vec![req.parse()?]).await?;
     s.new_posts.notify_one();
     let media = stored.pop().ok_or_else(|| {
         ApiError::from(crate::error::Error::Corrupt(
@@ -77,38 +55,57 @@ async fn create(
     Ok((StatusCode::CREATED, Json(media)))
 }
 
-/// All or nothing: one bad post refuses the whole batch, naming it by index.
+/// Records up to 1,000 posts in one transaction. One bad post refuses the whole batch,
+/// named by its index (`media[3]: …`).
+#[utoipa::path(
+    post,
+    path = "/media/batch",
+    tag = "media",
+    operation_id = "createMediaBatch",
+    request_body = Batch,
+    responses((status = 201, description = "Every post stored", body = Items<Media>)),
+)]
 async fn create_batch(
     State(s): State<AppState>,
     JsonBody(req): JsonBody<Batch>,
 ) -> ApiResult<(StatusCode, Json<Items<Media>>)> {
     if req.media.is_empty() || req.media.len() > MAX_BATCH {
-        return Err(ApiError::invalid(
-            "invalid_batch",
+        return Err(Invalid::new(
+            Problem::Batch,
             format!("media must hold 1 to {MAX_BATCH} posts"),
-        ));
+        )
+        .into());
     }
     let posts = req
         .media
         .into_iter()
         .enumerate()
         .map(|(i, v)| {
+            let place = format!("media[{i}]");
             serde_json::from_value::<MediaInput>(v)
-                .map_err(|e| ApiError::invalid("invalid_body", e.to_string()))
-                .and_then(MediaInput::validate)
-                .map_err(|e| ApiError {
-                    message: format!("media[{i}]: {}", e.message),
-                    ..e
-                })
+                .map_err(|e| ApiError::invalid("invalid_body", format!("{place}: {e}")))
+                .and_then(|m| m.parse().map_err(|e| e.at(&place).into()))
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let items = s.store.insert_media(posts).await?;
     s.new_posts.notify_one();
     Ok((StatusCode::CREATED, Json(Items { items })))
 }
 
+/// Lists posts, oldest first, optionally one creator's.
+#[utoipa::path(
+    get,
+    path = "/media",
+    tag = "media",
+    operation_id = "listMedia",
+    params(
+        ("creatorId" = Option<String>, Query, format = Uuid, description = "Only this creator's posts"),
+        PageParams,
+    ),
+    responses((status = 200, description = "One page", body = Page<Media>)),
+)]
 async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<Media>>> {
-    let creator = params.get("creatorId");
+    let creator = params.id("creatorId")?;
     Ok(Json(
         s.store
             .list_media(creator.as_deref(), &params.page()?)

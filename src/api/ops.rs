@@ -1,31 +1,62 @@
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use crate::telemetry;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(health))
-        .route("/metrics", get(metrics))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(metrics))
 }
 
-/// 200 only while the store answers, so a load balancer stops sending to an instance that cannot work.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// `ok`, or `store_unavailable` when the database does not answer within two seconds.
+    #[schema(examples("ok"))]
+    status: &'static str,
+}
+
+/// Health: 200 only while the store answers, so a load balancer stops sending to an instance
+/// that cannot work. No token needed.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "health",
+    responses(
+        (status = 200, description = "The store answers", body = Health),
+        (status = 503, description = "The store does not answer", body = Health),
+    ),
+)]
 async fn health(State(s): State<AppState>) -> impl IntoResponse {
     if s.store.ping().await {
-        (StatusCode::OK, Json(json!({ "status": "ok" })))
+        (StatusCode::OK, Json(Health { status: "ok" }))
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "store_unavailable" })),
+            Json(Health {
+                status: "store_unavailable",
+            }),
         )
     }
 }
 
+/// Prometheus metrics: counters of posts, rewards and attempts, the backlog, batch sizes and
+/// times. No token needed.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")),
+)]
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     telemetry::refresh_backlog(&s.store).await;
     (

@@ -1,177 +1,186 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, Params};
-use super::validate;
+use super::error::ApiResult;
+use super::extract::{JsonBody, PageParams, Params};
 use super::AppState;
-use crate::domain::{NewRule, Page, Platform, PostType, Reward, Rule, RulePatch};
+use crate::domain::{
+    check_count, check_platforms, check_window_days, Name, NewRule, Page, Platform, PostType,
+    Reward, Rule, RulePatch,
+};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/rules", post(create).get(list))
-        .route("/rules/{id}", get(show).patch(update).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show, update, remove))
 }
 
-const MAX_COUNT: u32 = 10_000;
-const MAX_WINDOW_DAYS: u32 = 3_650;
-
-#[derive(Deserialize)]
+/// A reward rule, e.g. "2 Story posts".
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateRule {
+    #[schema(value_type = Name)]
     name: String,
+    /// The post types that count; empty or absent: any.
     #[serde(default)]
     post_types: Vec<PostType>,
+    /// The platforms that count; absent or `null`: any. At least one when given.
+    #[schema(min_items = 1)]
     platforms: Option<Vec<Platform>>,
+    /// Posts it takes to earn the reward.
+    #[schema(minimum = 1, maximum = 10000)]
     count: u32,
+    /// The counted posts must all fall within this many days; absent or `null`: no window.
+    #[schema(minimum = 1, maximum = 3650)]
     window_days: Option<u32>,
+    /// `true`: every further `count` posts earn again. Default `false`: once per creator.
     repeatable: Option<bool>,
     reward: Reward,
+    /// The integrations its rewards go to; absent or `null`: every active one; `[]`: none.
+    #[schema(value_type = Option<Vec<String>>)]
     integration_ids: Option<Vec<String>>,
+    /// Default `true`.
     active: Option<bool>,
 }
 
-#[derive(Deserialize)]
+/// The fields to change, atomically; the others stay as they are.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UpdateRule {
+    #[schema(value_type = Option<Name>)]
     name: Option<String>,
     post_types: Option<Vec<PostType>>,
+    /// `null`: any platform.
     #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
+    #[schema(value_type = Option<Vec<Platform>>, min_items = 1)]
     platforms: Option<Option<Vec<Platform>>>,
+    #[schema(minimum = 1, maximum = 10000)]
     count: Option<u32>,
+    /// `null`: no window.
     #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
     window_days: Option<Option<u32>>,
     repeatable: Option<bool>,
     reward: Option<Reward>,
+    /// `null`: every active integration; `[]`: none.
     #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
+    #[schema(value_type = Option<Vec<String>>)]
     integration_ids: Option<Option<Vec<String>>>,
     active: Option<bool>,
 }
 
+/// Creates a reward rule. It counts the posts that arrive from now on, while it is active.
+#[utoipa::path(
+    post,
+    path = "/rules",
+    tag = "rules",
+    operation_id = "createRule",
+    request_body = CreateRule,
+    responses((status = 201, description = "Created", body = Rule, links(
+        ("GetRule" = (operation_id = "getRule", parameters(("id" = "$response.body#/id")))),
+        ("UpdateRule" = (operation_id = "updateRule", parameters(("id" = "$response.body#/id")))),
+        ("DeleteRule" = (operation_id = "deleteRule", parameters(("id" = "$response.body#/id")))),
+    ))),
+)]
 async fn create(
     State(s): State<AppState>,
     JsonBody(req): JsonBody<CreateRule>,
 ) -> ApiResult<(StatusCode, Json<Rule>)> {
+    req.reward.check()?;
     let new = NewRule {
-        name: validate::name(&req.name)?,
+        name: Name::parse(&req.name)?,
         post_types: req.post_types,
-        platforms: req.platforms,
-        count: req.count,
-        window_days: req.window_days,
+        platforms: req.platforms.map(check_platforms).transpose()?,
+        count: check_count(req.count)?,
+        window_days: req.window_days.map(check_window_days).transpose()?,
         repeatable: req.repeatable.unwrap_or(false),
         reward: req.reward,
         integration_ids: req.integration_ids,
         active: req.active.unwrap_or(true),
     };
-    check(
-        &s,
-        new.count,
-        new.window_days,
-        new.platforms.as_deref(),
-        &new.reward,
-        new.integration_ids.as_deref(),
-    )
-    .await?;
     Ok((StatusCode::CREATED, Json(s.store.create_rule(new).await?)))
 }
 
+/// Lists the rules, oldest first.
+#[utoipa::path(
+    get,
+    path = "/rules",
+    tag = "rules",
+    operation_id = "listRules",
+    params(PageParams),
+    responses((status = 200, description = "One page", body = Page<Rule>)),
+)]
 async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<Rule>>> {
     Ok(Json(s.store.list_rules(&params.page()?).await?))
 }
 
+/// One rule.
+#[utoipa::path(
+    get,
+    path = "/rules/{id}",
+    tag = "rules",
+    operation_id = "getRule",
+    params(("id" = String, Path, format = Uuid, description = "The rule's id")),
+    responses((status = 200, description = "The rule", body = Rule)),
+)]
 async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Rule>> {
     Ok(Json(s.store.rule(&id).await?))
 }
 
+/// Changes the given fields in one statement: two PATCHes at once that change different
+/// fields both take effect.
+#[utoipa::path(
+    patch,
+    path = "/rules/{id}",
+    tag = "rules",
+    operation_id = "updateRule",
+    params(("id" = String, Path, format = Uuid, description = "The rule's id")),
+    request_body = UpdateRule,
+    responses((status = 200, description = "The rule as changed", body = Rule)),
+)]
 async fn update(
     State(s): State<AppState>,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<UpdateRule>,
 ) -> ApiResult<Json<Rule>> {
-    let mut rule = s.store.rule(&id).await?;
+    if let Some(reward) = &req.reward {
+        reward.check()?;
+    }
     let patch = RulePatch {
-        name: req.name.as_deref().map(validate::name).transpose()?,
+        name: req.name.as_deref().map(Name::parse).transpose()?,
         post_types: req.post_types,
-        platforms: req.platforms,
-        count: req.count,
-        window_days: req.window_days,
+        platforms: req
+            .platforms
+            .map(|p| p.map(check_platforms).transpose())
+            .transpose()?,
+        count: req.count.map(check_count).transpose()?,
+        window_days: req
+            .window_days
+            .map(|d| d.map(check_window_days).transpose())
+            .transpose()?,
         repeatable: req.repeatable,
         reward: req.reward,
         integration_ids: req.integration_ids,
         active: req.active,
     };
-    patch.apply(&mut rule);
-    check(
-        &s,
-        rule.count,
-        rule.window_days,
-        rule.platforms.as_deref(),
-        &rule.reward,
-        rule.integration_ids.as_deref(),
-    )
-    .await?;
-    Ok(Json(s.store.update_rule(&rule).await?))
+    Ok(Json(s.store.update_rule(&id, patch).await?))
 }
 
+/// Deletes the rule; its fulfillments stay readable.
+#[utoipa::path(
+    delete,
+    path = "/rules/{id}",
+    tag = "rules",
+    operation_id = "deleteRule",
+    params(("id" = String, Path, format = Uuid, description = "The rule's id")),
+    responses((status = 204, description = "Deleted")),
+)]
 async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     s.store.delete_rule(&id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The checks a rule must pass, on create and after a patch alike.
-async fn check(
-    s: &AppState,
-    count: u32,
-    window_days: Option<u32>,
-    platforms: Option<&[Platform]>,
-    reward: &Reward,
-    integration_ids: Option<&[String]>,
-) -> Result<(), ApiError> {
-    if !(1..=MAX_COUNT).contains(&count) {
-        return Err(ApiError::invalid(
-            "invalid_count",
-            format!("count must be from 1 to {MAX_COUNT}"),
-        ));
-    }
-    if window_days.is_some_and(|d| !(1..=MAX_WINDOW_DAYS).contains(&d)) {
-        return Err(ApiError::invalid(
-            "invalid_window_days",
-            format!("windowDays must be from 1 to {MAX_WINDOW_DAYS}"),
-        ));
-    }
-    if platforms.is_some_and(<[Platform]>::is_empty) {
-        return Err(ApiError::invalid(
-            "invalid_platforms",
-            "platforms must name at least one platform; leave it out for any",
-        ));
-    }
-    if let Reward::DiscountCode {
-        code_prefix: Some(prefix),
-    } = reward
-    {
-        let ok = (1..=20).contains(&prefix.len())
-            && prefix
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !ok {
-            return Err(ApiError::invalid(
-                "invalid_code_prefix",
-                "codePrefix must be 1 to 20 letters, digits, `-` or `_`",
-            ));
-        }
-    }
-    if let Some(ids) = integration_ids {
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let unknown = s.store.unknown_integrations(&ids).await?;
-        if !unknown.is_empty() {
-            return Err(ApiError::invalid(
-                "unknown_integration",
-                format!("no integration with id {}", unknown.join(", ")),
-            ));
-        }
-    }
-    Ok(())
 }

@@ -21,13 +21,29 @@ impl Default for RetrySchedule {
 }
 
 impl RetrySchedule {
-    /// Parses `5s,5m,30m,2h`; an empty string means a single attempt.
+    /// Parses `5s,5m,30m,2h`; `none` means a single attempt. Nothing at all is refused: it
+    /// more likely is a variable left empty than a wish for no retries.
     pub fn parse(s: &str) -> Result<Self, String> {
+        if s.trim().eq_ignore_ascii_case("none") {
+            return Ok(RetrySchedule { delays: Vec::new() });
+        }
+        if s.trim().is_empty() {
+            return Err(
+                "the retry schedule is empty: give delays such as 5s,5m,30m, or `none` for a \
+                 single attempt"
+                    .into(),
+            );
+        }
         let delays = s
             .split(',')
             .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(parse_duration)
+            .map(|p| {
+                if p.is_empty() {
+                    Err(format!("`{s}` has an empty delay between commas"))
+                } else {
+                    parse_duration(p)
+                }
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RetrySchedule { delays })
     }
@@ -83,9 +99,12 @@ mod tests {
     #[test]
     fn a_bad_schedule_is_refused() {
         assert!(RetrySchedule::parse("5s,soon").is_err());
+        assert!(RetrySchedule::parse("5s,,5m").is_err());
+        let empty = RetrySchedule::parse("").expect_err("empty is refused");
+        assert!(empty.contains("none"), "{empty}");
         assert_eq!(
-            RetrySchedule::parse("")
-                .expect("empty is one attempt")
+            RetrySchedule::parse("none")
+                .expect("none is one attempt")
                 .max_attempts(),
             1
         );

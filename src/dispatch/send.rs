@@ -184,7 +184,7 @@ fn redact(mut text: String, target: &SendTarget) -> String {
     for secret in secrets.into_iter().flatten() {
         let value = secret.expose();
         let key_part = value
-            .strip_prefix(signature::SECRET_PREFIX)
+            .strip_prefix(crate::domain::SIGNING_SECRET_PREFIX)
             .unwrap_or(value);
         for needle in [value, key_part] {
             if needle.len() >= 4 && text.contains(needle) {

@@ -1,19 +1,28 @@
 //! The integration's Test button: one logged attempt, sent now, answered in the same request.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{send_result, Sender};
 use crate::error::Result;
 use crate::payload::Payload;
 use crate::store::{Outcome, Store};
 
-#[derive(Debug, Clone, Serialize)]
+/// What the receiver said to the Test button's webhook.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TestSendResult {
+    /// The receiver answered 2xx.
     pub success: bool,
+    /// `null` when no answer came (see `error`).
+    #[schema(required = true, minimum = 100, maximum = 599)]
     pub response_status: Option<u16>,
     pub duration_ms: u64,
+    /// Why no answer came: timeout, refused connection, TLS.
+    #[schema(required = true)]
     pub error: Option<String>,
+    /// The logged delivery (`GET /v1/deliveries/{id}`), also sent as `webhook-id`.
+    #[schema(format = Uuid)]
     pub delivery_id: String,
 }
 

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 
 use super::{outcome, send_result, Recorder, RetrySchedule, Sender};
 use crate::domain::new_id;
-use crate::store::{Claimed, IntegrationStates, Store};
+use crate::store::{Claimed, IntegrationStates, Outcome, Store};
 use crate::telemetry;
 
 const CLAIM_BATCH: u32 = 256;
@@ -348,6 +348,20 @@ impl Dispatcher {
             &self.config.schedule,
         );
         tracing::debug!(delivery = %claimed.delivery_id, attempt = claimed.attempt_number, status = ?sent.status, ?outcome, "attempt done");
+        if outcome == Outcome::Failed {
+            let last = match (&sent.status, &sent.error) {
+                (Some(status), _) => format!("HTTP {status}"),
+                (None, Some(error)) => error.clone(),
+                (None, None) => "no answer".to_string(),
+            };
+            tracing::warn!(
+                delivery = %claimed.delivery_id,
+                integration = %claimed.target.integration_id,
+                attempts = claimed.attempt_number,
+                last_error = %last,
+                "delivery failed: every attempt of its schedule is used up"
+            );
+        }
         lock(&self.leased).remove(&claimed.delivery_id);
         self.recorder.record(send_result(
             &claimed.delivery_id,

@@ -1,9 +1,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::time::serde_rfc3339;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `pending`: not settled yet (due, in flight or waiting for a retry); `failed`: every attempt
+/// of the schedule used up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     Pending,
@@ -30,47 +33,80 @@ impl DeliveryStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One webhook to one integration: its `id` is the `webhook-id` header on every attempt.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
+    #[schema(format = Uuid)]
     pub id: String,
-    /// `None` for a test send.
+    /// The reward it carries; `null` for a Test send.
+    #[schema(required = true, format = Uuid)]
     pub fulfillment_id: Option<String>,
+    #[schema(format = Uuid)]
     pub integration_id: String,
     pub status: DeliveryStatus,
     pub attempt_count: u32,
+    /// When the next attempt is due; `null` once settled.
     #[serde(with = "serde_rfc3339::option")]
+    #[schema(required = true)]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The HTTP status of the last attempt; `null` before one, or when it got no answer.
+    #[schema(required = true, minimum = 100, maximum = 599)]
     pub last_response_status: Option<u16>,
+    /// Why the last attempt failed without an answer (timeout, refused connection, …).
+    #[schema(required = true)]
     pub last_error: Option<String>,
     /// True for a delivery made by the integration's Test button.
     pub test: bool,
     #[serde(with = "serde_rfc3339")]
     pub created_at: DateTime<Utc>,
+    /// When an attempt first succeeded.
     #[serde(with = "serde_rfc3339::option")]
+    #[schema(required = true)]
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One HTTP attempt of a delivery, as logged.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
+    /// 1 for the first.
+    #[schema(minimum = 1)]
     pub number: u32,
     #[serde(with = "serde_rfc3339")]
     pub started_at: DateTime<Utc>,
     pub duration_ms: u64,
+    #[schema(required = true, minimum = 100, maximum = 599)]
     pub response_status: Option<u16>,
+    /// The first 4 KiB of the answer; `null` without one.
+    #[schema(required = true)]
     pub response_body: Option<String>,
+    /// Why no answer came; `null` when one did.
+    #[schema(required = true)]
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A delivery with the body it sends and every attempt, oldest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryDetail {
     #[serde(flatten)]
     pub delivery: Delivery,
     /// The body exactly as it is sent.
+    #[schema(value_type = crate::payload::Payload)]
     pub payload: Box<serde_json::value::RawValue>,
     pub attempts: Vec<Attempt>,
+}
+
+/// Which way the delivery log is walked: by creation time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    /// Newest first (the default).
+    #[default]
+    Desc,
+    /// Oldest first.
+    Asc,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -78,4 +114,9 @@ pub struct DeliveryFilter {
     pub integration_id: Option<String>,
     pub fulfillment_id: Option<String>,
     pub status: Option<DeliveryStatus>,
+    /// Created at or after.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_before: Option<DateTime<Utc>>,
+    pub order: Order,
 }

@@ -1,18 +1,27 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::time::serde_rfc3339;
 
-#[derive(Debug, Clone, Serialize)]
+/// A reward a creator earned: the record of it and the webhook body sent for it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Fulfillment {
+    /// The `lcId` of its webhook payload.
+    #[schema(format = Uuid)]
     pub id: String,
+    #[schema(format = Uuid)]
     pub rule_id: String,
+    #[schema(format = Uuid)]
     pub creator_id: String,
+    /// `null` when the rule's reward is not code-based.
+    #[schema(required = true)]
     pub discount_code: Option<String>,
     #[serde(with = "serde_rfc3339")]
     pub created_at: DateTime<Utc>,
     /// The webhook body exactly as it is sent.
+    #[schema(value_type = crate::payload::Payload)]
     pub payload: Box<serde_json::value::RawValue>,
 }
 

@@ -1,20 +1,28 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::time::serde_rfc3339;
-use super::Secret;
+use super::{AuthHeader, AuthPrefix, Name, Secret, WebhookUrl};
 
 /// An outbound webhook as the API shows it: the key and signing secret stay out.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Integration {
+    #[schema(format = Uuid)]
     pub id: String,
     pub name: String,
+    #[schema(format = Uri)]
     pub url: String,
+    /// The header the API key is sent in.
     pub auth_header: String,
+    /// Written before the key in that header.
     pub auth_prefix: String,
+    /// The key's last four characters (`…abcd`), or only `…` for a key shorter than 12.
     pub api_key_hint: String,
+    /// Whether webhooks carry a `webhook-signature`.
     pub signing: bool,
+    /// `false`: paused; nothing is sent and pending deliveries wait.
     pub active: bool,
     #[serde(with = "serde_rfc3339")]
     pub created_at: DateTime<Utc>,
@@ -25,11 +33,11 @@ pub struct Integration {
 /// A validated integration to store.
 #[derive(Debug, Clone)]
 pub struct NewIntegration {
-    pub name: String,
-    pub url: String,
+    pub name: Name,
+    pub url: WebhookUrl,
     pub api_key: Secret,
-    pub auth_header: String,
-    pub auth_prefix: String,
+    pub auth_header: AuthHeader,
+    pub auth_prefix: AuthPrefix,
     pub signing_secret: Option<Secret>,
     pub active: bool,
 }
@@ -37,11 +45,11 @@ pub struct NewIntegration {
 /// A validated partial update; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct IntegrationPatch {
-    pub name: Option<String>,
-    pub url: Option<String>,
+    pub name: Option<Name>,
+    pub url: Option<WebhookUrl>,
     pub api_key: Option<Secret>,
-    pub auth_header: Option<String>,
-    pub auth_prefix: Option<String>,
+    pub auth_header: Option<AuthHeader>,
+    pub auth_prefix: Option<AuthPrefix>,
     /// `Some(None)` removes the signing secret.
     pub signing_secret: Option<Option<Secret>>,
     pub active: Option<bool>,

@@ -1,9 +1,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::time::serde_rfc3339;
+use super::invalid::{Invalid, Problem};
+use super::time::{self, serde_rfc3339};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A post's kind, as the seed page names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum PostType {
     Feed,
@@ -11,7 +14,7 @@ pub enum PostType {
     Reel,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Platform {
     Instagram,
@@ -34,19 +37,25 @@ macro_rules! text_enum {
 text_enum!(PostType { Feed => "FEED", Story => "STORY", Reel => "REEL" });
 text_enum!(Platform { Instagram => "INSTAGRAM", Tiktok => "TIKTOK" });
 
-#[derive(Debug, Clone, Serialize)]
+/// A creator's post as stored.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Media {
+    /// The `lcId` this post has in webhook payloads.
+    #[schema(format = Uuid)]
     pub id: String,
+    #[schema(format = Uuid)]
     pub creator_id: String,
     pub platform: Platform,
     pub post_type: PostType,
     #[serde(with = "serde_rfc3339")]
     pub posted_at: DateTime<Utc>,
+    /// When the service received it; a rule counts posts received while it is active.
     #[serde(with = "serde_rfc3339")]
     pub ingested_at: DateTime<Utc>,
 }
 
+/// A validated post to store.
 #[derive(Debug, Clone)]
 pub struct NewMedia {
     pub creator_id: String,
@@ -54,3 +63,50 @@ pub struct NewMedia {
     pub post_type: PostType,
     pub posted_at: DateTime<Utc>,
 }
+
+/// One post as `POST /v1/media`, the batch and `lc-webhooks import` take it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MediaInput {
+    /// The creator who posted it.
+    #[schema(min_length = 1)]
+    pub creator_id: String,
+    pub post_type: PostType,
+    /// Default `INSTAGRAM`.
+    pub platform: Option<Platform>,
+    /// When it was posted: RFC 3339, or the seed's `YYYY-MM-DDTHH:MM:SS.ffffff` read as UTC.
+    /// Default: now.
+    #[schema(examples("2022-04-12T11:18:20.902164"))]
+    pub posted_at: Option<String>,
+}
+
+impl MediaInput {
+    pub fn parse(self) -> Result<NewMedia, Invalid> {
+        let posted_at = match self.posted_at {
+            None => time::now(),
+            Some(raw) => time::parse_flexible(&raw).ok_or_else(|| {
+                Invalid::new(
+                    Problem::PostedAt,
+                    format!(
+                        "postedAt `{raw}` is not an RFC 3339 or `YYYY-MM-DDTHH:MM:SS.ffffff` timestamp"
+                    ),
+                )
+            })?,
+        };
+        if self.creator_id.trim().is_empty() {
+            return Err(Invalid::new(
+                Problem::CreatorId,
+                "creatorId must not be empty",
+            ));
+        }
+        Ok(NewMedia {
+            creator_id: self.creator_id,
+            platform: self.platform.unwrap_or(Platform::Instagram),
+            post_type: self.post_type,
+            posted_at,
+        })
+    }
+}
+
+/// The most posts one batch request (or one write of `import`) carries.
+pub const MAX_BATCH: usize = 1000;

@@ -1,24 +1,40 @@
-//! Plain domain types shared by the API, the store, the rule engine and the dispatcher.
+//! Plain domain types shared by the API, the store, the rule engine and the dispatcher, and the
+//! input types whose `parse` is the one place each rule on a value is checked.
 
 mod creator;
+mod credentials;
 mod delivery;
 mod fulfillment;
 mod integration;
+pub mod invalid;
 mod media;
+mod name;
 pub mod nullable;
 pub mod page;
 mod rule;
+mod schema;
 mod secret;
 pub mod time;
+mod webhook_url;
 
-pub use creator::{Creator, NewCreator};
-pub use delivery::{Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus};
+pub use creator::{Creator, Email, NewCreator, Username};
+pub use credentials::{
+    signing_key, ApiKey, AuthHeader, AuthPrefix, SigningSecret, DEFAULT_AUTH_HEADER,
+    DEFAULT_AUTH_PREFIX, SIGNING_SECRET_PREFIX,
+};
+pub use delivery::{Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus, Order};
 pub use fulfillment::{Fulfillment, FulfillmentFilter};
 pub use integration::{Integration, IntegrationPatch, NewIntegration, SendTarget};
-pub use media::{Media, NewMedia, Platform, PostType};
+pub use invalid::{Invalid, Problem};
+pub use media::{Media, MediaInput, NewMedia, Platform, PostType, MAX_BATCH};
+pub use name::Name;
 pub use page::{Page, PageRequest};
-pub use rule::{NewRule, Reward, Rule, RulePatch};
+pub use rule::{
+    check_count, check_platforms, check_window_days, NewRule, Reward, Rule, RulePatch, MAX_COUNT,
+    MAX_WINDOW_DAYS,
+};
 pub use secret::Secret;
+pub use webhook_url::WebhookUrl;
 
 /// A fresh, time-ordered id (UUIDv7), so ids double as a stable sort key for pagination.
 pub fn new_id() -> String {

@@ -1,4 +1,5 @@
 use serde::Serialize;
+use utoipa::ToSchema;
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
@@ -10,10 +11,12 @@ pub struct PageRequest {
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One page of a list. Pass `nextCursor` back as `?cursor=` for the next page; `null`: the last.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub items: Vec<T>,
+    #[schema(required = true, format = Uuid)]
     pub next_cursor: Option<String>,
 }
 

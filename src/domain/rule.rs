@@ -1,38 +1,80 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::invalid::{Invalid, Problem};
 use super::time::serde_rfc3339;
-use super::{Platform, PostType};
+use super::{Name, Platform, PostType};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub const MAX_COUNT: u32 = 10_000;
+pub const MAX_WINDOW_DAYS: u32 = 3_650;
+const MAX_CODE_PREFIX: usize = 20;
+
+/// What a creator earns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
 pub enum Reward {
+    /// A unique discount code, `<codePrefix><8 characters>` (prefix default `LC-`).
     DiscountCode {
         #[serde(
             rename = "codePrefix",
             default,
             skip_serializing_if = "Option::is_none"
         )]
+        /// Default `LC-`.
+        #[schema(pattern = "^[A-Za-z0-9_-]{1,20}$")]
         code_prefix: Option<String>,
     },
+    /// Nothing but the webhook: `discountCode` is `null`.
     None,
 }
 
-#[derive(Debug, Clone, Serialize)]
+impl Reward {
+    pub fn check(&self) -> Result<(), Invalid> {
+        if let Reward::DiscountCode {
+            code_prefix: Some(prefix),
+        } = self
+        {
+            let ok = (1..=MAX_CODE_PREFIX).contains(&prefix.len())
+                && prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(Invalid::new(
+                    Problem::CodePrefix,
+                    format!(
+                        "codePrefix must be 1 to {MAX_CODE_PREFIX} letters, digits, `-` or `_`"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Rule {
+    #[schema(format = Uuid)]
     pub id: String,
     pub name: String,
-    /// Empty: any post type.
+    /// The post types that count; empty: any.
     pub post_types: Vec<PostType>,
-    /// `None`: any platform.
+    /// The platforms that count; `null`: any.
+    #[schema(required = true)]
     pub platforms: Option<Vec<Platform>>,
+    /// Posts it takes to earn the reward.
     pub count: u32,
+    /// The counted posts must all fall within this many days; `null`: no window.
+    #[schema(required = true)]
     pub window_days: Option<u32>,
+    /// `true`: every further `count` posts earn again; `false`: once per creator.
     pub repeatable: bool,
     pub reward: Reward,
-    /// `None`: every active integration.
+    /// The integrations its rewards go to; `null`: every active one; `[]`: none.
+    #[schema(required = true)]
     pub integration_ids: Option<Vec<String>>,
+    /// A rule counts the posts that arrive while it is active.
     pub active: bool,
     #[serde(with = "serde_rfc3339")]
     pub created_at: DateTime<Utc>,
@@ -42,7 +84,7 @@ pub struct Rule {
 
 #[derive(Debug, Clone)]
 pub struct NewRule {
-    pub name: String,
+    pub name: Name,
     pub post_types: Vec<PostType>,
     pub platforms: Option<Vec<Platform>>,
     pub count: u32,
@@ -56,7 +98,7 @@ pub struct NewRule {
 /// `None` leaves a field as it is; `Some(None)` clears an optional one.
 #[derive(Debug, Clone, Default)]
 pub struct RulePatch {
-    pub name: Option<String>,
+    pub name: Option<Name>,
     pub post_types: Option<Vec<PostType>>,
     pub platforms: Option<Option<Vec<Platform>>>,
     pub count: Option<u32>,
@@ -67,22 +109,61 @@ pub struct RulePatch {
     pub active: Option<bool>,
 }
 
-impl RulePatch {
-    /// Changes `rule` as this patch says.
-    pub fn apply(self, rule: &mut Rule) {
-        macro_rules! set_given {
-            ($($field:ident),+) => { $(if let Some(v) = self.$field { rule.$field = v; })+ };
-        }
-        set_given!(
-            name,
-            post_types,
-            platforms,
-            count,
-            window_days,
-            repeatable,
-            reward,
-            integration_ids,
-            active
-        );
+/// Posts it takes: 1 to 10,000.
+pub fn check_count(count: u32) -> Result<u32, Invalid> {
+    if !(1..=MAX_COUNT).contains(&count) {
+        return Err(Invalid::new(
+            Problem::Count,
+            format!("count must be from 1 to {MAX_COUNT}"),
+        ));
+    }
+    Ok(count)
+}
+
+/// A window of 1 to 3,650 days.
+pub fn check_window_days(days: u32) -> Result<u32, Invalid> {
+    if !(1..=MAX_WINDOW_DAYS).contains(&days) {
+        return Err(Invalid::new(
+            Problem::WindowDays,
+            format!("windowDays must be from 1 to {MAX_WINDOW_DAYS}"),
+        ));
+    }
+    Ok(days)
+}
+
+/// A platform list names at least one; "any platform" is no list.
+pub fn check_platforms(platforms: Vec<Platform>) -> Result<Vec<Platform>, Invalid> {
+    if platforms.is_empty() {
+        return Err(Invalid::new(
+            Problem::Platforms,
+            "platforms must name at least one platform; leave it out for any",
+        ));
+    }
+    Ok(platforms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_hold_at_both_ends() {
+        assert!(check_count(0).is_err());
+        assert!(check_count(1).is_ok());
+        assert!(check_count(MAX_COUNT + 1).is_err());
+        assert!(check_window_days(0).is_err());
+        assert!(check_window_days(MAX_WINDOW_DAYS).is_ok());
+        assert!(check_platforms(vec![]).is_err());
+    }
+
+    #[test]
+    fn a_code_prefix_is_short_and_plain() {
+        let prefix = |p: &str| Reward::DiscountCode {
+            code_prefix: Some(p.into()),
+        };
+        assert!(prefix("SUMMER-24_").check().is_ok());
+        assert!(prefix("").check().is_err());
+        assert!(prefix("with space").check().is_err());
+        assert!(prefix(&"P".repeat(21)).check().is_err());
     }
 }

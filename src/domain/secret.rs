@@ -5,6 +5,9 @@ use std::fmt;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
+/// Keys shorter than this show no characters in their hint.
+pub const HINT_MIN_LEN: usize = 12;
+
 impl Secret {
     pub fn new(value: String) -> Self {
         Secret(value)
@@ -14,10 +17,14 @@ impl Secret {
         &self.0
     }
 
-    /// The last four characters, for telling keys apart (`…abcd`).
+    /// The last four characters, for telling keys apart (`…abcd`); nothing of a key shorter
+    /// than [`HINT_MIN_LEN`], whose last four would be most or all of it.
     pub fn hint(&self) -> String {
         let chars: Vec<char> = self.0.chars().collect();
-        let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+        if chars.len() < HINT_MIN_LEN {
+            return "…".to_string();
+        }
+        let tail: String = chars[chars.len() - 4..].iter().collect();
         format!("…{tail}")
     }
 }
@@ -37,6 +44,12 @@ mod tests {
         let s = Secret::new("sk_live_very_secret".into());
         assert!(!format!("{s:?}").contains("secret"));
         assert_eq!(s.hint(), "…cret");
-        assert_eq!(Secret::new("ab".into()).hint(), "…ab");
+    }
+
+    #[test]
+    fn a_short_key_shows_nothing_in_its_hint() {
+        assert_eq!(Secret::new("k2".into()).hint(), "…");
+        assert_eq!(Secret::new("elevenchars".into()).hint(), "…");
+        assert_eq!(Secret::new("twelve_chars".into()).hint(), "…hars");
     }
 }

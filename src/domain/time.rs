@@ -7,6 +7,11 @@ pub fn now() -> DateTime<Utc> {
     from_micros(Utc::now().timestamp_micros())
 }
 
+/// `t` as the store keeps it: whole microseconds.
+pub fn truncate(t: DateTime<Utc>) -> DateTime<Utc> {
+    from_micros(t.timestamp_micros())
+}
+
 pub fn to_micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }

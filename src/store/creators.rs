@@ -1,8 +1,9 @@
+use super::page::PageQuery;
 use super::rows::CreatorRow;
 use super::Store;
 use crate::domain::time::{now, to_micros};
 use crate::domain::{new_id, Creator, NewCreator, Page, PageRequest};
-use crate::error::{Error, Result};
+use crate::error::{Conflict, Error, Result};
 
 const COLUMNS: &str = "id, email, ig_username, tt_username, created_at";
 
@@ -14,16 +15,13 @@ impl Store {
              ON CONFLICT (email) DO NOTHING",
         )
         .bind(&id)
-        .bind(&new.email)
-        .bind(&new.ig_username)
-        .bind(&new.tt_username)
+        .bind(new.email.as_str())
+        .bind(new.ig_username.as_ref().map(|u| u.as_str()))
+        .bind(new.tt_username.as_ref().map(|u| u.as_str()))
         .bind(to_micros(now()));
         let inserted = self.execute_write("config", insert).await?;
         if inserted.rows_affected() == 0 {
-            return Err(Error::conflict(
-                "email_taken",
-                format!("a creator with email {} already exists", new.email),
-            ));
+            return Err(Conflict::EmailTaken(new.email.as_str().to_string()).into());
         }
         self.creator(&id).await
     }
@@ -39,7 +37,7 @@ impl Store {
 
     pub async fn list_creators(&self, page: &PageRequest) -> Result<Page<Creator>> {
         let select = format!("SELECT {COLUMNS} FROM creators WHERE 1 = 1");
-        self.list_page::<CreatorRow, _>(&select, "id", &[], page)
+        self.list_page::<CreatorRow, _>(PageQuery::new(&select, "id"), page)
             .await
     }
 }

@@ -1,12 +1,13 @@
 use serde_json::value::RawValue;
 
+use super::page::{Bound, PageQuery};
 use super::rows::{AttemptRow, DeliveryRow, DELIVERY_COLUMNS};
 use super::Store;
 use crate::domain::time::{now, to_micros};
 use crate::domain::{
     new_id, Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus, Page, PageRequest,
 };
-use crate::error::{Error, Result};
+use crate::error::{Conflict, Error, Result};
 
 impl Store {
     pub async fn delivery(&self, id: &str) -> Result<Delivery> {
@@ -53,12 +54,19 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<Delivery>> {
         let (select, key) = listing(filter.status);
-        let filters = [
-            ("d.integration_id", filter.integration_id.as_deref()),
-            ("d.fulfillment_id", filter.fulfillment_id.as_deref()),
-        ];
-        self.list_page::<DeliveryRow, _>(&select, key, &filters, page)
-            .await
+        let after = filter.created_after.map(to_micros);
+        let before = filter.created_before.map(to_micros);
+        let (id_from, id_until) = (after.map(id_floor), before.map(id_ceiling));
+        let query = PageQuery::new(&select, key)
+            .equal("d.integration_id", filter.integration_id.as_deref())
+            .equal("d.fulfillment_id", filter.fulfillment_id.as_deref())
+            // The id range keeps the walk on the key's index; `created_at` is the exact test.
+            .condition(key, ">=", id_from.as_deref().map(Bound::Text))
+            .condition(key, "<", id_until.as_deref().map(Bound::Text))
+            .condition("d.created_at", ">=", after.map(Bound::Int))
+            .condition("d.created_at", "<", before.map(Bound::Int))
+            .order(filter.order);
+        self.list_page::<DeliveryRow, _>(query, page).await
     }
 
     /// Queues one more attempt of a settled delivery, now, under the same id.
@@ -78,15 +86,10 @@ impl Store {
             tx.rollback().await?;
             let current = self.delivery(id).await?;
             return Err(match current.status {
-                DeliveryStatus::Pending => Error::conflict(
-                    "delivery_pending",
-                    "the delivery is still pending; it will be retried on its schedule",
-                ),
-                _ => Error::conflict(
-                    "integration_deleted",
-                    "the delivery's integration has been deleted",
-                ),
-            });
+                DeliveryStatus::Pending => Conflict::DeliveryPending,
+                _ => Conflict::IntegrationDeleted,
+            }
+            .into());
         }
         sqlx::query(
             "INSERT INTO delivery_queue (delivery_id, integration_id, due_at, single_attempt)
@@ -121,6 +124,30 @@ impl Store {
         self.execute_write("test_send", insert).await?;
         Ok(id)
     }
+}
+
+/// A delivery's id is a UUIDv7 made within moments of its `created_at`: its first 48 bits are
+/// that time in milliseconds. Ids are compared as text, which orders them by that time.
+const ID_TIME_SLACK_MS: i64 = 60_000;
+
+/// The smallest id a delivery created at or after `micros` can have.
+fn id_floor(micros: i64) -> String {
+    id_at_ms(micros.div_euclid(1000) - ID_TIME_SLACK_MS)
+}
+
+/// An id above every id of a delivery created before `micros`.
+fn id_ceiling(micros: i64) -> String {
+    id_at_ms(micros.div_euclid(1000) + ID_TIME_SLACK_MS)
+}
+
+/// The lowest UUIDv7 text of millisecond `ms` (clamped to the 48 bits it has).
+fn id_at_ms(ms: i64) -> String {
+    let ms = ms.clamp(0, (1 << 48) - 1);
+    format!(
+        "{:08x}-{:04x}-0000-0000-000000000000",
+        ms >> 16,
+        ms & 0xffff
+    )
 }
 
 /// The statement listing deliveries of one status (or all), and the column its pages walk.
@@ -163,14 +190,25 @@ fn listing(status: Option<DeliveryStatus>) -> (String, &'static str) {
 
 #[cfg(test)]
 mod tests {
-    use super::listing;
-    use crate::domain::DeliveryStatus;
+    use super::{id_at_ms, id_ceiling, id_floor, listing};
+    use crate::domain::{new_id, time, DeliveryStatus};
     use crate::store::page::tests::sqlite_page_plan;
+    use crate::store::page::PageQuery;
 
     /// SQLite's plan for a page of deliveries of `status` after a cursor.
     async fn plan(status: DeliveryStatus, integration: Option<&str>) -> String {
         let (select, key) = listing(Some(status));
-        sqlite_page_plan(&select, key, &[("d.integration_id", integration)]).await
+        sqlite_page_plan(PageQuery::new(&select, key).equal("d.integration_id", integration)).await
+    }
+
+    #[test]
+    fn an_id_made_now_lies_between_the_bounds_of_now() {
+        let at = time::to_micros(time::now());
+        let id = new_id();
+        assert!(id_floor(at) <= id, "{} > {id}", id_floor(at));
+        assert!(id < id_ceiling(at), "{id} >= {}", id_ceiling(at));
+        assert!(id_at_ms(1) < id_at_ms(2));
+        assert_eq!(id_at_ms(-5), "00000000-0000-0000-0000-000000000000");
     }
 
     #[tokio::test]

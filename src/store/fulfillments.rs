@@ -1,5 +1,6 @@
 use serde_json::value::RawValue;
 
+use super::page::PageQuery;
 use super::Store;
 use crate::domain::time::from_micros;
 use crate::domain::{Fulfillment, FulfillmentFilter, Page, PageRequest};
@@ -49,11 +50,9 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<Fulfillment>> {
         let select = format!("SELECT {COLUMNS} FROM fulfillments WHERE 1 = 1");
-        let filters = [
-            ("creator_id", filter.creator_id.as_deref()),
-            ("rule_id", filter.rule_id.as_deref()),
-        ];
-        self.list_page::<FulfillmentRow, _>(&select, "id", &filters, page)
-            .await
+        let query = PageQuery::new(&select, "id")
+            .equal("creator_id", filter.creator_id.as_deref())
+            .equal("rule_id", filter.rule_id.as_deref());
+        self.list_page::<FulfillmentRow, _>(query, page).await
     }
 }

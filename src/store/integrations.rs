@@ -2,11 +2,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::page::PageQuery;
 use super::rows::IntegrationRow;
-use super::{flag, Store};
+use super::{flag, Dialect, Store};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{
-    new_id, Integration, IntegrationPatch, NewIntegration, Page, PageRequest, Secret, SendTarget,
+    new_id, AuthHeader, AuthPrefix, Integration, IntegrationPatch, Name, NewIntegration, Page,
+    PageRequest, Secret, SendTarget, WebhookUrl,
 };
 use crate::error::{Error, Result};
 
@@ -54,11 +56,11 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
         )
         .bind(&id)
-        .bind(&new.name)
-        .bind(&new.url)
+        .bind(new.name.as_str())
+        .bind(new.url.as_str())
         .bind(new.api_key.expose())
-        .bind(&new.auth_header)
-        .bind(&new.auth_prefix)
+        .bind(new.auth_header.into_inner())
+        .bind(new.auth_prefix.into_inner())
         .bind(new.signing_secret.as_ref().map(Secret::expose))
         .bind(flag(new.active))
         .bind(at);
@@ -95,7 +97,7 @@ impl Store {
 
     pub async fn list_integrations(&self, page: &PageRequest) -> Result<Page<Integration>> {
         let select = format!("SELECT {COLUMNS} FROM integrations WHERE deleted = 0");
-        self.list_page::<IntegrationRow, _>(&select, "id", &[], page)
+        self.list_page::<IntegrationRow, _>(PageQuery::new(&select, "id"), page)
             .await
     }
 
@@ -119,11 +121,11 @@ impl Store {
              WHERE id = $1 AND deleted = 0",
         )
         .bind(id)
-        .bind(patch.name)
-        .bind(patch.url)
+        .bind(patch.name.map(Name::into_inner))
+        .bind(patch.url.as_ref().map(WebhookUrl::as_str))
         .bind(patch.api_key.as_ref().map(Secret::expose))
-        .bind(patch.auth_header)
-        .bind(patch.auth_prefix)
+        .bind(patch.auth_header.map(AuthHeader::into_inner))
+        .bind(patch.auth_prefix.map(AuthPrefix::into_inner))
         .bind(flag(secret_given))
         .bind(secret.as_ref().map(Secret::expose))
         .bind(patch.active.map(flag))
@@ -135,7 +137,8 @@ impl Store {
         self.integration(id).await
     }
 
-    /// Hides the integration and settles its pending deliveries as failed; the log stays.
+    /// Hides the integration, settles its pending deliveries as failed (the log stays) and takes
+    /// it out of the rules that name it.
     pub async fn delete_integration(&self, id: &str) -> Result<()> {
         let mut tx = self.begin_write("config").await?;
         let done = sqlx::query("UPDATE integrations SET deleted = 1, active = 0, updated_at = $2 WHERE id = $1 AND deleted = 0")
@@ -165,7 +168,34 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        forget_in_rules(&mut tx, self.dialect, id).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Takes a deleted integration's id out of every rule that names it. A rule left with an empty
+/// list sends to no integration: it is not widened to all of them.
+async fn forget_in_rules(conn: &mut sqlx::AnyConnection, dialect: Dialect, id: &str) -> Result<()> {
+    // Ids are UUIDs: `"<id>"` occurs in a rule's JSON list only as that id. The rows are
+    // locked: a PATCH of the same list meanwhile is not overwritten with the list read here.
+    let naming: Vec<(String, String)> = sqlx::query_as(&format!(
+        "SELECT id, integration_ids FROM rules WHERE deleted = 0 AND integration_ids LIKE $1 {}",
+        dialect.lock_exclusive()
+    ))
+    .bind(format!("%\"{id}\"%"))
+    .fetch_all(&mut *conn)
+    .await?;
+    let at = to_micros(now());
+    for (rule_id, ids) in naming {
+        let mut ids: Vec<String> = serde_json::from_str(&ids)?;
+        ids.retain(|i| i != id);
+        sqlx::query("UPDATE rules SET integration_ids = $2, updated_at = $3 WHERE id = $1")
+            .bind(rule_id)
+            .bind(serde_json::to_string(&ids)?)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }

@@ -3,11 +3,12 @@ use std::collections::BTreeSet;
 use sqlx::AnyConnection;
 
 use super::bulk::{self, Value};
+use super::page::PageQuery;
 use super::rows::MediaRow;
 use super::{postgres, Store};
 use crate::domain::time::{now, to_micros};
-use crate::domain::{new_id, Media, NewMedia, Page, PageRequest};
-use crate::error::{Error, Result};
+use crate::domain::{new_id, Invalid, Media, NewMedia, Page, PageRequest, Problem};
+use crate::error::Result;
 
 const COLUMNS: &str = "id, creator_id, platform, post_type, posted_at, ingested_at";
 
@@ -18,10 +19,11 @@ impl Store {
         let creators: Vec<&str> = creators.into_iter().collect();
         let unknown = self.unknown_creators(&creators).await?;
         if !unknown.is_empty() {
-            return Err(Error::invalid(
-                "unknown_creator",
+            return Err(Invalid::new(
+                Problem::UnknownCreator,
                 format!("no creator with id {}", unknown.join(", ")),
-            ));
+            )
+            .into());
         }
         let ingested_at = now();
         let media: Vec<Media> = posts
@@ -48,8 +50,8 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<Media>> {
         let select = format!("SELECT {COLUMNS} FROM media WHERE 1 = 1");
-        self.list_page::<MediaRow, _>(&select, "id", &[("creator_id", creator_id)], page)
-            .await
+        let query = PageQuery::new(&select, "id").equal("creator_id", creator_id);
+        self.list_page::<MediaRow, _>(query, page).await
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod backlog;
 mod bulk;
+mod connect_failure;
 mod creators;
 mod deliveries;
 mod evaluate;
@@ -31,6 +32,7 @@ use crate::error::Result;
 use crate::telemetry;
 
 pub use backlog::Backlog;
+pub use connect_failure::describe_connect_failure;
 pub use evaluate::Evaluation;
 pub use integrations::IntegrationStates;
 pub use postgres::forward_notifications;
@@ -112,6 +114,23 @@ impl Dialect {
     /// PostgreSQL's queue vacuum both keep up with one second of writes).
     pub fn maintenance_interval(self) -> Duration {
         Duration::from_secs(1)
+    }
+
+    /// Appended to a read inside a write transaction whose rows must not change before it
+    /// commits; SQLite's one writer already excludes every other.
+    fn lock_shared(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "FOR SHARE",
+            Dialect::Sqlite => "",
+        }
+    }
+
+    /// Appended to a read inside a write transaction of rows it will rewrite.
+    fn lock_exclusive(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "FOR UPDATE",
+            Dialect::Sqlite => "",
+        }
     }
 
     /// `key {in_claimed(select)}`: the rows `select` picks, locked without waiting for the rows
@@ -320,45 +339,50 @@ impl Store {
 
     /// Ids among `ids` that name no creator.
     pub async fn unknown_creators(&self, ids: &[&str]) -> Result<Vec<String>> {
-        self.missing(ids, "SELECT id FROM creators WHERE id IN")
-            .await
-    }
-
-    /// Ids among `ids` that name no live integration.
-    pub async fn unknown_integrations(&self, ids: &[&str]) -> Result<Vec<String>> {
-        self.missing(
+        let mut conn = self.pool.acquire().await?;
+        missing(
+            &mut conn,
+            self.dialect,
             ids,
-            "SELECT id FROM integrations WHERE deleted = 0 AND id IN",
+            "SELECT id FROM creators WHERE id IN",
+            "",
         )
         .await
     }
+}
 
-    /// `find` is a query ending in `IN`; the list of ids is appended.
-    async fn missing(&self, ids: &[&str], find: &str) -> Result<Vec<String>> {
-        let mut found = std::collections::HashSet::new();
-        for chunk in ids.chunks(500) {
-            let sql = format!("{find} ({})", self.dialect.list(chunk.len()));
-            let mut query = sqlx::query_as::<_, (String,)>(&sql);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            found.extend(
-                query
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(|(id,)| id),
-            );
+/// Ids among `ids` that `find` (a query ending in `IN`, to which the list is appended, then
+/// `suffix`) does not return, sorted.
+async fn missing(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    ids: &[&str],
+    find: &str,
+    suffix: &str,
+) -> Result<Vec<String>> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!("{find} ({}) {suffix}", dialect.list(chunk.len()));
+        let mut query = sqlx::query_as::<_, (String,)>(&sql);
+        for id in chunk {
+            query = query.bind(*id);
         }
-        let mut missing: Vec<String> = ids
-            .iter()
-            .filter(|id| !found.contains(**id))
-            .map(|id| id.to_string())
-            .collect();
-        missing.sort_unstable();
-        missing.dedup();
-        Ok(missing)
+        found.extend(
+            query
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .map(|(id,)| id),
+        );
     }
+    let mut missing: Vec<String> = ids
+        .iter()
+        .filter(|id| !found.contains(**id))
+        .map(|id| id.to_string())
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    Ok(missing)
 }
 
 /// `$1, $2, …` for `n` values starting after `offset` placeholders already used.

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::FromRow;
 
 use super::Store;
-use crate::domain::{Page, PageRequest};
+use crate::domain::{Order, Page, PageRequest};
 use crate::error::{Error, Result};
 
 /// Anything listed by id.
@@ -13,18 +13,79 @@ pub(super) trait Keyed {
     fn key(&self) -> &str;
 }
 
+/// A value a list's condition compares with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Bound<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// One page's statement: `select` (`SELECT … FROM … WHERE <condition>`) narrowed by the
+/// conditions given, walked by `key` in `order` from the cursor. Only the conditions that have
+/// a value are written into the statement: with a catch-all `($1 IS NULL OR column = $1)`
+/// SQLite (and a generic PostgreSQL plan) walked the whole table in id order;
+/// `column = $1 AND id > $2` walks the `(column, id)` index from the cursor. `key` is the item's
+/// id, or a column equal to it in a table `select` joins the item to.
+pub(super) struct PageQuery<'a> {
+    sql: String,
+    key: &'a str,
+    values: Vec<Bound<'a>>,
+    order: Order,
+}
+
+impl<'a> PageQuery<'a> {
+    pub(super) fn new(select: &str, key: &'a str) -> Self {
+        PageQuery {
+            sql: select.to_string(),
+            key,
+            values: Vec::new(),
+            order: Order::Asc,
+        }
+    }
+
+    pub(super) fn order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// `AND column op value`, when there is a value.
+    pub(super) fn condition(mut self, column: &str, op: &str, value: Option<Bound<'a>>) -> Self {
+        if let Some(value) = value {
+            self.values.push(value);
+            self.sql
+                .push_str(&format!(" AND {column} {op} ${}", self.values.len()));
+        }
+        self
+    }
+
+    pub(super) fn equal(self, column: &str, value: Option<&'a str>) -> Self {
+        self.condition(column, "=", value.map(Bound::Text))
+    }
+
+    /// The statement for the page after `cursor`, and the values for its placeholders; the
+    /// limit is the last placeholder.
+    fn finish(self, cursor: Option<&'a str>) -> (String, Vec<Bound<'a>>) {
+        let key = self.key;
+        let (after, direction) = match self.order {
+            Order::Asc => (">", "ASC"),
+            Order::Desc => ("<", "DESC"),
+        };
+        let PageQuery {
+            mut sql, values, ..
+        } = self.condition(key, after, cursor.map(Bound::Text));
+        sql.push_str(&format!(
+            " ORDER BY {key} {direction} LIMIT ${}",
+            values.len() + 1
+        ));
+        (sql, values)
+    }
+}
+
 impl Store {
-    /// Runs `select` (`SELECT … FROM … WHERE <condition>`) one page at a time, narrowed by each
-    /// `(column, value)` filter that has a value. Only the filters given are written into the
-    /// statement: with a catch-all `($1 IS NULL OR column = $1)` SQLite (and a generic PostgreSQL
-    /// plan) walked the whole table in id order; `column = $1 AND id > $2` walks the
-    /// `(column, id)` index from the cursor. `key` is the column pages are walked by: the
-    /// item's id, or a column equal to it in a table `select` joins the item to.
+    /// One page of `query`'s rows.
     pub(super) async fn list_page<R, T>(
         &self,
-        select: &str,
-        key: &str,
-        filters: &[(&str, Option<&str>)],
+        query: PageQuery<'_>,
         page: &PageRequest,
     ) -> Result<Page<T>>
     where
@@ -32,12 +93,15 @@ impl Store {
         T: TryFrom<R> + Keyed,
         Error: From<<T as TryFrom<R>>::Error>,
     {
-        let (sql, values) = page_sql(select, key, filters, page.cursor.as_deref());
-        let mut query = sqlx::query_as::<_, R>(&sql);
+        let (sql, values) = query.finish(page.cursor.as_deref());
+        let mut statement = sqlx::query_as::<_, R>(&sql);
         for value in values {
-            query = query.bind(value);
+            statement = match value {
+                Bound::Text(v) => statement.bind(v),
+                Bound::Int(v) => statement.bind(v),
+            };
         }
-        let rows = query
+        let rows = statement
             .bind(i64::from(page.limit) + 1)
             .fetch_all(&self.pool)
             .await?;
@@ -47,29 +111,6 @@ impl Store {
             .collect::<Result<Vec<T>, _>>()?;
         Ok(Page::from_rows(items, page.limit, |t: &T| t.key()))
     }
-}
-
-/// The statement for one page, and the values for its placeholders but the last (the limit).
-pub(super) fn page_sql<'a>(
-    select: &str,
-    key: &str,
-    filters: &[(&str, Option<&'a str>)],
-    cursor: Option<&'a str>,
-) -> (String, Vec<&'a str>) {
-    let mut sql = select.to_string();
-    let mut values = Vec::new();
-    for (column, value) in filters {
-        if let Some(value) = value {
-            values.push(*value);
-            sql.push_str(&format!(" AND {column} = ${}", values.len()));
-        }
-    }
-    if let Some(cursor) = cursor {
-        values.push(cursor);
-        sql.push_str(&format!(" AND {key} > ${}", values.len()));
-    }
-    sql.push_str(&format!(" ORDER BY {key} LIMIT ${}", values.len() + 1));
-    (sql, values)
 }
 
 macro_rules! keyed {
@@ -89,15 +130,11 @@ keyed!(
 pub(super) mod tests {
     use sqlx::{Connection, SqliteConnection};
 
-    use super::page_sql;
+    use super::{Bound, PageQuery};
+    use crate::domain::Order;
 
-    /// SQLite's plan for the page after a cursor of `select` walked by `key`, narrowed by
-    /// `filters`, on the migrated schema.
-    pub(in crate::store) async fn sqlite_page_plan(
-        select: &str,
-        key: &str,
-        filters: &[(&str, Option<&str>)],
-    ) -> String {
+    /// SQLite's plan for the page of `query` after a cursor, on the migrated schema.
+    pub(in crate::store) async fn sqlite_page_plan(query: PageQuery<'_>) -> String {
         let mut conn = SqliteConnection::connect("sqlite::memory:")
             .await
             .expect("in-memory SQLite");
@@ -105,24 +142,21 @@ pub(super) mod tests {
             .run(&mut conn)
             .await
             .expect("migrations");
-        let (sql, values) = page_sql(select, key, filters, Some("cursor"));
+        let (sql, values) = query.finish(Some("cursor"));
         let explain = format!("EXPLAIN QUERY PLAN {sql}");
-        let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+        let mut statement = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
         for value in values {
-            query = query.bind(value);
+            statement = match value {
+                Bound::Text(v) => statement.bind(v),
+                Bound::Int(v) => statement.bind(v),
+            };
         }
-        let rows = query.bind(51_i64).fetch_all(&mut conn).await.expect("plan");
+        let rows = statement
+            .bind(51_i64)
+            .fetch_all(&mut conn)
+            .await
+            .expect("plan");
         rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
-    }
-
-    /// SQLite's plan for one page of deliveries filtered by `column`, after a cursor.
-    async fn plan(column: &str) -> String {
-        sqlite_page_plan(
-            "SELECT id FROM deliveries WHERE 1 = 1",
-            "id",
-            &[(column, Some("x"))],
-        )
-        .await
     }
 
     #[tokio::test]
@@ -131,26 +165,33 @@ pub(super) mod tests {
             ("integration_id", "deliveries_by_integration"),
             ("fulfillment_id", "deliveries_by_fulfillment"),
         ] {
-            let plan = plan(column).await;
-            assert!(
-                plan.contains(&format!("{index} ({column}=? AND id>?)")),
-                "{column}: {plan}"
-            );
+            for order in [Order::Asc, Order::Desc] {
+                let query = PageQuery::new("SELECT id FROM deliveries WHERE 1 = 1", "id")
+                    .equal(column, Some("x"))
+                    .order(order);
+                let plan = sqlite_page_plan(query).await;
+                let after = if order == Order::Asc { ">" } else { "<" };
+                assert!(
+                    plan.contains(&format!("{index} ({column}=? AND id{after}?)")),
+                    "{column} {order:?}: {plan}"
+                );
+                assert!(!plan.contains("TEMP B-TREE"), "{column} {order:?}: {plan}");
+            }
         }
     }
 
     #[test]
-    fn placeholders_follow_the_filters_given() {
-        let (sql, values) = page_sql(
-            "SELECT id FROM t WHERE 1 = 1",
-            "id",
-            &[("a", None), ("b", Some("B")), ("c", Some("C"))],
-            Some("K"),
-        );
+    fn placeholders_follow_the_conditions_given() {
+        let (sql, values) = PageQuery::new("SELECT id FROM t WHERE 1 = 1", "id")
+            .equal("a", None)
+            .equal("b", Some("B"))
+            .condition("c", ">=", Some(Bound::Int(7)))
+            .order(Order::Desc)
+            .finish(Some("K"));
         assert_eq!(
             sql,
-            "SELECT id FROM t WHERE 1 = 1 AND b = $1 AND c = $2 AND id > $3 ORDER BY id LIMIT $4"
+            "SELECT id FROM t WHERE 1 = 1 AND b = $1 AND c >= $2 AND id < $3 ORDER BY id DESC LIMIT $4"
         );
-        assert_eq!(values, ["B", "C", "K"]);
+        assert_eq!(values, [Bound::Text("B"), Bound::Int(7), Bound::Text("K")]);
     }
 }

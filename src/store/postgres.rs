@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::PgListener;
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{watch, Notify};
 
 use crate::error::Result;
@@ -43,6 +43,9 @@ pub(super) const EVALUATION_SETTINGS: &str = "SELECT set_config('enable_seqscan'
 pub(super) const VACUUM_QUEUES: &str = "VACUUM (SKIP_LOCKED) delivery_queue, media_inbox";
 
 pub(super) async fn connect(url: &str, options: AnyPoolOptions) -> Result<AnyPool> {
+    // One plain connection first: the pool retries a refused connection until its acquire
+    // timeout and then reports only that it timed out; this reports why, at once.
+    AnyConnection::connect(url).await?.close().await?;
     let pool = options
         .max_connections(16)
         // A ping before every checkout costs a round trip per statement; a dead connection

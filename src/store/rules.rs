@@ -1,11 +1,10 @@
-use super::rows::RuleRow;
-use sqlx::any::AnyArguments;
-use sqlx::query::Query;
-use sqlx::Any;
+use sqlx::AnyConnection;
 
-use super::{flag, placeholders, Store};
+use super::page::PageQuery;
+use super::rows::RuleRow;
+use super::{flag, Dialect, Store};
 use crate::domain::time::{now, to_micros};
-use crate::domain::{new_id, NewRule, Page, PageRequest, Rule};
+use crate::domain::{new_id, Invalid, NewRule, Page, PageRequest, Problem, Rule, RulePatch};
 use crate::error::{Error, Result};
 
 pub(super) const COLUMNS: &str =
@@ -14,26 +13,31 @@ pub(super) const COLUMNS: &str =
 
 impl Store {
     pub async fn create_rule(&self, new: NewRule) -> Result<Rule> {
-        let at = now();
-        let rule = Rule {
-            id: new_id(),
-            name: new.name,
-            post_types: new.post_types,
-            platforms: new.platforms,
-            count: new.count,
-            window_days: new.window_days,
-            repeatable: new.repeatable,
-            reward: new.reward,
-            integration_ids: new.integration_ids,
-            active: new.active,
-            created_at: at,
-            updated_at: at,
-        };
-        let values = placeholders(0, 12);
-        let sql = format!("INSERT INTO rules ({COLUMNS}) VALUES ({values})");
-        let insert = bind_rule(sqlx::query(&sql), &rule)?;
-        self.execute_write("config", insert).await?;
-        self.rule(&rule.id).await
+        let id = new_id();
+        let at = to_micros(now());
+        let mut tx = self.begin_write("config").await?;
+        if let Some(ids) = &new.integration_ids {
+            refuse_unknown_integrations(&mut tx, self.dialect, ids).await?;
+        }
+        let row: RuleRow = sqlx::query_as(&format!(
+            "INSERT INTO rules ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+             RETURNING {COLUMNS}"
+        ))
+        .bind(&id)
+        .bind(new.name.as_str())
+        .bind(serde_json::to_string(&new.post_types)?)
+        .bind(new.platforms.as_ref().map(serde_json::to_string).transpose()?)
+        .bind(i64::from(new.count))
+        .bind(new.window_days.map(i64::from))
+        .bind(flag(new.repeatable))
+        .bind(serde_json::to_string(&new.reward)?)
+        .bind(new.integration_ids.as_ref().map(serde_json::to_string).transpose()?)
+        .bind(flag(new.active))
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.try_into()
     }
 
     pub async fn rule(&self, id: &str) -> Result<Rule> {
@@ -49,24 +53,77 @@ impl Store {
 
     pub async fn list_rules(&self, page: &PageRequest) -> Result<Page<Rule>> {
         let select = format!("SELECT {COLUMNS} FROM rules WHERE deleted = 0");
-        self.list_page::<RuleRow, _>(&select, "id", &[], page).await
+        self.list_page::<RuleRow, _>(PageQuery::new(&select, "id"), page)
+            .await
     }
 
-    /// Stores every field of `rule` (read, patched and validated by the caller).
-    pub async fn update_rule(&self, rule: &Rule) -> Result<Rule> {
-        let updated = Rule {
-            updated_at: now(),
-            ..rule.clone()
-        };
-        let sql = "UPDATE rules SET name = $2, post_types = $3, platforms = $4, count = $5, window_days = $6,
-                repeatable = $7, reward = $8, integration_ids = $9, active = $10, created_at = $11, updated_at = $12
-             WHERE id = $1 AND deleted = 0";
-        let update = bind_rule(sqlx::query(sql), &updated)?;
-        let done = self.execute_write("config", update).await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("rule"));
+    /// Changes the fields `patch` gives, in one statement: what it leaves out is not read and
+    /// written back, so concurrent patches of different fields all take effect.
+    pub async fn update_rule(&self, id: &str, patch: RulePatch) -> Result<Rule> {
+        let mut tx = self.begin_write("config").await?;
+        if let Some(Some(ids)) = &patch.integration_ids {
+            refuse_unknown_integrations(&mut tx, self.dialect, ids).await?;
         }
-        self.rule(&rule.id).await
+        let json = |v: Option<Option<String>>| (flag(v.is_some()), v.flatten());
+        let (platforms_given, platforms) = json(
+            patch
+                .platforms
+                .map(|p| p.as_ref().map(serde_json::to_string).transpose())
+                .transpose()?,
+        );
+        let (ids_given, ids) = json(
+            patch
+                .integration_ids
+                .map(|i| i.as_ref().map(serde_json::to_string).transpose())
+                .transpose()?,
+        );
+        let window_given = flag(patch.window_days.is_some());
+        let row: Option<RuleRow> = sqlx::query_as(&format!(
+            "UPDATE rules SET
+                name = COALESCE($2, name),
+                post_types = COALESCE($3, post_types),
+                platforms = CASE WHEN $4 = 1 THEN $5 ELSE platforms END,
+                count = COALESCE($6, count),
+                window_days = CASE WHEN $7 = 1 THEN $8 ELSE window_days END,
+                repeatable = COALESCE($9, repeatable),
+                reward = COALESCE($10, reward),
+                integration_ids = CASE WHEN $11 = 1 THEN $12 ELSE integration_ids END,
+                active = COALESCE($13, active),
+                updated_at = $14
+             WHERE id = $1 AND deleted = 0
+             RETURNING {COLUMNS}"
+        ))
+        .bind(id)
+        .bind(patch.name.as_ref().map(|n| n.as_str()))
+        .bind(
+            patch
+                .post_types
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        )
+        .bind(platforms_given)
+        .bind(platforms)
+        .bind(patch.count.map(i64::from))
+        .bind(window_given)
+        .bind(patch.window_days.flatten().map(i64::from))
+        .bind(patch.repeatable.map(flag))
+        .bind(
+            patch
+                .reward
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        )
+        .bind(ids_given)
+        .bind(ids)
+        .bind(patch.active.map(flag))
+        .bind(to_micros(now()))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let row = row.ok_or(Error::NotFound("rule"))?;
+        tx.commit().await?;
+        row.try_into()
     }
 
     /// Hides the rule; its fulfillments stay readable.
@@ -82,32 +139,29 @@ impl Store {
     }
 }
 
-/// Binds a rule's columns in [`COLUMNS`] order, as `$1` to `$12`.
-fn bind_rule<'q>(
-    query: Query<'q, Any, AnyArguments<'q>>,
-    rule: &Rule,
-) -> Result<Query<'q, Any, AnyArguments<'q>>> {
-    Ok(query
-        .bind(rule.id.clone())
-        .bind(rule.name.clone())
-        .bind(serde_json::to_string(&rule.post_types)?)
-        .bind(
-            rule.platforms
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()?,
-        )
-        .bind(i64::from(rule.count))
-        .bind(rule.window_days.map(i64::from))
-        .bind(flag(rule.repeatable))
-        .bind(serde_json::to_string(&rule.reward)?)
-        .bind(
-            rule.integration_ids
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()?,
-        )
-        .bind(flag(rule.active))
-        .bind(to_micros(rule.created_at))
-        .bind(to_micros(rule.updated_at)))
+/// Refuses ids that name no live integration. Inside the write that stores them, with the
+/// integrations read for share (PostgreSQL), so an integration deleted meanwhile either waits
+/// for this write (and then takes its id out of the rule) or is refused here.
+async fn refuse_unknown_integrations(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    ids: &[String],
+) -> Result<()> {
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let unknown = super::missing(
+        conn,
+        dialect,
+        &ids,
+        "SELECT id FROM integrations WHERE deleted = 0 AND id IN",
+        dialect.lock_shared(),
+    )
+    .await?;
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Invalid::new(
+        Problem::UnknownIntegration,
+        format!("no integration with id {}", unknown.join(", ")),
+    )
+    .into())
 }

@@ -1,0 +1,63 @@
+//! Values the domain refuses. Each input type's `parse` says which rule it broke; the API turns
+//! the [`Problem`] into its error code.
+
+use thiserror::Error;
+
+/// A refused value: which rule it broke, and a sentence for the person who sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct Invalid {
+    pub problem: Problem,
+    pub message: String,
+}
+
+/// What was wrong with an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    Name,
+    Email,
+    Username,
+    Url,
+    ApiKey,
+    AuthHeader,
+    AuthPrefix,
+    SigningSecret,
+    Count,
+    WindowDays,
+    Platforms,
+    CodePrefix,
+    CreatorId,
+    PostedAt,
+    Batch,
+    /// A creator id that names no creator.
+    UnknownCreator,
+    /// An integration id that names no live integration.
+    UnknownIntegration,
+}
+
+impl Invalid {
+    pub fn new(problem: Problem, message: impl Into<String>) -> Self {
+        Invalid {
+            problem,
+            message: message.into(),
+        }
+    }
+
+    /// The same problem, its message prefixed with where it was found (`media[3]: …`).
+    pub fn at(self, place: impl std::fmt::Display) -> Self {
+        Invalid {
+            message: format!("{place}: {}", self.message),
+            ..self
+        }
+    }
+}
+
+/// Length in characters (Unicode scalar values), as JSON Schema's `maxLength` counts.
+pub(crate) fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Printable ASCII, the bytes a header value may carry without escaping.
+pub(crate) fn printable_ascii(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..0x7f).contains(&b))
+}

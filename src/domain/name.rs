@@ -1,0 +1,56 @@
+use serde::Serialize;
+
+use super::invalid::{chars, Invalid, Problem};
+use super::schema::{input_schema, string};
+
+const MAX: usize = 200;
+
+/// A display name: at most 200 characters as sent, not blank once trimmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Name(String);
+
+impl Name {
+    pub fn parse(raw: &str) -> Result<Name, Invalid> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || chars(raw) > MAX {
+            return Err(Invalid::new(
+                Problem::Name,
+                format!("name must be 1 to {MAX} characters, not only spaces"),
+            ));
+        }
+        Ok(Name(trimmed.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+input_schema!(Name, || string(
+    "A display name; leading and trailing spaces are trimmed."
+)
+.min_length(Some(1))
+.max_length(Some(MAX))
+.examples(["my shop"]));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_never_blank() {
+        assert_eq!(
+            Name::parse("  my shop ").map(Name::into_inner),
+            Ok("my shop".into())
+        );
+        assert!(Name::parse("   ").is_err());
+        assert!(Name::parse("").is_err());
+        assert!(Name::parse(&"n".repeat(MAX)).is_ok());
+        assert!(Name::parse(&"n".repeat(MAX + 1)).is_err());
+    }
+}

@@ -1,0 +1,180 @@
+//! The API describes itself: the OpenAPI document served without a token is the one checked
+//! into `docs/openapi.json`, the browsable reference works offline, and what the document
+//! promises about methods and tokens holds.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{assert_error, Backend, TestApp};
+use lc_webhooks::domain::Secret;
+use serde_json::Value;
+
+both_stores!(
+    the_served_document_is_the_checked_in_reference,
+    the_browsable_reference_is_served_by_the_binary,
+    a_method_a_path_does_not_take_is_405_with_allow,
+);
+
+const TOKEN: &str = "reference-token";
+
+async fn with_token(backend: Backend) -> Option<TestApp> {
+    TestApp::start_with(backend, |s| s.admin_token = Some(Secret::new(TOKEN.into()))).await
+}
+
+/// Fetched without the admin token, although one is configured.
+async fn open_get(app: &TestApp, path: &str) -> (StatusCode, String, Option<String>) {
+    let resp = reqwest::get(app.url(path)).await.expect("request");
+    let status = StatusCode::from_u16(resp.status().as_u16()).expect("status");
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (status, resp.text().await.expect("body"), content_type)
+}
+
+async fn the_served_document_is_the_checked_in_reference(backend: Backend) {
+    let Some(app) = with_token(backend).await else {
+        return;
+    };
+    let (status, text, _) = open_get(&app, "/openapi.json").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let served: Value = serde_json::from_str(&text).expect("JSON");
+    let checked_in: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json"))
+            .expect("docs/openapi.json is in the repository"),
+    )
+    .expect("docs/openapi.json is JSON");
+    assert!(
+        served == checked_in,
+        "docs/openapi.json is not what the service serves: regenerate it with \
+         `cargo run -- openapi > docs/openapi.json`"
+    );
+    assert_eq!(served["openapi"], "3.1.0");
+    let paths = served["paths"].as_object().expect("paths");
+    for path in [
+        "/v1/integrations",
+        "/v1/integrations/{id}",
+        "/v1/integrations/{id}/test",
+        "/v1/creators",
+        "/v1/creators/{id}",
+        "/v1/media",
+        "/v1/media/batch",
+        "/v1/rules",
+        "/v1/rules/{id}",
+        "/v1/fulfillments",
+        "/v1/fulfillments/{id}",
+        "/v1/deliveries",
+        "/v1/deliveries/{id}",
+        "/v1/deliveries/{id}/retry",
+        "/healthz",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(path), "{path} is not documented");
+    }
+    for (path, item) in paths {
+        for (method, op) in item.as_object().expect("path item") {
+            let secured = op.get("security").is_some();
+            assert_eq!(
+                secured,
+                path.starts_with("/v1/"),
+                "{method} {path}: the bearer token belongs to /v1 and only there"
+            );
+            let responses = op["responses"].as_object().expect("responses");
+            if path.starts_with("/v1/") {
+                for status in ["400", "401", "503"] {
+                    assert!(
+                        responses.contains_key(status),
+                        "{method} {path} lacks {status}"
+                    );
+                }
+            }
+            if op.get("requestBody").is_some() {
+                assert!(responses.contains_key("422"), "{method} {path} lacks 422");
+            }
+        }
+    }
+    let scheme = &served["components"]["securitySchemes"]["adminToken"];
+    assert_eq!(scheme["scheme"], "bearer", "{scheme}");
+    let webhook = &served["webhooks"]["rewardEarned"]["post"];
+    let body = &webhook["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+    assert_eq!(body, "#/components/schemas/Payload", "{webhook}");
+    let headers: Vec<&str> = webhook["parameters"]
+        .as_array()
+        .expect("webhook headers")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for h in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        assert!(headers.contains(&h), "the webhook's {h} is not described");
+    }
+    let payload = &served["components"]["schemas"]["Payload"]["properties"];
+    for key in common::PAYLOAD_KEYS {
+        assert!(payload.get(key).is_some(), "Payload lacks {key}");
+    }
+    app.stop().await;
+}
+
+async fn the_browsable_reference_is_served_by_the_binary(backend: Backend) {
+    let Some(app) = with_token(backend).await else {
+        return;
+    };
+    let (status, html, _) = open_get(&app, "/docs/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("swagger-ui"), "{html}");
+    // Its scripts and styles come from this binary, not from a CDN.
+    assert!(
+        !html.contains("https://"),
+        "the page loads something remote: {html}"
+    );
+    for asset in ["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"] {
+        let (status, body, _) = open_get(&app, asset).await;
+        assert_eq!(status, StatusCode::OK, "{asset}");
+        assert!(body.len() > 10_000, "{asset} is only {} bytes", body.len());
+    }
+    let (status, config, _) = open_get(&app, "/docs/swagger-initializer.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(config.contains("/openapi.json"), "{config}");
+    app.stop().await;
+}
+
+async fn a_method_a_path_does_not_take_is_405_with_allow(backend: Backend) {
+    let Some(app) = with_token(backend).await else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    for (method, path, allowed) in [
+        (Method::PUT, "/v1/integrations", vec!["GET", "POST"]),
+        (
+            Method::POST,
+            "/v1/rules/0190a1b2-0000-7000-8000-000000000000",
+            vec!["GET", "PATCH", "DELETE"],
+        ),
+        (Method::DELETE, "/healthz", vec!["GET"]),
+    ] {
+        let resp = client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status().as_u16(), 405, "{method} {path}");
+        let allow = resp
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{method} {path}: 405 without Allow"))
+            .to_string();
+        for m in allowed {
+            assert!(allow.contains(m), "{method} {path}: Allow is {allow}");
+        }
+        let body: Value = resp.json().await.expect("JSON error");
+        let code = assert_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &body,
+            StatusCode::METHOD_NOT_ALLOWED,
+        );
+        assert_eq!(code, "method_not_allowed");
+    }
+    app.stop().await;
+}

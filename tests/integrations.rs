@@ -1,0 +1,101 @@
+//! What happens to an integration's key hint and to the rules that name it.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{items, Backend, Receiver, TestApp, SETTLE, WAIT};
+use serde_json::json;
+
+both_stores!(
+    a_short_api_key_shows_nothing_in_its_hint,
+    deleting_an_integration_takes_it_out_of_the_rules_that_name_it,
+);
+
+async fn a_short_api_key_shows_nothing_in_its_hint(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    for (key, hint) in [
+        ("k2", "…"),
+        ("abcdefghijk", "…"),
+        ("sk_test_long_enough", "…ough"),
+    ] {
+        let i = app
+            .create_integration("http://127.0.0.1:9/h", key, json!({}))
+            .await;
+        assert_eq!(
+            i["apiKeyHint"],
+            hint,
+            "key of {} characters: {i}",
+            key.len()
+        );
+        let id = i["id"].as_str().unwrap();
+        let shown = app.get_ok(&format!("/v1/integrations/{id}")).await;
+        assert_eq!(shown["apiKeyHint"], hint);
+    }
+    app.stop().await;
+}
+
+async fn deleting_an_integration_takes_it_out_of_the_rules_that_name_it(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let kept = Receiver::always(200).await;
+    let gone = Receiver::always(200).await;
+    let ik = app
+        .create_integration(&kept.url(), "key-kept", json!({}))
+        .await;
+    let ig = app
+        .create_integration(&gone.url(), "key-gone", json!({}))
+        .await;
+    let both = app
+        .create_rule(json!({"name": "both", "integrationIds": [ik["id"], ig["id"]]}))
+        .await;
+    let only = app
+        .create_rule(
+            json!({"name": "only gone", "postTypes": ["REEL"], "count": 1,
+                            "integrationIds": [ig["id"]]}),
+        )
+        .await;
+    let (s, v) = app
+        .delete(&format!("/v1/integrations/{}", ig["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+
+    let both = app
+        .get_ok(&format!("/v1/rules/{}", both["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(both["integrationIds"], json!([ik["id"]]), "{both}");
+    let only_id = only["id"].as_str().unwrap();
+    let only = app.get_ok(&format!("/v1/rules/{only_id}")).await;
+    assert_eq!(
+        only["integrationIds"],
+        json!([]),
+        "a rule whose list empties targets nothing, it is not widened to all: {only}"
+    );
+    // The rule can be edited again, and its list stays empty.
+    let (s, v) = app
+        .patch(&format!("/v1/rules/{only_id}"), json!({"name": "renamed"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["integrationIds"], json!([]));
+
+    let c = app.create_creator("c@example.com", None, None).await;
+    let cid = c["id"].as_str().unwrap();
+    app.post_media(cid, "REEL", json!({})).await;
+    common::wait_until(WAIT, "the REEL reward", || async {
+        let f = app.fulfillments(&format!("creatorId={cid}")).await;
+        (!f.is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(SETTLE).await;
+    let f = app.fulfillments(&format!("creatorId={cid}")).await;
+    let d = app
+        .deliveries(&format!("fulfillmentId={}", f[0]["id"].as_str().unwrap()))
+        .await;
+    assert!(d.is_empty(), "the emptied rule sent to someone: {d:?}");
+    assert_eq!(kept.count(), 0);
+    assert_eq!(gone.count(), 0);
+    assert_eq!(items(app.get_ok("/v1/integrations").await).len(), 1);
+    app.stop().await;
+}
