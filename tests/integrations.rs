@@ -4,11 +4,13 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{items, Backend, Receiver, TestApp, SETTLE, WAIT};
+use lc_webhooks::dispatch::RetrySchedule;
 use serde_json::json;
 
 both_stores!(
     a_short_api_key_shows_nothing_in_its_hint,
     deleting_an_integration_takes_it_out_of_the_rules_that_name_it,
+    deleting_an_integration_while_its_results_are_recorded_succeeds,
 );
 
 async fn a_short_api_key_shows_nothing_in_its_hint(backend: Backend) {
@@ -97,5 +99,55 @@ async fn deleting_an_integration_takes_it_out_of_the_rules_that_name_it(backend:
     assert_eq!(kept.count(), 0);
     assert_eq!(gone.count(), 0);
     assert_eq!(items(app.get_ok("/v1/integrations").await).len(), 1);
+    app.stop().await;
+}
+
+/// The deletion settles every pending delivery of the integration while the dispatcher records
+/// results for the same rows (a fast retry schedule against a closed port): it must not fail
+/// (on PostgreSQL it once lost a deadlock and answered 500).
+async fn deleting_an_integration_while_its_results_are_recorded_succeeds(backend: Backend) {
+    let Some(app) = TestApp::start_with(backend, |s| {
+        let delays = vec!["10ms"; 300].join(",");
+        s.retry_schedule = RetrySchedule::parse(&delays).expect("schedule");
+    })
+    .await
+    else {
+        return;
+    };
+    app.create_rule(
+        json!({"postTypes": [], "count": 1, "repeatable": true, "reward": {"type": "NONE"}}),
+    )
+    .await;
+    let c = app.create_creator("busy@example.com", None, None).await;
+    let cid = c["id"].as_str().unwrap();
+    for round in 0..6 {
+        let i = app
+            .create_integration(&common::closed_port_url(), "k", json!({}))
+            .await;
+        let posts: Vec<_> = (0..200)
+            .map(|_| json!({"creatorId": cid, "postType": "STORY"}))
+            .collect();
+        app.post_ok(
+            "/v1/media/batch",
+            json!({"media": posts}),
+            StatusCode::CREATED,
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let (s, v) = app
+            .delete(&format!("/v1/integrations/{}", i["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "round {round}: {v}");
+        let pending = app
+            .deliveries(&format!(
+                "integrationId={}&status=pending",
+                i["id"].as_str().unwrap()
+            ))
+            .await;
+        assert!(
+            pending.is_empty(),
+            "round {round}: still pending after the deletion: {pending:?}"
+        );
+    }
     app.stop().await;
 }

@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, PageParams, Params};
+use super::extract::{IdPath, JsonBody, PageParams, Params};
 use super::AppState;
 use crate::domain::{Creator, Email, NewCreator, Page, Username};
 
@@ -89,6 +89,6 @@ async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<
     params(("id" = String, Path, format = Uuid, description = "The creator's id")),
     responses((status = 200, description = "The creator", body = Creator)),
 )]
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Creator>> {
+async fn show(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<Creator>> {
     Ok(Json(s.store.creator(&id).await?))
 }

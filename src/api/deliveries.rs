@@ -1,11 +1,11 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{PageParams, Params};
+use super::extract::{IdPath, PageParams, Params};
 use super::AppState;
 use crate::domain::{Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus, Order, Page};
 
@@ -77,10 +77,7 @@ async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<
     params(("id" = String, Path, format = Uuid, description = "The delivery's id (its `webhook-id`)")),
     responses((status = 200, description = "The delivery", body = DeliveryDetail)),
 )]
-async fn show(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<DeliveryDetail>> {
+async fn show(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<DeliveryDetail>> {
     Ok(Json(s.store.delivery_detail(&id).await?))
 }
 
@@ -99,7 +96,7 @@ async fn show(
 )]
 async fn retry(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
     let delivery = s.store.retry_delivery(&id).await?;
     s.deliveries_ready.notify_one();

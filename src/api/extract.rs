@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -28,7 +28,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Like [`JsonBody`], but an empty body is the type's default.
+/// Like [`JsonBody`], but an empty body, or `null`, is the type's default.
 pub struct OptionalJsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJsonBody<T> {
@@ -39,7 +39,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJsonBody(T::default()));
         }
-        parse_json(&bytes).map(OptionalJsonBody)
+        parse_json::<Option<T>>(&bytes).map(|t| OptionalJsonBody(t.unwrap_or_default()))
     }
 }
 
@@ -63,6 +63,28 @@ fn body_error(e: BytesRejection) -> ApiError {
         )
     } else {
         ApiError::bad_request("unreadable_body", e.body_text())
+    }
+}
+
+/// The `{id}` of a path. Every id is a UUID, so anything else is a 404 at once: it names
+/// nothing, and does not go to the database (where PostgreSQL refuses a NUL byte in text).
+pub struct IdPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))?;
+        if uuid::Uuid::try_parse(&id).is_err() {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such thing: that is not an id",
+            ));
+        }
+        Ok(IdPath(id))
     }
 }
 
@@ -102,7 +124,7 @@ pub struct PageParams {
     /// Items per page, 1 to 500 (default 50); anything else is a 422.
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
-    /// The `nextCursor` of the page before; a value that is not one is a 400.
+    /// The `nextCursor` of the page before; a value that is not an id is a 400.
     #[param(format = Uuid)]
     cursor: Option<String>,
 }
@@ -164,7 +186,9 @@ impl Params {
             if uuid::Uuid::try_parse(c).is_err() {
                 return Err(ApiError::bad_request(
                     "invalid_cursor",
-                    format!("cursor `{c}` is not a nextCursor this API gave"),
+                    format!(
+                        "cursor `{c}` is not an id; pass back the nextCursor of the page before"
+                    ),
                 ));
             }
         }

@@ -1,10 +1,10 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ApiResult;
-use super::extract::{PageParams, Params};
+use super::extract::{IdPath, PageParams, Params};
 use super::AppState;
 use crate::domain::{Fulfillment, FulfillmentFilter, Page};
 
@@ -46,6 +46,6 @@ async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<
     params(("id" = String, Path, format = Uuid, description = "The fulfillment's id (the payload's `lcId`)")),
     responses((status = 200, description = "The reward", body = Fulfillment)),
 )]
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Fulfillment>> {
+async fn show(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<Fulfillment>> {
     Ok(Json(s.store.fulfillment(&id).await?))
 }

@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ApiResult;
-use super::extract::{JsonBody, OptionalJsonBody, PageParams, Params};
+use super::extract::{IdPath, JsonBody, OptionalJsonBody, PageParams, Params};
 use super::AppState;
 use crate::dispatch::{test_send, TestSendResult};
 use crate::domain::{
@@ -43,7 +43,8 @@ struct CreateIntegration {
     active: Option<bool>,
 }
 
-/// The fields to change; the others stay as they are.
+/// The fields to change; a field left out, or `null`, stays as it is (but `signingSecret: null`
+/// stops signing).
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UpdateIntegration {
@@ -126,7 +127,7 @@ async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<
     params(("id" = String, Path, format = Uuid, description = "The integration's id")),
     responses((status = 200, description = "The integration", body = Integration)),
 )]
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Integration>> {
+async fn show(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<Integration>> {
     Ok(Json(s.store.integration(&id).await?))
 }
 
@@ -142,7 +143,7 @@ async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Js
 )]
 async fn update(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     JsonBody(req): JsonBody<UpdateIntegration>,
 ) -> ApiResult<Json<Integration>> {
     let patch = IntegrationPatch {
@@ -179,7 +180,7 @@ async fn update(
     params(("id" = String, Path, format = Uuid, description = "The integration's id")),
     responses((status = 204, description = "Deleted")),
 )]
-async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<StatusCode> {
     s.store.delete_integration(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -201,7 +202,7 @@ async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<
 )]
 async fn test(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     OptionalJsonBody(data): OptionalJsonBody<TestData>,
 ) -> ApiResult<Json<TestSendResult>> {
     let payload = data.into_payload()?;

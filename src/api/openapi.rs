@@ -24,8 +24,8 @@ when a creator earns a reward pushes LoudCrowd's webhook payload to every regist
 with durable retries and a delivery log.
 
 * **Errors** are `{\"error\": {\"code\": \"snake_case\", \"message\": \"…\"}}`: `400` a malformed \
-request (JSON that does not parse, a query parameter the operation does not take, a cursor it did \
-not give), `401` a missing or wrong admin token, `404` no such thing, `409` a conflict, `413` a \
+request (JSON that does not parse, a query parameter the operation does not take, a cursor that is \
+not an id), `401` a missing or wrong admin token, `404` no such thing, `409` a conflict, `413` a \
 body over 1 MiB, `422` well-formed input with a value that is refused, `503` the database is not \
 answering.
 * **Lists** are `{\"items\": [...], \"nextCursor\": \"…\"|null}`: pass `nextCursor` back as \
@@ -121,7 +121,7 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
 
 /// The error answers operations share, by status, and what each means there.
 const ERRORS: &[(&str, &str)] = &[
-    ("400", "Malformed: the body is not JSON, or a query parameter is unknown, repeated or not a value this API gave (`malformed_json`, `unknown_parameter`, `repeated_parameter`, `invalid_cursor`, `invalid_parameter`)"),
+    ("400", "Malformed: the body is not JSON or cannot be read, or a query parameter is unknown, repeated, or an id (`cursor`, `creatorId`, …) that is not one (`malformed_json`, `unreadable_body`, `invalid_path`, `unknown_parameter`, `repeated_parameter`, `invalid_cursor`, `invalid_parameter`)"),
     ("401", "The admin token is missing or wrong (`unauthorized`)"),
     ("404", "No such thing (`not_found`)"),
     ("413", "The body is larger than 1 MiB (`payload_too_large`)"),

@@ -52,14 +52,15 @@ fn operations(
     .filter_map(|(m, op)| op.as_ref().map(|op| (m, op)))
 }
 
-/// Refuses query parameters the matched operation does not declare.
+/// Refuses query parameters the matched `/v1` operation does not declare (`/healthz` and
+/// `/metrics` ignore them: probes add their own).
 pub async fn refuse_undeclared(
     State(names): State<Arc<QueryNames>>,
     matched: Option<MatchedPath>,
     req: Request,
     next: Next,
 ) -> Response {
-    if let Some(path) = matched {
+    if let Some(path) = matched.filter(|p| p.as_str().starts_with("/v1/")) {
         let key = (req.method().to_string(), path.as_str().to_string());
         if let Some(declared) = names.0.get(&key) {
             for (name, _) in query_pairs(req.uri().query()) {

@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ApiResult;
-use super::extract::{JsonBody, PageParams, Params};
+use super::extract::{IdPath, JsonBody, PageParams, Params};
 use super::AppState;
 use crate::domain::{
     check_count, check_platforms, check_window_days, Name, NewRule, Page, Platform, PostType,
@@ -48,7 +48,8 @@ struct CreateRule {
     active: Option<bool>,
 }
 
-/// The fields to change, atomically; the others stay as they are.
+/// The fields to change, atomically; a field left out, or `null`, stays as it is, except
+/// `platforms`, `windowDays` and `integrationIds`, which `null` clears.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UpdateRule {
@@ -128,7 +129,7 @@ async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<
     params(("id" = String, Path, format = Uuid, description = "The rule's id")),
     responses((status = 200, description = "The rule", body = Rule)),
 )]
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Rule>> {
+async fn show(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<Rule>> {
     Ok(Json(s.store.rule(&id).await?))
 }
 
@@ -145,7 +146,7 @@ async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Js
 )]
 async fn update(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     JsonBody(req): JsonBody<UpdateRule>,
 ) -> ApiResult<Json<Rule>> {
     if let Some(reward) = &req.reward {
@@ -180,7 +181,7 @@ async fn update(
     params(("id" = String, Path, format = Uuid, description = "The rule's id")),
     responses((status = 204, description = "Deleted")),
 )]
-async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<StatusCode> {
     s.store.delete_rule(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

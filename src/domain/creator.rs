@@ -47,7 +47,8 @@ impl Email {
                 && !domain.contains('@')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.'));
-        if chars(raw) > MAX_EMAIL || e.chars().any(char::is_whitespace) || !well_formed {
+        let odd = |c: char| c.is_whitespace() || c.is_control();
+        if chars(raw) > MAX_EMAIL || e.chars().any(odd) || !well_formed {
             return Err(Invalid::new(
                 Problem::Email,
                 format!("`{e}` is not an email address"),
@@ -74,7 +75,8 @@ impl Username {
     /// `field` names the input in the error (`igUsername`, `ttUsername`).
     pub fn parse(field: &str, raw: &str) -> Result<Username, Invalid> {
         let u = raw.trim().trim_start_matches('@');
-        if u.is_empty() || chars(raw) > MAX_USERNAME || u.chars().any(char::is_whitespace) {
+        let odd = |c: char| c.is_whitespace() || c.is_control();
+        if u.is_empty() || chars(raw) > MAX_USERNAME || u.chars().any(odd) {
             return Err(Invalid::new(
                 Problem::Username,
                 format!("{field} must be 1 to {MAX_USERNAME} characters without spaces"),
@@ -113,6 +115,7 @@ mod tests {
             "a b@example.com",
             "a@@example.com",
             "a@example.",
+            "a\0b@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be refused");
         }

@@ -4,8 +4,9 @@ use utoipa::ToSchema;
 
 use super::time::serde_rfc3339;
 
-/// `pending`: not settled yet (due, in flight or waiting for a retry); `failed`: every attempt
-/// of the schedule used up.
+/// `pending`: not settled yet (due, in flight or waiting for a retry); `succeeded`: an attempt
+/// got a 2xx; `failed`: every attempt of the schedule used up, or its one attempt (a manual
+/// retry, a Test send) failed, or its integration was deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
@@ -60,7 +61,7 @@ pub struct Delivery {
     pub test: bool,
     #[serde(with = "serde_rfc3339")]
     pub created_at: DateTime<Utc>,
-    /// When an attempt first succeeded.
+    /// When the latest successful attempt started.
     #[serde(with = "serde_rfc3339::option")]
     #[schema(required = true)]
     pub delivered_at: Option<DateTime<Utc>>,

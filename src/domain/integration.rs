@@ -22,7 +22,8 @@ pub struct Integration {
     pub api_key_hint: String,
     /// Whether webhooks carry a `webhook-signature`.
     pub signing: bool,
-    /// `false`: paused; nothing is sent and pending deliveries wait.
+    /// `false`: paused. Rewards earned meanwhile are not sent to it; its pending deliveries
+    /// wait and go out when it is active again.
     pub active: bool,
     #[serde(with = "serde_rfc3339")]
     pub created_at: DateTime<Utc>,

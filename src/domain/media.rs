@@ -69,7 +69,7 @@ pub struct NewMedia {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MediaInput {
     /// The creator who posted it.
-    #[schema(min_length = 1)]
+    #[schema(format = Uuid)]
     pub creator_id: String,
     pub post_type: PostType,
     /// Default `INSTAGRAM`.
@@ -93,10 +93,13 @@ impl MediaInput {
                 )
             })?,
         };
-        if self.creator_id.trim().is_empty() {
+        if uuid::Uuid::try_parse(&self.creator_id).is_err() {
             return Err(Invalid::new(
                 Problem::CreatorId,
-                "creatorId must not be empty",
+                format!(
+                    "creatorId `{}` is not a creator's id",
+                    self.creator_id.escape_debug()
+                ),
             ));
         }
         Ok(NewMedia {

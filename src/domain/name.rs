@@ -13,10 +13,10 @@ pub struct Name(String);
 impl Name {
     pub fn parse(raw: &str) -> Result<Name, Invalid> {
         let trimmed = raw.trim();
-        if trimmed.is_empty() || chars(raw) > MAX {
+        if trimmed.is_empty() || chars(raw) > MAX || raw.chars().any(char::is_control) {
             return Err(Invalid::new(
                 Problem::Name,
-                format!("name must be 1 to {MAX} characters, not only spaces"),
+                format!("name must be 1 to {MAX} characters, not only spaces, and no control characters"),
             ));
         }
         Ok(Name(trimmed.to_string()))
@@ -52,5 +52,6 @@ mod tests {
         assert!(Name::parse("").is_err());
         assert!(Name::parse(&"n".repeat(MAX)).is_ok());
         assert!(Name::parse(&"n".repeat(MAX + 1)).is_err());
+        assert!(Name::parse("nul\0byte").is_err());
     }
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::page::PageQuery;
 use super::rows::IntegrationRow;
-use super::{flag, Dialect, Store};
+use super::{flag, retry_deadlocks, Dialect, Store};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{
     new_id, AuthHeader, AuthPrefix, Integration, IntegrationPatch, Name, NewIntegration, Page,
@@ -140,6 +140,10 @@ impl Store {
     /// Hides the integration, settles its pending deliveries as failed (the log stays) and takes
     /// it out of the rules that name it.
     pub async fn delete_integration(&self, id: &str) -> Result<()> {
+        retry_deadlocks(|| self.try_delete_integration(id)).await
+    }
+
+    async fn try_delete_integration(&self, id: &str) -> Result<()> {
         let mut tx = self.begin_write("config").await?;
         let done = sqlx::query("UPDATE integrations SET deleted = 1, active = 0, updated_at = $2 WHERE id = $1 AND deleted = 0")
             .bind(id)
@@ -149,6 +153,16 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("integration"));
         }
+        // In id order, as the dispatcher's result batches lock them: fewer deadlocks to retry.
+        sqlx::query(&format!(
+            "SELECT id FROM deliveries
+             WHERE id IN (SELECT delivery_id FROM delivery_queue WHERE integration_id = $1)
+             ORDER BY id {}",
+            self.dialect.lock_exclusive()
+        ))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = 'integration deleted'
              WHERE id IN (SELECT delivery_id FROM delivery_queue WHERE integration_id = $1)",

@@ -361,7 +361,14 @@ async fn missing(
     suffix: &str,
 ) -> Result<Vec<String>> {
     let mut found = std::collections::HashSet::new();
-    for chunk in ids.chunks(500) {
+    // Every id is a UUID: anything else names nothing, and is not sent to the database (where
+    // PostgreSQL refuses text holding a NUL byte).
+    let ids_to_look_up: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| uuid::Uuid::try_parse(id).is_ok())
+        .collect();
+    for chunk in ids_to_look_up.chunks(500) {
         let sql = format!("{find} ({}) {suffix}", dialect.list(chunk.len()));
         let mut query = sqlx::query_as::<_, (String,)>(&sql);
         for id in chunk {
@@ -383,6 +390,30 @@ async fn missing(
     missing.sort_unstable();
     missing.dedup();
     Ok(missing)
+}
+
+/// Runs `attempt` again, a few times, when PostgreSQL broke a deadlock by failing it: a
+/// transaction over many rows (deleting an integration settles all its pending deliveries) can
+/// cross the dispatcher's batches of results, which lock some of the same rows.
+async fn retry_deadlocks<T, F, Fut>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    const TRIES: u32 = 5;
+    for tried in 1.. {
+        match attempt().await {
+            Err(e) if tried < TRIES && is_deadlock(&e) => {
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(tried))).await;
+            }
+            done => return done,
+        }
+    }
+    unreachable!("the loop returns by its last try")
+}
+
+fn is_deadlock(e: &crate::error::Error) -> bool {
+    matches!(e, crate::error::Error::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("40P01"))
 }
 
 /// `$1, $2, …` for `n` values starting after `offset` placeholders already used.

@@ -178,6 +178,9 @@ impl Store {
         if results.is_empty() {
             return Ok(());
         }
+        // Rows are locked in the order given: by id, as a deletion's settlement locks them.
+        let mut results: Vec<&SendResult> = results.iter().collect();
+        results.sort_unstable_by(|a, b| a.delivery_id.cmp(&b.delivery_id));
         let mut updates = Vec::with_capacity(results.len());
         let mut attempts = Vec::with_capacity(results.len());
         let mut reschedules = Vec::new();
