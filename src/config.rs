@@ -39,8 +39,68 @@ pub enum Command {
     /// Write media posts from a JSON-lines file straight into the store; a running service
     /// evaluates them like any other post.
     Import(ImportArgs),
+    /// Receive webhooks yourself: print each one, check its API key and signature (401 when
+    /// either is wrong), fail or slow down on purpose, or pass it on to your own receiver.
+    Listen(ListenArgs),
     /// Print this build's OpenAPI document (the one served at /openapi.json) and exit.
     Openapi,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListenArgs {
+    /// The address to receive webhooks on, IP:PORT or localhost:PORT; every path is accepted.
+    #[arg(long, env = "LC_RECEIVER_LISTEN", default_value = "127.0.0.1:9000", value_name = "ADDR", value_parser = parse_listen)]
+    pub listen: SocketAddr,
+    /// The API key webhooks must carry; a webhook without it is answered 401. Without this flag
+    /// the key is shown (its last characters only), not checked.
+    #[arg(
+        long,
+        env = "LC_RECEIVER_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub api_key: Option<String>,
+    /// The header the key comes in, as the integration's authHeader.
+    #[arg(long, env = "LC_RECEIVER_AUTH_HEADER", default_value = crate::domain::DEFAULT_AUTH_HEADER, value_name = "NAME")]
+    pub auth_header: String,
+    /// What comes before the key in that header, as the integration's authPrefix.
+    #[arg(long, env = "LC_RECEIVER_AUTH_PREFIX", default_value = crate::domain::DEFAULT_AUTH_PREFIX, value_name = "TEXT")]
+    pub auth_prefix: String,
+    /// The integration's signing secret (`whsec_…`): every webhook's `webhook-signature` is
+    /// checked, and a wrong or missing one is answered 401.
+    #[arg(long, env = "LC_RECEIVER_SIGNING_SECRET", hide_env_values = true, value_name = "SECRET", value_parser = parse_signing_secret)]
+    pub signing_secret: Option<String>,
+    /// How far `webhook-timestamp` may be from this clock before a signed webhook is refused
+    /// (unit `s`, `m`, `h`).
+    #[arg(long, env = "LC_RECEIVER_TOLERANCE", default_value = "5m", value_name = "DURATION", value_parser = parse_duration)]
+    pub tolerance: Duration,
+    /// The share of webhooks (that passed the checks) answered 503 on purpose, 0.0 to 1.0, to
+    /// watch retries happen.
+    #[arg(long, env = "LC_RECEIVER_FAIL_RATE", default_value_t = 0.0, value_name = "RATE", value_parser = parse_fail_rate)]
+    pub fail_rate: f64,
+    /// How long to wait before answering each webhook (unit `ms`, `s`, `m`), to watch timeouts
+    /// and slow receivers.
+    #[arg(long, env = "LC_RECEIVER_DELAY", default_value = "0s", value_name = "DURATION", value_parser = parse_duration)]
+    pub delay: Duration,
+    /// Pass each webhook that passed the checks on to this URL (your own receiver), with its
+    /// headers, and answer with what it answered.
+    #[arg(long, env = "LC_RECEIVER_FORWARD_TO", value_name = "URL")]
+    pub forward_to: Option<url::Url>,
+}
+
+fn parse_signing_secret(s: &str) -> Result<String, String> {
+    crate::domain::SigningSecret::parse(s.to_string())
+        .map(|secret| secret.expose().to_string())
+        .map_err(|e| e.message)
+}
+
+fn parse_fail_rate(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|r| (0.0..=1.0).contains(r))
+        .ok_or_else(|| {
+            format!("`{s}` is not a share from 0.0 to 1.0 (0.25 fails one webhook in four)")
+        })
 }
 
 #[derive(Debug, Clone, Args)]

@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod error;
 pub mod import;
+pub mod listen;
 pub mod payload;
 pub mod rules;
 pub mod service;

@@ -4,6 +4,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use lc_webhooks::config::{Cli, Command, Settings, StoreArgs};
+use lc_webhooks::domain::Secret;
+use lc_webhooks::listen::{Expect, ListenConfig};
 use lc_webhooks::store::{describe_connect_failure, Store};
 use tracing_subscriber::EnvFilter;
 
@@ -82,6 +84,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e:#}"))?;
             println!("imported {n} posts");
             Ok(())
+        }
+        Some(Command::Listen(args)) => {
+            let config = ListenConfig {
+                addr: args.listen,
+                expect: Expect {
+                    api_key: args.api_key.map(Secret::new),
+                    auth_header: args.auth_header,
+                    auth_prefix: args.auth_prefix,
+                    signing_secret: args.signing_secret.map(Secret::new),
+                    tolerance: args.tolerance,
+                },
+                fail_rate: args.fail_rate,
+                delay: args.delay,
+                forward_to: args.forward_to,
+            };
+            lc_webhooks::listen::run(config, shutdown_signal())
+                .await
+                .map_err(|e| anyhow::anyhow!(e))
         }
         Some(Command::Openapi) => {
             let doc = lc_webhooks::api::document();

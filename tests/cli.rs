@@ -67,8 +67,24 @@ async fn help_names_every_flag_with_its_variable_and_default() {
         "migrate",
         "import",
         "openapi",
+        "listen",
     ] {
         assert!(help.contains(words), "--help lacks {words}: {help}");
+    }
+    let (ok, listen, _) = run(&["listen", "--help"]).await;
+    assert!(ok);
+    for flag in [
+        "--api-key",
+        "--signing-secret",
+        "--fail-rate",
+        "--delay",
+        "--forward-to",
+        "LC_RECEIVER_LISTEN",
+    ] {
+        assert!(
+            listen.contains(flag),
+            "listen --help lacks {flag}: {listen}"
+        );
     }
     let (ok, migrate, _) = run(&["migrate", "--help"]).await;
     assert!(ok);

@@ -1,0 +1,198 @@
+//! What `listen` checks on each webhook: the API key, the Standard Webhooks signature and its
+//! timestamp. Pure, so each verdict is unit-tested.
+
+use std::time::Duration;
+
+use subtle::ConstantTimeEq;
+
+use crate::dispatch::signature;
+use crate::domain::Secret;
+
+/// What the receiver expects.
+#[derive(Debug, Clone)]
+pub struct Expect {
+    /// `None`: the key is shown (as a hint), not checked.
+    pub api_key: Option<Secret>,
+    pub auth_header: String,
+    pub auth_prefix: String,
+    pub signing_secret: Option<Secret>,
+    /// How far `webhook-timestamp` may be from this clock.
+    pub tolerance: Duration,
+}
+
+/// The headers of one webhook that the checks read.
+#[derive(Debug, Clone, Default)]
+pub struct Seen<'a> {
+    pub auth: Option<&'a str>,
+    pub webhook_id: Option<&'a str>,
+    pub timestamp: Option<&'a str>,
+    pub signature: Option<&'a str>,
+}
+
+/// One check's outcome: passed (with what to print) or failed (with why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Ok(String),
+    Skipped(String),
+    Wrong(String),
+}
+
+impl Verdict {
+    pub fn is_wrong(&self) -> bool {
+        matches!(self, Verdict::Wrong(_))
+    }
+}
+
+/// The key's last four characters at most, never the key itself.
+fn hint(value: &str) -> String {
+    Secret::new(value.to_string()).hint()
+}
+
+pub fn api_key(expect: &Expect, seen: &Seen<'_>) -> Verdict {
+    let Some(given) = seen.auth else {
+        return match &expect.api_key {
+            Some(_) => Verdict::Wrong(format!("no {} header", expect.auth_header)),
+            None => Verdict::Skipped(format!("no {} header", expect.auth_header)),
+        };
+    };
+    // Only the key after the prefix is hinted: a short key shows nothing.
+    let given_key = given
+        .strip_prefix(expect.auth_prefix.as_str())
+        .unwrap_or(given);
+    let Some(key) = &expect.api_key else {
+        return Verdict::Skipped(format!(
+            "{} {} (not checked)",
+            expect.auth_header,
+            hint(given_key)
+        ));
+    };
+    let wanted = format!("{}{}", expect.auth_prefix, key.expose());
+    if bool::from(given.as_bytes().ct_eq(wanted.as_bytes())) {
+        Verdict::Ok(format!("{} {}", expect.auth_header, hint(given_key)))
+    } else if !given.starts_with(&expect.auth_prefix) {
+        Verdict::Wrong(format!(
+            "{} does not start with {:?}",
+            expect.auth_header, expect.auth_prefix
+        ))
+    } else {
+        Verdict::Wrong(format!(
+            "wrong API key {} (expected {})",
+            hint(given_key),
+            key.hint()
+        ))
+    }
+}
+
+/// The signature over `id.timestamp.body`, and a timestamp within the tolerance of `now`.
+pub fn signature(expect: &Expect, seen: &Seen<'_>, body: &[u8], now: i64) -> Verdict {
+    let Some(secret) = &expect.signing_secret else {
+        return match seen.signature {
+            Some(_) => Verdict::Skipped("signed (not checked: no --signing-secret)".into()),
+            None => Verdict::Skipped("not signed".into()),
+        };
+    };
+    let Some(given) = seen.signature else {
+        return Verdict::Wrong("no webhook-signature header".into());
+    };
+    let (Some(id), Some(raw_ts)) = (seen.webhook_id, seen.timestamp) else {
+        return Verdict::Wrong("no webhook-id or webhook-timestamp header".into());
+    };
+    let Ok(timestamp) = raw_ts.parse::<i64>() else {
+        return Verdict::Wrong(format!("webhook-timestamp {raw_ts:?} is not unix seconds"));
+    };
+    let Some(expected) = signature::sign(secret.expose(), id, timestamp, body) else {
+        return Verdict::Wrong("--signing-secret is not whsec_ and base64".into());
+    };
+    let matches = given
+        .split(' ')
+        .any(|candidate| bool::from(candidate.as_bytes().ct_eq(expected.as_bytes())));
+    if !matches {
+        return Verdict::Wrong(
+            "wrong signature: not made with this signing secret, or the body was changed".into(),
+        );
+    }
+    let skew = (now - timestamp).unsigned_abs();
+    if skew > expect.tolerance.as_secs() {
+        return Verdict::Wrong(format!(
+            "signature valid, but webhook-timestamp is {skew} s from this clock (more than {} s)",
+            expect.tolerance.as_secs()
+        ));
+    }
+    Verdict::Ok("signature valid".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    fn expect(key: Option<&str>, secret: Option<&str>) -> Expect {
+        Expect {
+            api_key: key.map(|k| Secret::new(k.into())),
+            auth_header: "Authorization".into(),
+            auth_prefix: "Bearer ".into(),
+            signing_secret: secret.map(|s| Secret::new(s.into())),
+            tolerance: Duration::from_secs(300),
+        }
+    }
+
+    #[test]
+    fn the_key_is_checked_and_never_printed_whole() {
+        let e = expect(Some("sk_test_0123456789"), None);
+        let seen = |auth| Seen {
+            auth: Some(auth),
+            ..Seen::default()
+        };
+        assert!(matches!(
+            api_key(&e, &seen("Bearer sk_test_0123456789")),
+            Verdict::Ok(_)
+        ));
+        let wrong = api_key(&e, &seen("Bearer sk_test_9999999999"));
+        let Verdict::Wrong(why) = &wrong else {
+            panic!("{wrong:?}");
+        };
+        assert!(
+            !why.contains("sk_test_9999999999") && !why.contains("sk_test_0123456789"),
+            "{why}"
+        );
+        assert!(api_key(&e, &seen("Token sk_test_0123456789")).is_wrong());
+        assert!(api_key(&e, &Seen::default()).is_wrong());
+        let unchecked = api_key(&expect(None, None), &seen("Bearer sk_live_secret_value"));
+        assert!(
+            matches!(&unchecked, Verdict::Skipped(s) if !s.contains("secret_value")),
+            "{unchecked:?}"
+        );
+    }
+
+    #[test]
+    fn the_signature_and_its_timestamp_are_checked() {
+        let e = expect(None, Some(SECRET));
+        let body = br#"{"test": 2432232314}"#;
+        let seen = |sig| Seen {
+            webhook_id: Some("msg_p5jXN8AQM9LWM0D4loKWxJek"),
+            timestamp: Some("1614265330"),
+            signature: Some(sig),
+            ..Seen::default()
+        };
+        let good = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+        assert_eq!(
+            signature(&e, &seen(good), body, 1614265330),
+            Verdict::Ok("signature valid".into())
+        );
+        let several = format!("v1,AAAA {good}");
+        assert!(matches!(
+            signature(&e, &seen(&several), body, 1614265330),
+            Verdict::Ok(_)
+        ));
+        assert!(signature(&e, &seen(good), b"{}", 1614265330).is_wrong());
+        assert!(signature(&e, &seen("v1,AAAA"), body, 1614265330).is_wrong());
+        let late = signature(&e, &seen(good), body, 1614265330 + 3600);
+        assert!(
+            matches!(&late, Verdict::Wrong(w) if w.contains("3600 s")),
+            "{late:?}"
+        );
+        assert!(signature(&e, &Seen::default(), body, 0).is_wrong());
+        assert!(!signature(&expect(None, None), &seen(good), body, 0).is_wrong());
+    }
+}

@@ -1,0 +1,240 @@
+//! `lc-webhooks listen` as a user runs it, against the real dispatcher: it checks the key and
+//! the signature, answers 401 when one is wrong, fails on purpose, and forwards.
+
+mod common;
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use common::{wait_until, Backend, Receiver, TestApp, WAIT};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+both_stores!(
+    a_webhook_with_the_right_key_is_printed_and_answered_200,
+    a_wrong_key_or_signature_is_answered_401_and_said_plainly,
+    failures_on_purpose_are_retried_by_the_sender,
+    forward_to_passes_each_webhook_on_and_answers_with_its_status,
+);
+
+const KEY: &str = "sk_test_listen_0123456789";
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// `lc-webhooks listen` on a free port, its stdout collected line by line.
+struct Listen {
+    child: Child,
+    url: String,
+    out: Arc<Mutex<Vec<String>>>,
+}
+
+impl Listen {
+    async fn start(flags: &[&str]) -> Listen {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lc-webhooks"))
+            .args(["listen", "--listen", "127.0.0.1:0"])
+            .args(flags)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn listen");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let banner = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("listen starts")
+            .expect("read")
+            .expect("a banner line");
+        let url = banner
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {banner:?}"))
+            .to_string();
+        let out = Arc::new(Mutex::new(vec![banner]));
+        let sink = out.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Listen { child, url, out }
+    }
+
+    fn text(&self) -> String {
+        self.out.lock().unwrap().join("\n")
+    }
+
+    async fn wait_for(&self, needle: &str, times: usize) {
+        wait_until(
+            WAIT,
+            &format!("{times}× {needle:?} from listen"),
+            || async { (self.text().matches(needle).count() >= times).then_some(()) },
+        )
+        .await;
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// An integration at `url` with the key (and optionally the secret), the Story rule, and a
+/// creator who posts two Stories. Returns the creator's email.
+async fn earn_reward(app: &TestApp, url: &str, key: &str, secret: Option<&str>) -> String {
+    let mut extra = json!({});
+    if let Some(secret) = secret {
+        extra = json!({"signingSecret": secret});
+    }
+    app.create_integration(url, key, extra).await;
+    app.create_rule(json!({})).await;
+    let c = app.create_creator("listened@example.com", None, None).await;
+    let cid = c["id"].as_str().unwrap();
+    app.post_media(cid, "STORY", json!({})).await;
+    app.post_media(cid, "STORY", json!({})).await;
+    "listened@example.com".into()
+}
+
+async fn one_settled_delivery(app: &TestApp) -> Value {
+    wait_until(WAIT, "a settled delivery", || async {
+        let d = app.deliveries("").await;
+        d.into_iter()
+            .find(|d| d["status"] != "pending")
+            .map(|d| d["id"].as_str().unwrap().to_string())
+    })
+    .await;
+    let id = app.deliveries("").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.delivery(&id).await
+}
+
+async fn a_webhook_with_the_right_key_is_printed_and_answered_200(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let listen = Listen::start(&["--api-key", KEY, "--signing-secret", SECRET]).await;
+    let email = earn_reward(&app, &listen.url, KEY, Some(SECRET)).await;
+    let d = one_settled_delivery(&app).await;
+    assert_eq!(d["status"], "succeeded", "{d}");
+    listen.wait_for(&email, 2).await;
+    let text = listen.text();
+    let summary = text
+        .lines()
+        .find(|l| l.contains(d["id"].as_str().unwrap()))
+        .unwrap_or_else(|| panic!("no summary line with the webhook-id: {text}"));
+    assert!(
+        summary.contains(&email) && summary.contains("2 posts") && summary.contains("-> 200"),
+        "{summary}"
+    );
+    let code = d["payload"]["discountCode"].as_str().unwrap();
+    assert!(summary.contains(code), "{summary}");
+    assert!(text.contains("signature valid"), "{text}");
+    assert!(text.contains("\"medias\""), "the pretty JSON body: {text}");
+    assert!(
+        !text.contains(KEY),
+        "listen printed the key in full: {text}"
+    );
+    listen.stop().await;
+    app.stop().await;
+}
+
+async fn a_wrong_key_or_signature_is_answered_401_and_said_plainly(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let listen = Listen::start(&["--api-key", KEY, "--signing-secret", SECRET]).await;
+    let i = app
+        .create_integration(
+            &listen.url,
+            "sk_test_not_the_right_one",
+            json!({"signingSecret": SECRET}),
+        )
+        .await;
+    let r = app
+        .post_ok(
+            &format!("/v1/integrations/{}/test", i["id"].as_str().unwrap()),
+            json!({}),
+            axum::http::StatusCode::OK,
+        )
+        .await;
+    assert_eq!(r["responseStatus"], 401, "{r}");
+    listen.wait_for("wrong API key", 1).await;
+    assert!(
+        !listen.text().contains("sk_test_not_the_right_one"),
+        "{}",
+        listen.text()
+    );
+
+    // The right key, signed with another secret.
+    let other = app
+        .create_integration(
+            &listen.url,
+            KEY,
+            json!({"signingSecret": "whsec_c2lnbmluZy1rZXktbmV2ZXItc2hvd24tMTIzNDU2"}),
+        )
+        .await;
+    let r = app
+        .post_ok(
+            &format!("/v1/integrations/{}/test", other["id"].as_str().unwrap()),
+            json!({}),
+            axum::http::StatusCode::OK,
+        )
+        .await;
+    assert_eq!(r["responseStatus"], 401, "{r}");
+    listen.wait_for("wrong signature", 1).await;
+    let d = app.delivery(r["deliveryId"].as_str().unwrap()).await;
+    let body = d["attempts"][0]["responseBody"].as_str().unwrap();
+    assert!(body.contains("wrong signature"), "the 401 says why: {body}");
+    listen.stop().await;
+    app.stop().await;
+}
+
+async fn failures_on_purpose_are_retried_by_the_sender(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    // Every webhook fails: the test schedule (100ms, 200ms) gives three attempts.
+    let listen = Listen::start(&["--api-key", KEY, "--fail-rate", "1"]).await;
+    earn_reward(&app, &listen.url, KEY, None).await;
+    let d = one_settled_delivery(&app).await;
+    assert_eq!(d["status"], "failed", "{d}");
+    let attempts = d["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{d}");
+    assert!(attempts.iter().all(|a| a["responseStatus"] == 503), "{d}");
+    listen.wait_for("failed on purpose", 3).await;
+    listen.stop().await;
+    app.stop().await;
+}
+
+async fn forward_to_passes_each_webhook_on_and_answers_with_its_status(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let own = Receiver::start(common::Script::always(
+        common::Reply::status(202).body("taken"),
+    ))
+    .await;
+    let listen = Listen::start(&["--api-key", KEY, "--forward-to", &own.url()]).await;
+    earn_reward(&app, &listen.url, KEY, None).await;
+    let d = one_settled_delivery(&app).await;
+    assert_eq!(d["status"], "succeeded", "{d}");
+    assert_eq!(
+        d["attempts"][0]["responseStatus"], 202,
+        "listen answers with the forward's status"
+    );
+    let got = own.assert_exactly(1).await;
+    assert_eq!(
+        got[0].json(),
+        d["payload"],
+        "the body is passed on as it came"
+    );
+    assert_eq!(
+        got[0].header("authorization").as_deref(),
+        Some(&*format!("Bearer {KEY}"))
+    );
+    assert_eq!(got[0].header("webhook-id").as_deref(), d["id"].as_str());
+    listen.wait_for("forwarded to", 1).await;
+    assert!(listen.text().contains(": 202 in"), "{}", listen.text());
+    listen.stop().await;
+    app.stop().await;
+}
