@@ -16,15 +16,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Crates whose debug output is one line per statement, frame or handshake: quiet unless
 /// `RUST_LOG` names them.
-const NOISY: &[&str] = &[
-    "sqlx",
-    "hyper",
-    "hyper_util",
-    "h2",
-    "rustls",
-    "reqwest",
-    "tower",
-];
+const NOISY: &[&str] = &["sqlx", "hyper", "hyper_util", "h2", "rustls", "reqwest"];
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
