@@ -59,7 +59,7 @@ impl Payload {
             medias: medias
                 .into_iter()
                 .map(|m| PayloadMedia {
-                    lc_id: m.id.clone(),
+                    lc_id: m.id.to_string(),
                     posted_at: time::seed_format(m.posted_at),
                     post_type: m.post_type,
                 })

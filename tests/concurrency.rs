@@ -207,7 +207,7 @@ async fn two_stores_on_one_database_take_each_post_and_each_delivery_once(backen
     let b = Store::connect(&db.url).await.expect("store b");
     let posts: Vec<NewMedia> = (0..POSTS)
         .map(|_| NewMedia {
-            creator_id: creator_id.clone(),
+            creator_id: creator_id.clone().into(),
             platform: Platform::Instagram,
             post_type: PostType::Story,
             posted_at: Utc::now(),
@@ -242,7 +242,7 @@ async fn two_stores_on_one_database_take_each_post_and_each_delivery_once(backen
         }
     };
     let (by_a, by_b) = tokio::join!(claim(a.clone(), "a"), claim(b.clone(), "b"));
-    let mut all: Vec<String> = by_a.iter().chain(&by_b).cloned().collect();
+    let mut all: Vec<String> = by_a.iter().chain(&by_b).map(|id| id.to_string()).collect();
     all.sort();
     all.dedup();
     assert_eq!(

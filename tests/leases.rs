@@ -16,7 +16,7 @@ both_stores!(a_result_after_the_lease_was_taken_over_leaves_the_delivery_to_the_
 
 fn result(delivery_id: &str, number: u32, owner: &str, outcome: Outcome) -> SendResult {
     SendResult {
-        delivery_id: delivery_id.to_string(),
+        delivery_id: delivery_id.into(),
         attempt_number: number,
         lease_owner: owner.to_string(),
         started_at: Utc::now(),
@@ -86,7 +86,7 @@ async fn a_result_after_the_lease_was_taken_over_leaves_the_delivery_to_the_new_
         .await
         .expect("claim b");
     assert_eq!(b.len(), 1, "an expired lease is claimable");
-    assert_eq!(b[0].delivery_id, id);
+    assert_eq!(b[0].delivery_id.as_str(), id);
 
     // A's late success is logged but is not A's to settle.
     store

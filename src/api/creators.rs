@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult};
 use super::extract::{IdPath, JsonBody, PageParams, Params};
 use super::AppState;
-use crate::domain::{Creator, Email, NewCreator, Page, Username};
+use crate::domain::{Creator, CreatorId, Email, NewCreator, Page, Username};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -89,6 +89,9 @@ async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<
     params(("id" = String, Path, format = Uuid, description = "The creator's id")),
     responses((status = 200, description = "The creator", body = Creator)),
 )]
-async fn show(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<Creator>> {
+async fn show(
+    State(s): State<AppState>,
+    IdPath(id): IdPath<CreatorId>,
+) -> ApiResult<Json<Creator>> {
     Ok(Json(s.store.creator(&id).await?))
 }

@@ -7,7 +7,9 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult};
 use super::extract::{IdPath, PageParams, Params};
 use super::AppState;
-use crate::domain::{Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus, Order, Page};
+use crate::domain::{
+    Delivery, DeliveryDetail, DeliveryFilter, DeliveryId, DeliveryStatus, Order, Page,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -77,7 +79,10 @@ async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<
     params(("id" = String, Path, format = Uuid, description = "The delivery's id (its `webhook-id`)")),
     responses((status = 200, description = "The delivery", body = DeliveryDetail)),
 )]
-async fn show(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<DeliveryDetail>> {
+async fn show(
+    State(s): State<AppState>,
+    IdPath(id): IdPath<DeliveryId>,
+) -> ApiResult<Json<DeliveryDetail>> {
     Ok(Json(s.store.delivery_detail(&id).await?))
 }
 
@@ -96,7 +101,7 @@ async fn show(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<D
 )]
 async fn retry(
     State(s): State<AppState>,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<DeliveryId>,
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
     let delivery = s.store.retry_delivery(&id).await?;
     s.deliveries_ready.notify_one();

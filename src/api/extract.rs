@@ -68,9 +68,9 @@ fn body_error(e: BytesRejection) -> ApiError {
 
 /// The `{id}` of a path. Every id is a UUID, so anything else is a 404 at once: it names
 /// nothing, and does not go to the database (where PostgreSQL refuses a NUL byte in text).
-pub struct IdPath(pub String);
+pub struct IdPath<T>(pub T);
 
-impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+impl<S: Send + Sync, T: From<String>> FromRequestParts<S> for IdPath<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
@@ -84,7 +84,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
                 "no such thing: that is not an id",
             ));
         }
-        Ok(IdPath(id))
+        Ok(IdPath(T::from(id)))
     }
 }
 
@@ -138,11 +138,11 @@ impl Params {
 
     /// An id-valued filter (`creatorId`, `integrationId`, …): an id or nothing, so that a
     /// mistyped one is a 400 rather than a silently empty page.
-    pub fn id(&self, key: &str) -> Result<Option<String>, ApiError> {
+    pub fn id<T: From<String>>(&self, key: &str) -> Result<Option<T>, ApiError> {
         self.get(key)
             .map(|v| {
                 if uuid::Uuid::try_parse(&v).is_ok() {
-                    Ok(v)
+                    Ok(T::from(v))
                 } else {
                     Err(ApiError::bad_request(
                         "invalid_parameter",

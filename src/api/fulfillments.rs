@@ -6,7 +6,7 @@ use utoipa_axum::routes;
 use super::error::ApiResult;
 use super::extract::{IdPath, PageParams, Params};
 use super::AppState;
-use crate::domain::{Fulfillment, FulfillmentFilter, Page};
+use crate::domain::{Fulfillment, FulfillmentFilter, FulfillmentId, Page};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -46,6 +46,9 @@ async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<
     params(("id" = String, Path, format = Uuid, description = "The fulfillment's id (the payload's `lcId`)")),
     responses((status = 200, description = "The reward", body = Fulfillment)),
 )]
-async fn show(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<Fulfillment>> {
+async fn show(
+    State(s): State<AppState>,
+    IdPath(id): IdPath<FulfillmentId>,
+) -> ApiResult<Json<Fulfillment>> {
     Ok(Json(s.store.fulfillment(&id).await?))
 }

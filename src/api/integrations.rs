@@ -11,8 +11,8 @@ use super::extract::{IdPath, JsonBody, OptionalJsonBody, PageParams, Params};
 use super::AppState;
 use crate::dispatch::{test_send, TestSendResult};
 use crate::domain::{
-    ApiKey, AuthHeader, AuthPrefix, Integration, IntegrationPatch, Name, NewIntegration, Page,
-    SigningSecret, WebhookUrl,
+    ApiKey, AuthHeader, AuthPrefix, Integration, IntegrationId, IntegrationPatch, Name,
+    NewIntegration, Page, SigningSecret, WebhookUrl,
 };
 use crate::payload::TestData;
 
@@ -127,7 +127,10 @@ async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<
     params(("id" = String, Path, format = Uuid, description = "The integration's id")),
     responses((status = 200, description = "The integration", body = Integration)),
 )]
-async fn show(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<Integration>> {
+async fn show(
+    State(s): State<AppState>,
+    IdPath(id): IdPath<IntegrationId>,
+) -> ApiResult<Json<Integration>> {
     Ok(Json(s.store.integration(&id).await?))
 }
 
@@ -143,7 +146,7 @@ async fn show(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<I
 )]
 async fn update(
     State(s): State<AppState>,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<IntegrationId>,
     JsonBody(req): JsonBody<UpdateIntegration>,
 ) -> ApiResult<Json<Integration>> {
     let patch = IntegrationPatch {
@@ -180,7 +183,10 @@ async fn update(
     params(("id" = String, Path, format = Uuid, description = "The integration's id")),
     responses((status = 204, description = "Deleted")),
 )]
-async fn remove(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+async fn remove(
+    State(s): State<AppState>,
+    IdPath(id): IdPath<IntegrationId>,
+) -> ApiResult<StatusCode> {
     s.store.delete_integration(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -202,7 +208,7 @@ async fn remove(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Stat
 )]
 async fn test(
     State(s): State<AppState>,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<IntegrationId>,
     OptionalJsonBody(data): OptionalJsonBody<TestData>,
 ) -> ApiResult<Json<TestSendResult>> {
     let payload = data.into_payload()?;

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PageParams, Params};
 use super::AppState;
-use crate::domain::{Invalid, Media, MediaInput, Page, Problem, MAX_BATCH};
+use crate::domain::{CreatorId, Invalid, Media, MediaInput, Page, Problem, MAX_BATCH};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -105,10 +105,10 @@ async fn create_batch(
     responses((status = 200, description = "One page", body = Page<Media>)),
 )]
 async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<Media>>> {
-    let creator = params.id("creatorId")?;
+    let creator = params.id::<CreatorId>("creatorId")?;
     Ok(Json(
         s.store
-            .list_media(creator.as_deref(), &params.page()?)
+            .list_media(creator.as_ref(), &params.page()?)
             .await?,
     ))
 }

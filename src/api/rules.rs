@@ -10,8 +10,8 @@ use super::error::ApiResult;
 use super::extract::{IdPath, JsonBody, PageParams, Params};
 use super::AppState;
 use crate::domain::{
-    check_count, check_platforms, check_window_days, Name, NewRule, Page, Platform, PostType,
-    Reward, Rule, RulePatch,
+    check_count, check_platforms, check_window_days, IntegrationId, Name, NewRule, Page, Platform,
+    PostType, Reward, Rule, RuleId, RulePatch,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -42,7 +42,7 @@ struct CreateRule {
     repeatable: Option<bool>,
     reward: Reward,
     /// The integrations its rewards go to; absent or `null`: every active one; `[]`: none.
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<IntegrationId>>)]
     integration_ids: Option<Vec<String>>,
     /// Default `true`.
     active: Option<bool>,
@@ -70,7 +70,7 @@ struct UpdateRule {
     reward: Option<Reward>,
     /// `null`: every active integration; `[]`: none.
     #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<IntegrationId>>)]
     integration_ids: Option<Option<Vec<String>>>,
     active: Option<bool>,
 }
@@ -101,7 +101,7 @@ async fn create(
         window_days: req.window_days.map(check_window_days).transpose()?,
         repeatable: req.repeatable.unwrap_or(false),
         reward: req.reward,
-        integration_ids: req.integration_ids,
+        integration_ids: req.integration_ids.map(integration_ids),
         active: req.active.unwrap_or(true),
     };
     Ok((StatusCode::CREATED, Json(s.store.create_rule(new).await?)))
@@ -129,7 +129,7 @@ async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<
     params(("id" = String, Path, format = Uuid, description = "The rule's id")),
     responses((status = 200, description = "The rule", body = Rule)),
 )]
-async fn show(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<Rule>> {
+async fn show(State(s): State<AppState>, IdPath(id): IdPath<RuleId>) -> ApiResult<Json<Rule>> {
     Ok(Json(s.store.rule(&id).await?))
 }
 
@@ -146,7 +146,7 @@ async fn show(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<R
 )]
 async fn update(
     State(s): State<AppState>,
-    IdPath(id): IdPath,
+    IdPath(id): IdPath<RuleId>,
     JsonBody(req): JsonBody<UpdateRule>,
 ) -> ApiResult<Json<Rule>> {
     if let Some(reward) = &req.reward {
@@ -166,10 +166,15 @@ async fn update(
             .transpose()?,
         repeatable: req.repeatable,
         reward: req.reward,
-        integration_ids: req.integration_ids,
+        integration_ids: req.integration_ids.map(|ids| ids.map(integration_ids)),
         active: req.active,
     };
     Ok(Json(s.store.update_rule(&id, patch).await?))
+}
+
+/// Ids as given: whether each names an integration is checked where the rule is written.
+fn integration_ids(ids: Vec<String>) -> Vec<IntegrationId> {
+    ids.into_iter().map(IntegrationId::from).collect()
 }
 
 /// Deletes the rule; its fulfillments stay readable.
@@ -181,7 +186,7 @@ async fn update(
     params(("id" = String, Path, format = Uuid, description = "The rule's id")),
     responses((status = 204, description = "Deleted")),
 )]
-async fn remove(State(s): State<AppState>, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+async fn remove(State(s): State<AppState>, IdPath(id): IdPath<RuleId>) -> ApiResult<StatusCode> {
     s.store.delete_rule(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

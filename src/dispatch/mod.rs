@@ -1,5 +1,6 @@
 //! The dispatcher: claim due deliveries, send them, record each attempt, schedule the next.
 
+mod claim_policy;
 mod record;
 mod schedule;
 mod send;
@@ -13,6 +14,7 @@ pub use send::{Sender, Sent, RESPONSE_BODY_LIMIT, USER_AGENT};
 pub use test_send::{test_send, TestSendResult};
 pub use worker::{Dispatcher, DispatcherConfig};
 
+use crate::domain::DeliveryId;
 use crate::store::{Outcome, SendResult};
 
 /// What an attempt means for its delivery: done, try again later, or give up.
@@ -38,14 +40,14 @@ pub fn outcome(
 
 /// The log entry for attempt `attempt_number` of a delivery.
 pub fn send_result(
-    delivery_id: &str,
+    delivery_id: &DeliveryId,
     attempt_number: u32,
     lease_owner: &str,
     sent: Sent,
     outcome: Outcome,
 ) -> SendResult {
     SendResult {
-        delivery_id: delivery_id.to_string(),
+        delivery_id: delivery_id.clone(),
         attempt_number,
         lease_owner: lease_owner.to_string(),
         started_at: sent.started_at,

@@ -58,6 +58,11 @@ async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<SendResult>
             wait = (wait * 2).min(Duration::from_secs(5));
         }
         telemetry::batch("record", started, batch.len());
+        tracing::debug!(
+            count = batch.len(),
+            deliveries = %batch.iter().map(|r| r.delivery_id.as_str()).collect::<Vec<_>>().join(","),
+            "recorded"
+        );
         batch.clear();
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 
 use super::signature;
-use crate::domain::{time, SendTarget};
+use crate::domain::{time, DeliveryId, SendTarget};
 
 /// How much of a response body the delivery log keeps.
 pub const RESPONSE_BODY_LIMIT: usize = 4096;
@@ -48,10 +48,10 @@ impl Sender {
     }
 
     /// Sends `body` to the target. `delivery_id` is the `webhook-id`, the same on every attempt.
-    pub async fn send(&self, target: &SendTarget, delivery_id: &str, body: &str) -> Sent {
+    pub async fn send(&self, target: &SendTarget, delivery_id: &DeliveryId, body: &str) -> Sent {
         let started_at = time::now();
         let clock = Instant::now();
-        let result = match headers(target, delivery_id, started_at.timestamp(), body) {
+        let result = match headers(target, delivery_id.as_str(), started_at.timestamp(), body) {
             Ok(headers) => self.post(&target.url, headers, body.to_string()).await,
             Err(e) => Err(e),
         };

@@ -4,6 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{send_result, Sender};
+use crate::domain::{DeliveryId, IntegrationId};
 use crate::error::Result;
 use crate::payload::Payload;
 use crate::store::{Outcome, Store};
@@ -22,14 +23,13 @@ pub struct TestSendResult {
     #[schema(required = true)]
     pub error: Option<String>,
     /// The logged delivery (`GET /v1/deliveries/{id}`), also sent as `webhook-id`.
-    #[schema(format = Uuid)]
-    pub delivery_id: String,
+    pub delivery_id: DeliveryId,
 }
 
 pub async fn test_send(
     store: &Store,
     sender: &Sender,
-    integration_id: &str,
+    integration_id: &IntegrationId,
     payload: &Payload,
 ) -> Result<TestSendResult> {
     let target = store.send_target(integration_id).await?;

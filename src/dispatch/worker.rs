@@ -8,14 +8,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
+use tracing::Instrument;
+
+use super::claim_policy::{self, Capacity, LaneLoad};
 use super::{outcome, send_result, Recorder, RetrySchedule, Sender};
-use crate::domain::new_id;
+use crate::domain::{DeliveryId, IntegrationId};
 use crate::store::{Claimed, IntegrationStates, Outcome, Store};
 use crate::telemetry;
-
-const CLAIM_BATCH: u32 = 256;
-/// Claim slots kept for integrations this instance has not sent to yet.
-const NEW_INTEGRATION_PROBE: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
@@ -38,9 +37,9 @@ pub struct Dispatcher {
     owner: String,
     wake: Arc<Notify>,
     in_flight: Arc<Semaphore>,
-    lanes: Mutex<HashMap<String, Lane>>,
+    lanes: Mutex<HashMap<IntegrationId, Lane>>,
     /// Deliveries leased and not yet handed to the recorder: released if shutdown cuts them off.
-    leased: Mutex<HashSet<String>>,
+    leased: Mutex<HashSet<DeliveryId>>,
     /// Integrations as last read, and when.
     integrations: Mutex<Option<(Instant, Arc<IntegrationStates>)>>,
 }
@@ -63,6 +62,14 @@ impl Lane {
     fn room(&self, cap: usize) -> usize {
         self.slots.available_permits() + cap.saturating_sub(self.waiting.len())
     }
+
+    fn load(&self, integration_id: &IntegrationId) -> LaneLoad {
+        LaneLoad {
+            integration_id: integration_id.clone(),
+            free_slots: self.slots.available_permits(),
+            waiting: self.waiting.len(),
+        }
+    }
 }
 
 impl Dispatcher {
@@ -79,7 +86,8 @@ impl Dispatcher {
             sender,
             recorder,
             config,
-            owner: new_id(),
+            // Identifies this instance's leases: any unique text; a fresh id is one.
+            owner: DeliveryId::generate().to_string(),
             wake,
             lanes: Mutex::new(HashMap::new()),
             leased: Mutex::new(HashSet::new()),
@@ -125,7 +133,7 @@ impl Dispatcher {
             tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
-        let cut_off: Vec<String> = lock(&this.leased).drain().collect();
+        let cut_off: Vec<DeliveryId> = lock(&this.leased).drain().collect();
         if !cut_off.is_empty() {
             if let Err(e) = this.store.release(&cut_off, &this.owner).await {
                 tracing::warn!(error = %e, count = cut_off.len(), "could not release leases; they will expire");
@@ -138,10 +146,18 @@ impl Dispatcher {
         let (ready, stale) = self.ready();
         for (claimed, permits) in ready {
             let this = self.clone();
-            tasks.spawn(async move {
-                this.deliver(claimed).await;
-                drop(permits);
-            });
+            let span = tracing::debug_span!(
+                "deliver",
+                delivery = %claimed.delivery_id,
+                attempt = claimed.attempt_number
+            );
+            tasks.spawn(
+                async move {
+                    this.deliver(claimed).await;
+                    drop(permits);
+                }
+                .instrument(span),
+            );
         }
         if !stale.is_empty() {
             {
@@ -156,62 +172,45 @@ impl Dispatcher {
         }
     }
 
-    /// Leases due deliveries this instance has room for, into their integrations' lanes. An
-    /// integration whose lane is (nearly) full is left out of the claim, so one slow receiver
-    /// cannot take every slot from the others. `probe` also claims a few for integrations this
-    /// instance has not sent to yet.
+    /// Leases due deliveries this instance has room for, into their integrations' lanes, as
+    /// [`claim_policy::plan`] says.
+    #[tracing::instrument(skip_all, name = "claim")]
     async fn claim(&self, probe: bool) -> crate::error::Result<usize> {
         let cap = self.config.max_in_flight_per_integration;
-        // Under load, a claim waits until it is worth its transaction: a claim per freed slot
-        // would cost more than the sends it feeds.
-        let worth_a_claim = (cap / 4).clamp(1, 16);
         let integrations = self.integrations().await?;
-        let (mut skip, room, waiting, unseen) = {
-            let lanes = lock(&self.lanes);
-            // A probe claim walks past every due delivery of the integrations it skips: only
-            // worth it while some integration has no lane here yet.
-            let unseen = integrations.active.iter().any(|id| !lanes.contains_key(id));
-            let saturated: Vec<String> = lanes
-                .iter()
-                .filter(|(_, lane)| lane.room(cap) < worth_a_claim)
-                .map(|(id, _)| id.clone())
-                .collect();
-            let room: Option<usize> = (!lanes.is_empty()).then(|| {
-                lanes
-                    .values()
-                    .map(|lane| lane.room(cap))
-                    .filter(|&n| n >= worth_a_claim)
-                    .sum()
-            });
-            let waiting: usize = lanes.values().map(|lane| lane.waiting.len()).sum();
-            (saturated, room, waiting, unseen)
+        let loads: Vec<LaneLoad> = lock(&self.lanes)
+            .iter()
+            .map(|(id, lane)| lane.load(id))
+            .collect();
+        let capacity = Capacity {
+            max_in_flight: self.config.max_in_flight,
+            free_in_flight: self.in_flight.available_permits(),
+            per_integration: cap,
         };
-        let probe = probe && unseen;
-        skip.extend(integrations.paused.iter().cloned());
-        let free = self.in_flight.available_permits();
-        let idle = free == self.config.max_in_flight && waiting == 0;
-        // Free send slots, plus room to wait for one (as many again, at most).
-        let capacity = free + self.config.max_in_flight.saturating_sub(waiting);
-        let wanted = match room {
-            None => capacity,
-            Some(room) if probe || idle => room + NEW_INTEGRATION_PROBE,
-            Some(room) => room,
-        };
-        let limit = capacity.min(wanted);
-        if limit == 0 || (!idle && !probe && limit < worth_a_claim) {
+        let Some(plan) = claim_policy::plan(
+            capacity,
+            &loads,
+            &integrations.active,
+            &integrations.paused,
+            probe,
+        ) else {
             return Ok(0);
-        }
-        let limit = u32::try_from(limit).unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH);
+        };
         // Measured before the claim, so never later than the lease the database records.
         let started = Instant::now();
         let lease_ends = started + self.config.lease;
         let claimed = self
             .store
-            .claim_due(limit, self.config.lease, &self.owner, &skip)
+            .claim_due(plan.limit, self.config.lease, &self.owner, &plan.skip)
             .await?;
         let count = claimed.len();
         if count > 0 {
             telemetry::batch("claim", started, count);
+            tracing::debug!(
+                count,
+                deliveries = %claimed.iter().map(|c| c.delivery_id.as_str()).collect::<Vec<_>>().join(","),
+                "claimed"
+            );
         }
         let mut over_cap = Vec::new();
         {
@@ -261,19 +260,14 @@ impl Dispatcher {
 
     /// Takes back what waits for integrations paused or deleted since it was claimed (to be
     /// released), and forgets lanes with nothing waiting or in flight.
-    fn withdraw(&self, states: &IntegrationStates) -> Vec<String> {
+    fn withdraw(&self, states: &IntegrationStates) -> Vec<DeliveryId> {
         let cap = self.config.max_in_flight_per_integration;
-        let held: HashSet<&str> = states
-            .paused
-            .iter()
-            .chain(&states.deleted)
-            .map(String::as_str)
-            .collect();
+        let held: HashSet<&IntegrationId> = states.paused.iter().chain(&states.deleted).collect();
         let mut withdrawn = Vec::new();
         {
             let mut lanes = lock(&self.lanes);
             for (id, lane) in lanes.iter_mut() {
-                if held.contains(id.as_str()) {
+                if held.contains(id) {
                     withdrawn.extend(lane.waiting.drain(..).map(|w| w.claimed.delivery_id));
                 }
             }
@@ -290,7 +284,7 @@ impl Dispatcher {
     /// Takes waiting deliveries that have a slot, one integration after the other so that each
     /// gets its turn at the global slots. A delivery whose lease could run out before its send
     /// would is handed back instead: another claim would send it a second time.
-    fn ready(&self) -> (Vec<(Claimed, Permits)>, Vec<String>) {
+    fn ready(&self) -> (Vec<(Claimed, Permits)>, Vec<DeliveryId>) {
         let mut ready = Vec::new();
         let mut stale = Vec::new();
         let latest_start = Instant::now() + self.config.send_timeout;

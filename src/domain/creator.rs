@@ -6,12 +6,12 @@ use utoipa::ToSchema;
 use super::invalid::{chars, Invalid, Problem};
 use super::schema::{format, input_schema, string};
 use super::time::serde_rfc3339;
+use super::CreatorId;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Creator {
-    #[schema(format = Uuid)]
-    pub id: String,
+    pub id: CreatorId,
     #[schema(format = Email)]
     pub email: String,
     /// `null` when the creator has no Instagram account.

@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::time::serde_rfc3339;
+use super::{DeliveryId, FulfillmentId, IntegrationId};
 
 /// `pending`: not settled yet (due, in flight or waiting for a retry); `succeeded`: an attempt
 /// got a 2xx; `failed`: every attempt of the schedule used up, or its one attempt (a manual
@@ -38,13 +39,11 @@ impl DeliveryStatus {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
-    #[schema(format = Uuid)]
-    pub id: String,
+    pub id: DeliveryId,
     /// The reward it carries; `null` for a Test send.
-    #[schema(required = true, format = Uuid)]
-    pub fulfillment_id: Option<String>,
-    #[schema(format = Uuid)]
-    pub integration_id: String,
+    #[schema(required = true)]
+    pub fulfillment_id: Option<FulfillmentId>,
+    pub integration_id: IntegrationId,
     pub status: DeliveryStatus,
     pub attempt_count: u32,
     /// When the next attempt is due; `null` once settled.
@@ -112,8 +111,8 @@ pub enum Order {
 
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
-    pub integration_id: Option<String>,
-    pub fulfillment_id: Option<String>,
+    pub integration_id: Option<IntegrationId>,
+    pub fulfillment_id: Option<FulfillmentId>,
     pub status: Option<DeliveryStatus>,
     /// Created at or after.
     pub created_after: Option<DateTime<Utc>>,

@@ -3,18 +3,16 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::time::serde_rfc3339;
+use super::{CreatorId, FulfillmentId, RuleId};
 
 /// A reward a creator earned: the record of it and the webhook body sent for it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Fulfillment {
     /// The `lcId` of its webhook payload.
-    #[schema(format = Uuid)]
-    pub id: String,
-    #[schema(format = Uuid)]
-    pub rule_id: String,
-    #[schema(format = Uuid)]
-    pub creator_id: String,
+    pub id: FulfillmentId,
+    pub rule_id: RuleId,
+    pub creator_id: CreatorId,
     /// `null` when the rule's reward is not code-based.
     #[schema(required = true)]
     pub discount_code: Option<String>,
@@ -27,6 +25,6 @@ pub struct Fulfillment {
 
 #[derive(Debug, Clone, Default)]
 pub struct FulfillmentFilter {
-    pub creator_id: Option<String>,
-    pub rule_id: Option<String>,
+    pub creator_id: Option<CreatorId>,
+    pub rule_id: Option<RuleId>,
 }

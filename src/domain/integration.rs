@@ -3,14 +3,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::time::serde_rfc3339;
-use super::{AuthHeader, AuthPrefix, Name, Secret, WebhookUrl};
+use super::{AuthHeader, AuthPrefix, IntegrationId, Name, Secret, WebhookUrl};
 
 /// An outbound webhook as the API shows it: the key and signing secret stay out.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Integration {
-    #[schema(format = Uuid)]
-    pub id: String,
+    pub id: IntegrationId,
     pub name: String,
     #[schema(format = Uri)]
     pub url: String,
@@ -59,7 +58,7 @@ pub struct IntegrationPatch {
 /// What the dispatcher needs to send to one integration, secrets included.
 #[derive(Debug, Clone)]
 pub struct SendTarget {
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
     pub url: String,
     pub auth_header: String,
     pub auth_prefix: String,

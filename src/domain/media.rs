@@ -4,6 +4,7 @@ use utoipa::ToSchema;
 
 use super::invalid::{Invalid, Problem};
 use super::time::{self, serde_rfc3339};
+use super::{CreatorId, MediaId};
 
 /// A post's kind, as the seed page names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -42,10 +43,8 @@ text_enum!(Platform { Instagram => "INSTAGRAM", Tiktok => "TIKTOK" });
 #[serde(rename_all = "camelCase")]
 pub struct Media {
     /// The `lcId` this post has in webhook payloads.
-    #[schema(format = Uuid)]
-    pub id: String,
-    #[schema(format = Uuid)]
-    pub creator_id: String,
+    pub id: MediaId,
+    pub creator_id: CreatorId,
     pub platform: Platform,
     pub post_type: PostType,
     #[serde(with = "serde_rfc3339")]
@@ -58,7 +57,7 @@ pub struct Media {
 /// A validated post to store.
 #[derive(Debug, Clone)]
 pub struct NewMedia {
-    pub creator_id: String,
+    pub creator_id: CreatorId,
     pub platform: Platform,
     pub post_type: PostType,
     pub posted_at: DateTime<Utc>,
@@ -69,7 +68,7 @@ pub struct NewMedia {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MediaInput {
     /// The creator who posted it.
-    #[schema(format = Uuid)]
+    #[schema(value_type = CreatorId)]
     pub creator_id: String,
     pub post_type: PostType,
     /// Default `INSTAGRAM`.
@@ -93,7 +92,7 @@ impl MediaInput {
                 )
             })?,
         };
-        if uuid::Uuid::try_parse(&self.creator_id).is_err() {
+        if !CreatorId::is_well_formed(&self.creator_id) {
             return Err(Invalid::new(
                 Problem::CreatorId,
                 format!(
@@ -103,7 +102,7 @@ impl MediaInput {
             ));
         }
         Ok(NewMedia {
-            creator_id: self.creator_id,
+            creator_id: CreatorId::from(self.creator_id),
             platform: self.platform.unwrap_or(Platform::Instagram),
             post_type: self.post_type,
             posted_at,

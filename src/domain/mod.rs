@@ -5,6 +5,7 @@ mod creator;
 mod credentials;
 mod delivery;
 mod fulfillment;
+mod ids;
 mod integration;
 pub mod invalid;
 mod media;
@@ -24,6 +25,7 @@ pub use credentials::{
 };
 pub use delivery::{Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus, Order};
 pub use fulfillment::{Fulfillment, FulfillmentFilter};
+pub use ids::{CreatorId, DeliveryId, FulfillmentId, IntegrationId, MediaId, RuleId};
 pub use integration::{Integration, IntegrationPatch, NewIntegration, SendTarget};
 pub use invalid::{Invalid, Problem};
 pub use media::{Media, MediaInput, NewMedia, Platform, PostType, MAX_BATCH};
@@ -35,8 +37,3 @@ pub use rule::{
 };
 pub use secret::Secret;
 pub use webhook_url::WebhookUrl;
-
-/// A fresh, time-ordered id (UUIDv7), so ids double as a stable sort key for pagination.
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}

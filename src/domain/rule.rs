@@ -4,7 +4,7 @@ use utoipa::ToSchema;
 
 use super::invalid::{Invalid, Problem};
 use super::time::serde_rfc3339;
-use super::{Name, Platform, PostType};
+use super::{IntegrationId, Name, Platform, PostType, RuleId};
 
 pub const MAX_COUNT: u32 = 10_000;
 pub const MAX_WINDOW_DAYS: u32 = 3_650;
@@ -55,8 +55,7 @@ impl Reward {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Rule {
-    #[schema(format = Uuid)]
-    pub id: String,
+    pub id: RuleId,
     pub name: String,
     /// The post types that count; empty: any.
     pub post_types: Vec<PostType>,
@@ -73,7 +72,7 @@ pub struct Rule {
     pub reward: Reward,
     /// The integrations its rewards go to; `null`: every active one; `[]`: none.
     #[schema(required = true)]
-    pub integration_ids: Option<Vec<String>>,
+    pub integration_ids: Option<Vec<IntegrationId>>,
     /// A rule counts the posts that arrive while it is active.
     pub active: bool,
     #[serde(with = "serde_rfc3339")]
@@ -91,7 +90,7 @@ pub struct NewRule {
     pub window_days: Option<u32>,
     pub repeatable: bool,
     pub reward: Reward,
-    pub integration_ids: Option<Vec<String>>,
+    pub integration_ids: Option<Vec<IntegrationId>>,
     pub active: bool,
 }
 
@@ -105,7 +104,7 @@ pub struct RulePatch {
     pub window_days: Option<Option<u32>>,
     pub repeatable: Option<bool>,
     pub reward: Option<Reward>,
-    pub integration_ids: Option<Option<Vec<String>>>,
+    pub integration_ids: Option<Option<Vec<IntegrationId>>>,
     pub active: Option<bool>,
 }
 

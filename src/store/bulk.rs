@@ -1,4 +1,5 @@
-//! Multi-row statements: one round trip for many rows, on both databases.
+//! Multi-row statements: one round trip for many rows, on both databases. Each table write has
+//! a row type declared with [`write_row!`], its columns beside its fields.
 
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
@@ -7,14 +8,51 @@ use sqlx::{Any, AnyConnection};
 use super::Dialect;
 use crate::error::Result;
 
-/// A bound value of one of the store's column types.
-#[derive(Debug, Clone)]
-pub(super) enum Value {
-    Text(String),
-    MaybeText(Option<String>),
+pub(super) type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
+
+/// A value a statement compares with or writes, bound as its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Bound<'a> {
+    Text(&'a str),
     Int(i64),
-    MaybeInt(Option<i64>),
 }
+
+impl<'a> Bound<'a> {
+    pub(super) fn bind(self, query: AnyQuery<'a>) -> AnyQuery<'a> {
+        match self {
+            Bound::Text(v) => query.bind(v),
+            Bound::Int(v) => query.bind(v),
+        }
+    }
+}
+
+/// One row of a table write: its columns, in order, and their values bound in that order.
+pub(super) trait Row {
+    const COLUMNS: &'static [&'static str];
+    fn bind<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q>;
+}
+
+/// Declares a row type whose columns are its field names, in order.
+macro_rules! write_row {
+    ($(#[$doc:meta])* struct $name:ident<$lt:lifetime> { $($field:ident: $ty:ty,)+ }) => {
+        $(#[$doc])*
+        pub(super) struct $name<$lt> {
+            $(pub(super) $field: $ty,)+
+        }
+
+        impl<$lt> $crate::store::bulk::Row for $name<$lt> {
+            const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),+];
+
+            fn bind<'q>(
+                &'q self,
+                query: $crate::store::bulk::AnyQuery<'q>,
+            ) -> $crate::store::bulk::AnyQuery<'q> {
+                query$(.bind(&self.$field))+
+            }
+        }
+    };
+}
+pub(super) use write_row;
 
 /// Bound values per statement, well under both databases' limits.
 const MAX_BINDS: usize = 960;
@@ -29,14 +67,14 @@ const IDS_PER_STATEMENT: usize = 500;
 /// Runs one statement per chunk of `ids`: `sql(lead, list)` gets the placeholders of `leading`
 /// (to be used in that order, before the list) and the chunk's placeholder list. Returns the
 /// rows affected.
-pub(super) async fn by_ids(
+pub(super) async fn by_ids<I: AsRef<str>>(
     conn: &mut AnyConnection,
-    leading: &[Value],
-    ids: &[&str],
+    dialect: Dialect,
+    leading: &[Bound<'_>],
+    ids: &[I],
     sql: impl Fn(&[String], &str) -> String,
 ) -> Result<u64> {
     let mut affected = 0;
-    let dialect = Dialect::of_conn(conn);
     let lead: Vec<String> = (0..leading.len())
         .map(|i| dialect.list_from(i, 1))
         .collect();
@@ -45,10 +83,10 @@ pub(super) async fn by_ids(
         let statement = sql(&lead, &list);
         let mut query = sqlx::query(&statement);
         for value in leading {
-            query = bind(query, value);
+            query = value.bind(query);
         }
         for id in padded(chunk) {
-            query = query.bind(*id);
+            query = query.bind(id.as_ref());
         }
         affected += query.execute(&mut *conn).await?.rows_affected();
     }
@@ -70,37 +108,47 @@ pub(super) fn padded<T>(items: &[T]) -> impl Iterator<Item = &T> {
         .take(padded_len(items.len()).max(items.len()))
 }
 
-/// `INSERT INTO {head} VALUES (…), (…) {tail}` in as few statements as the bind limit allows.
-pub(super) async fn insert(
+/// `INSERT INTO table (R's columns) VALUES (…), (…) {tail}` in as few statements as the bind
+/// limit allows.
+pub(super) async fn insert<R: Row>(
     conn: &mut AnyConnection,
-    head: &str,
+    dialect: Dialect,
+    table: &str,
     tail: &str,
-    rows: &[Vec<Value>],
+    rows: &[R],
 ) -> Result<()> {
-    for_chunks(conn, rows, |values| {
-        format!("INSERT INTO {head} VALUES {values} {tail}")
+    let columns = R::COLUMNS.join(", ");
+    for_chunks(conn, dialect, rows, |values| {
+        format!("INSERT INTO {table} ({columns}) VALUES {values} {tail}")
     })
     .await
 }
 
-/// `UPDATE … FROM (VALUES …) AS v`: the statement names the columns `v.column1`, `v.column2`, ….
-pub(super) async fn update_from_values(
+/// `WITH v(R's columns) AS (VALUES …) {statement}`: `statement` (an `UPDATE … FROM v` or a
+/// `SELECT`) names the rows' values `v.<column>`.
+pub(super) async fn with_values<R: Row>(
     conn: &mut AnyConnection,
-    sql: impl Fn(&str) -> String,
-    rows: &[Vec<Value>],
+    dialect: Dialect,
+    rows: &[R],
+    statement: &str,
 ) -> Result<()> {
-    for_chunks(conn, rows, |values| sql(&format!("(VALUES {values}) AS v"))).await
+    let columns = R::COLUMNS.join(", ");
+    for_chunks(conn, dialect, rows, |values| {
+        format!("WITH v ({columns}) AS (VALUES {values}) {statement}")
+    })
+    .await
 }
 
-async fn for_chunks(
+async fn for_chunks<R: Row>(
     conn: &mut AnyConnection,
-    rows: &[Vec<Value>],
+    dialect: Dialect,
+    rows: &[R],
     sql: impl Fn(&str) -> String,
 ) -> Result<()> {
-    let Some(width) = rows.first().map(Vec::len).filter(|w| *w > 0) else {
+    let width = R::COLUMNS.len();
+    if rows.is_empty() || width == 0 {
         return Ok(());
-    };
-    let dialect = Dialect::of_conn(conn);
+    }
     let max_binds = match dialect {
         Dialect::Sqlite => MAX_BINDS,
         Dialect::Postgres => MAX_NUMBERED_BINDS,
@@ -111,29 +159,34 @@ async fn for_chunks(
             .collect();
         let statement = sql(&values.join(", "));
         let mut query = sqlx::query(&statement);
-        for value in chunk.iter().flatten() {
-            query = bind(query, value);
+        for row in chunk {
+            query = row.bind(query);
         }
         query.execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-fn bind<'q>(
-    query: Query<'q, Any, AnyArguments<'q>>,
-    value: &'q Value,
-) -> Query<'q, Any, AnyArguments<'q>> {
-    match value {
-        Value::Text(v) => query.bind(v.as_str()),
-        Value::MaybeText(v) => query.bind(v.as_deref()),
-        Value::Int(v) => query.bind(*v),
-        Value::MaybeInt(v) => query.bind(*v),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    write_row! {
+        /// A row for the test below.
+        struct Pair<'a> {
+            name: &'a str,
+            count: i64,
+        }
+    }
+
+    #[test]
+    fn a_row_lists_its_columns_in_field_order() {
+        assert_eq!(Pair::COLUMNS, ["name", "count"]);
+        let _ = Pair {
+            name: "n",
+            count: 1,
+        };
+    }
 
     #[test]
     fn in_lists_are_padded_with_their_last_item() {

@@ -2,15 +2,16 @@ use serde_json::value::RawValue;
 
 use super::page::{Bound, PageQuery};
 use super::rows::{AttemptRow, DeliveryRow, DELIVERY_COLUMNS};
-use super::Store;
+use super::{postgres, Purpose, Store};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{
-    new_id, Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus, Page, PageRequest,
+    Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliveryId, DeliveryStatus, FulfillmentId,
+    IntegrationId, Page, PageRequest,
 };
 use crate::error::{Conflict, Error, Result};
 
 impl Store {
-    pub async fn delivery(&self, id: &str) -> Result<Delivery> {
+    pub async fn delivery(&self, id: &DeliveryId) -> Result<Delivery> {
         sqlx::query_as::<_, DeliveryRow>(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"
         ))
@@ -22,7 +23,7 @@ impl Store {
     }
 
     /// The delivery with its body and every attempt, oldest first.
-    pub async fn delivery_detail(&self, id: &str) -> Result<DeliveryDetail> {
+    pub async fn delivery_detail(&self, id: &DeliveryId) -> Result<DeliveryDetail> {
         let delivery = self.delivery(id).await?;
         let (body,): (Option<String>,) = sqlx::query_as(
             "SELECT COALESCE(d.payload, f.payload) FROM deliveries d
@@ -58,8 +59,14 @@ impl Store {
         let before = filter.created_before.map(to_micros);
         let (id_from, id_until) = (after.map(id_floor), before.map(id_ceiling));
         let query = PageQuery::new(&select, key)
-            .equal("d.integration_id", filter.integration_id.as_deref())
-            .equal("d.fulfillment_id", filter.fulfillment_id.as_deref())
+            .equal(
+                "d.integration_id",
+                filter.integration_id.as_ref().map(IntegrationId::as_str),
+            )
+            .equal(
+                "d.fulfillment_id",
+                filter.fulfillment_id.as_ref().map(FulfillmentId::as_str),
+            )
             // The id range keeps the walk on the key's index; `created_at` is the exact test.
             .condition(key, ">=", id_from.as_deref().map(Bound::Text))
             .condition(key, "<", id_until.as_deref().map(Bound::Text))
@@ -70,16 +77,17 @@ impl Store {
     }
 
     /// Queues one more attempt of a settled delivery, now, under the same id.
-    pub async fn retry_delivery(&self, id: &str) -> Result<Delivery> {
+    pub async fn retry_delivery(&self, id: &DeliveryId) -> Result<Delivery> {
         let at = to_micros(now());
-        let mut tx = self.begin_write("retry").await?;
+        let mut tx = self.begin_write(Purpose::Retry).await?;
         let updated = sqlx::query(
-            "UPDATE deliveries SET status = 'pending', next_attempt_at = $2
-             WHERE id = $1 AND status <> 'pending'
+            "UPDATE deliveries SET status = $3, next_attempt_at = $2
+             WHERE id = $1 AND status <> $3
                AND integration_id IN (SELECT id FROM integrations WHERE deleted = 0)",
         )
         .bind(id)
         .bind(at)
+        .bind(DeliveryStatus::Pending.as_str())
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -103,25 +111,30 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        self.announce(&mut tx, super::postgres::DELIVERIES_CHANNEL)
+        self.announce(&mut tx, postgres::Channel::Deliveries)
             .await?;
         tx.commit().await?;
         self.delivery(id).await
     }
 
     /// Logs a test send before it goes out; it is not queued, the caller sends it at once.
-    pub async fn create_test_delivery(&self, integration_id: &str, body: &str) -> Result<String> {
-        let id = new_id();
+    pub async fn create_test_delivery(
+        &self,
+        integration_id: &IntegrationId,
+        body: &str,
+    ) -> Result<DeliveryId> {
+        let id = DeliveryId::generate();
         let at = to_micros(now());
         let insert = sqlx::query(
             "INSERT INTO deliveries (id, integration_id, status, next_attempt_at, payload, test, created_at)
-             VALUES ($1, $2, 'pending', $3, $4, 1, $3)",
+             VALUES ($1, $2, $5, $3, $4, 1, $3)",
         )
         .bind(&id)
         .bind(integration_id)
         .bind(at)
-        .bind(body);
-        self.execute_write("test_send", insert).await?;
+        .bind(body)
+        .bind(DeliveryStatus::Pending.as_str());
+        self.execute_write(Purpose::TestSend, insert).await?;
         Ok(id)
     }
 }
@@ -167,21 +180,26 @@ fn listing(status: Option<DeliveryStatus>) -> (String, &'static str) {
             format!("SELECT {columns} FROM deliveries d WHERE 1 = 1"),
             "d.id",
         ),
-        Some(DeliveryStatus::Succeeded) => (
-            format!("SELECT {columns} FROM deliveries d WHERE d.status = 'succeeded'"),
+        Some(status @ DeliveryStatus::Succeeded) => (
+            format!(
+                "SELECT {columns} FROM deliveries d WHERE d.status = '{}'",
+                status.as_str()
+            ),
             "d.id",
         ),
-        Some(DeliveryStatus::Pending) => (
+        Some(status @ DeliveryStatus::Pending) => (
             format!(
                 "SELECT {columns} FROM delivery_queue q CROSS JOIN deliveries d
-                 WHERE d.id = q.delivery_id AND d.status = 'pending'"
+                 WHERE d.id = q.delivery_id AND d.status = '{}'",
+                status.as_str()
             ),
             "q.delivery_id",
         ),
-        Some(DeliveryStatus::Failed) => (
+        Some(status @ DeliveryStatus::Failed) => (
             format!(
                 "SELECT {columns} FROM failed_deliveries x CROSS JOIN deliveries d
-                 WHERE d.id = x.delivery_id AND d.status = 'failed'"
+                 WHERE d.id = x.delivery_id AND d.status = '{}'",
+                status.as_str()
             ),
             "x.delivery_id",
         ),
@@ -191,7 +209,7 @@ fn listing(status: Option<DeliveryStatus>) -> (String, &'static str) {
 #[cfg(test)]
 mod tests {
     use super::{id_at_ms, id_ceiling, id_floor, listing};
-    use crate::domain::{new_id, time, DeliveryStatus};
+    use crate::domain::{time, DeliveryId, DeliveryStatus};
     use crate::store::page::tests::sqlite_page_plan;
     use crate::store::page::PageQuery;
 
@@ -204,7 +222,7 @@ mod tests {
     #[test]
     fn an_id_made_now_lies_between_the_bounds_of_now() {
         let at = time::to_micros(time::now());
-        let id = new_id();
+        let id = DeliveryId::generate().to_string();
         assert!(id_floor(at) <= id, "{} > {id}", id_floor(at));
         assert!(id < id_ceiling(at), "{id} >= {}", id_ceiling(at));
         assert!(id_at_ms(1) < id_at_ms(2));

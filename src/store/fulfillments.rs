@@ -3,16 +3,18 @@ use serde_json::value::RawValue;
 use super::page::PageQuery;
 use super::Store;
 use crate::domain::time::from_micros;
-use crate::domain::{Fulfillment, FulfillmentFilter, Page, PageRequest};
+use crate::domain::{
+    CreatorId, Fulfillment, FulfillmentFilter, FulfillmentId, Page, PageRequest, RuleId,
+};
 use crate::error::{Error, Result};
 
 const COLUMNS: &str = "id, rule_id, creator_id, discount_code, payload, created_at";
 
 #[derive(sqlx::FromRow)]
 struct FulfillmentRow {
-    id: String,
-    rule_id: String,
-    creator_id: String,
+    id: FulfillmentId,
+    rule_id: RuleId,
+    creator_id: CreatorId,
     discount_code: Option<String>,
     payload: String,
     created_at: i64,
@@ -33,7 +35,7 @@ impl TryFrom<FulfillmentRow> for Fulfillment {
 }
 
 impl Store {
-    pub async fn fulfillment(&self, id: &str) -> Result<Fulfillment> {
+    pub async fn fulfillment(&self, id: &FulfillmentId) -> Result<Fulfillment> {
         sqlx::query_as::<_, FulfillmentRow>(&format!(
             "SELECT {COLUMNS} FROM fulfillments WHERE id = $1"
         ))
@@ -51,8 +53,11 @@ impl Store {
     ) -> Result<Page<Fulfillment>> {
         let select = format!("SELECT {COLUMNS} FROM fulfillments WHERE 1 = 1");
         let query = PageQuery::new(&select, "id")
-            .equal("creator_id", filter.creator_id.as_deref())
-            .equal("rule_id", filter.rule_id.as_deref());
+            .equal(
+                "creator_id",
+                filter.creator_id.as_ref().map(CreatorId::as_str),
+            )
+            .equal("rule_id", filter.rule_id.as_ref().map(RuleId::as_str));
         self.list_page::<FulfillmentRow, _>(query, page).await
     }
 }

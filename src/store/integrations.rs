@@ -4,11 +4,11 @@ use chrono::{DateTime, Utc};
 
 use super::page::PageQuery;
 use super::rows::IntegrationRow;
-use super::{flag, retry_deadlocks, Dialect, Store};
+use super::{flag, retry_deadlocks, Dialect, Purpose, Store};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{
-    new_id, AuthHeader, AuthPrefix, Integration, IntegrationPatch, Name, NewIntegration, Page,
-    PageRequest, Secret, SendTarget, WebhookUrl,
+    AuthHeader, AuthPrefix, DeliveryStatus, Integration, IntegrationId, IntegrationPatch, Name,
+    NewIntegration, Page, PageRequest, Secret, SendTarget, WebhookUrl,
 };
 use crate::error::{Error, Result};
 
@@ -19,9 +19,9 @@ const COLUMNS: &str =
 /// (their queued deliveries wait) and which were deleted lately (nothing of theirs is sent).
 #[derive(Debug, Default, Clone)]
 pub struct IntegrationStates {
-    pub active: Vec<String>,
-    pub paused: Vec<String>,
-    pub deleted: Vec<String>,
+    pub active: Vec<IntegrationId>,
+    pub paused: Vec<IntegrationId>,
+    pub deleted: Vec<IntegrationId>,
 }
 
 impl Store {
@@ -31,7 +31,7 @@ impl Store {
         let deleted_since = now()
             .checked_sub_signed(window)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        let rows: Vec<(IntegrationId, i64, i64)> = sqlx::query_as(
             "SELECT id, active, deleted FROM integrations WHERE deleted = 0 OR updated_at >= $1",
         )
         .bind(to_micros(deleted_since))
@@ -49,7 +49,7 @@ impl Store {
     }
 
     pub async fn create_integration(&self, new: NewIntegration) -> Result<Integration> {
-        let id = new_id();
+        let id = IntegrationId::generate();
         let at = to_micros(now());
         let insert = sqlx::query(
             "INSERT INTO integrations (id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, created_at, updated_at)
@@ -64,11 +64,11 @@ impl Store {
         .bind(new.signing_secret.as_ref().map(Secret::expose))
         .bind(flag(new.active))
         .bind(at);
-        self.execute_write("config", insert).await?;
+        self.execute_write(Purpose::Config, insert).await?;
         self.integration(&id).await
     }
 
-    async fn integration_row(&self, id: &str) -> Result<IntegrationRow> {
+    async fn integration_row(&self, id: &IntegrationId) -> Result<IntegrationRow> {
         sqlx::query_as::<_, IntegrationRow>(&format!(
             "SELECT {COLUMNS} FROM integrations WHERE id = $1 AND deleted = 0"
         ))
@@ -78,12 +78,12 @@ impl Store {
         .ok_or(Error::NotFound("integration"))
     }
 
-    pub async fn integration(&self, id: &str) -> Result<Integration> {
+    pub async fn integration(&self, id: &IntegrationId) -> Result<Integration> {
         Ok(self.integration_row(id).await?.into())
     }
 
     /// The integration with its secrets, for sending.
-    pub async fn send_target(&self, id: &str) -> Result<SendTarget> {
+    pub async fn send_target(&self, id: &IntegrationId) -> Result<SendTarget> {
         let r = self.integration_row(id).await?;
         Ok(SendTarget {
             integration_id: r.id,
@@ -103,7 +103,7 @@ impl Store {
 
     pub async fn update_integration(
         &self,
-        id: &str,
+        id: &IntegrationId,
         patch: IntegrationPatch,
     ) -> Result<Integration> {
         let secret_given = patch.signing_secret.is_some();
@@ -130,7 +130,7 @@ impl Store {
         .bind(secret.as_ref().map(Secret::expose))
         .bind(patch.active.map(flag))
         .bind(to_micros(now()));
-        let done = self.execute_write("config", update).await?;
+        let done = self.execute_write(Purpose::Config, update).await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("integration"));
         }
@@ -139,12 +139,12 @@ impl Store {
 
     /// Hides the integration, settles its pending deliveries as failed (the log stays) and takes
     /// it out of the rules that name it.
-    pub async fn delete_integration(&self, id: &str) -> Result<()> {
+    pub async fn delete_integration(&self, id: &IntegrationId) -> Result<()> {
         retry_deadlocks(|| self.try_delete_integration(id)).await
     }
 
-    async fn try_delete_integration(&self, id: &str) -> Result<()> {
-        let mut tx = self.begin_write("config").await?;
+    async fn try_delete_integration(&self, id: &IntegrationId) -> Result<()> {
+        let mut tx = self.begin_write(Purpose::Config).await?;
         let done = sqlx::query("UPDATE integrations SET deleted = 1, active = 0, updated_at = $2 WHERE id = $1 AND deleted = 0")
             .bind(id)
             .bind(to_micros(now()))
@@ -164,10 +164,11 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = 'integration deleted'
+            "UPDATE deliveries SET status = $2, next_attempt_at = NULL, last_error = 'integration deleted'
              WHERE id IN (SELECT delivery_id FROM delivery_queue WHERE integration_id = $1)",
         )
         .bind(id)
+        .bind(DeliveryStatus::Failed.as_str())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -190,7 +191,11 @@ impl Store {
 
 /// Takes a deleted integration's id out of every rule that names it. A rule left with an empty
 /// list sends to no integration: it is not widened to all of them.
-async fn forget_in_rules(conn: &mut sqlx::AnyConnection, dialect: Dialect, id: &str) -> Result<()> {
+async fn forget_in_rules(
+    conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
+    id: &IntegrationId,
+) -> Result<()> {
     // Ids are UUIDs: `"<id>"` occurs in a rule's JSON list only as that id. The rows are
     // locked: a PATCH of the same list meanwhile is not overwritten with the list read here.
     let naming: Vec<(String, String)> = sqlx::query_as(&format!(
@@ -202,7 +207,7 @@ async fn forget_in_rules(conn: &mut sqlx::AnyConnection, dialect: Dialect, id: &
     .await?;
     let at = to_micros(now());
     for (rule_id, ids) in naming {
-        let mut ids: Vec<String> = serde_json::from_str(&ids)?;
+        let mut ids: Vec<IntegrationId> = serde_json::from_str(&ids)?;
         ids.retain(|i| i != id);
         sqlx::query("UPDATE rules SET integration_ids = $2, updated_at = $3 WHERE id = $1")
             .bind(rule_id)

@@ -2,12 +2,12 @@ use std::collections::BTreeSet;
 
 use sqlx::AnyConnection;
 
-use super::bulk::{self, Value};
+use super::bulk::{self, write_row};
 use super::page::PageQuery;
 use super::rows::MediaRow;
-use super::{postgres, Store};
+use super::{postgres, Dialect, Purpose, Store};
 use crate::domain::time::{now, to_micros};
-use crate::domain::{new_id, Invalid, Media, NewMedia, Page, PageRequest, Problem};
+use crate::domain::{CreatorId, Invalid, Media, MediaId, NewMedia, Page, PageRequest, Problem};
 use crate::error::Result;
 
 const COLUMNS: &str = "id, creator_id, platform, post_type, posted_at, ingested_at";
@@ -15,8 +15,8 @@ const COLUMNS: &str = "id, creator_id, platform, post_type, posted_at, ingested_
 impl Store {
     /// Stores posts and queues each for evaluation, all in one transaction: every post or none.
     pub async fn insert_media(&self, posts: Vec<NewMedia>) -> Result<Vec<Media>> {
-        let creators: BTreeSet<&str> = posts.iter().map(|p| p.creator_id.as_str()).collect();
-        let creators: Vec<&str> = creators.into_iter().collect();
+        let creators: BTreeSet<&CreatorId> = posts.iter().map(|p| &p.creator_id).collect();
+        let creators: Vec<&CreatorId> = creators.into_iter().collect();
         let unknown = self.unknown_creators(&creators).await?;
         if !unknown.is_empty() {
             return Err(Invalid::new(
@@ -29,7 +29,7 @@ impl Store {
         let media: Vec<Media> = posts
             .into_iter()
             .map(|p| Media {
-                id: new_id(),
+                id: MediaId::generate(),
                 creator_id: p.creator_id,
                 platform: p.platform,
                 post_type: p.post_type,
@@ -37,42 +37,60 @@ impl Store {
                 ingested_at,
             })
             .collect();
-        let mut tx = self.begin_write("ingest").await?;
-        insert_rows(&mut tx, &media).await?;
-        self.announce(&mut tx, postgres::POSTS_CHANNEL).await?;
+        let mut tx = self.begin_write(Purpose::Ingest).await?;
+        insert_rows(&mut tx, self.dialect, &media).await?;
+        self.announce(&mut tx, postgres::Channel::Posts).await?;
         tx.commit().await?;
         Ok(media)
     }
 
     pub async fn list_media(
         &self,
-        creator_id: Option<&str>,
+        creator_id: Option<&CreatorId>,
         page: &PageRequest,
     ) -> Result<Page<Media>> {
         let select = format!("SELECT {COLUMNS} FROM media WHERE 1 = 1");
-        let query = PageQuery::new(&select, "id").equal("creator_id", creator_id);
+        let query =
+            PageQuery::new(&select, "id").equal("creator_id", creator_id.map(CreatorId::as_str));
         self.list_page::<MediaRow, _>(query, page).await
     }
 }
 
-async fn insert_rows(conn: &mut AnyConnection, media: &[Media]) -> Result<()> {
-    let rows: Vec<Vec<Value>> = media
+write_row! {
+    /// A post as stored.
+    struct MediaInsert<'a> {
+        id: &'a MediaId,
+        creator_id: &'a CreatorId,
+        platform: &'static str,
+        post_type: &'static str,
+        posted_at: i64,
+        ingested_at: i64,
+    }
+}
+
+write_row! {
+    /// A post waiting to be evaluated.
+    struct InboxInsert<'a> {
+        media_id: &'a MediaId,
+    }
+}
+
+async fn insert_rows(conn: &mut AnyConnection, dialect: Dialect, media: &[Media]) -> Result<()> {
+    let rows: Vec<MediaInsert<'_>> = media
         .iter()
-        .map(|m| {
-            vec![
-                Value::Text(m.id.clone()),
-                Value::Text(m.creator_id.clone()),
-                Value::Text(m.platform.as_str().to_string()),
-                Value::Text(m.post_type.as_str().to_string()),
-                Value::Int(to_micros(m.posted_at)),
-                Value::Int(to_micros(m.ingested_at)),
-            ]
+        .map(|m| MediaInsert {
+            id: &m.id,
+            creator_id: &m.creator_id,
+            platform: m.platform.as_str(),
+            post_type: m.post_type.as_str(),
+            posted_at: to_micros(m.posted_at),
+            ingested_at: to_micros(m.ingested_at),
         })
         .collect();
-    bulk::insert(conn, &format!("media ({COLUMNS})"), "", &rows).await?;
-    let inbox: Vec<Vec<Value>> = media
+    bulk::insert(conn, dialect, "media", "", &rows).await?;
+    let inbox: Vec<InboxInsert<'_>> = media
         .iter()
-        .map(|m| vec![Value::Text(m.id.clone())])
+        .map(|m| InboxInsert { media_id: &m.id })
         .collect();
-    bulk::insert(conn, "media_inbox (media_id)", "", &inbox).await
+    bulk::insert(conn, dialect, "media_inbox", "", &inbox).await
 }

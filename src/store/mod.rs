@@ -2,7 +2,9 @@
 //!
 //! One interface ([`Store`]) over two databases. Both run the same portable SQL (`$n`
 //! placeholders, integer timestamps, text ids) through sqlx's `Any` driver; what differs —
-//! connecting, migrations, row locking — lives in [`sqlite`] and [`postgres`] behind [`Dialect`].
+//! connecting, migrating, beginning a write, claiming deliveries, taking posts from the inbox,
+//! housekeeping, notifying other instances — lives in [`sqlite`] and [`postgres`], chosen by
+//! [`Dialect`].
 
 mod backlog;
 mod bulk;
@@ -11,6 +13,7 @@ mod creators;
 mod deliveries;
 mod evaluate;
 mod fulfillments;
+mod ids;
 mod integrations;
 mod media;
 mod page;
@@ -28,7 +31,7 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::telemetry;
 
 pub use backlog::Backlog;
@@ -53,15 +56,6 @@ impl Dialect {
         }
     }
 
-    /// The database a connection talks to.
-    fn of_conn(conn: &AnyConnection) -> Dialect {
-        if conn.backend_name().eq_ignore_ascii_case("sqlite") {
-            Dialect::Sqlite
-        } else {
-            Dialect::Postgres
-        }
-    }
-
     /// Placeholders for a statement whose only parameters are one list of `n` values. SQLite
     /// gets anonymous `?`, bound by position; sqlx binds numbered ones by name, and SQLite finds
     /// each name by a linear search, which made 500-id lists cost milliseconds.
@@ -78,16 +72,6 @@ impl Dialect {
         }
     }
 
-    /// Run in an evaluation's transaction.
-    fn evaluation_settings(self) -> Option<&'static str> {
-        (self == Dialect::Postgres).then_some(postgres::EVALUATION_SETTINGS)
-    }
-
-    /// Run first in the dispatcher's record transaction.
-    fn bookkeeping_settings(self) -> Option<&'static str> {
-        (self == Dialect::Postgres).then_some(postgres::BOOKKEEPING_SETTINGS)
-    }
-
     /// Writer tasks worth running at once: SQLite has one writer, so more would only queue;
     /// PostgreSQL overlaps their round trips.
     pub fn concurrent_writers(self) -> usize {
@@ -97,12 +81,8 @@ impl Dialect {
         }
     }
 
-    /// Posts one evaluation pass takes from the inbox. SQLite's single writer gains from fewer,
-    /// larger transactions (each commit rewrites the hot index pages), at the cost of ingest
-    /// waiting longer for the writer and more memory: 2,000 → 4,000 measured 8.1k → 8.6k
-    /// deliveries/s (means of four alternating runs), ingest 25k → 22k posts/s, peak RSS 54 →
-    /// 68–74 MiB; 8,000 gained nothing more and reached 94 MiB. On PostgreSQL 2,000 measured
-    /// slower than 500.
+    /// Posts one evaluation pass takes from the inbox: on SQLite's one writer fewer, larger
+    /// transactions win; on PostgreSQL smaller ones (BENCHMARKS.md, "evaluation batch").
     pub fn evaluation_batch(self) -> u32 {
         match self {
             Dialect::Sqlite => 4000,
@@ -110,8 +90,8 @@ impl Dialect {
         }
     }
 
-    /// How often [`Store::maintain`] runs: the same on both (SQLite's log copy-back and
-    /// PostgreSQL's queue vacuum both keep up with one second of writes).
+    /// How often [`Store::maintain`] runs: SQLite's log copy-back and PostgreSQL's queue vacuum
+    /// both keep up with one second of writes.
     pub fn maintenance_interval(self) -> Duration {
         Duration::from_secs(1)
     }
@@ -132,16 +112,35 @@ impl Dialect {
             Dialect::Sqlite => "",
         }
     }
+}
 
-    /// `key {in_claimed(select)}`: the rows `select` picks, locked without waiting for the rows
-    /// other instances hold. On PostgreSQL an array built once: as `IN (subquery)`, a plan made
-    /// while the table looked empty (statistics from a vacuum) re-ran the subquery for every
-    /// row, seen taking 2.5 s per claim and claiming 3,000 rows under `LIMIT 500`.
-    fn in_claimed(self, select: &str) -> String {
+/// What a write is for: labels its time at SQLite's one writer in `/metrics`, and picks
+/// PostgreSQL's settings for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    Ingest,
+    Evaluate,
+    Claim,
+    Record,
+    Release,
+    Config,
+    Retry,
+    TestSend,
+    Checkpoint,
+}
+
+impl Purpose {
+    fn label(self) -> &'static str {
         match self {
-            Dialect::Postgres => format!("= ANY(ARRAY({select} {}))", postgres::SKIP_LOCKED),
-            // One writer at a time: no row locks to skip.
-            Dialect::Sqlite => format!("IN ({select})"),
+            Purpose::Ingest => "ingest",
+            Purpose::Evaluate => "evaluate",
+            Purpose::Claim => "claim",
+            Purpose::Record => "record",
+            Purpose::Release => "release",
+            Purpose::Config => "config",
+            Purpose::Retry => "retry",
+            Purpose::TestSend => "test_send",
+            Purpose::Checkpoint => "checkpoint",
         }
     }
 }
@@ -168,13 +167,13 @@ pub(crate) struct WriteTx {
 /// This process's turn at SQLite's one writer; how long it was held goes to `/metrics`.
 struct WriteTurn {
     _guard: OwnedMutexGuard<()>,
-    purpose: &'static str,
+    purpose: Purpose,
     since: Instant,
 }
 
 impl Drop for WriteTurn {
     fn drop(&mut self) {
-        telemetry::write_gate_hold(self.purpose, self.since);
+        telemetry::write_gate_hold(self.purpose.label(), self.since);
     }
 }
 
@@ -233,11 +232,11 @@ impl Store {
     }
 
     /// Waits for this process's turn to write (SQLite); free on PostgreSQL.
-    async fn write_gate(&self, purpose: &'static str) -> Option<WriteTurn> {
+    async fn write_gate(&self, purpose: Purpose) -> Option<WriteTurn> {
         let gate = self.write_gate.as_ref()?;
         let asked = Instant::now();
         let guard = gate.clone().lock_owned().await;
-        telemetry::write_gate_wait(purpose, asked);
+        telemetry::write_gate_wait(purpose.label(), asked);
         Some(WriteTurn {
             _guard: guard,
             purpose,
@@ -248,21 +247,20 @@ impl Store {
     /// Runs one writing statement in this process's turn to write, and no longer.
     async fn execute_write<'q>(
         &self,
-        purpose: &'static str,
+        purpose: Purpose,
         statement: Query<'q, Any, AnyArguments<'q>>,
     ) -> Result<AnyQueryResult> {
         let _gate = self.write_gate(purpose).await;
         Ok(statement.execute(&self.writer).await?)
     }
 
-    /// Begins a transaction that writes; `purpose` labels its time at SQLite's writer in `/metrics`.
-    async fn begin_write(&self, purpose: &'static str) -> Result<WriteTx> {
+    /// Begins a transaction that writes, in this process's turn (SQLite) and with the
+    /// settings `purpose` wants (PostgreSQL).
+    async fn begin_write(&self, purpose: Purpose) -> Result<WriteTx> {
         let gate = self.write_gate(purpose).await;
         let tx = match self.dialect {
-            // The write lock from the start: a transaction that read first and then wrote
-            // would fail, not wait, if another process (`import`) wrote in between.
-            Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => self.writer.begin().await?,
+            Dialect::Sqlite => sqlite::begin_write(&self.writer).await?,
+            Dialect::Postgres => postgres::begin_write(&self.writer, purpose).await?,
         };
         Ok(WriteTx { tx, _gate: gate })
     }
@@ -296,15 +294,13 @@ impl Store {
         )
     }
 
-    /// Tells other PostgreSQL instances about new work when the transaction commits.
-    async fn announce(&self, conn: &mut sqlx::AnyConnection, channel: &str) -> Result<()> {
-        if self.dialect == Dialect::Postgres {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(channel)
-                .execute(conn)
-                .await?;
+    /// Tells other instances about new work when the transaction commits (PostgreSQL's
+    /// NOTIFY; one SQLite file has one service, which wakes its own tasks).
+    async fn announce(&self, conn: &mut AnyConnection, channel: postgres::Channel) -> Result<()> {
+        match self.dialect {
+            Dialect::Postgres => postgres::notify(conn, channel).await,
+            Dialect::Sqlite => Ok(()),
         }
-        Ok(())
     }
 
     /// Housekeeping the write path needs under constant load, run every
@@ -312,24 +308,9 @@ impl Store {
     /// PostgreSQL's queue tables vacuumed.
     pub async fn maintain(&self) -> Result<()> {
         match self.dialect {
-            Dialect::Sqlite => {
-                let (_, log_frames, copied): (i64, i64, i64) = sqlx::query_as(sqlite::COPY_BACK)
-                    .fetch_one(&self.pool)
-                    .await?;
-                // Only once everything is copied back: the writer's turn then only waits for
-                // readers, it copies nothing.
-                if log_frames > sqlite::RESTART_AFTER_FRAMES && copied == log_frames {
-                    self.execute_write("checkpoint", sqlx::query(sqlite::RESTART))
-                        .await?;
-                }
-            }
-            Dialect::Postgres => {
-                sqlx::raw_sql(postgres::VACUUM_QUEUES)
-                    .execute(&self.pool)
-                    .await?;
-            }
+            Dialect::Sqlite => sqlite::maintain(self).await,
+            Dialect::Postgres => postgres::maintain(&self.pool).await,
         }
-        Ok(())
     }
 
     pub async fn close(&self) {
@@ -338,7 +319,7 @@ impl Store {
     }
 
     /// Ids among `ids` that name no creator.
-    pub async fn unknown_creators(&self, ids: &[&str]) -> Result<Vec<String>> {
+    pub async fn unknown_creators<I: AsRef<str>>(&self, ids: &[I]) -> Result<Vec<String>> {
         let mut conn = self.pool.acquire().await?;
         missing(
             &mut conn,
@@ -353,10 +334,10 @@ impl Store {
 
 /// Ids among `ids` that `find` (a query ending in `IN`, to which the list is appended, then
 /// `suffix`) does not return, sorted.
-async fn missing(
+async fn missing<I: AsRef<str>>(
     conn: &mut AnyConnection,
     dialect: Dialect,
-    ids: &[&str],
+    ids: &[I],
     find: &str,
     suffix: &str,
 ) -> Result<Vec<String>> {
@@ -365,7 +346,7 @@ async fn missing(
     // PostgreSQL refuses text holding a NUL byte).
     let ids_to_look_up: Vec<&str> = ids
         .iter()
-        .copied()
+        .map(AsRef::as_ref)
         .filter(|id| uuid::Uuid::try_parse(id).is_ok())
         .collect();
     for chunk in ids_to_look_up.chunks(500) {
@@ -384,8 +365,9 @@ async fn missing(
     }
     let mut missing: Vec<String> = ids
         .iter()
-        .filter(|id| !found.contains(**id))
-        .map(|id| id.to_string())
+        .map(AsRef::as_ref)
+        .filter(|id| !found.contains(*id))
+        .map(str::to_string)
         .collect();
     missing.sort_unstable();
     missing.dedup();
@@ -401,19 +383,20 @@ where
     Fut: std::future::Future<Output = Result<T>>,
 {
     const TRIES: u32 = 5;
-    for tried in 1.. {
+    let mut tried = 1;
+    loop {
         match attempt().await {
             Err(e) if tried < TRIES && is_deadlock(&e) => {
                 tokio::time::sleep(Duration::from_millis(10 * u64::from(tried))).await;
+                tried += 1;
             }
             done => return done,
         }
     }
-    unreachable!("the loop returns by its last try")
 }
 
-fn is_deadlock(e: &crate::error::Error) -> bool {
-    matches!(e, crate::error::Error::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("40P01"))
+fn is_deadlock(e: &Error) -> bool {
+    matches!(e, Error::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("40P01"))
 }
 
 /// `$1, $2, …` for `n` values starting after `offset` placeholders already used.

@@ -4,6 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::FromRow;
 
+pub(super) use super::bulk::Bound;
 use super::Store;
 use crate::domain::{Order, Page, PageRequest};
 use crate::error::{Error, Result};
@@ -11,13 +12,6 @@ use crate::error::{Error, Result};
 /// Anything listed by id.
 pub(super) trait Keyed {
     fn key(&self) -> &str;
-}
-
-/// A value a list's condition compares with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Bound<'a> {
-    Text(&'a str),
-    Int(i64),
 }
 
 /// One page's statement: `select` (`SELECT … FROM … WHERE <condition>`) narrowed by the
@@ -114,7 +108,7 @@ impl Store {
 }
 
 macro_rules! keyed {
-    ($($t:ty),+) => { $(impl Keyed for $t { fn key(&self) -> &str { &self.id } })+ };
+    ($($t:ty),+) => { $(impl Keyed for $t { fn key(&self) -> &str { self.id.as_str() } })+ };
 }
 
 keyed!(

@@ -4,8 +4,8 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::time::from_micros;
 use crate::domain::{
-    Attempt, Creator, Delivery, DeliveryStatus, Integration, Media, Platform, PostType, Rule,
-    Secret,
+    Attempt, Creator, CreatorId, Delivery, DeliveryId, DeliveryStatus, FulfillmentId, Integration,
+    IntegrationId, Media, MediaId, Platform, PostType, Rule, RuleId, Secret,
 };
 use crate::error::{Error, Result};
 
@@ -23,7 +23,7 @@ fn u32_of(v: i64, what: &str) -> Result<u32> {
 
 #[derive(sqlx::FromRow)]
 pub(super) struct IntegrationRow {
-    pub id: String,
+    pub id: IntegrationId,
     pub name: String,
     pub url: String,
     pub api_key: String,
@@ -54,7 +54,7 @@ impl From<IntegrationRow> for Integration {
 
 #[derive(sqlx::FromRow)]
 pub(super) struct CreatorRow {
-    pub id: String,
+    pub id: CreatorId,
     pub email: String,
     pub ig_username: Option<String>,
     pub tt_username: Option<String>,
@@ -75,8 +75,8 @@ impl From<CreatorRow> for Creator {
 
 #[derive(sqlx::FromRow)]
 pub(super) struct MediaRow {
-    pub id: String,
-    pub creator_id: String,
+    pub id: MediaId,
+    pub creator_id: CreatorId,
     pub platform: String,
     pub post_type: String,
     pub posted_at: i64,
@@ -101,7 +101,7 @@ impl TryFrom<MediaRow> for Media {
 
 #[derive(sqlx::FromRow)]
 pub(super) struct RuleRow {
-    pub id: String,
+    pub id: RuleId,
     pub name: String,
     pub post_types: String,
     pub platforms: Option<String>,
@@ -141,9 +141,9 @@ pub(super) const DELIVERY_COLUMNS: &str =
 
 #[derive(sqlx::FromRow)]
 pub(super) struct DeliveryRow {
-    pub id: String,
-    pub fulfillment_id: Option<String>,
-    pub integration_id: String,
+    pub id: DeliveryId,
+    pub fulfillment_id: Option<FulfillmentId>,
+    pub integration_id: IntegrationId,
     pub status: String,
     pub attempt_count: i64,
     pub next_attempt_at: Option<i64>,

@@ -2,9 +2,11 @@ use sqlx::AnyConnection;
 
 use super::page::PageQuery;
 use super::rows::RuleRow;
-use super::{flag, Dialect, Store};
+use super::{flag, Dialect, Purpose, Store};
 use crate::domain::time::{now, to_micros};
-use crate::domain::{new_id, Invalid, NewRule, Page, PageRequest, Problem, Rule, RulePatch};
+use crate::domain::{
+    IntegrationId, Invalid, NewRule, Page, PageRequest, Problem, Rule, RuleId, RulePatch,
+};
 use crate::error::{Error, Result};
 
 pub(super) const COLUMNS: &str =
@@ -13,9 +15,9 @@ pub(super) const COLUMNS: &str =
 
 impl Store {
     pub async fn create_rule(&self, new: NewRule) -> Result<Rule> {
-        let id = new_id();
+        let id = RuleId::generate();
         let at = to_micros(now());
-        let mut tx = self.begin_write("config").await?;
+        let mut tx = self.begin_write(Purpose::Config).await?;
         if let Some(ids) = &new.integration_ids {
             refuse_unknown_integrations(&mut tx, self.dialect, ids).await?;
         }
@@ -40,7 +42,7 @@ impl Store {
         row.try_into()
     }
 
-    pub async fn rule(&self, id: &str) -> Result<Rule> {
+    pub async fn rule(&self, id: &RuleId) -> Result<Rule> {
         sqlx::query_as::<_, RuleRow>(&format!(
             "SELECT {COLUMNS} FROM rules WHERE id = $1 AND deleted = 0"
         ))
@@ -59,8 +61,8 @@ impl Store {
 
     /// Changes the fields `patch` gives, in one statement: what it leaves out is not read and
     /// written back, so concurrent patches of different fields all take effect.
-    pub async fn update_rule(&self, id: &str, patch: RulePatch) -> Result<Rule> {
-        let mut tx = self.begin_write("config").await?;
+    pub async fn update_rule(&self, id: &RuleId, patch: RulePatch) -> Result<Rule> {
+        let mut tx = self.begin_write(Purpose::Config).await?;
         if let Some(Some(ids)) = &patch.integration_ids {
             refuse_unknown_integrations(&mut tx, self.dialect, ids).await?;
         }
@@ -127,11 +129,11 @@ impl Store {
     }
 
     /// Hides the rule; its fulfillments stay readable.
-    pub async fn delete_rule(&self, id: &str) -> Result<()> {
+    pub async fn delete_rule(&self, id: &RuleId) -> Result<()> {
         let delete = sqlx::query("UPDATE rules SET deleted = 1, active = 0, updated_at = $2 WHERE id = $1 AND deleted = 0")
             .bind(id)
             .bind(to_micros(now()));
-        let done = self.execute_write("config", delete).await?;
+        let done = self.execute_write(Purpose::Config, delete).await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("rule"));
         }
@@ -145,13 +147,12 @@ impl Store {
 async fn refuse_unknown_integrations(
     conn: &mut AnyConnection,
     dialect: Dialect,
-    ids: &[String],
+    ids: &[IntegrationId],
 ) -> Result<()> {
-    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     let unknown = super::missing(
         conn,
         dialect,
-        &ids,
+        ids,
         "SELECT id FROM integrations WHERE deleted = 0 AND id IN",
         dialect.lock_shared(),
     )

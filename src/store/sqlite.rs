@@ -3,9 +3,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
+use std::collections::HashSet;
 
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+use super::bulk::{self, Bound};
+use super::evaluate::{read_inbox, read_posts, InboxRow};
+use super::queue::{skip_clause, ClaimRequest, ClaimRow, CLAIM_SELECT};
+use super::{placeholders, Dialect, Purpose, Store, WriteTx};
+use crate::domain::DeliveryId;
 use crate::error::Result;
 
 /// Connections for reads: the API's lists and lookups, and what claims and evaluations read
@@ -68,20 +75,135 @@ async fn open(url: &str, connections: u32) -> Result<AnyPool> {
     Ok(pool)
 }
 
+/// The write lock from the start: a transaction that read first and then wrote would fail, not
+/// wait, if another process (`import`) wrote in between.
+pub(super) async fn begin_write(writer: &AnyPool) -> Result<Transaction<'static, Any>> {
+    Ok(writer.begin_with("BEGIN IMMEDIATE").await?)
+}
+
 /// Copies committed pages from the write-ahead log into the database file. PASSIVE: it runs on
 /// a reader connection beside the writer and never waits for anyone, so checkpoint work (page
 /// copies, the file's sync) stays off the one writer's path. Returns (busy, log frames,
 /// frames copied).
-pub(super) const COPY_BACK: &str = "PRAGMA wal_checkpoint(PASSIVE)";
+const COPY_BACK: &str = "PRAGMA wal_checkpoint(PASSIVE)";
 
 /// Log frames (4 KiB each) past which the log is restarted from the writer's turn.
-pub(super) const RESTART_AFTER_FRAMES: i64 = 8192;
+const RESTART_AFTER_FRAMES: i64 = 8192;
 
 /// The log starts over by itself once fully copied back and no reader still uses it; under
 /// constant load that moment may not come, and the file would only grow. A RESTART checkpoint,
 /// in the writer's turn, waits (briefly: transactions here are short) for readers to move on, so
 /// that the log starts over and `journal_size_limit` trims it.
-pub(super) const RESTART: &str = "PRAGMA wal_checkpoint(RESTART)";
+const RESTART: &str = "PRAGMA wal_checkpoint(RESTART)";
+
+pub(super) async fn maintain(store: &Store) -> Result<()> {
+    let (_, log_frames, copied): (i64, i64, i64) =
+        sqlx::query_as(COPY_BACK).fetch_one(&store.pool).await?;
+    // Only once everything is copied back: the writer's turn then only waits for readers, it
+    // copies nothing.
+    if log_frames > RESTART_AFTER_FRAMES && copied == log_frames {
+        store
+            .execute_write(Purpose::Checkpoint, sqlx::query(RESTART))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The due deliveries are read on a reader connection, beside the one writer, which then only
+/// leases them by key. A row another process leased or this one settled since the read is not
+/// leased again: the lease re-checks that each row is still due and free.
+pub(super) async fn claim(store: &Store, claim: &ClaimRequest<'_>) -> Result<Vec<ClaimRow>> {
+    let sql = format!(
+        "{CLAIM_SELECT} WHERE q.due_at <= $1 AND q.lease_until <= $1 {}
+         ORDER BY q.due_at LIMIT $2",
+        skip_clause("q.integration_id", 2, claim.skip)
+    );
+    let mut query = sqlx::query_as::<_, ClaimRow>(&sql)
+        .bind(claim.at)
+        .bind(i64::from(claim.limit));
+    for id in claim.skip {
+        query = query.bind(id);
+    }
+    let mut rows = query.fetch_all(&store.pool).await?;
+    if rows.is_empty() {
+        return Ok(rows);
+    }
+    let ids: Vec<&DeliveryId> = rows.iter().map(|r| &r.id).collect();
+    let lease = [
+        Bound::Int(claim.until),
+        Bound::Text(claim.owner),
+        Bound::Int(claim.at),
+        Bound::Int(claim.at),
+    ];
+    let mut tx = store.begin_write(Purpose::Claim).await?;
+    let leased = bulk::by_ids(&mut tx, Dialect::Sqlite, &lease, &ids, |p, ids| {
+        format!(
+            "UPDATE delivery_queue SET lease_until = {}, lease_owner = {}
+             WHERE due_at <= {} AND lease_until <= {} AND delivery_id IN ({ids})",
+            p[0], p[1], p[2], p[3]
+        )
+    })
+    .await?;
+    if leased < ids.len() as u64 {
+        let sql = format!(
+            "SELECT delivery_id FROM delivery_queue
+             WHERE lease_owner = $1 AND lease_until = $2 AND delivery_id IN ({})",
+            placeholders(2, ids.len())
+        );
+        let mut query = sqlx::query_as::<_, (DeliveryId,)>(&sql)
+            .bind(claim.owner)
+            .bind(claim.until);
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        let ours: HashSet<DeliveryId> = query
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|(id,)| id)
+            .collect();
+        rows.retain(|r| ours.contains(&r.id));
+    }
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// The evaluation's transaction, with up to `limit` posts taken out of the inbox. The posts are
+/// read beside the one writer, which then only deletes their inbox rows by key. Another process
+/// (a second service on the file) may have taken some meanwhile: then the posts are taken again
+/// in the writer's turn.
+pub(super) async fn take_inbox(
+    store: &Store,
+    limit: u32,
+) -> Result<Option<(WriteTx, Vec<InboxRow>)>> {
+    let rows = read_inbox(&mut *store.pool.acquire().await?, limit).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut tx = store.begin_write(Purpose::Evaluate).await?;
+    let ids: Vec<&str> = rows.iter().map(|r| r.media.id.as_str()).collect();
+    let left = bulk::by_ids(&mut tx, Dialect::Sqlite, &[], &ids, |_, ids| {
+        format!("DELETE FROM media_inbox WHERE media_id IN ({ids})")
+    })
+    .await?;
+    if left == rows.len() as u64 {
+        return Ok(Some((tx, rows)));
+    }
+    tx.rollback().await?;
+    let mut tx = store.begin_write(Purpose::Evaluate).await?;
+    let taken: Vec<(crate::domain::MediaId,)> = sqlx::query_as(&format!(
+        "DELETE FROM media_inbox WHERE media_id IN
+         (SELECT media_id FROM media_inbox ORDER BY media_id LIMIT {limit}) RETURNING media_id"
+    ))
+    .fetch_all(&mut *tx)
+    .await?;
+    if taken.is_empty() {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let rows = read_posts(&mut tx, Dialect::Sqlite, &taken).await?;
+    Ok(Some((tx, rows)))
+}
 
 fn in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
@@ -109,7 +231,6 @@ fn file_path(url: &str) -> Option<&Path> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
 
     /// Per-connection state (a temporary table) seen by the next write: both ran on the one
     /// writer connection, whose page cache therefore stays warm between transactions.
@@ -119,18 +240,21 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("w.db").display());
         let store = Store::connect(&url).await.expect("store");
         store
-            .execute_write("test", sqlx::query("CREATE TEMP TABLE mine (x INTEGER)"))
+            .execute_write(
+                Purpose::Config,
+                sqlx::query("CREATE TEMP TABLE mine (x INTEGER)"),
+            )
             .await
             .expect("temp table");
         for _ in 0..8 {
-            let mut tx = store.begin_write("test").await.expect("write");
+            let mut tx = store.begin_write(Purpose::Config).await.expect("write");
             sqlx::query("INSERT INTO temp.mine VALUES (1)")
                 .execute(&mut *tx)
                 .await
                 .expect("the writer's own temp table");
             tx.commit().await.expect("commit");
         }
-        let mut tx = store.begin_write("test").await.expect("write");
+        let mut tx = store.begin_write(Purpose::Config).await.expect("write");
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM temp.mine")
             .fetch_one(&mut *tx)
             .await
@@ -148,7 +272,7 @@ mod tests {
         let store = Store::connect(&format!("sqlite://{}", path.display()))
             .await
             .expect("store");
-        let write = |sql: &'static str| store.execute_write("test", sqlx::query(sql));
+        let write = |sql: &'static str| store.execute_write(Purpose::Config, sqlx::query(sql));
         write("CREATE TABLE filler (x BLOB)").await.expect("table");
         for _ in 0..400 {
             write("INSERT INTO filler VALUES (randomblob(16384))")
