@@ -12,8 +12,8 @@ use tokio::task::JoinHandle;
 use crate::api::{self, AppState};
 use crate::config::Settings;
 use crate::dispatch::{Dispatcher, DispatcherConfig, Recorder, Sender};
+use crate::evaluator::run_evaluator;
 use crate::store::{describe_connect_failure, forward_notifications, Dialect, Store};
-use crate::watch::run_evaluator;
 
 /// How long sends in flight may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

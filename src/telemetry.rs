@@ -1,10 +1,10 @@
 //! The service's own figures for `/metrics`: how big and how long each store batch is, and what
 //! is waiting. The names are the contract with dashboards; README lists them.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::domain::time::{now, to_micros};
-use crate::store::Store;
+use crate::store::Backlog;
 
 /// One batch of a pipeline stage (`evaluate`, `claim`, `record`): its rows and its time in the store.
 pub fn batch(stage: &'static str, started: Instant, rows: usize) {
@@ -25,13 +25,8 @@ pub fn write_gate_hold(purpose: &'static str, since: Instant) {
         .record(since.elapsed().as_secs_f64());
 }
 
-/// Reads the backlog into gauges. A store that does not answer in time leaves the last values;
-/// `/healthz` is the place that reports it.
-pub async fn refresh_backlog(store: &Store) {
-    let Ok(Ok(backlog)) = tokio::time::timeout(Duration::from_secs(2), store.backlog()).await
-    else {
-        return;
-    };
+/// The backlog as gauges.
+pub fn backlog(backlog: &Backlog) {
     metrics::gauge!("lc_webhooks_backlog_posts").set(backlog.posts as f64);
     metrics::gauge!("lc_webhooks_backlog_deliveries").set(backlog.deliveries as f64);
     let overdue = backlog

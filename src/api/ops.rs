@@ -7,6 +7,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use std::time::Duration;
+
 use super::AppState;
 use crate::telemetry;
 
@@ -58,7 +60,14 @@ async fn health(State(s): State<AppState>) -> impl IntoResponse {
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")),
 )]
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    telemetry::refresh_backlog(&s.store).await;
+    // The gauges are the process's: a scrape reads the backlog and renders it in one turn, so
+    // two services in one process (tests) do not show each other's. A store that does not
+    // answer in time leaves the last values; `/healthz` is the place that reports it.
+    static SCRAPE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = SCRAPE.lock().await;
+    if let Ok(Ok(backlog)) = tokio::time::timeout(Duration::from_secs(2), s.store.backlog()).await {
+        telemetry::backlog(&backlog);
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),

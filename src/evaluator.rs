@@ -1,5 +1,5 @@
-//! Watches the store for new posts, wherever they were written (the API, a batch, or
-//! `lc-webhooks import` in another process), and evaluates each exactly once.
+//! The evaluator: takes new posts from the store's inbox, wherever they were written (the API, a
+//! batch, or `lc-webhooks import` in another process), and evaluates each exactly once.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,9 +1,7 @@
 //! The delivery log reads newest first, the other way on request, and within a time range.
 
-mod common;
-
+use crate::common::{assert_error, items, wait_until, Backend, Receiver, TestApp, WAIT};
 use axum::http::StatusCode;
-use common::{assert_error, items, wait_until, Backend, Receiver, TestApp, WAIT};
 use serde_json::{json, Value};
 
 both_stores!(

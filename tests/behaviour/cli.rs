@@ -1,12 +1,10 @@
 //! The binary as a user meets it: `--help` they can work from, start-up errors that name the
 //! flag and the fix, and logs on stderr without colour codes when not on a terminal.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Backend, TestDb};
+use crate::common::{Backend, TestDb};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 

@@ -2,11 +2,9 @@
 //! an empty queue tells the planner the table is empty; a claim written as `IN (subquery)` was
 //! then planned as a loop that ran its subquery once per row of the table.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{wait_until, Backend, TestDb, WAIT};
+use crate::common::{wait_until, Backend, TestDb, WAIT};
 use lc_webhooks::store::Store;
 use sqlx::AnyPool;
 

@@ -1,12 +1,10 @@
 //! Leases at the store: a result from an instance whose lease ran out and was taken over does
 //! not overwrite the new holder's delivery.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{wait_until, Backend, Receiver, TestApp, WAIT};
 use chrono::Utc;
-use common::{wait_until, Backend, Receiver, TestApp, WAIT};
 use lc_webhooks::dispatch::RetrySchedule;
 use lc_webhooks::store::{Outcome, SendResult, Store};
 use serde_json::json;

@@ -1,13 +1,11 @@
 //! Concurrent posts, and several instances on one database, never reward twice.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{Backend, Receiver, TestApp, TestDb, SETTLE, WAIT};
 use axum::http::StatusCode;
 use chrono::Utc;
-use common::{Backend, Receiver, TestApp, TestDb, SETTLE, WAIT};
 use lc_webhooks::domain::{NewMedia, Platform, PostType};
 use lc_webhooks::store::Store;
 use serde_json::{json, Value};
@@ -95,7 +93,7 @@ async fn concurrent_posts_for_one_creator_earn_exactly_one_reward(backend: Backe
     for t in futures::future::join_all(tasks).await {
         assert_eq!(t.expect("task"), 201);
     }
-    let listed = common::items(
+    let listed = crate::common::items(
         app.get_ok(&format!("/v1/media?creatorId={cid}&limit=500"))
             .await,
     );
@@ -179,7 +177,7 @@ async fn two_instances_on_postgres_reward_each_creator_once() {
     }
     let (s, v): (StatusCode, Value) = b.get("/v1/fulfillments?limit=500").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(common::items(v).len(), creators.len());
+    assert_eq!(crate::common::items(v).len(), creators.len());
     a.stop().await;
     b.stop().await;
 }

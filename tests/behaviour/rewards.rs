@@ -1,8 +1,6 @@
 //! Rules turn posts into rewards, and each reward reaches the receivers as the seed payload.
 
-mod common;
-
-use common::{verify_signature, wait_until, Backend, Receiver, TestApp, SETTLE, WAIT};
+use crate::common::{verify_signature, wait_until, Backend, Receiver, TestApp, SETTLE, WAIT};
 use serde_json::{json, Value};
 
 both_stores!(
@@ -115,7 +113,11 @@ async fn two_story_posts_send_exactly_one_webhook_with_the_seed_payload(backend:
 
     // Exactly these keys, in this order, and each media exactly lcId, postedAt, postType.
     let text = hook.text();
-    assert_eq!(common::keys_in_order(&text), common::PAYLOAD_KEYS, "{text}");
+    assert_eq!(
+        crate::common::keys_in_order(&text),
+        crate::common::PAYLOAD_KEYS,
+        "{text}"
+    );
 
     let body = hook.json();
     let fulfillments = exactly_fulfillments(&app, cid, 1).await;
@@ -147,7 +149,7 @@ async fn two_story_posts_send_exactly_one_webhook_with_the_seed_payload(backend:
     let raw: RawMedias = serde_json::from_str(&text).expect("medias");
     for m in raw.medias {
         assert_eq!(
-            common::keys_in_order(m.get()),
+            crate::common::keys_in_order(m.get()),
             ["lcId", "postedAt", "postType"]
         );
     }

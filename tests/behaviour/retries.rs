@@ -1,13 +1,11 @@
 //! Failed attempts are retried on the schedule under one webhook-id, logged, and can be retried by hand.
 
-mod common;
-
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use common::{
+use crate::common::{
     assert_error, wait_until, Backend, Received, Receiver, Reply, Script, TestApp, SETTLE, WAIT,
 };
+use axum::http::StatusCode;
 use lc_webhooks::dispatch::RetrySchedule;
 use serde_json::{json, Value};
 

@@ -1,12 +1,10 @@
 //! `lc-webhooks listen` as a user runs it, against the real dispatcher: it checks the key and
 //! the signature, answers 401 when one is wrong, fails on purpose, and forwards.
 
-mod common;
-
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
-use common::{wait_until, Backend, Receiver, TestApp, WAIT};
+use crate::common::{wait_until, Backend, Receiver, TestApp, WAIT};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -210,8 +208,8 @@ async fn forward_to_passes_each_webhook_on_and_answers_with_its_status(backend: 
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
-    let own = Receiver::start(common::Script::always(
-        common::Reply::status(202).body("taken"),
+    let own = Receiver::start(crate::common::Script::always(
+        crate::common::Reply::status(202).body("taken"),
     ))
     .await;
     let listen = Listen::start(&["--api-key", KEY, "--forward-to", &own.url()]).await;

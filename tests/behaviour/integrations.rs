@@ -1,9 +1,7 @@
 //! What happens to an integration's key hint and to the rules that name it.
 
-mod common;
-
+use crate::common::{items, Backend, Receiver, TestApp, SETTLE, WAIT};
 use axum::http::StatusCode;
-use common::{items, Backend, Receiver, TestApp, SETTLE, WAIT};
 use lc_webhooks::dispatch::RetrySchedule;
 use serde_json::json;
 
@@ -85,7 +83,7 @@ async fn deleting_an_integration_takes_it_out_of_the_rules_that_name_it(backend:
     let c = app.create_creator("c@example.com", None, None).await;
     let cid = c["id"].as_str().unwrap();
     app.post_media(cid, "REEL", json!({})).await;
-    common::wait_until(WAIT, "the REEL reward", || async {
+    crate::common::wait_until(WAIT, "the REEL reward", || async {
         let f = app.fulfillments(&format!("creatorId={cid}")).await;
         (!f.is_empty()).then_some(())
     })
@@ -122,7 +120,7 @@ async fn deleting_an_integration_while_its_results_are_recorded_succeeds(backend
     let cid = c["id"].as_str().unwrap();
     for round in 0..6 {
         let i = app
-            .create_integration(&common::closed_port_url(), "k", json!({}))
+            .create_integration(&crate::common::closed_port_url(), "k", json!({}))
             .await;
         let posts: Vec<_> = (0..200)
             .map(|_| json!({"creatorId": cid, "postType": "STORY"}))

@@ -1,9 +1,7 @@
 //! Every kind of bad input the contract implies: the right status, the error shape, nothing written.
 
-mod common;
-
+use crate::common::{assert_error, items, wait_until, Backend, Receiver, TestApp, WAIT};
 use axum::http::{Method, StatusCode};
-use common::{assert_error, items, wait_until, Backend, Receiver, TestApp, WAIT};
 use serde_json::{json, Value};
 
 both_stores!(

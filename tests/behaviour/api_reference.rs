@@ -2,10 +2,8 @@
 //! into `docs/openapi.json`, the browsable reference works offline, and what the document
 //! promises about methods and tokens holds.
 
-mod common;
-
+use crate::common::{assert_error, Backend, TestApp};
 use axum::http::{Method, StatusCode};
-use common::{assert_error, Backend, TestApp};
 use lc_webhooks::domain::Secret;
 use serde_json::Value;
 
@@ -109,7 +107,7 @@ async fn the_served_document_is_the_checked_in_reference(backend: Backend) {
         assert!(headers.contains(&h), "the webhook's {h} is not described");
     }
     let payload = &served["components"]["schemas"]["Payload"]["properties"];
-    for key in common::PAYLOAD_KEYS {
+    for key in crate::common::PAYLOAD_KEYS {
         assert!(payload.get(key).is_some(), "Payload lacks {key}");
     }
     app.stop().await;

@@ -1,11 +1,9 @@
 //! `lc-webhooks import`, run as a separate process, writes posts a running service picks up.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{Backend, Receiver, TestApp, WAIT};
 use axum::http::StatusCode;
-use common::{Backend, Receiver, TestApp, WAIT};
 use serde_json::json;
 
 both_stores!(
@@ -77,7 +75,7 @@ async fn imported_posts_are_noticed_by_the_running_service(backend: Backend) {
     assert_eq!(medias[0]["postedAt"], "2024-05-01T10:00:00.123456");
     assert_eq!(medias[1]["postedAt"], "2024-05-02T10:00:00.000000");
     // The posts are visible through the API with the ids the webhook names.
-    let listed = common::items(app.get_ok(&format!("/v1/media?creatorId={cid}")).await);
+    let listed = crate::common::items(app.get_ok(&format!("/v1/media?creatorId={cid}")).await);
     assert_eq!(listed.len(), 2);
     for m in medias {
         assert!(listed.iter().any(|l| l["id"] == m["lcId"]), "{m}");

@@ -1,10 +1,8 @@
 //! Health and metrics endpoints, and the store's housekeeping.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Backend, Receiver, Reply, Script, TestApp, WAIT};
+use crate::common::{Backend, Receiver, Reply, Script, TestApp, WAIT};
 use lc_webhooks::store::Store;
 use serde_json::json;
 use sqlx::AnyPool;
@@ -37,7 +35,7 @@ async fn metrics_expose_lc_webhooks_series(backend: Backend) {
     app.post_media(c["id"].as_str().unwrap(), "STORY", json!({}))
         .await;
     rx.wait_for(1, WAIT).await;
-    let text = common::wait_until(WAIT, "metrics with lc_webhooks_ series", || {
+    let text = crate::common::wait_until(WAIT, "metrics with lc_webhooks_ series", || {
         let url = app.url("/metrics");
         async move {
             let resp = reqwest::get(url).await.ok()?;
@@ -81,7 +79,7 @@ async fn metrics_show_the_backlog_and_the_batches(backend: Backend) {
     }
     // Gauges are process-wide and both stores' tests run in this process: read all three from
     // one page, and retry until that page is this service's.
-    let text = common::wait_until(WAIT, "a backlog of 7 overdue deliveries", || async {
+    let text = crate::common::wait_until(WAIT, "a backlog of 7 overdue deliveries", || async {
         let text = scrape(&app).await;
         let waiting = gauge(&text, "lc_webhooks_backlog_deliveries") == Some(7.0);
         let overdue = gauge(&text, "lc_webhooks_oldest_due_seconds").is_some_and(|s| s > 0.0);
@@ -95,7 +93,7 @@ async fn metrics_show_the_backlog_and_the_batches(backend: Backend) {
     );
 
     rx.wait_for(7, WAIT).await;
-    let text = common::wait_until(WAIT, "an empty backlog", || async {
+    let text = crate::common::wait_until(WAIT, "an empty backlog", || async {
         let text = scrape(&app).await;
         let empty = gauge(&text, "lc_webhooks_backlog_deliveries") == Some(0.0)
             && gauge(&text, "lc_webhooks_oldest_due_seconds") == Some(0.0);
@@ -145,7 +143,7 @@ async fn maintenance_runs_and_keeps_every_delivery(backend: Backend) {
             .await;
     }
     rx.wait_for(3, WAIT).await;
-    common::wait_until(WAIT, "three deliveries succeeded", || async {
+    crate::common::wait_until(WAIT, "three deliveries succeeded", || async {
         let done = app.deliveries("status=succeeded").await.len();
         (done == 3).then_some(())
     })

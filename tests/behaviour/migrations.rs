@@ -1,11 +1,9 @@
 //! A database written by an earlier version keeps its delivery log when the service upgrades it:
 //! the status filter finds every delivery after the migration that moved it off an index.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Backend, TestDb};
+use crate::common::{Backend, TestDb};
 use lc_webhooks::domain::{DeliveryFilter, DeliveryStatus, Order, PageRequest};
 use lc_webhooks::store::Store;
 use sqlx::migrate::Migrator;

@@ -1,9 +1,7 @@
 //! The integration's Test button: one request now, answered in the same call, and logged.
 
-mod common;
-
+use crate::common::{assert_error, closed_port_url, Backend, Receiver, TestApp};
 use axum::http::StatusCode;
-use common::{assert_error, closed_port_url, Backend, Receiver, TestApp};
 use serde_json::{json, Value};
 
 both_stores!(
@@ -40,7 +38,10 @@ async fn test_send_to_a_live_receiver_reports_success_and_applies_overrides(back
     let body = got[0].json();
     assert_eq!(body["email"], "x@y.com");
     // Everything else is the sample, with the contract's keys in order.
-    assert_eq!(common::keys_in_order(&got[0].text()), common::PAYLOAD_KEYS);
+    assert_eq!(
+        crate::common::keys_in_order(&got[0].text()),
+        crate::common::PAYLOAD_KEYS
+    );
     assert!(body["lcId"].is_string());
     assert!(body["medias"].as_array().is_some_and(|m| !m.is_empty()));
     assert_eq!(

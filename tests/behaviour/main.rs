@@ -1,0 +1,25 @@
+//! The behaviour suite, in one test binary (each file used to compile and link `common` into a
+//! binary of its own). Most tests run once on SQLite and once on PostgreSQL (`both_stores!`).
+//! Apart, in binaries of their own: `security.rs` (it captures the process's logs), `api_fuzz.rs`
+//! (minutes of schemathesis), `faults/` (real processes) and `postgres_restart.rs` (it stops the
+//! server the others use).
+
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod api_reference;
+mod claims;
+mod cli;
+mod concurrency;
+mod delivery_log;
+mod import;
+mod integrations;
+mod leases;
+mod listen;
+mod migrations;
+mod ops;
+mod retries;
+mod rewards;
+mod test_send;
+mod validation;
