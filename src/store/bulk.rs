@@ -124,19 +124,48 @@ pub(super) async fn insert<R: Row>(
     .await
 }
 
-/// `WITH v(R's columns) AS (VALUES …) {statement}`: `statement` (an `UPDATE … FROM v` or a
-/// `SELECT`) names the rows' values `v.<column>`.
+/// `statement` (an `UPDATE … FROM v WHERE …`) over the rows as `(VALUES …) AS v`, where it
+/// names their values `v.<column>`. The values stay a plain subquery, read by position
+/// (`v.column1`, …): SQLite ran the same update a quarter slower with the rows as a named CTE.
 pub(super) async fn with_values<R: Row>(
     conn: &mut AnyConnection,
     dialect: Dialect,
     rows: &[R],
     statement: &str,
 ) -> Result<()> {
-    let columns = R::COLUMNS.join(", ");
+    let statement = by_position(statement, R::COLUMNS);
     for_chunks(conn, dialect, rows, |values| {
-        format!("WITH v ({columns}) AS (VALUES {values}) {statement}")
+        statement.replacen("FROM v", &format!("FROM (VALUES {values}) AS v"), 1)
     })
     .await
+}
+
+/// `statement` with each `v.<column>` written `v.column<n>`, `n` its place in `columns`.
+fn by_position(statement: &str, columns: &[&str]) -> String {
+    let mut out = String::with_capacity(statement.len());
+    let mut rest = statement;
+    while let Some(at) = rest.find("v.") {
+        let starts_word = rest[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        let name = &after[..name_len];
+        match columns.iter().position(|c| *c == name) {
+            Some(i) if starts_word => out.push_str(&format!("v.column{}", i + 1)),
+            _ => {
+                out.push_str("v.");
+                out.push_str(name);
+            }
+        }
+        rest = &after[name_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 async fn for_chunks<R: Row>(
@@ -186,6 +215,18 @@ mod tests {
             name: "n",
             count: 1,
         };
+    }
+
+    #[test]
+    fn values_are_named_by_column_and_read_by_position() {
+        let sql = by_position(
+            "UPDATE t SET a = v.count, b = v.name FROM v WHERE t.id = v.name AND rv.name = 1",
+            Pair::COLUMNS,
+        );
+        assert_eq!(
+            sql,
+            "UPDATE t SET a = v.column2, b = v.column1 FROM v WHERE t.id = v.column1 AND rv.name = 1"
+        );
     }
 
     #[test]

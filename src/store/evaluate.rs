@@ -8,7 +8,7 @@ use sqlx::AnyConnection;
 
 use super::bulk::{self, padded, padded_len, write_row, Bound};
 use super::rows::{MediaRow, RuleRow};
-use super::{placeholders, postgres, sqlite, Dialect, Store};
+use super::{placeholders, postgres, sqlite, Dialect, Purpose, Store, WriteTx};
 use crate::domain::time::{from_micros, now, to_micros};
 use crate::domain::{
     Creator, CreatorId, DeliveryId, DeliveryStatus, FulfillmentId, IntegrationId, Media, MediaId,
@@ -102,22 +102,33 @@ pub(super) async fn read_inbox(conn: &mut AnyConnection, limit: u32) -> Result<V
     .await?)
 }
 
-/// The posts taken from the inbox, with their creators.
-pub(super) async fn read_posts(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    taken: &[(MediaId,)],
-) -> Result<Vec<InboxRow>> {
+/// Opens the evaluation's transaction, takes the inbox rows `chosen` picks (the end of
+/// `WHERE media_id …`) and reads their posts with their creators; `None` when it picks none.
+pub(super) async fn take_and_read(
+    store: &Store,
+    chosen: &str,
+) -> Result<Option<(WriteTx, Vec<InboxRow>)>> {
+    let mut tx = store.begin_write(Purpose::Evaluate).await?;
+    let taken: Vec<(MediaId,)> = sqlx::query_as(&format!(
+        "DELETE FROM media_inbox WHERE media_id {chosen} RETURNING media_id"
+    ))
+    .fetch_all(&mut *tx)
+    .await?;
+    if taken.is_empty() {
+        tx.rollback().await?;
+        return Ok(None);
+    }
     let sql = format!(
         "SELECT {INBOX_COLUMNS} FROM media m JOIN creators c ON c.id = m.creator_id
          WHERE m.id IN ({})",
-        dialect.list(padded_len(taken.len()))
+        store.dialect.list(padded_len(taken.len()))
     );
     let mut query = sqlx::query_as::<_, InboxRow>(&sql);
-    for (id,) in padded(taken) {
+    for (id,) in padded(&taken) {
         query = query.bind(id);
     }
-    Ok(query.fetch_all(conn).await?)
+    let rows = query.fetch_all(&mut *tx).await?;
+    Ok(Some((tx, rows)))
 }
 
 fn posts_and_creators(rows: Vec<InboxRow>) -> Result<(Vec<Media>, HashMap<CreatorId, Creator>)> {
@@ -242,12 +253,12 @@ async fn read_pending(conn: &mut AnyConnection, open: &[&Tally<'_>]) -> Result<P
         let windows: Vec<String> = (0..chunk.len())
             .map(|i| format!("({})", placeholders(i * 4, 4)))
             .collect();
+        // (rule, creator, reach from, reach to) as column1 to column4.
         let sql = format!(
-            "WITH w (rule_id, creator_id, reach_from, reach_to) AS (VALUES {})
-             SELECT rp.rule_id, m.id, m.creator_id, m.platform, m.post_type, m.posted_at, m.ingested_at
-             FROM w
-             JOIN rule_posts rp ON rp.rule_id = w.rule_id AND rp.creator_id = w.creator_id
-                               AND rp.posted_at >= w.reach_from AND rp.posted_at <= w.reach_to
+            "SELECT rp.rule_id, m.id, m.creator_id, m.platform, m.post_type, m.posted_at, m.ingested_at
+             FROM (VALUES {}) AS w
+             JOIN rule_posts rp ON rp.rule_id = w.column1 AND rp.creator_id = w.column2
+                               AND rp.posted_at >= w.column3 AND rp.posted_at <= w.column4
              JOIN media m ON m.id = rp.media_id
              ORDER BY rp.posted_at, rp.media_id",
             windows.join(", ")

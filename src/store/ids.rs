@@ -24,7 +24,7 @@ macro_rules! text_columns {
                 &self,
                 buf: &mut <Any as Database>::ArgumentBuffer<'q>,
             ) -> Result<IsNull, BoxDynError> {
-                <String as Encode<'q, Any>>::encode_by_ref(&self.as_str().to_string(), buf)
+                <String as Encode<'q, Any>>::encode_by_ref(self.text(), buf)
             }
         }
 

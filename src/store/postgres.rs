@@ -9,10 +9,10 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
 use tokio::sync::{watch, Notify};
 
 use super::bulk::{padded, padded_len};
-use super::evaluate::{read_posts, InboxRow};
+use super::evaluate::{take_and_read, InboxRow};
 use super::queue::{skip_clause, ClaimRequest, ClaimRow, CLAIM_SELECT};
-use super::{placeholders, Dialect, Purpose, Store, WriteTx};
-use crate::domain::{DeliveryId, MediaId};
+use super::{placeholders, Purpose, Store, WriteTx};
+use crate::domain::DeliveryId;
 use crate::error::Result;
 
 /// Rows another instance is working on are passed over rather than waited for.
@@ -124,21 +124,8 @@ pub(super) async fn take_inbox(
     store: &Store,
     limit: u32,
 ) -> Result<Option<(WriteTx, Vec<InboxRow>)>> {
-    let mut tx = store.begin_write(Purpose::Evaluate).await?;
-    let taken: Vec<(MediaId,)> = sqlx::query_as(&format!(
-        "DELETE FROM media_inbox WHERE media_id {} RETURNING media_id",
-        in_claimed(&format!(
-            "SELECT media_id FROM media_inbox ORDER BY media_id LIMIT {limit}"
-        ))
-    ))
-    .fetch_all(&mut *tx)
-    .await?;
-    if taken.is_empty() {
-        tx.rollback().await?;
-        return Ok(None);
-    }
-    let rows = read_posts(&mut tx, Dialect::Postgres, &taken).await?;
-    Ok(Some((tx, rows)))
+    let oldest = format!("SELECT media_id FROM media_inbox ORDER BY media_id LIMIT {limit}");
+    take_and_read(store, &in_claimed(&oldest)).await
 }
 
 /// What wakes the other instances.

@@ -9,7 +9,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 use super::bulk::{self, Bound};
-use super::evaluate::{read_inbox, read_posts, InboxRow};
+use super::evaluate::{read_inbox, take_and_read, InboxRow};
 use super::queue::{skip_clause, ClaimRequest, ClaimRow, CLAIM_SELECT};
 use super::{placeholders, Dialect, Purpose, Store, WriteTx};
 use crate::domain::DeliveryId;
@@ -190,19 +190,11 @@ pub(super) async fn take_inbox(
         return Ok(Some((tx, rows)));
     }
     tx.rollback().await?;
-    let mut tx = store.begin_write(Purpose::Evaluate).await?;
-    let taken: Vec<(crate::domain::MediaId,)> = sqlx::query_as(&format!(
-        "DELETE FROM media_inbox WHERE media_id IN
-         (SELECT media_id FROM media_inbox ORDER BY media_id LIMIT {limit}) RETURNING media_id"
-    ))
-    .fetch_all(&mut *tx)
-    .await?;
-    if taken.is_empty() {
-        tx.rollback().await?;
-        return Ok(None);
-    }
-    let rows = read_posts(&mut tx, Dialect::Sqlite, &taken).await?;
-    Ok(Some((tx, rows)))
+    take_and_read(
+        store,
+        &format!("IN (SELECT media_id FROM media_inbox ORDER BY media_id LIMIT {limit})"),
+    )
+    .await
 }
 
 fn in_memory(url: &str) -> bool {
