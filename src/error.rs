@@ -19,6 +19,9 @@ pub enum Error {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The service is stopping and takes no more writes.
+    #[error("the service is shutting down")]
+    ShuttingDown,
 }
 
 /// Why a valid request cannot be carried out now.

@@ -4,17 +4,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
-use crate::store::Store;
+use crate::store::{Claimed, Lease, Store};
 use crate::telemetry;
 
-/// Runs until `shutdown` turns true. `wake` is signalled by in-process writers; posts from other
-/// processes are found by polling every `poll_interval`.
+/// Runs until `shutdown` turns true. `wake` is signalled when another instance announces posts
+/// (PostgreSQL); posts `import` wrote are found by polling every `poll_interval`. The
+/// deliveries an evaluation queues are leased to this instance's dispatcher and handed to it.
 pub async fn run_evaluator(
     store: Store,
     wake: Arc<Notify>,
-    deliveries_ready: Arc<Notify>,
+    lease: Lease,
+    handed: mpsc::UnboundedSender<Vec<Claimed>>,
     poll_interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -22,15 +24,16 @@ pub async fn run_evaluator(
     let mut failures = 0u32;
     while !*shutdown.borrow() {
         let started = Instant::now();
-        match store.evaluate_inbox(batch).await {
-            Ok(done) if done.posts > 0 => {
+        match store.evaluate_inbox(batch, Some(&lease)).await {
+            Ok(done) if done.evaluation.posts > 0 => {
                 failures = 0;
-                telemetry::batch("evaluate", started, done.posts);
-                metrics::counter!("lc_webhooks_posts_evaluated_total").increment(done.posts as u64);
+                let e = done.evaluation;
+                telemetry::batch("evaluate", started, e.posts);
+                metrics::counter!("lc_webhooks_posts_evaluated_total").increment(e.posts as u64);
                 metrics::counter!("lc_webhooks_fulfillments_total")
-                    .increment(done.fulfillments as u64);
-                if done.deliveries > 0 {
-                    deliveries_ready.notify_one();
+                    .increment(e.fulfillments as u64);
+                if !done.leased.is_empty() {
+                    let _ = handed.send(done.leased);
                 }
                 continue;
             }

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod evaluator;
 pub mod import;
+pub mod ingest;
 pub mod listen;
 pub mod payload;
 pub mod rules;

@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use thiserror::Error;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState};
 use crate::config::Settings;
 use crate::dispatch::{Dispatcher, DispatcherConfig, Recorder, Sender};
+use crate::domain::DeliveryId;
 use crate::evaluator::run_evaluator;
-use crate::store::{describe_connect_failure, forward_notifications, Dialect, Store};
+use crate::ingest::Ingester;
+use crate::store::{describe_connect_failure, forward_notifications, Dialect, Lease, Store};
 
 /// How long sends in flight may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -96,6 +98,19 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let (stop, stopped) = watch::channel(false);
     let writers = store.dialect().concurrent_writers();
     let (recorder, recorder_tasks) = Recorder::start(store.clone(), writers);
+    // One name for this instance's leases: those its dispatcher claims, and those its
+    // evaluations put on the deliveries they hand over to it.
+    let lease = Lease {
+        owner: DeliveryId::generate().to_string(),
+        length: settings.lease_time,
+    };
+    let (handed, handed_over) = mpsc::unbounded_channel();
+    let (ingester, ingest_tasks) = Ingester::start(
+        store.clone(),
+        store.dialect().ingest_writers(),
+        lease.clone(),
+        handed.clone(),
+    );
 
     let dispatcher = Dispatcher::new(
         store.clone(),
@@ -110,12 +125,13 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             poll_interval: settings.poll_interval,
         },
         deliveries_ready.clone(),
+        lease.owner.clone(),
     );
     let state = AppState {
         store: store.clone(),
+        ingester,
         sender,
         admin_token: settings.admin_token.clone(),
-        new_posts: new_posts.clone(),
         deliveries_ready: deliveries_ready.clone(),
         metrics: metrics_handle(),
     };
@@ -130,6 +146,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         }
     });
     let mut tasks = vec![http];
+    tasks.extend(ingest_tasks);
     tasks.push(tokio::spawn(maintain_periodically(
         store.clone(),
         stopped.clone(),
@@ -138,7 +155,8 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         tasks.push(tokio::spawn(run_evaluator(
             store.clone(),
             new_posts.clone(),
-            deliveries_ready.clone(),
+            lease.clone(),
+            handed.clone(),
             settings.poll_interval,
             stopped.clone(),
         )));
@@ -151,7 +169,12 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             stopped.clone(),
         )));
     }
-    tasks.push(tokio::spawn(dispatcher.run(stopped, SHUTDOWN_GRACE)));
+    drop(handed);
+    tasks.push(tokio::spawn(dispatcher.run(
+        handed_over,
+        stopped,
+        SHUTDOWN_GRACE,
+    )));
     tracing::info!(%addr, store = ?store.dialect(), "lc-webhooks listening");
     Ok(Running {
         addr,

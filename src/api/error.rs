@@ -101,6 +101,11 @@ impl From<Error> for ApiError {
                 conflict_code(&conflict),
                 conflict.to_string(),
             ),
+            Error::ShuttingDown => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the service is shutting down; try another instance or again shortly",
+            ),
             // Details stay in the log: they may name tables, hosts or values.
             other => {
                 tracing::error!(error = %other, "request failed");

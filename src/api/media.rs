@@ -32,7 +32,8 @@ struct Items<T> {
     items: Vec<T>,
 }
 
-/// Records a creator's post; the rules are evaluated against it at once.
+/// Records a creator's post and evaluates it against the rules, in one transaction: a `201`
+/// means what it earned is committed, and its webhooks are on their way.
 #[utoipa::path(
     post,
     path = "/media",
@@ -45,8 +46,7 @@ async fn create(
     State(s): State<AppState>,
     JsonBody(req): JsonBody<MediaInput>,
 ) -> ApiResult<(StatusCode, Json<Media>)> {
-    let mut stored = s.store.insert_media(vec![req.parse()?]).await?;
-    s.new_posts.notify_one();
+    let mut stored = s.ingester.write(vec![req.parse()?]).await?;
     let media = stored.pop().ok_or_else(|| {
         ApiError::from(crate::error::Error::Corrupt(
             "insert returned nothing".into(),
@@ -55,8 +55,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(media)))
 }
 
-/// Records up to 1,000 posts in one transaction. One bad post refuses the whole batch,
-/// named by its index (`media[3]: …`).
+/// Records up to 1,000 posts and evaluates them, in one transaction. One bad post refuses the
+/// whole batch, named by its index (`media[3]: …`).
 #[utoipa::path(
     post,
     path = "/media/batch",
@@ -87,8 +87,7 @@ async fn create_batch(
                 .and_then(|m| m.parse().map_err(|e| e.at(&place).into()))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let items = s.store.insert_media(posts).await?;
-    s.new_posts.notify_one();
+    let items = s.ingester.write(posts).await?;
     Ok((StatusCode::CREATED, Json(Items { items })))
 }
 

@@ -29,6 +29,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::dispatch::Sender;
 use crate::domain::Secret;
+use crate::ingest::Ingester;
 use crate::store::Store;
 use error::ApiError;
 use query::QueryNames;
@@ -39,10 +40,10 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Where posts are written and evaluated, in groups.
+    pub ingester: Ingester,
     pub sender: Sender,
     pub admin_token: Option<Secret>,
-    /// Signalled when posts are written, so the evaluator starts at once.
-    pub new_posts: Arc<Notify>,
     /// Signalled when deliveries are queued (a manual retry).
     pub deliveries_ready: Arc<Notify>,
     pub metrics: PrometheusHandle,

@@ -10,6 +10,8 @@ use crate::store::{SendResult, Store};
 use crate::telemetry;
 
 const BATCH: usize = 512;
+/// How long a batch waits for more results before it is written.
+const GATHER: Duration = Duration::from_millis(10);
 
 /// The sending side; cheap to clone into every send task.
 #[derive(Clone)]
@@ -49,6 +51,17 @@ impl Recorder {
 async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<SendResult>) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
+        // Every batch costs a commit, which rewrites the pages it touched: results arriving a
+        // few at a time wait a moment for others to join them (BENCHMARKS.md, "single posts").
+        let gathered_by = tokio::time::Instant::now() + GATHER;
+        while batch.len() < BATCH {
+            let room = BATCH - batch.len();
+            let more = rx.recv_many(&mut batch, room);
+            match tokio::time::timeout_at(gathered_by, more).await {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
         let mut wait = Duration::from_millis(50);
         let started = Instant::now();
         // A database outage must not lose results: keep the batch until it is written.

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use tracing::Instrument;
@@ -44,6 +44,22 @@ pub struct Dispatcher {
     integrations: Mutex<Option<(Instant, Arc<IntegrationStates>)>>,
 }
 
+/// What a claim did.
+enum Claim {
+    /// No room for any more deliveries: no claim was made.
+    NoRoom,
+    /// The claim took this many.
+    Took(usize),
+}
+
+/// Deliveries handed over may wait in a lane up to this many times its send slots: the
+/// evaluation already leased them, so turning them away costs a write.
+const HANDED_QUEUE: usize = 4;
+
+/// A handed-over delivery's lease began a moment before it arrived: it is counted as ending
+/// this much earlier, so that it is never sent after the lease the store holds.
+const HANDOFF_MARGIN: Duration = Duration::from_secs(1);
+
 /// One integration's send slots, and what is claimed for it but waits for a slot. Claiming
 /// ahead of the slots keeps sends going while the next claim waits for the database (behind
 /// a large ingest on SQLite, say); the queue is capped at one more slot's worth of deliveries.
@@ -58,6 +74,13 @@ struct Waiting {
 }
 
 impl Lane {
+    fn new(cap: usize) -> Lane {
+        Lane {
+            slots: Arc::new(Semaphore::new(cap)),
+            waiting: VecDeque::new(),
+        }
+    }
+
     /// Deliveries this lane can take now: free slots plus room in its queue.
     fn room(&self, cap: usize) -> usize {
         self.slots.available_permits() + cap.saturating_sub(self.waiting.len())
@@ -73,12 +96,15 @@ impl Lane {
 }
 
 impl Dispatcher {
+    /// `owner` names this instance's leases: the ones it claims, and the ones its evaluations
+    /// put on the deliveries they hand over.
     pub fn new(
         store: Store,
         sender: Sender,
         recorder: Recorder,
         config: DispatcherConfig,
         wake: Arc<Notify>,
+        owner: String,
     ) -> Self {
         Dispatcher {
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
@@ -86,8 +112,7 @@ impl Dispatcher {
             sender,
             recorder,
             config,
-            // Identifies this instance's leases: any unique text; a fresh id is one.
-            owner: DeliveryId::generate().to_string(),
+            owner,
             wake,
             lanes: Mutex::new(HashMap::new()),
             leased: Mutex::new(HashSet::new()),
@@ -96,36 +121,61 @@ impl Dispatcher {
     }
 
     /// Runs until `shutdown` turns true, then lets sends in flight finish for up to `grace`.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>, grace: Duration) {
+    /// Deliveries come two ways: handed over by this instance's evaluations, leased already
+    /// (`handed`), and claimed from the store's queue (retries coming due, work of other
+    /// instances or processes, deliveries handed back). A claim is made only while the queue may
+    /// hold something due: after a claim that found nothing, not until a wake or the next poll.
+    pub async fn run(
+        self,
+        mut handed: mpsc::UnboundedReceiver<Vec<Claimed>>,
+        mut shutdown: watch::Receiver<bool>,
+        grace: Duration,
+    ) {
         let this = Arc::new(self);
         let mut tasks = JoinSet::new();
         let mut failures = 0u32;
         // Look for integrations not seen yet: at start, on new work and on every poll.
         let mut probe = true;
+        let mut queue_may_have_work = true;
+        let mut next_poll = Instant::now();
         while !*shutdown.borrow() {
             while tasks.try_join_next().is_some() {}
             this.start_ready(&mut tasks).await;
-            let claimed = this.claim(probe).await;
-            probe = false;
-            match claimed {
-                Ok(n) if n > 0 => {
-                    failures = 0;
-                    this.start_ready(&mut tasks).await;
-                    continue;
-                }
-                Ok(_) => failures = 0,
-                Err(e) => {
-                    failures += 1;
-                    tracing::error!(error = %e, "claiming deliveries failed");
+            if queue_may_have_work {
+                let claimed = this.claim(probe).await;
+                probe = false;
+                match claimed {
+                    Ok(Claim::Took(n)) if n > 0 => {
+                        failures = 0;
+                        this.start_ready(&mut tasks).await;
+                        continue;
+                    }
+                    Ok(Claim::Took(_)) => {
+                        failures = 0;
+                        queue_may_have_work = false;
+                    }
+                    Ok(Claim::NoRoom) => failures = 0,
+                    Err(e) => {
+                        failures += 1;
+                        tracing::error!(error = %e, "claiming deliveries failed");
+                    }
                 }
             }
             let pause = this.config.poll_interval * failures.clamp(1, 10);
-            probe = tokio::select! {
-                _ = this.wake.notified() => true,
-                _ = tokio::time::sleep(pause) => true,
-                _ = shutdown.changed() => false,
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => false,
-            };
+            tokio::select! {
+                _ = this.wake.notified() => {
+                    probe = true;
+                    queue_may_have_work = true;
+                }
+                _ = tokio::time::sleep_until(next_poll.into()) => {
+                    probe = true;
+                    queue_may_have_work = true;
+                    next_poll = Instant::now() + pause;
+                }
+                _ = shutdown.changed() => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                Some(batch) = handed.recv() => this.take_handed(batch).await,
+            }
         }
         // Finish what is in flight; what is cut off or still waiting is handed back to be sent
         // again at once.
@@ -172,10 +222,42 @@ impl Dispatcher {
         }
     }
 
+    /// Takes deliveries an evaluation leased to this instance into their lanes; what does not
+    /// fit is handed back to the queue, where a claim finds it.
+    async fn take_handed(&self, batch: Vec<Claimed>) {
+        let cap = self.config.max_in_flight_per_integration;
+        let lease_ends = Instant::now() + self.config.lease - HANDOFF_MARGIN;
+        let mut over = Vec::new();
+        {
+            let mut lanes = lock(&self.lanes);
+            let mut leased = lock(&self.leased);
+            for c in batch {
+                let lane = lanes
+                    .entry(c.target.integration_id.clone())
+                    .or_insert_with(|| Lane::new(cap));
+                if lane.waiting.len() >= cap * HANDED_QUEUE {
+                    over.push(c.delivery_id);
+                    continue;
+                }
+                tracing::debug!(delivery = %c.delivery_id, "handed over");
+                leased.insert(c.delivery_id.clone());
+                lane.waiting.push_back(Waiting {
+                    claimed: c,
+                    lease_ends,
+                });
+            }
+        }
+        if !over.is_empty() {
+            if let Err(e) = self.store.release(&over, &self.owner).await {
+                tracing::warn!(error = %e, count = over.len(), "could not hand back deliveries; their leases will expire");
+            }
+        }
+    }
+
     /// Leases due deliveries this instance has room for, into their integrations' lanes, as
     /// [`claim_policy::plan`] says.
     #[tracing::instrument(skip_all, name = "claim")]
-    async fn claim(&self, probe: bool) -> crate::error::Result<usize> {
+    async fn claim(&self, probe: bool) -> crate::error::Result<Claim> {
         let cap = self.config.max_in_flight_per_integration;
         let integrations = self.integrations().await?;
         let loads: Vec<LaneLoad> = lock(&self.lanes)
@@ -194,7 +276,7 @@ impl Dispatcher {
             &integrations.paused,
             probe,
         ) else {
-            return Ok(0);
+            return Ok(Claim::NoRoom);
         };
         // Measured before the claim, so never later than the lease the database records.
         let started = Instant::now();
@@ -219,10 +301,7 @@ impl Dispatcher {
             for c in claimed {
                 let lane = lanes
                     .entry(c.target.integration_id.clone())
-                    .or_insert_with(|| Lane {
-                        slots: Arc::new(Semaphore::new(cap)),
-                        waiting: VecDeque::new(),
-                    });
+                    .or_insert_with(|| Lane::new(cap));
                 if lane.room(cap) == 0 {
                     over_cap.push(c.delivery_id);
                     continue;
@@ -237,7 +316,7 @@ impl Dispatcher {
         if !over_cap.is_empty() {
             self.store.release(&over_cap, &self.owner).await?;
         }
-        Ok(count)
+        Ok(Claim::Took(count))
     }
 
     /// The integrations' states, read again at most once a poll interval (not on every claim);

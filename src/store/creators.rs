@@ -5,7 +5,7 @@ use crate::domain::time::{now, to_micros};
 use crate::domain::{Creator, CreatorId, NewCreator, Page, PageRequest};
 use crate::error::{Conflict, Error, Result};
 
-const COLUMNS: &str = "id, email, ig_username, tt_username, created_at";
+pub(super) const COLUMNS: &str = "id, email, ig_username, tt_username, created_at";
 
 impl Store {
     pub async fn create_creator(&self, new: NewCreator) -> Result<Creator> {

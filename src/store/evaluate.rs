@@ -1,23 +1,27 @@
-//! Carrying out an evaluation: one transaction takes a batch of posts from the inbox, locks the
-//! pairs the rule engine names, reads what it asks for, and writes what it decided — every
-//! fulfillment, its deliveries and the counted posts together. The decisions are `rules`'s.
+//! Carrying out an evaluation: in the transaction that wrote the posts (the API's, see
+//! [`Store::ingest`]) or that took them from the inbox (`import`'s), lock the pairs the rule
+//! engine names, read what it asks for, and write what it decided — every fulfillment, its
+//! deliveries and the counted posts together. The decisions are `rules`'s.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
 
 use sqlx::AnyConnection;
 
 use super::bulk::{self, padded, padded_len, write_row, Bound};
-use super::rows::{MediaRow, RuleRow};
+use super::config::Config;
+use super::rows::{CreatorRow, MediaRow};
 use super::{placeholders, postgres, sqlite, Dialect, Purpose, Store, WriteTx};
 use crate::domain::time::{from_micros, now, to_micros};
 use crate::domain::{
-    Creator, CreatorId, DeliveryId, DeliveryStatus, FulfillmentId, IntegrationId, Media, MediaId,
-    Rule, RuleId,
+    Creator, CreatorId, DeliveryId, DeliveryStatus, FulfillmentId, IntegrationId, Invalid, Media,
+    MediaId, NewMedia, Problem, RuleId,
 };
 use crate::error::Result;
 use crate::rules::{self, Award, PairKey, Pending, Tally};
+use crate::store::Claimed;
 
-/// What one pass over the inbox did.
+/// What one evaluation did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Evaluation {
     pub posts: usize,
@@ -25,24 +29,120 @@ pub struct Evaluation {
     pub deliveries: usize,
 }
 
+/// The lease an evaluation puts on the deliveries it queues: to this instance's dispatcher,
+/// which is handed them in memory, so they go out with no claim.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub owner: String,
+    pub length: Duration,
+}
+
+/// An evaluation's counts, and the deliveries it leased (empty without a [`Lease`]).
+#[derive(Debug, Default)]
+pub struct Evaluated {
+    pub evaluation: Evaluation,
+    pub leased: Vec<Claimed>,
+}
+
+/// What a group of requests' posts became: each request's posts as stored (or why they were
+/// refused, writing none of them), and the evaluation of all of them.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    pub results: Vec<std::result::Result<Vec<Media>, Invalid>>,
+    pub evaluated: Evaluated,
+}
+
 impl Store {
-    /// Evaluates up to `limit` queued posts. Each post leaves the inbox in the same transaction
-    /// that records what it earned, so a post is evaluated exactly once, even across instances.
-    pub async fn evaluate_inbox(&self, limit: u32) -> Result<Evaluation> {
+    /// Writes the posts of several requests and evaluates them, in one transaction: a `201`
+    /// then means the rewards they earned are committed, and their deliveries can go out at
+    /// once. A request naming an unknown creator is refused whole; the others go on. Posts
+    /// written so never enter the inbox: each is evaluated exactly once, here.
+    pub async fn ingest(
+        &self,
+        requests: &[Vec<NewMedia>],
+        lease: Option<&Lease>,
+    ) -> Result<Ingested> {
+        let mut tx = self.begin_write(Purpose::Ingest).await?;
+        let conn: &mut AnyConnection = &mut tx;
+        let wanted: BTreeSet<&CreatorId> =
+            requests.iter().flatten().map(|p| &p.creator_id).collect();
+        let creators = read_creators(conn, self.dialect, &wanted).await?;
+        let ingested_at = now();
+        let mut results = Vec::with_capacity(requests.len());
+        let mut posts = Vec::new();
+        for request in requests {
+            let mut unknown: Vec<&str> = request
+                .iter()
+                .filter(|p| !creators.contains_key(&p.creator_id))
+                .map(|p| p.creator_id.as_str())
+                .collect();
+            if !unknown.is_empty() {
+                unknown.sort_unstable();
+                unknown.dedup();
+                results.push(Err(Invalid::new(
+                    Problem::UnknownCreator,
+                    format!("no creator with id {}", unknown.join(", ")),
+                )));
+                continue;
+            }
+            let media: Vec<Media> = request
+                .iter()
+                .map(|p| Media {
+                    id: MediaId::generate(),
+                    creator_id: p.creator_id.clone(),
+                    platform: p.platform,
+                    post_type: p.post_type,
+                    posted_at: p.posted_at,
+                    ingested_at,
+                })
+                .collect();
+            posts.extend(media.iter().cloned());
+            results.push(Ok(media));
+        }
+        if posts.is_empty() {
+            tx.rollback().await?;
+            return Ok(Ingested {
+                results,
+                evaluated: Evaluated::default(),
+            });
+        }
+        super::media::insert_media_rows(conn, self.dialect, &posts).await?;
+        let evaluated = self.evaluate(conn, &posts, &creators, lease).await?;
+        tx.commit().await?;
+        Ok(Ingested { results, evaluated })
+    }
+
+    /// Evaluates up to `limit` posts from the inbox (those `import` wrote). Each post leaves the
+    /// inbox in the same transaction that records what it earned, so a post is evaluated exactly
+    /// once, even across instances.
+    pub async fn evaluate_inbox(&self, limit: u32, lease: Option<&Lease>) -> Result<Evaluated> {
         let taken = match self.dialect {
             Dialect::Sqlite => sqlite::take_inbox(self, limit).await?,
             Dialect::Postgres => postgres::take_inbox(self, limit).await?,
         };
         let Some((mut tx, rows)) = taken else {
-            return Ok(Evaluation::default());
+            return Ok(Evaluated::default());
         };
-        let dialect = self.dialect;
-        let conn: &mut AnyConnection = &mut tx;
         let (posts, creators) = posts_and_creators(rows)?;
-        let rules = active_rules(conn).await?;
-        let integrations = active_integrations(conn).await?;
+        let evaluated = self.evaluate(&mut tx, &posts, &creators, lease).await?;
+        tx.commit().await?;
+        Ok(evaluated)
+    }
 
-        let matched = rules::match_posts(&posts, &creators, &rules)?;
+    /// Evaluates `posts` in the caller's transaction, as the rule engine decides.
+    async fn evaluate(
+        &self,
+        conn: &mut AnyConnection,
+        posts: &[Media],
+        creators: &HashMap<CreatorId, Creator>,
+        lease: Option<&Lease>,
+    ) -> Result<Evaluated> {
+        let dialect = self.dialect;
+        let config = self.config(conn).await?;
+        let matched = rules::match_posts(posts, creators, &config.rules)?;
+        if dialect == Dialect::Postgres && !matched.tallies.is_empty() {
+            postgres::before_counting(conn).await?;
+        }
         let rewarded = lock_progress(conn, &matched.tallies).await?;
         let open: Vec<&Tally<'_>> = matched
             .tallies
@@ -59,19 +159,81 @@ impl Store {
             .instant
             .iter()
             .chain(&counted.grants)
-            .map(|grant| grant.award(&integrations))
+            .map(|grant| grant.award(&config.integrations))
             .collect::<Result<Vec<Award>>>()?;
-        let deliveries = write_awards(conn, dialect, &awards).await?;
-        if deliveries > 0 {
+        let at = now();
+        let until = lease
+            .map(|l| to_micros(at) + i64::try_from(l.length.as_micros()).unwrap_or(i64::MAX / 2));
+        let deliveries = write_awards(conn, dialect, &awards, to_micros(at), lease, until).await?;
+        // Deliveries leased here go to this instance's dispatcher; others are announced.
+        if deliveries > 0 && lease.is_none() {
             self.announce(conn, postgres::Channel::Deliveries).await?;
         }
-        tx.commit().await?;
-        Ok(Evaluation {
-            posts: posts.len(),
-            fulfillments: awards.len(),
-            deliveries,
+        let leased = match lease {
+            Some(lease) => leased(&awards, &config, lease),
+            None => Vec::new(),
+        };
+        Ok(Evaluated {
+            evaluation: Evaluation {
+                posts: posts.len(),
+                fulfillments: awards.len(),
+                deliveries,
+            },
+            leased,
         })
     }
+}
+
+/// The deliveries of `awards`, as the dispatcher that holds their lease sends them.
+fn leased(awards: &[Award], config: &Config, lease: &Lease) -> Vec<Claimed> {
+    awards
+        .iter()
+        .flat_map(|award| {
+            award
+                .deliveries
+                .iter()
+                .filter_map(|(delivery_id, integration_id)| {
+                    Some(Claimed {
+                        delivery_id: delivery_id.clone(),
+                        attempt_number: 1,
+                        single_attempt: false,
+                        lease_owner: lease.owner.clone(),
+                        target: config.targets.get(integration_id)?.clone(),
+                        body: award.body.clone(),
+                    })
+                })
+        })
+        .collect()
+}
+
+/// The creators named, with what a payload carries of them.
+async fn read_creators(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    ids: &BTreeSet<&CreatorId>,
+) -> Result<HashMap<CreatorId, Creator>> {
+    let ids: Vec<&CreatorId> = ids
+        .iter()
+        .copied()
+        .filter(|id| CreatorId::is_well_formed(id.as_str()))
+        .collect();
+    let mut creators = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT {} FROM creators WHERE id IN ({})",
+            super::creators::COLUMNS,
+            dialect.list(padded_len(chunk.len()))
+        );
+        let mut query = sqlx::query_as::<_, CreatorRow>(&sql);
+        for id in padded(chunk) {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let creator = Creator::from(row);
+            creators.insert(creator.id.clone(), creator);
+        }
+    }
+    Ok(creators)
 }
 
 /// A post with its creator's columns.
@@ -147,26 +309,6 @@ fn posts_and_creators(rows: Vec<InboxRow>) -> Result<(Vec<Media>, HashMap<Creato
         posts.push(Media::try_from(row.media)?);
     }
     Ok((posts, creators))
-}
-
-async fn active_rules(conn: &mut AnyConnection) -> Result<Vec<Rule>> {
-    sqlx::query_as::<_, RuleRow>(&format!(
-        "SELECT {} FROM rules WHERE active = 1 AND deleted = 0 ORDER BY id",
-        super::rules::COLUMNS
-    ))
-    .fetch_all(conn)
-    .await?
-    .into_iter()
-    .map(Rule::try_from)
-    .collect()
-}
-
-async fn active_integrations(conn: &mut AnyConnection) -> Result<Vec<IntegrationId>> {
-    let rows: Vec<(IntegrationId,)> =
-        sqlx::query_as("SELECT id FROM integrations WHERE active = 1 AND deleted = 0 ORDER BY id")
-            .fetch_all(conn)
-            .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 /// (rule, creator) pairs per locking statement, within the bind limit.
@@ -399,22 +541,27 @@ write_row! {
 }
 
 write_row! {
-    /// A delivery waiting to be sent.
+    /// A delivery waiting to be sent, or leased already to the evaluating instance.
     struct QueueInsert<'a> {
         delivery_id: &'a DeliveryId,
         integration_id: &'a IntegrationId,
         due_at: i64,
+        lease_until: i64,
+        lease_owner: Option<&'a str>,
     }
 }
 
 /// Writes the fulfillments with their payloads, marks their posts counted and queues their
-/// deliveries, in a few multi-row statements. Returns the deliveries queued.
+/// deliveries (leased until `until` with a lease), in a few multi-row statements. Returns the
+/// deliveries queued.
 async fn write_awards(
     conn: &mut AnyConnection,
     dialect: Dialect,
     awards: &[Award],
+    at: i64,
+    lease: Option<&Lease>,
+    until: Option<i64>,
 ) -> Result<usize> {
-    let at = to_micros(now());
     let mut fulfillments = Vec::with_capacity(awards.len());
     let mut counted = Vec::new();
     let mut deliveries = Vec::new();
@@ -447,6 +594,8 @@ async fn write_awards(
                 delivery_id,
                 integration_id,
                 due_at: at,
+                lease_until: until.unwrap_or(0),
+                lease_owner: lease.map(|l| l.owner.as_str()),
             });
         }
     }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::page::PageQuery;
 use super::rows::IntegrationRow;
-use super::{flag, retry_deadlocks, Dialect, Purpose, Store};
+use super::{config, flag, retry_deadlocks, Dialect, Purpose, Store};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{
     AuthHeader, AuthPrefix, DeliveryStatus, Integration, IntegrationId, IntegrationPatch, Name,
@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, created_at, updated_at";
 
 /// What the dispatcher needs to know of the integrations: which take sends, which are paused
@@ -64,7 +64,7 @@ impl Store {
         .bind(new.signing_secret.as_ref().map(Secret::expose))
         .bind(flag(new.active))
         .bind(at);
-        self.execute_write(Purpose::Config, insert).await?;
+        self.change_config(insert).await?;
         self.integration(&id).await
     }
 
@@ -130,7 +130,7 @@ impl Store {
         .bind(secret.as_ref().map(Secret::expose))
         .bind(patch.active.map(flag))
         .bind(to_micros(now()));
-        let done = self.execute_write(Purpose::Config, update).await?;
+        let done = self.change_config(update).await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("integration"));
         }
@@ -184,6 +184,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         forget_in_rules(&mut tx, self.dialect, id).await?;
+        config::bump(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }

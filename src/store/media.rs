@@ -13,7 +13,8 @@ use crate::error::Result;
 const COLUMNS: &str = "id, creator_id, platform, post_type, posted_at, ingested_at";
 
 impl Store {
-    /// Stores posts and queues each for evaluation, all in one transaction: every post or none.
+    /// Stores posts and queues each in the inbox for the evaluator, all in one transaction: every
+    /// post or none. (The API writes and evaluates at once: [`Store::ingest`].)
     pub async fn insert_media(&self, posts: Vec<NewMedia>) -> Result<Vec<Media>> {
         let creators: BTreeSet<&CreatorId> = posts.iter().map(|p| &p.creator_id).collect();
         let creators: Vec<&CreatorId> = creators.into_iter().collect();
@@ -75,7 +76,22 @@ write_row! {
     }
 }
 
+/// Posts and their inbox rows: the evaluator takes them from there.
 async fn insert_rows(conn: &mut AnyConnection, dialect: Dialect, media: &[Media]) -> Result<()> {
+    insert_media_rows(conn, dialect, media).await?;
+    let inbox: Vec<InboxInsert<'_>> = media
+        .iter()
+        .map(|m| InboxInsert { media_id: &m.id })
+        .collect();
+    bulk::insert(conn, dialect, "media_inbox", "", &inbox).await
+}
+
+/// The posts alone, for a transaction that evaluates them itself.
+pub(super) async fn insert_media_rows(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    media: &[Media],
+) -> Result<()> {
     let rows: Vec<MediaInsert<'_>> = media
         .iter()
         .map(|m| MediaInsert {
@@ -87,10 +103,5 @@ async fn insert_rows(conn: &mut AnyConnection, dialect: Dialect, media: &[Media]
             ingested_at: to_micros(m.ingested_at),
         })
         .collect();
-    bulk::insert(conn, dialect, "media", "", &rows).await?;
-    let inbox: Vec<InboxInsert<'_>> = media
-        .iter()
-        .map(|m| InboxInsert { media_id: &m.id })
-        .collect();
-    bulk::insert(conn, dialect, "media_inbox", "", &inbox).await
+    bulk::insert(conn, dialect, "media", "", &rows).await
 }

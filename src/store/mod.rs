@@ -8,6 +8,7 @@
 
 mod backlog;
 mod bulk;
+mod config;
 mod connect_failure;
 mod creators;
 mod deliveries;
@@ -36,7 +37,7 @@ use crate::telemetry;
 
 pub use backlog::Backlog;
 pub use connect_failure::describe_connect_failure;
-pub use evaluate::Evaluation;
+pub use evaluate::{Evaluated, Evaluation, Ingested, Lease};
 pub use integrations::IntegrationStates;
 pub use postgres::forward_notifications;
 pub use queue::{Claimed, Outcome, SendResult};
@@ -78,6 +79,16 @@ impl Dialect {
         match self {
             Dialect::Sqlite => 1,
             Dialect::Postgres => 3,
+        }
+    }
+
+    /// Tasks writing groups of posts at once: SQLite has one writer; on PostgreSQL two overlap
+    /// their commits at low load, and still form large groups under load, where a third only
+    /// split them into more commits (BENCHMARKS.md, "single posts").
+    pub fn ingest_writers(self) -> usize {
+        match self {
+            Dialect::Sqlite => 1,
+            Dialect::Postgres => 2,
         }
     }
 
@@ -155,6 +166,8 @@ pub struct Store {
     /// SQLite takes one writer at a time and makes the others poll its lock, sleeping up to
     /// 100 ms between tries; queueing this process's writers here wakes the next one at once.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// The active rules and integrations as last read, with their version.
+    config: Arc<std::sync::Mutex<Option<Arc<config::Config>>>>,
 }
 
 /// A write transaction that holds the write gate (SQLite) until it commits or rolls back.
@@ -228,6 +241,7 @@ impl Store {
             writer,
             dialect,
             write_gate,
+            config: Arc::default(),
         })
     }
 
@@ -252,6 +266,19 @@ impl Store {
     ) -> Result<AnyQueryResult> {
         let _gate = self.write_gate(purpose).await;
         Ok(statement.execute(&self.writer).await?)
+    }
+
+    /// Runs one statement that changes rules or integrations, with the config version's bump,
+    /// in one transaction.
+    async fn change_config<'q>(
+        &self,
+        statement: Query<'q, Any, AnyArguments<'q>>,
+    ) -> Result<AnyQueryResult> {
+        let mut tx = self.begin_write(Purpose::Config).await?;
+        let done = statement.execute(&mut *tx).await?;
+        config::bump(&mut tx).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 
     /// Begins a transaction that writes, in this process's turn (SQLite) and with the

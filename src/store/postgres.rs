@@ -31,8 +31,16 @@ const CLAIM_SETTINGS: &str = "SELECT set_config('plan_cache_mode', 'force_generi
 const BOOKKEEPING_SETTINGS: &str = "SELECT set_config('synchronous_commit', 'off', true), \
      set_config('enable_seqscan', 'off', true)";
 
-/// Run first in an evaluation's transaction.
+/// Run first in an evaluation's transaction (one that takes posts from the inbox), and before
+/// an ingest's evaluation counts posts toward rules that keep count: those statements join the
+/// pending posts by key. An ingest whose rules need no counting only inserts, and saves the round
+/// trip.
 const EVALUATION_SETTINGS: &str = "SELECT set_config('enable_seqscan', 'off', true)";
+
+pub(super) async fn before_counting(conn: &mut AnyConnection) -> Result<()> {
+    sqlx::query(EVALUATION_SETTINGS).execute(conn).await?;
+    Ok(())
+}
 
 // Why `enable_seqscan = off` on the hot path: every statement there touches a few rows by key,
 // but each connection keeps its prepared statements, and a plan made while a table was

@@ -2,7 +2,7 @@ use sqlx::AnyConnection;
 
 use super::page::PageQuery;
 use super::rows::RuleRow;
-use super::{flag, Dialect, Purpose, Store};
+use super::{config, flag, Dialect, Purpose, Store};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{
     IntegrationId, Invalid, NewRule, Page, PageRequest, Problem, Rule, RuleId, RulePatch,
@@ -38,6 +38,7 @@ impl Store {
         .bind(at)
         .fetch_one(&mut *tx)
         .await?;
+        config::bump(&mut tx).await?;
         tx.commit().await?;
         row.try_into()
     }
@@ -124,6 +125,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let row = row.ok_or(Error::NotFound("rule"))?;
+        config::bump(&mut tx).await?;
         tx.commit().await?;
         row.try_into()
     }
@@ -133,7 +135,7 @@ impl Store {
         let delete = sqlx::query("UPDATE rules SET deleted = 1, active = 0, updated_at = $2 WHERE id = $1 AND deleted = 0")
             .bind(id)
             .bind(to_micros(now()));
-        let done = self.execute_write(Purpose::Config, delete).await?;
+        let done = self.change_config(delete).await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("rule"));
         }

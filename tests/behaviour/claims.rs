@@ -65,7 +65,7 @@ async fn the_posts_claim_looks_each_post_up_once_after_a_vacuum_of_an_empty_inbo
         return;
     };
     // No rules: the pass takes the posts and counts nothing, which is all this needs.
-    store.evaluate_inbox(500).await.expect("evaluate");
+    store.evaluate_inbox(500, None).await.expect("evaluate");
     // The pick walks 500 entries and the delete looks 500 up; the loop read ~800,000.
     let read = entries_read_by(store, &pool, "media_inbox").await;
     assert!(read <= 1500, "{read} index entries read to claim 500 posts");

@@ -216,7 +216,11 @@ async fn two_stores_on_one_database_take_each_post_and_each_delivery_once(backen
     let evaluate = |store: Store| async move {
         let mut posts = 0;
         loop {
-            let done = store.evaluate_inbox(250).await.expect("evaluate");
+            let done = store
+                .evaluate_inbox(250, None)
+                .await
+                .expect("evaluate")
+                .evaluation;
             if done.posts == 0 {
                 return posts;
             }

@@ -108,7 +108,7 @@ pub(crate) fn metric_by_label(
 /// Per stage (`evaluate`, `claim`, `record`), summed over the services: batches, rows and
 /// seconds in the store.
 pub(crate) fn batch_figures(pages: &[String]) -> Vec<(&'static str, f64, f64, f64)> {
-    ["evaluate", "claim", "record"]
+    ["ingest", "evaluate", "claim", "record"]
         .into_iter()
         .map(|stage| {
             let label = format!("{{stage=\"{stage}\"}}");

@@ -8,6 +8,7 @@
 //! is not the service's), one or more `lc-webhooks` processes on a fresh database, drives them
 //! through the public HTTP API, and prints one figure per line and a final JSON line.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,7 +27,9 @@ use db::{create_pg_database, drop_pg_database, with_database, Db};
 use http::{batch_figures, metric_by_label, post_json, scrape_metrics, wait_ready};
 use procs::{cpu_secs, free_port, machine_jiffies, peak_rss_kib, unix_micros, Children};
 use receiver::{receiver_ceiling, ReceiverClient};
-use workload::{create_creators, ingest, latency_phase, wait_for};
+use workload::{
+    accepted_to_received, create_creators, ingest, ingest_single, latency_phase, wait_for, Latency,
+};
 
 const ADMIN_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -43,6 +46,12 @@ impl Backend {
             Backend::Postgres => "postgres",
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum IngestMode {
+    Batch,
+    Single,
 }
 
 #[derive(Debug, Parser)]
@@ -70,6 +79,15 @@ struct Args {
     /// the latency phase is skipped: a webhook's first post was accepted before the rest of its group.
     #[arg(long, default_value_t = 1)]
     rule_count: u64,
+    /// How phase 1 posts: `batch` (`POST /v1/media/batch`, --batch posts a request,
+    /// --ingest-concurrency requests at once) or `single` (`POST /v1/media`, one post a request,
+    /// --concurrency clients each sending its next post when the last was answered; latency is
+    /// then measured on every post of phase 1, and phase 2 is skipped).
+    #[arg(long, value_enum, default_value_t = IngestMode::Batch)]
+    ingest: IngestMode,
+    /// Clients at once in `--ingest single`.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
     /// Posts per ingest batch request in the throughput phase (at most 1000).
     #[arg(long, default_value_t = 1000)]
     batch: usize,
@@ -286,15 +304,25 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
         .sum();
     let receiver_cpu_setup = cpu_secs(receiver_pid).unwrap_or(0.0);
     let machine_setup = machine_jiffies();
-    let ingest = ingest(
-        &client,
-        &services,
-        &creator_ids,
-        posts,
-        batch,
-        args.ingest_concurrency.max(1),
-    )
-    .await?;
+    let (ingest, single_accepted) = match args.ingest {
+        IngestMode::Batch => (
+            ingest(
+                &client,
+                &services,
+                &creator_ids,
+                posts,
+                batch,
+                args.ingest_concurrency.max(1),
+            )
+            .await?,
+            None,
+        ),
+        IngestMode::Single => {
+            let (ingest, accepted) =
+                ingest_single(&client, &services, &creator_ids, posts, args.concurrency).await?;
+            (ingest, Some(accepted))
+        }
+    };
     let ingest_posts_per_s = posts as f64 / ingest.wall.as_secs_f64();
     println!(
         "# ingested {posts} posts in {:.2} s ({ingest_posts_per_s:.0} posts/s)",
@@ -347,11 +375,38 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     let gate_wait = metric_by_label(&pages, "lc_webhooks_write_gate_wait_seconds_sum");
     let gate_hold = metric_by_label(&pages, "lc_webhooks_write_gate_hold_seconds_sum");
 
-    // 5. Phase 2: latency at a steady rate.
+    // 5. Phase 2: latency at a steady rate (single posts: measured on phase 1 itself).
     if args.latency_secs > 0 && rule_count > 1 {
         println!("# phase 2 skipped: latency is measured with --rule-count 1");
     }
-    let lat = if args.latency_secs > 0 && rule_count == 1 {
+    let sent_to_received = single_accepted
+        .as_ref()
+        .filter(|_| rule_count == 1)
+        .map(|times| {
+            let sent: HashMap<String, i64> =
+                times.iter().map(|(id, (s, _))| (id.clone(), *s)).collect();
+            accepted_to_received(&events, &sent)
+        });
+    let phase1_latency = single_accepted
+        .as_ref()
+        .filter(|_| rule_count == 1)
+        .map(|times| {
+            let accepted: HashMap<String, i64> =
+                times.iter().map(|(id, (_, a))| (id.clone(), *a)).collect();
+            let lat = accepted_to_received(&events, &accepted);
+            Latency {
+                posts,
+                webhooks: 0,
+                achieved_rate: ingest_posts_per_s,
+                p50: percentile(&lat, 50.0),
+                p99: percentile(&lat, 99.0),
+                max: lat.last().copied().unwrap_or(f64::NAN),
+                missing: expected.saturating_sub(lat.len() as u64),
+            }
+        });
+    let lat = if phase1_latency.is_some() {
+        phase1_latency
+    } else if args.latency_secs > 0 && rule_count == 1 {
         Some(
             latency_phase(
                 &client,
@@ -463,6 +518,22 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
             figures.push((name.as_str(), json!(round3(*secs))));
         }
     }
+    if let Some(lat) = &sent_to_received {
+        figures.extend([
+            (
+                "sent_to_received_p50_ms",
+                json!(round1(percentile(lat, 50.0))),
+            ),
+            (
+                "sent_to_received_p99_ms",
+                json!(round1(percentile(lat, 99.0))),
+            ),
+            (
+                "sent_to_received_max_ms",
+                json!(round1(lat.last().copied().unwrap_or(f64::NAN))),
+            ),
+        ]);
+    }
     if let Some(l) = &lat {
         figures.extend([
             ("latency_posts", json!(l.posts)),
@@ -516,6 +587,13 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     }
     let mut all = serde_json::Map::new();
     all.insert("backend".into(), json!(backend.name()));
+    all.insert(
+        "ingest".into(),
+        json!(match args.ingest {
+            IngestMode::Batch => "batch".to_string(),
+            IngestMode::Single => format!("single x{}", args.concurrency),
+        }),
+    );
     all.insert("deliveries".into(), json!(expected));
     all.insert("posts".into(), json!(posts));
     all.insert("history_posts".into(), json!(args.history));

@@ -245,11 +245,7 @@ pub(crate) async fn latency_phase(
     }
     let events = receiver.events(from_event).await?;
     let accepted = accepted.lock().unwrap_or_else(|p| p.into_inner());
-    let mut lat: Vec<f64> = events
-        .iter()
-        .filter_map(|(_, media, at)| accepted.get(media).map(|a| (at - a) as f64 / 1e3))
-        .collect();
-    lat.sort_by(f64::total_cmp);
+    let lat = accepted_to_received(&events, &accepted);
     let missing = webhooks.saturating_sub(lat.len() as u64);
     Ok(Latency {
         posts,
@@ -260,4 +256,88 @@ pub(crate) async fn latency_phase(
         max: lat.last().copied().unwrap_or(f64::NAN),
         missing,
     })
+}
+
+/// When one post of `--ingest single` was sent and when its `201` came back (unix µs).
+pub(crate) type SentAccepted = HashMap<String, (i64, i64)>;
+
+/// Phase 1 of `--ingest single`: `posts` posts, one per `POST /v1/media`, from `concurrency`
+/// clients each sending its next post when the last was answered. Returns the ingest window
+/// and, per post id, when it was sent and accepted.
+pub(crate) async fn ingest_single(
+    client: &reqwest::Client,
+    services: &[(String, u32)],
+    creators: &[String],
+    posts: u64,
+    concurrency: usize,
+) -> Result<(Ingest, SentAccepted)> {
+    const TYPES: [&str; 3] = ["STORY", "FEED", "REEL"];
+    let next = Arc::new(AtomicU64::new(0));
+    let first_accepted = Arc::new(AtomicU64::new(u64::MAX));
+    let creators: Arc<Vec<String>> = Arc::new(creators.to_vec());
+    let mut set = JoinSet::new();
+    let started = Instant::now();
+    for c in 0..concurrency.max(1) {
+        let client = client.clone();
+        let url = format!("{}/v1/media", services[c % services.len()].0);
+        let (next, first, creators) = (next.clone(), first_accepted.clone(), creators.clone());
+        set.spawn(async move {
+            let mut accepted = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= posts {
+                    return Ok::<_, anyhow::Error>(accepted);
+                }
+                let body = json!({
+                    "creatorId": creators[(n % creators.len() as u64) as usize],
+                    "postType": TYPES[(n % 3) as usize],
+                });
+                let body = serde_json::to_vec(&body)?;
+                let sent = unix_micros();
+                let resp = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                let at = unix_micros();
+                if resp.status() != reqwest::StatusCode::CREATED {
+                    bail!(
+                        "{url} → {}: {}",
+                        resp.status(),
+                        resp.text().await.unwrap_or_default()
+                    );
+                }
+                first.fetch_min(at as u64, Ordering::Relaxed);
+                let v: Value = serde_json::from_slice(&resp.bytes().await?)?;
+                let id = v["id"]
+                    .as_str()
+                    .ok_or_else(|| anyhow!("a post without id"))?;
+                accepted.push((id.to_string(), (sent, at)));
+            }
+        });
+    }
+    let mut accepted = HashMap::with_capacity(posts as usize);
+    while let Some(r) = set.join_next().await {
+        accepted.extend(r??);
+    }
+    let ingest = Ingest {
+        started,
+        wall: started.elapsed(),
+        first_accepted_us: first_accepted.load(Ordering::Relaxed) as i64,
+    };
+    Ok((ingest, accepted))
+}
+
+/// Accepted → received, per webhook whose first post is in `accepted`, in ms, sorted.
+pub(crate) fn accepted_to_received(
+    events: &[(String, String, i64)],
+    accepted: &HashMap<String, i64>,
+) -> Vec<f64> {
+    let mut lat: Vec<f64> = events
+        .iter()
+        .filter_map(|(_, media, at)| accepted.get(media).map(|a| (at - a) as f64 / 1e3))
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    lat
 }

@@ -1,0 +1,153 @@
+//! Posts arriving one per request, written in groups: a request waits for the transaction that
+//! writes and evaluates its posts, and the requests that arrive while one transaction runs share
+//! the next. At low load a group is one request, written at once; under load groups grow, and
+//! one commit (one flush of the write-ahead log) serves many posts.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::task::JoinHandle;
+
+use crate::domain::{Media, NewMedia};
+use crate::error::{Error, Result};
+use crate::store::{Claimed, Ingested, Lease, Store};
+use crate::telemetry;
+
+/// Posts one group takes at most: beyond that a transaction only holds up the next group.
+const GROUP_POSTS: usize = 4000;
+
+/// Requests waiting for a writer; past that, a request waits to be queued.
+const QUEUED_REQUESTS: usize = 4096;
+
+/// The API's way in; cheap to clone.
+#[derive(Clone)]
+pub struct Ingester {
+    requests: mpsc::Sender<Request>,
+}
+
+struct Request {
+    posts: Vec<NewMedia>,
+    reply: oneshot::Sender<Result<Vec<Media>>>,
+}
+
+impl Ingester {
+    /// Starts `writers` tasks that write groups (SQLite has one writer, so one; PostgreSQL
+    /// overlaps several). The deliveries each group's evaluation leases to this instance go to
+    /// `handed`, the dispatcher's. The tasks end when every `Ingester` is dropped.
+    pub fn start(
+        store: Store,
+        writers: usize,
+        lease: Lease,
+        handed: mpsc::UnboundedSender<Vec<Claimed>>,
+    ) -> (Ingester, Vec<JoinHandle<()>>) {
+        let (tx, rx) = mpsc::channel(QUEUED_REQUESTS);
+        let rx = Arc::new(Mutex::new(rx));
+        let tasks = (0..writers.max(1))
+            .map(|_| {
+                tokio::spawn(write_groups(
+                    store.clone(),
+                    rx.clone(),
+                    lease.clone(),
+                    handed.clone(),
+                ))
+            })
+            .collect();
+        (Ingester { requests: tx }, tasks)
+    }
+
+    /// Writes `posts` and evaluates them; answers once they and what they earned are committed.
+    pub async fn write(&self, posts: Vec<NewMedia>) -> Result<Vec<Media>> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request { posts, reply })
+            .await
+            .map_err(|_| Error::ShuttingDown)?;
+        answer.await.map_err(|_| Error::ShuttingDown)?
+    }
+}
+
+async fn write_groups(
+    store: Store,
+    requests: Arc<Mutex<mpsc::Receiver<Request>>>,
+    lease: Lease,
+    handed: mpsc::UnboundedSender<Vec<Claimed>>,
+) {
+    loop {
+        let group = {
+            let mut requests = requests.lock().await;
+            let Some(first) = requests.recv().await else {
+                return;
+            };
+            let mut posts = first.posts.len();
+            let mut group = vec![first];
+            while posts < GROUP_POSTS {
+                match requests.try_recv() {
+                    Ok(next) => {
+                        posts += next.posts.len();
+                        group.push(next);
+                    }
+                    Err(_) => break,
+                }
+            }
+            group
+        };
+        write_group(&store, group, &lease, &handed).await;
+    }
+}
+
+/// One transaction for the group; if it fails, each request alone, so that each gets its own
+/// answer (and one bad request cannot fail the others).
+async fn write_group(
+    store: &Store,
+    group: Vec<Request>,
+    lease: &Lease,
+    handed: &mpsc::UnboundedSender<Vec<Claimed>>,
+) {
+    let (posts, replies): (Vec<Vec<NewMedia>>, Vec<_>) =
+        group.into_iter().map(|r| (r.posts, r.reply)).unzip();
+    let started = Instant::now();
+    match store.ingest(&posts, Some(lease)).await {
+        Ok(ingested) => deliver(ingested, replies, started, handed),
+        Err(e) if replies.len() == 1 => {
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(e));
+            }
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, requests = replies.len(), "a group failed; writing its requests one by one");
+            for (posts, reply) in posts.into_iter().zip(replies) {
+                let started = Instant::now();
+                match store
+                    .ingest(std::slice::from_ref(&posts), Some(lease))
+                    .await
+                {
+                    Ok(ingested) => deliver(ingested, vec![reply], started, handed),
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Hands the group's deliveries to the dispatcher and answers each request.
+fn deliver(
+    ingested: Ingested,
+    replies: Vec<oneshot::Sender<Result<Vec<Media>>>>,
+    started: Instant,
+    handed: &mpsc::UnboundedSender<Vec<Claimed>>,
+) {
+    let e = ingested.evaluated.evaluation;
+    telemetry::batch("ingest", started, e.posts);
+    metrics::counter!("lc_webhooks_posts_evaluated_total").increment(e.posts as u64);
+    metrics::counter!("lc_webhooks_fulfillments_total").increment(e.fulfillments as u64);
+    if !ingested.evaluated.leased.is_empty() {
+        // Without a dispatcher (shutting down) the leases run out and a claim sends them.
+        let _ = handed.send(ingested.evaluated.leased);
+    }
+    for (result, reply) in ingested.results.into_iter().zip(replies) {
+        let _ = reply.send(result.map_err(Error::from));
+    }
+}
