@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch, Notify};
 
-use crate::store::{Claimed, Lease, Store};
+use crate::store::{Lease, Leased, Store};
 use crate::telemetry;
 
 /// Runs until `shutdown` turns true. `wake` is signalled when another instance announces posts
@@ -16,7 +16,7 @@ pub async fn run_evaluator(
     store: Store,
     wake: Arc<Notify>,
     lease: Lease,
-    handed: mpsc::UnboundedSender<Vec<Claimed>>,
+    handed: mpsc::UnboundedSender<Leased>,
     poll_interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -32,7 +32,7 @@ pub async fn run_evaluator(
                 metrics::counter!("lc_webhooks_posts_evaluated_total").increment(e.posts as u64);
                 metrics::counter!("lc_webhooks_fulfillments_total")
                     .increment(e.fulfillments as u64);
-                if !done.leased.is_empty() {
+                if !done.leased.deliveries.is_empty() {
                     let _ = handed.send(done.leased);
                 }
                 continue;

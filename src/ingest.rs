@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::domain::{Media, NewMedia};
 use crate::error::{Error, Result};
-use crate::store::{Claimed, Ingested, Lease, Store};
+use crate::store::{Ingested, Lease, Leased, Store};
 use crate::telemetry;
 
 /// Posts one group takes at most: beyond that a transaction only holds up the next group.
@@ -39,7 +39,7 @@ impl Ingester {
         store: Store,
         writers: usize,
         lease: Lease,
-        handed: mpsc::UnboundedSender<Vec<Claimed>>,
+        handed: mpsc::UnboundedSender<Leased>,
     ) -> (Ingester, Vec<JoinHandle<()>>) {
         let (tx, rx) = mpsc::channel(QUEUED_REQUESTS);
         let rx = Arc::new(Mutex::new(rx));
@@ -71,7 +71,7 @@ async fn write_groups(
     store: Store,
     requests: Arc<Mutex<mpsc::Receiver<Request>>>,
     lease: Lease,
-    handed: mpsc::UnboundedSender<Vec<Claimed>>,
+    handed: mpsc::UnboundedSender<Leased>,
 ) {
     loop {
         let group = {
@@ -102,7 +102,7 @@ async fn write_group(
     store: &Store,
     group: Vec<Request>,
     lease: &Lease,
-    handed: &mpsc::UnboundedSender<Vec<Claimed>>,
+    handed: &mpsc::UnboundedSender<Leased>,
 ) {
     let (posts, replies): (Vec<Vec<NewMedia>>, Vec<_>) =
         group.into_iter().map(|r| (r.posts, r.reply)).unzip();
@@ -137,13 +137,13 @@ fn deliver(
     ingested: Ingested,
     replies: Vec<oneshot::Sender<Result<Vec<Media>>>>,
     started: Instant,
-    handed: &mpsc::UnboundedSender<Vec<Claimed>>,
+    handed: &mpsc::UnboundedSender<Leased>,
 ) {
     let e = ingested.evaluated.evaluation;
     telemetry::batch("ingest", started, e.posts);
     metrics::counter!("lc_webhooks_posts_evaluated_total").increment(e.posts as u64);
     metrics::counter!("lc_webhooks_fulfillments_total").increment(e.fulfillments as u64);
-    if !ingested.evaluated.leased.is_empty() {
+    if !ingested.evaluated.leased.deliveries.is_empty() {
         // Without a dispatcher (shutting down) the leases run out and a claim sends them.
         let _ = handed.send(ingested.evaluated.leased);
     }

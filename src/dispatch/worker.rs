@@ -13,7 +13,7 @@ use tracing::Instrument;
 use super::claim_policy::{self, Capacity, LaneLoad};
 use super::{outcome, send_result, Recorder, RetrySchedule, Sender};
 use crate::domain::{DeliveryId, IntegrationId};
-use crate::store::{Claimed, IntegrationStates, Outcome, Store};
+use crate::store::{Claimed, IntegrationStates, Leased, Outcome, Store};
 use crate::telemetry;
 
 #[derive(Debug, Clone)]
@@ -55,10 +55,6 @@ enum Claim {
 /// Deliveries handed over may wait in a lane up to this many times its send slots: the
 /// evaluation already leased them, so turning them away costs a write.
 const HANDED_QUEUE: usize = 4;
-
-/// A handed-over delivery's lease began a moment before it arrived: it is counted as ending
-/// this much earlier, so that it is never sent after the lease the store holds.
-const HANDOFF_MARGIN: Duration = Duration::from_secs(1);
 
 /// One integration's send slots, and what is claimed for it but waits for a slot. Claiming
 /// ahead of the slots keeps sends going while the next claim waits for the database (behind
@@ -127,7 +123,7 @@ impl Dispatcher {
     /// hold something due: after a claim that found nothing, not until a wake or the next poll.
     pub async fn run(
         self,
-        mut handed: mpsc::UnboundedReceiver<Vec<Claimed>>,
+        mut handed: mpsc::UnboundedReceiver<Leased>,
         mut shutdown: watch::Receiver<bool>,
         grace: Duration,
     ) {
@@ -224,14 +220,14 @@ impl Dispatcher {
 
     /// Takes deliveries an evaluation leased to this instance into their lanes; what does not
     /// fit is handed back to the queue, where a claim finds it.
-    async fn take_handed(&self, batch: Vec<Claimed>) {
+    async fn take_handed(&self, batch: Leased) {
         let cap = self.config.max_in_flight_per_integration;
-        let lease_ends = Instant::now() + self.config.lease - HANDOFF_MARGIN;
+        let lease_ends = batch.since + self.config.lease;
         let mut over = Vec::new();
         {
             let mut lanes = lock(&self.lanes);
             let mut leased = lock(&self.leased);
-            for c in batch {
+            for c in batch.deliveries {
                 let lane = lanes
                     .entry(c.target.integration_id.clone())
                     .or_insert_with(|| Lane::new(cap));

@@ -37,11 +37,29 @@ pub struct Lease {
     pub length: Duration,
 }
 
-/// An evaluation's counts, and the deliveries it leased (empty without a [`Lease`]).
+/// An evaluation's counts, and the deliveries it leased (none without a [`Lease`]).
 #[derive(Debug, Default)]
 pub struct Evaluated {
     pub evaluation: Evaluation,
-    pub leased: Vec<Claimed>,
+    pub leased: Leased,
+}
+
+/// Deliveries leased to this instance by an evaluation, for its dispatcher.
+#[derive(Debug)]
+pub struct Leased {
+    /// Taken just before the lease's end was computed: the lease ends no sooner than
+    /// `since` + its length.
+    pub since: std::time::Instant,
+    pub deliveries: Vec<Claimed>,
+}
+
+impl Default for Leased {
+    fn default() -> Self {
+        Leased {
+            since: std::time::Instant::now(),
+            deliveries: Vec::new(),
+        }
+    }
 }
 
 /// What a group of requests' posts became: each request's posts as stored (or why they were
@@ -161,6 +179,7 @@ impl Store {
             .chain(&counted.grants)
             .map(|grant| grant.award(&config.integrations))
             .collect::<Result<Vec<Award>>>()?;
+        let since = std::time::Instant::now();
         let at = now();
         let until = lease
             .map(|l| to_micros(at) + i64::try_from(l.length.as_micros()).unwrap_or(i64::MAX / 2));
@@ -169,9 +188,12 @@ impl Store {
         if deliveries > 0 && lease.is_none() {
             self.announce(conn, postgres::Channel::Deliveries).await?;
         }
-        let leased = match lease {
-            Some(lease) => leased(&awards, &config, lease),
-            None => Vec::new(),
+        let leased = Leased {
+            since,
+            deliveries: match lease {
+                Some(lease) => leased(&awards, &config, lease),
+                None => Vec::new(),
+            },
         };
         Ok(Evaluated {
             evaluation: Evaluation {

@@ -37,7 +37,7 @@ use crate::telemetry;
 
 pub use backlog::Backlog;
 pub use connect_failure::describe_connect_failure;
-pub use evaluate::{Evaluated, Evaluation, Ingested, Lease};
+pub use evaluate::{Evaluated, Evaluation, Ingested, Lease, Leased};
 pub use integrations::IntegrationStates;
 pub use postgres::forward_notifications;
 pub use queue::{Claimed, Outcome, SendResult};

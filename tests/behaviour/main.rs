@@ -14,6 +14,7 @@ mod cli;
 mod concurrency;
 mod delivery_log;
 mod import;
+mod ingest;
 mod integrations;
 mod leases;
 mod listen;
