@@ -1,6 +1,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -14,6 +16,7 @@ use crate::domain::{
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
+        .routes(routes!(counts))
         .routes(routes!(show))
         .routes(routes!(retry))
 }
@@ -31,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("createdAfter" = Option<String>, Query, format = DateTime, description = "Only deliveries created at or after this time (RFC 3339)"),
         ("createdBefore" = Option<String>, Query, format = DateTime, description = "Only deliveries created before this time (RFC 3339)"),
         ("order" = Option<Order>, Query, description = "`desc` (default): newest first; `asc`: oldest first"),
+        ("email" = Option<String>, Query, description = "Only deliveries of rewards the creator with this email earned"),
         PageParams,
     ),
     responses((status = 200, description = "One page", body = Page<Delivery>)),
@@ -63,11 +67,34 @@ async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<
         status,
         created_after: params.time("createdAfter", "invalid_created_after")?,
         created_before: params.time("createdBefore", "invalid_created_before")?,
+        email: params.get("email"),
         order,
     };
     Ok(Json(
         s.store.list_deliveries(&filter, &params.page()?).await?,
     ))
+}
+
+/// How many deliveries wait and how many failed, at a glance.
+#[derive(Serialize, ToSchema)]
+struct Counts {
+    /// Not settled yet: due, in flight or waiting for a retry.
+    pending: u64,
+    /// Every attempt of the schedule used up (or the one attempt of a retry or a Test send).
+    failed: u64,
+}
+
+/// Counts of pending and failed deliveries.
+#[utoipa::path(
+    get,
+    path = "/deliveries/counts",
+    tag = "deliveries",
+    operation_id = "countDeliveries",
+    responses((status = 200, description = "The counts", body = Counts)),
+)]
+async fn counts(State(s): State<AppState>) -> ApiResult<Json<Counts>> {
+    let (pending, failed) = s.store.delivery_counts().await?;
+    Ok(Json(Counts { pending, failed }))
 }
 
 /// One delivery with the exact body it sends and every attempt.

@@ -1,7 +1,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,6 +18,24 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
         .routes(routes!(show, update, remove))
+}
+
+/// A rule as the API shows it: the rule, and how often it has rewarded.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct RuleView {
+    #[serde(flatten)]
+    rule: Rule,
+    /// Rewards (fulfillments) granted by it so far.
+    rewards_granted: u64,
+}
+
+async fn view(s: &AppState, rule: Rule) -> ApiResult<RuleView> {
+    let granted = s.store.rewards_granted(&[&rule.id]).await?;
+    Ok(RuleView {
+        rewards_granted: granted.get(&rule.id).copied().unwrap_or(0),
+        rule,
+    })
 }
 
 /// A reward rule, e.g. "2 Story posts".
@@ -82,7 +100,7 @@ struct UpdateRule {
     tag = "rules",
     operation_id = "createRule",
     request_body = CreateRule,
-    responses((status = 201, description = "Created", body = Rule, links(
+    responses((status = 201, description = "Created", body = RuleView, links(
         ("GetRule" = (operation_id = "getRule", parameters(("id" = "$response.body#/id")))),
         ("UpdateRule" = (operation_id = "updateRule", parameters(("id" = "$response.body#/id")))),
         ("DeleteRule" = (operation_id = "deleteRule", parameters(("id" = "$response.body#/id")))),
@@ -91,7 +109,7 @@ struct UpdateRule {
 async fn create(
     State(s): State<AppState>,
     JsonBody(req): JsonBody<CreateRule>,
-) -> ApiResult<(StatusCode, Json<Rule>)> {
+) -> ApiResult<(StatusCode, Json<RuleView>)> {
     req.reward.check()?;
     let new = NewRule {
         name: Name::parse(&req.name)?,
@@ -104,7 +122,14 @@ async fn create(
         integration_ids: req.integration_ids.map(integration_ids),
         active: req.active.unwrap_or(true),
     };
-    Ok((StatusCode::CREATED, Json(s.store.create_rule(new).await?)))
+    let rule = s.store.create_rule(new).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(RuleView {
+            rule,
+            rewards_granted: 0,
+        }),
+    ))
 }
 
 /// Lists the rules, oldest first.
@@ -114,10 +139,23 @@ async fn create(
     tag = "rules",
     operation_id = "listRules",
     params(PageParams),
-    responses((status = 200, description = "One page", body = Page<Rule>)),
+    responses((status = 200, description = "One page", body = Page<RuleView>)),
 )]
-async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<Rule>>> {
-    Ok(Json(s.store.list_rules(&params.page()?).await?))
+async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<RuleView>>> {
+    let page = s.store.list_rules(&params.page()?).await?;
+    let ids: Vec<&RuleId> = page.items.iter().map(|r| &r.id).collect();
+    let granted = s.store.rewards_granted(&ids).await?;
+    Ok(Json(Page {
+        next_cursor: page.next_cursor,
+        items: page
+            .items
+            .into_iter()
+            .map(|rule| RuleView {
+                rewards_granted: granted.get(&rule.id).copied().unwrap_or(0),
+                rule,
+            })
+            .collect(),
+    }))
 }
 
 /// One rule.
@@ -127,10 +165,10 @@ async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<
     tag = "rules",
     operation_id = "getRule",
     params(("id" = String, Path, format = Uuid, description = "The rule's id")),
-    responses((status = 200, description = "The rule", body = Rule)),
+    responses((status = 200, description = "The rule", body = RuleView)),
 )]
-async fn show(State(s): State<AppState>, IdPath(id): IdPath<RuleId>) -> ApiResult<Json<Rule>> {
-    Ok(Json(s.store.rule(&id).await?))
+async fn show(State(s): State<AppState>, IdPath(id): IdPath<RuleId>) -> ApiResult<Json<RuleView>> {
+    Ok(Json(view(&s, s.store.rule(&id).await?).await?))
 }
 
 /// Changes the given fields in one statement: two PATCHes at once that change different
@@ -142,13 +180,13 @@ async fn show(State(s): State<AppState>, IdPath(id): IdPath<RuleId>) -> ApiResul
     operation_id = "updateRule",
     params(("id" = String, Path, format = Uuid, description = "The rule's id")),
     request_body = UpdateRule,
-    responses((status = 200, description = "The rule as changed", body = Rule)),
+    responses((status = 200, description = "The rule as changed", body = RuleView)),
 )]
 async fn update(
     State(s): State<AppState>,
     IdPath(id): IdPath<RuleId>,
     JsonBody(req): JsonBody<UpdateRule>,
-) -> ApiResult<Json<Rule>> {
+) -> ApiResult<Json<RuleView>> {
     if let Some(reward) = &req.reward {
         reward.check()?;
     }
@@ -169,7 +207,9 @@ async fn update(
         integration_ids: req.integration_ids.map(|ids| ids.map(integration_ids)),
         active: req.active,
     };
-    Ok(Json(s.store.update_rule(&id, patch).await?))
+    Ok(Json(
+        view(&s, s.store.update_rule(&id, patch).await?).await?,
+    ))
 }
 
 /// Ids as given: whether each names an integration is checked where the rule is written.

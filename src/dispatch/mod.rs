@@ -14,7 +14,7 @@ pub use send::{Sender, Sent, RESPONSE_BODY_LIMIT, USER_AGENT};
 pub use test_send::{test_send, TestSendResult};
 pub use worker::{Dispatcher, DispatcherConfig};
 
-use crate::domain::DeliveryId;
+use crate::domain::{DeliveryId, IntegrationId};
 use crate::store::{Outcome, SendResult};
 
 /// What an attempt means for its delivery: done, try again later, or give up.
@@ -41,6 +41,7 @@ pub fn outcome(
 /// The log entry for attempt `attempt_number` of a delivery.
 pub fn send_result(
     delivery_id: &DeliveryId,
+    integration_id: &IntegrationId,
     attempt_number: u32,
     lease_owner: &str,
     sent: Sent,
@@ -48,6 +49,8 @@ pub fn send_result(
 ) -> SendResult {
     SendResult {
         delivery_id: delivery_id.clone(),
+        integration_id: integration_id.clone(),
+        request_headers: sent.request_headers,
         attempt_number,
         lease_owner: lease_owner.to_string(),
         started_at: sent.started_at,

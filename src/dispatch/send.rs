@@ -1,5 +1,6 @@
 //! One HTTP attempt: headers, signature, timeout, the first 4 KiB of the answer.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -22,6 +23,9 @@ pub struct Sent {
     pub error: Option<String>,
     /// The receiver's `Retry-After`, on a 429 or 503.
     pub retry_after: Option<Duration>,
+    /// The headers the request carried, the API key masked to its hint; empty when the
+    /// headers could not be built.
+    pub request_headers: BTreeMap<String, String>,
 }
 
 impl Sent {
@@ -51,8 +55,12 @@ impl Sender {
     pub async fn send(&self, target: &SendTarget, delivery_id: &DeliveryId, body: &str) -> Sent {
         let started_at = time::now();
         let clock = Instant::now();
+        let mut request_headers = BTreeMap::new();
         let result = match headers(target, delivery_id.as_str(), started_at.timestamp(), body) {
-            Ok(headers) => self.post(&target.url, headers, body.to_string()).await,
+            Ok(headers) => {
+                request_headers = shown(&headers, target);
+                self.post(&target.url, headers, body.to_string()).await
+            }
             Err(e) => Err(e),
         };
         let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -67,6 +75,7 @@ impl Sender {
                 body: Some(body),
                 error: None,
                 retry_after,
+                request_headers,
             },
             Err(error) => Sent {
                 started_at,
@@ -75,6 +84,7 @@ impl Sender {
                 body: None,
                 error: Some(error),
                 retry_after: None,
+                request_headers,
             },
         }
     }
@@ -147,6 +157,25 @@ fn headers(
         h.insert("webhook-signature", value(&sig)?);
     }
     Ok(h)
+}
+
+/// The headers as the delivery log shows them: the key's header as `<prefix><hint>`, and the
+/// `User-Agent` the client adds.
+fn shown(headers: &HeaderMap, target: &SendTarget) -> BTreeMap<String, String> {
+    let key_header = target.auth_header.to_ascii_lowercase();
+    let mut shown: BTreeMap<String, String> = headers
+        .iter()
+        .map(|(name, value)| {
+            let text = if name.as_str() == key_header {
+                format!("{}{}", target.auth_prefix, target.api_key.hint())
+            } else {
+                value.to_str().unwrap_or("").to_string()
+            };
+            (name.as_str().to_string(), text)
+        })
+        .collect();
+    shown.insert("user-agent".into(), USER_AGENT.into());
+    shown
 }
 
 fn value(s: &str) -> Result<HeaderValue, String> {
@@ -241,6 +270,19 @@ mod tests {
         assert!(!headers(&target(None), "d1", 1, "{}")
             .expect("valid")
             .contains_key("webhook-signature"));
+    }
+
+    #[test]
+    fn the_log_shows_the_headers_with_the_key_masked() {
+        let mut t = target(Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+        t.api_key = Secret::new("sk_live_0123456789abcd".into());
+        let h = headers(&t, "d1", 1614265330, "{}").expect("valid");
+        let shown = shown(&h, &t);
+        assert_eq!(shown["x-api-key"], "Key …abcd");
+        assert_eq!(shown["webhook-id"], "d1");
+        assert!(shown["webhook-signature"].starts_with("v1,"));
+        assert_eq!(shown["user-agent"], USER_AGENT);
+        assert!(!format!("{shown:?}").contains("0123456789"));
     }
 
     #[test]

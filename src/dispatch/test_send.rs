@@ -1,5 +1,7 @@
 //! The integration's Test button: one logged attempt, sent now, answered in the same request.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -22,6 +24,11 @@ pub struct TestSendResult {
     /// Why no answer came: timeout, refused connection, TLS.
     #[schema(required = true)]
     pub error: Option<String>,
+    /// The first 4 KiB of the receiver's answer; `null` without one.
+    #[schema(required = true)]
+    pub response_body: Option<String>,
+    /// The headers sent, the API key shown only by its hint.
+    pub request_headers: BTreeMap<String, String>,
     /// The logged delivery (`GET /v1/deliveries/{id}`), also sent as `webhook-id`.
     pub delivery_id: DeliveryId,
 }
@@ -41,6 +48,8 @@ pub async fn test_send(
         response_status: sent.status,
         duration_ms: sent.duration_ms,
         error: sent.error.clone(),
+        response_body: sent.body.clone(),
+        request_headers: sent.request_headers.clone(),
         delivery_id: delivery_id.clone(),
     };
     let outcome = if result.success {
@@ -49,7 +58,14 @@ pub async fn test_send(
         Outcome::Failed
     };
     store
-        .record(&[send_result(&delivery_id, 1, "", sent, outcome)])
+        .record(&[send_result(
+            &delivery_id,
+            integration_id,
+            1,
+            "",
+            sent,
+            outcome,
+        )])
         .await?;
     Ok(result)
 }

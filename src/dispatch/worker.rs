@@ -434,6 +434,7 @@ impl Dispatcher {
         lock(&self.leased).remove(&claimed.delivery_id);
         self.recorder.record(send_result(
             &claimed.delivery_id,
+            &claimed.target.integration_id,
             claimed.attempt_number,
             &claimed.lease_owner,
             sent,

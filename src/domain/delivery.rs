@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -84,6 +86,10 @@ pub struct Attempt {
     /// Why no answer came; `null` when one did.
     #[schema(required = true)]
     pub error: Option<String>,
+    /// The headers the attempt was sent with, the API key shown only by its hint (`Bearer …abcd`);
+    /// `null` for attempts logged before headers were kept.
+    #[schema(required = true)]
+    pub request_headers: Option<BTreeMap<String, String>>,
 }
 
 /// A delivery with the body it sends and every attempt, oldest first.
@@ -118,5 +124,7 @@ pub struct DeliveryFilter {
     pub created_after: Option<DateTime<Utc>>,
     /// Created before.
     pub created_before: Option<DateTime<Utc>>,
+    /// Deliveries of rewards earned by the creator with this email.
+    pub email: Option<String>,
     pub order: Order,
 }

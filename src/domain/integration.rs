@@ -28,6 +28,36 @@ pub struct Integration {
     pub created_at: DateTime<Utc>,
     #[serde(with = "serde_rfc3339")]
     pub updated_at: DateTime<Utc>,
+    pub health: IntegrationHealth,
+}
+
+/// How an integration's receiver has been answering.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationHealth {
+    /// Attempts in the last one to two hours.
+    pub recent_attempts: u64,
+    /// The share of those that got a 2xx, 0.0 to 1.0; `null` without any.
+    #[schema(required = true, minimum = 0.0, maximum = 1.0)]
+    pub recent_success_rate: Option<f64>,
+    #[serde(with = "serde_rfc3339::option")]
+    #[schema(required = true)]
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    #[serde(with = "serde_rfc3339::option")]
+    #[schema(required = true)]
+    pub last_success_at: Option<DateTime<Utc>>,
+    #[serde(with = "serde_rfc3339::option")]
+    #[schema(required = true)]
+    pub last_failure_at: Option<DateTime<Utc>>,
+    /// The last failure in a few words (`HTTP 503`, `connection failed: …`).
+    #[schema(required = true)]
+    pub last_failure: Option<String>,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u32,
+    /// When the current run of failures began; `null` when the last attempt succeeded.
+    #[serde(with = "serde_rfc3339::option")]
+    #[schema(required = true)]
+    pub failing_since: Option<DateTime<Utc>>,
 }
 
 /// A validated integration to store.

@@ -26,7 +26,9 @@ pub use credentials::{
 pub use delivery::{Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus, Order};
 pub use fulfillment::{Fulfillment, FulfillmentFilter};
 pub use ids::{CreatorId, DeliveryId, FulfillmentId, IntegrationId, MediaId, RuleId};
-pub use integration::{Integration, IntegrationPatch, NewIntegration, SendTarget};
+pub use integration::{
+    Integration, IntegrationHealth, IntegrationPatch, NewIntegration, SendTarget,
+};
 pub use invalid::{Invalid, Problem};
 pub use media::{Media, MediaInput, NewMedia, Platform, PostType, MAX_BATCH};
 pub use name::Name;

@@ -33,7 +33,8 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         let attempts = sqlx::query_as::<_, AttemptRow>(
-            "SELECT number, started_at, duration_ms, response_status, response_body, error
+            "SELECT number, started_at, duration_ms, response_status, response_body, error,
+                    request_headers
              FROM attempts WHERE delivery_id = $1 ORDER BY number",
         )
         .bind(id)
@@ -72,8 +73,31 @@ impl Store {
             .condition(key, "<", id_until.as_deref().map(Bound::Text))
             .condition("d.created_at", ">=", after.map(Bound::Int))
             .condition("d.created_at", "<", before.map(Bound::Int))
+            .condition_with(
+                |email| {
+                    format!(
+                        "d.fulfillment_id IN (SELECT f.id FROM creators c JOIN fulfillments f
+                         ON f.creator_id = c.id WHERE c.email = {email})"
+                    )
+                },
+                filter.email.as_deref().map(Bound::Text),
+            )
             .order(filter.order);
         self.list_page::<DeliveryRow, _>(query, page).await
+    }
+
+    /// How many deliveries are pending and how many failed, read from the small tables.
+    pub async fn delivery_counts(&self) -> Result<(u64, u64)> {
+        let (pending,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM delivery_queue")
+            .fetch_one(&self.pool)
+            .await?;
+        let (failed,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM failed_deliveries")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((
+            u64::try_from(pending).unwrap_or(0),
+            u64::try_from(failed).unwrap_or(0),
+        ))
     }
 
     /// Queues one more attempt of a settled delivery, now, under the same id.

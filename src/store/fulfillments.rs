@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use serde_json::value::RawValue;
 
 use super::page::PageQuery;
@@ -35,6 +37,20 @@ impl TryFrom<FulfillmentRow> for Fulfillment {
 }
 
 impl Store {
+    /// How many rewards each of `rules` has granted (an index count per rule).
+    pub async fn rewards_granted(&self, rules: &[&RuleId]) -> Result<HashMap<RuleId, u64>> {
+        let mut granted = HashMap::new();
+        for rule in rules {
+            let (n,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM fulfillments WHERE rule_id = $1")
+                    .bind(*rule)
+                    .fetch_one(&self.pool)
+                    .await?;
+            granted.insert((*rule).clone(), u64::try_from(n).unwrap_or(0));
+        }
+        Ok(granted)
+    }
+
     pub async fn fulfillment(&self, id: &FulfillmentId) -> Result<Fulfillment> {
         sqlx::query_as::<_, FulfillmentRow>(&format!(
             "SELECT {COLUMNS} FROM fulfillments WHERE id = $1"

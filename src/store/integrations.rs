@@ -79,7 +79,11 @@ impl Store {
     }
 
     pub async fn integration(&self, id: &IntegrationId) -> Result<Integration> {
-        Ok(self.integration_row(id).await?.into())
+        let mut integration = Integration::from(self.integration_row(id).await?);
+        if let Some(health) = self.health_of(&[id]).await?.remove(id) {
+            integration.health = health;
+        }
+        Ok(integration)
     }
 
     /// The integration with its secrets, for sending.
@@ -97,8 +101,17 @@ impl Store {
 
     pub async fn list_integrations(&self, page: &PageRequest) -> Result<Page<Integration>> {
         let select = format!("SELECT {COLUMNS} FROM integrations WHERE deleted = 0");
-        self.list_page::<IntegrationRow, _>(PageQuery::new(&select, "id"), page)
-            .await
+        let mut page = self
+            .list_page::<IntegrationRow, Integration>(PageQuery::new(&select, "id"), page)
+            .await?;
+        let ids: Vec<&IntegrationId> = page.items.iter().map(|i| &i.id).collect();
+        let mut health = self.health_of(&ids).await?;
+        for integration in &mut page.items {
+            if let Some(h) = health.remove(&integration.id) {
+                integration.health = h;
+            }
+        }
+        Ok(page)
     }
 
     pub async fn update_integration(

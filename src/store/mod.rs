@@ -14,6 +14,7 @@ mod creators;
 mod deliveries;
 mod evaluate;
 mod fulfillments;
+mod health;
 mod ids;
 mod integrations;
 mod media;

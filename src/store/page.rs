@@ -52,6 +52,20 @@ impl<'a> PageQuery<'a> {
         self
     }
 
+    /// `AND {sql($n)}`, when there is a value: a condition with the value somewhere inside.
+    pub(super) fn condition_with(
+        mut self,
+        sql: impl Fn(&str) -> String,
+        value: Option<Bound<'a>>,
+    ) -> Self {
+        if let Some(value) = value {
+            self.values.push(value);
+            let placeholder = format!("${}", self.values.len());
+            self.sql.push_str(&format!(" AND {}", sql(&placeholder)));
+        }
+        self
+    }
+
     pub(super) fn equal(self, column: &str, value: Option<&'a str>) -> Self {
         self.condition(column, "=", value.map(Bound::Text))
     }

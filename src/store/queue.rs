@@ -1,6 +1,7 @@
 //! The dispatcher's side of the store: claim due deliveries under a lease (how is the
 //! dialect's: `sqlite::claim`, `postgres::claim`), record results, hand leases back.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -47,6 +48,10 @@ impl Outcome {
 #[derive(Debug, Clone)]
 pub struct SendResult {
     pub delivery_id: DeliveryId,
+    /// Whose health the attempt tells of.
+    pub integration_id: IntegrationId,
+    /// As sent, the API key masked.
+    pub request_headers: BTreeMap<String, String>,
     /// The number the attempt was claimed with (1 for the first).
     pub attempt_number: u32,
     pub lease_owner: String,
@@ -127,6 +132,7 @@ write_row! {
         response_status: Option<i64>,
         response_body: Option<&'a str>,
         error: Option<&'a str>,
+        request_headers: Option<String>,
     }
 }
 
@@ -223,6 +229,9 @@ impl Store {
                 response_status: status_code,
                 response_body: r.response_body.as_deref(),
                 error: r.error.as_deref(),
+                request_headers: (!r.request_headers.is_empty())
+                    .then(|| serde_json::to_string(&r.request_headers))
+                    .transpose()?,
             });
             match next_at {
                 Some(due_at) => reschedules.push(Reschedule {
@@ -269,6 +278,7 @@ impl Store {
             &attempts,
         )
         .await?;
+        super::health::record(conn, dialect, &results).await?;
         bulk::with_values(
             conn,
             dialect,

@@ -48,6 +48,7 @@ impl From<IntegrationRow> for Integration {
             active: r.active != 0,
             created_at: from_micros(r.created_at),
             updated_at: from_micros(r.updated_at),
+            health: Default::default(),
         }
     }
 }
@@ -182,6 +183,7 @@ pub(super) struct AttemptRow {
     pub response_status: Option<i64>,
     pub response_body: Option<String>,
     pub error: Option<String>,
+    pub request_headers: Option<String>,
 }
 
 impl TryFrom<AttemptRow> for Attempt {
@@ -194,6 +196,7 @@ impl TryFrom<AttemptRow> for Attempt {
             response_status: r.response_status.and_then(|s| u16::try_from(s).ok()),
             response_body: r.response_body,
             error: r.error,
+            request_headers: opt_json(r.request_headers.as_deref())?,
         })
     }
 }

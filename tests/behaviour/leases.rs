@@ -6,15 +6,24 @@ use std::time::Duration;
 use crate::common::{wait_until, Backend, Receiver, TestApp, WAIT};
 use chrono::Utc;
 use lc_webhooks::dispatch::RetrySchedule;
+use lc_webhooks::domain::IntegrationId;
 use lc_webhooks::store::{Outcome, SendResult, Store};
 use serde_json::json;
 use sqlx::AnyPool;
 
 both_stores!(a_result_after_the_lease_was_taken_over_leaves_the_delivery_to_the_new_holder);
 
-fn result(delivery_id: &str, number: u32, owner: &str, outcome: Outcome) -> SendResult {
+fn result(
+    integration_id: &IntegrationId,
+    delivery_id: &str,
+    number: u32,
+    owner: &str,
+    outcome: Outcome,
+) -> SendResult {
     SendResult {
         delivery_id: delivery_id.into(),
+        integration_id: integration_id.clone(),
+        request_headers: Default::default(),
         attempt_number: number,
         lease_owner: owner.to_string(),
         started_at: Utc::now(),
@@ -78,6 +87,7 @@ async fn a_result_after_the_lease_was_taken_over_leaves_the_delivery_to_the_new_
         .expect("claim a");
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].attempt_number, 2);
+    let integration = a[0].target.integration_id.clone();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let b = store
         .claim_due(10, Duration::from_secs(60), "instance-b", &[])
@@ -88,7 +98,13 @@ async fn a_result_after_the_lease_was_taken_over_leaves_the_delivery_to_the_new_
 
     // A's late success is logged but is not A's to settle.
     store
-        .record(&[result(&id, 2, "instance-a", Outcome::Succeeded)])
+        .record(&[result(
+            &integration,
+            &id,
+            2,
+            "instance-a",
+            Outcome::Succeeded,
+        )])
         .await
         .expect("record a");
     assert_eq!(status_of(&pool, &id).await, ("pending".to_string(), 1));
@@ -96,7 +112,13 @@ async fn a_result_after_the_lease_was_taken_over_leaves_the_delivery_to_the_new_
     // B's result is the one that counts: a retry, still queued, still pending.
     let later = Utc::now() + chrono::Duration::hours(1);
     store
-        .record(&[result(&id, 2, "instance-b", Outcome::RetryAt(later))])
+        .record(&[result(
+            &integration,
+            &id,
+            2,
+            "instance-b",
+            Outcome::RetryAt(later),
+        )])
         .await
         .expect("record b");
     assert_eq!(status_of(&pool, &id).await, ("pending".to_string(), 2));

@@ -15,6 +15,7 @@ mod concurrency;
 mod delivery_log;
 mod import;
 mod ingest;
+mod inspection;
 mod integrations;
 mod leases;
 mod listen;

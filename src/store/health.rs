@@ -1,0 +1,184 @@
+//! Each integration's health, kept by the transaction that records attempts: recent counts in
+//! hour-long windows, the last success and failure, and the current run of failures.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::AnyConnection;
+
+use super::bulk::{self, write_row};
+use super::{Dialect, Store};
+use crate::domain::time::{from_micros, now, to_micros};
+use crate::domain::{IntegrationHealth, IntegrationId};
+use crate::error::Result;
+use crate::store::{Outcome, SendResult};
+
+/// The length of one window of counts; "recent" is this window and the one before.
+const WINDOW_MICROS: i64 = 3_600 * 1_000_000;
+
+write_row! {
+    /// What one batch of attempts says of one integration, as if it were all there is.
+    struct HealthUpdate<'a> {
+        integration_id: &'a IntegrationId,
+        window_started_at: i64,
+        attempts: i64,
+        failures: i64,
+        last_attempt_at: i64,
+        last_success_at: Option<i64>,
+        last_failure_at: Option<i64>,
+        last_failure: Option<String>,
+        consecutive_failures: i64,
+        failing_since: Option<i64>,
+    }
+}
+
+/// Folds a batch of attempt results into the health of their integrations.
+pub(super) async fn record(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    results: &[&SendResult],
+) -> Result<()> {
+    let at = to_micros(now());
+    let mut by_integration: BTreeMap<&IntegrationId, Vec<&SendResult>> = BTreeMap::new();
+    for r in results {
+        by_integration.entry(&r.integration_id).or_default().push(r);
+    }
+    let rows: Vec<HealthUpdate<'_>> = by_integration
+        .into_iter()
+        .map(|(integration_id, mut attempts)| {
+            attempts.sort_by_key(|r| r.started_at);
+            let ok = |r: &&SendResult| r.outcome == Outcome::Succeeded;
+            let last_success = attempts.iter().rposition(ok);
+            let trailing = &attempts[last_success.map_or(0, |i| i + 1)..];
+            let last_failure = attempts.iter().rev().find(|r| !ok(r));
+            HealthUpdate {
+                integration_id,
+                window_started_at: at,
+                attempts: attempts.len() as i64,
+                failures: attempts.iter().filter(|r| !ok(r)).count() as i64,
+                last_attempt_at: attempts.last().map_or(at, |r| to_micros(r.started_at)),
+                last_success_at: last_success.map(|i| to_micros(attempts[i].started_at)),
+                last_failure_at: last_failure.map(|r| to_micros(r.started_at)),
+                last_failure: last_failure.map(|r| describe(r)),
+                consecutive_failures: trailing.len() as i64,
+                failing_since: trailing.first().map(|r| to_micros(r.started_at)),
+            }
+        })
+        .collect();
+    // SET sees the row as it was; `excluded` is the batch's own view. A batch with a success
+    // starts the run of failures afresh; one without adds to it.
+    let w = WINDOW_MICROS;
+    let tail = format!(
+        "ON CONFLICT (integration_id) DO UPDATE SET
+            previous_attempts = CASE WHEN excluded.window_started_at < h.window_started_at + {w}
+                THEN h.previous_attempts
+                WHEN excluded.window_started_at < h.window_started_at + 2 * {w} THEN h.attempts ELSE 0 END,
+            previous_failures = CASE WHEN excluded.window_started_at < h.window_started_at + {w}
+                THEN h.previous_failures
+                WHEN excluded.window_started_at < h.window_started_at + 2 * {w} THEN h.failures ELSE 0 END,
+            attempts = CASE WHEN excluded.window_started_at < h.window_started_at + {w}
+                THEN h.attempts + excluded.attempts ELSE excluded.attempts END,
+            failures = CASE WHEN excluded.window_started_at < h.window_started_at + {w}
+                THEN h.failures + excluded.failures ELSE excluded.failures END,
+            window_started_at = CASE WHEN excluded.window_started_at < h.window_started_at + {w}
+                THEN h.window_started_at ELSE excluded.window_started_at END,
+            last_attempt_at = CASE WHEN excluded.last_attempt_at > h.last_attempt_at
+                THEN excluded.last_attempt_at ELSE h.last_attempt_at END,
+            last_success_at = CASE WHEN excluded.last_success_at IS NULL THEN h.last_success_at
+                WHEN h.last_success_at IS NULL OR excluded.last_success_at > h.last_success_at
+                THEN excluded.last_success_at ELSE h.last_success_at END,
+            last_failure_at = CASE WHEN excluded.last_failure_at IS NULL THEN h.last_failure_at
+                WHEN h.last_failure_at IS NULL OR excluded.last_failure_at > h.last_failure_at
+                THEN excluded.last_failure_at ELSE h.last_failure_at END,
+            last_failure = COALESCE(excluded.last_failure, h.last_failure),
+            consecutive_failures = CASE WHEN excluded.last_success_at IS NOT NULL
+                THEN excluded.consecutive_failures
+                ELSE h.consecutive_failures + excluded.consecutive_failures END,
+            failing_since = CASE WHEN excluded.last_success_at IS NOT NULL THEN excluded.failing_since
+                ELSE COALESCE(h.failing_since, excluded.failing_since) END"
+    );
+    bulk::insert(conn, dialect, "integration_health AS h", &tail, &rows).await
+}
+
+/// An attempt's failure in a few words: the status it got, or why it got none.
+fn describe(r: &SendResult) -> String {
+    match (r.response_status, &r.error) {
+        (Some(status), _) => format!("HTTP {status}"),
+        (None, Some(error)) => error.clone(),
+        (None, None) => "no answer".into(),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct HealthRow {
+    integration_id: IntegrationId,
+    window_started_at: i64,
+    attempts: i64,
+    failures: i64,
+    previous_attempts: i64,
+    previous_failures: i64,
+    last_attempt_at: i64,
+    last_success_at: Option<i64>,
+    last_failure_at: Option<i64>,
+    last_failure: Option<String>,
+    consecutive_failures: i64,
+    failing_since: Option<i64>,
+}
+
+impl HealthRow {
+    /// As of `at`: windows that have passed no longer count as recent.
+    fn health(self, at: i64) -> IntegrationHealth {
+        let age = at - self.window_started_at;
+        let (attempts, failures) = if age < WINDOW_MICROS {
+            (
+                self.attempts + self.previous_attempts,
+                self.failures + self.previous_failures,
+            )
+        } else if age < 2 * WINDOW_MICROS {
+            (self.attempts, self.failures)
+        } else {
+            (0, 0)
+        };
+        IntegrationHealth {
+            recent_attempts: u64::try_from(attempts).unwrap_or(0),
+            recent_success_rate: (attempts > 0)
+                .then(|| (attempts - failures) as f64 / attempts as f64),
+            last_attempt_at: Some(from_micros(self.last_attempt_at)),
+            last_success_at: self.last_success_at.map(from_micros),
+            last_failure_at: self.last_failure_at.map(from_micros),
+            last_failure: self.last_failure,
+            consecutive_failures: u32::try_from(self.consecutive_failures).unwrap_or(u32::MAX),
+            failing_since: self.failing_since.map(from_micros),
+        }
+    }
+}
+
+impl Store {
+    /// The health of each of `ids` that has made an attempt.
+    pub(super) async fn health_of(
+        &self,
+        ids: &[&IntegrationId],
+    ) -> Result<HashMap<IntegrationId, IntegrationHealth>> {
+        let at = to_micros(now());
+        let mut health = HashMap::new();
+        for chunk in ids.chunks(500) {
+            if chunk.is_empty() {
+                continue;
+            }
+            let sql = format!(
+                "SELECT integration_id, window_started_at, attempts, failures, previous_attempts,
+                        previous_failures, last_attempt_at, last_success_at, last_failure_at,
+                        last_failure, consecutive_failures, failing_since
+                 FROM integration_health WHERE integration_id IN ({})",
+                self.dialect.list(chunk.len())
+            );
+            let mut query = sqlx::query_as::<_, HealthRow>(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                health.insert(row.integration_id.clone(), row.health(at));
+            }
+        }
+        Ok(health)
+    }
+}
