@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         query::refuse_undeclared,
     ))
     .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+    .merge(crate::console::router())
     .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
     .layer(middleware::map_response(method_not_allowed))
     .layer(DefaultBodyLimit::max(BODY_LIMIT))

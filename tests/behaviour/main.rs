@@ -12,6 +12,7 @@ mod api_reference;
 mod claims;
 mod cli;
 mod concurrency;
+mod console;
 mod delivery_log;
 mod import;
 mod ingest;
