@@ -155,7 +155,7 @@ async function integrationsPage() {
     h("h1", {}, "Integrations"),
     h("p", { class: "hint" }, "Outbound webhooks: LoudCrowd sends reward events to each active one."),
     h("div", { class: "row" }, h("button", { type: "button", class: "primary", onclick: chooseType }, "Add Integration")),
-    cards.length ? cards : h("p", {}, "No integrations yet."));
+    h("div", {}, cards.length ? cards : h("p", {}, "No integrations yet.")));
 }
 
 async function setActive(i, active) {
@@ -388,7 +388,7 @@ async function creatorsPage() {
   }, h("h2", { id: "add-creator" }, "Add a creator"), field("Email", email), field("Instagram username", ig), field("TikTok username", tt), msg,
   h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Add creator")));
   const sections = await Promise.all(creators.slice().reverse().map(creatorSection));
-  view.replaceChildren(h("h1", {}, "Creators"), h("div", { class: "card" }, add), sections);
+  view.replaceChildren(h("h1", {}, "Creators"), h("div", { class: "card" }, add), h("div", {}, sections));
 }
 
 async function creatorSection(c) {

@@ -38,6 +38,11 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
             "/console.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
         )
+        // Browsers ask for it on every page; an empty answer keeps a 404 out of their console.
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
         .route(
             "/console.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),
