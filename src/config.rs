@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::dispatch::RetrySchedule;
+use crate::dispatch::{RetrySchedule, TargetPolicy};
 use crate::domain::Secret;
 
 pub const DEFAULT_SQLITE_URL: &str = "sqlite://data/lc-webhooks.db";
@@ -44,6 +44,24 @@ pub enum Command {
     Listen(ListenArgs),
     /// Print this build's OpenAPI document (the one served at /openapi.json) and exit.
     Openapi,
+    /// Ask a running service's /healthz and exit 0 when it answers 200, 1 otherwise: the
+    /// container image's health probe (it has no shell or curl).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    /// The health endpoint to ask.
+    #[arg(
+        long,
+        env = "LC_HEALTHCHECK_URL",
+        default_value = "http://127.0.0.1:8080/healthz",
+        value_name = "URL"
+    )]
+    pub url: url::Url,
+    /// How long to wait for the answer (unit `ms`, `s`, `m`).
+    #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -159,6 +177,33 @@ pub struct ServeArgs {
     /// cannot take every slot.
     #[arg(long, env = "LC_MAX_IN_FLIGHT_PER_INTEGRATION", default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_in_flight_per_integration: u32,
+    /// Also refuse loopback, private and shared addresses (127.0.0.0/8, ::1, 10/8, 172.16/12,
+    /// 192.168/16, 100.64/10, fc00::/7) as webhook targets, on registration and on every
+    /// connection. Turn it on wherever users you do not control register URLs. Link-local,
+    /// metadata, unspecified and multicast addresses are refused always.
+    #[arg(long, env = "LC_BLOCK_PRIVATE_TARGETS", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    pub block_private_targets: bool,
+    /// Exceptions to --block-private-targets: comma-separated CIDRs (`10.0.4.0/24,fd12::/64`)
+    /// that webhooks may reach, such as an internal receiver.
+    #[arg(long, env = "LC_ALLOW_TARGETS", value_name = "CIDRS", value_delimiter = ',', value_parser = parse_cidr)]
+    pub allow_targets: Vec<ipnet::IpNet>,
+    /// Disable an integration automatically once every attempt to it has failed for this long
+    /// (at least three attempts, none succeeded since the first); its deliveries wait until it
+    /// is made active again (unit `s`, `m`, `h`, `d`).
+    #[arg(long, env = "LC_DISABLE_AFTER", default_value = "5d", value_name = "DURATION", value_parser = parse_duration)]
+    pub disable_after: Duration,
+    /// How long the attempts (with their response bodies) of settled deliveries are kept; older
+    /// ones are deleted in the background. Deliveries keep their summary, rewards are kept
+    /// (unit `s`, `m`, `h`, `d`).
+    #[arg(long, env = "LC_RETENTION", default_value = "30d", value_name = "DURATION", value_parser = parse_duration)]
+    pub retention: Duration,
+}
+
+fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{s}` is not a CIDR such as 10.0.4.0/24 or fd12::/64, or an address"))
 }
 
 /// Everything the service needs to run; built from [`ServeArgs`] or directly by tests.
@@ -175,6 +220,11 @@ pub struct Settings {
     /// How often the evaluator and dispatcher look for work nobody told them about
     /// (posts written by another process, retries coming due).
     pub poll_interval: Duration,
+    pub targets: TargetPolicy,
+    pub disable_after: Duration,
+    pub retention: Duration,
+    /// A cap on the SQLite file, in pages (`PRAGMA max_page_count`): lets tests fill the store.
+    pub sqlite_max_pages: Option<u32>,
 }
 
 impl Settings {
@@ -189,6 +239,10 @@ impl Settings {
             max_in_flight: 256,
             max_in_flight_per_integration: 64,
             poll_interval: Duration::from_millis(200),
+            targets: TargetPolicy::default(),
+            disable_after: Duration::from_secs(5 * 86_400),
+            retention: Duration::from_secs(30 * 86_400),
+            sqlite_max_pages: None,
         }
     }
 
@@ -228,6 +282,9 @@ impl From<ServeArgs> for Settings {
             lease_time: a.lease_time,
             max_in_flight: a.max_in_flight as usize,
             max_in_flight_per_integration: a.max_in_flight_per_integration as usize,
+            targets: TargetPolicy::new(a.block_private_targets, a.allow_targets),
+            disable_after: a.disable_after,
+            retention: a.retention,
             ..Settings::new(String::new())
         }
     }
@@ -332,6 +389,33 @@ mod tests {
         let err = parse_listen("example.com:80").expect_err("a hostname");
         assert!(err.contains("IP:PORT"), "{err}");
         assert!(parse_listen("127.0.0.1").is_err());
+    }
+
+    #[test]
+    fn private_targets_are_blocked_by_flag_with_exceptions() {
+        let parsed = Cli::try_parse_from([
+            "lc-webhooks",
+            "--block-private-targets",
+            "--allow-targets",
+            "10.0.4.0/24,fd12::1",
+            "--disable-after",
+            "2s",
+        ]);
+        let settings = Settings::from(parsed.expect("parses").serve);
+        let blocked = "127.0.0.1".parse().expect("ip");
+        assert!(settings.targets.refusal(blocked).is_some());
+        assert!(settings
+            .targets
+            .refusal("10.0.4.9".parse().expect("ip"))
+            .is_none());
+        assert!(settings
+            .targets
+            .refusal("fd12::1".parse().expect("ip"))
+            .is_none());
+        assert_eq!(settings.disable_after, Duration::from_secs(2));
+        let open = Settings::from(Cli::try_parse_from(["lc-webhooks"]).expect("parses").serve);
+        assert!(open.targets.refusal(blocked).is_none(), "open by default");
+        assert!(Cli::try_parse_from(["lc-webhooks", "--allow-targets", "10.0.0.0/99"]).is_err());
     }
 
     #[test]

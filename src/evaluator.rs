@@ -42,7 +42,7 @@ pub async fn run_evaluator(
                 // Lock conflicts between instances and database outages alike: the posts stay
                 // in the inbox and are evaluated on the next pass.
                 failures += 1;
-                tracing::warn!(error = %e, "evaluating posts failed; will retry");
+                store.log_failure(&e, "evaluating posts failed; will retry");
             }
         }
         let pause = poll_interval * failures.clamp(1, 10);

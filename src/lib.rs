@@ -12,6 +12,7 @@ pub mod import;
 pub mod ingest;
 pub mod listen;
 pub mod payload;
+pub mod retention;
 pub mod rules;
 pub mod service;
 pub mod store;

@@ -59,6 +59,21 @@ fn init_logs() {
         .init();
 }
 
+/// `/healthz` answered 200, or an error saying what it answered.
+async fn healthcheck(url: &url::Url, timeout: std::time::Duration) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().timeout(timeout).build()?;
+    let response = client
+        .get(url.clone())
+        .send()
+        .await
+        .with_context(|| format!("{url} did not answer"))?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    anyhow::ensure!(status.is_success(), "{url} answered {status}: {body}");
+    println!("{body}");
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None => serve(Settings::from(cli.serve)).await,
@@ -95,6 +110,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e))
         }
+        Some(Command::Healthcheck(args)) => healthcheck(&args.url, args.timeout).await,
         Some(Command::Openapi) => {
             let doc = lc_webhooks::api::document();
             println!("{}", doc.to_pretty_json()?);

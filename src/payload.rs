@@ -1,9 +1,10 @@
-//! The webhook body, exactly as LoudCrowd's seed page defines it.
+//! The webhook body, exactly as LoudCrowd's seed page defines it (`medias`), or as its later
+//! help page does (`posts`, with each post's platform).
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::{time, Creator, Invalid, Media, PostType, Problem};
+use crate::domain::{time, Creator, Invalid, Media, PayloadFormat, Platform, PostType, Problem};
 use crate::error::Result;
 
 /// The webhook body, as LoudCrowd's seed page defines it. Field order and names are the
@@ -38,6 +39,64 @@ pub struct PayloadMedia {
     )]
     pub posted_at: String,
     pub post_type: PostType,
+    /// Not in the seed's body; the `posts` format writes it.
+    #[serde(skip)]
+    pub platform: Platform,
+}
+
+/// The webhook body of an integration with `payloadFormat: "posts"`: the same keys, with
+/// `posts` instead of `medias`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PostsPayload {
+    /// The reward fulfillment's id (`/v1/fulfillments/{id}`): the same on every retry.
+    pub lc_id: String,
+    pub email: String,
+    #[schema(required = true)]
+    pub ig_username: Option<String>,
+    #[schema(required = true)]
+    pub tt_username: Option<String>,
+    #[schema(required = true)]
+    pub discount_code: Option<String>,
+    /// The posts that earned this reward, oldest first.
+    pub posts: Vec<PayloadPost>,
+}
+
+/// One post in a `posts` body.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PayloadPost {
+    pub lc_id: String,
+    /// UTC, `YYYY-MM-DDTHH:MM:SS.ffffff`, as in `medias`.
+    pub posted_at: String,
+    pub post_type: PostType,
+    pub platform: PostPlatform,
+}
+
+/// A post's platform as LoudCrowd's later payload spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PostPlatform {
+    Instagram,
+    TikTok,
+}
+
+impl From<Platform> for PostPlatform {
+    fn from(p: Platform) -> Self {
+        match p {
+            Platform::Instagram => PostPlatform::Instagram,
+            Platform::Tiktok => PostPlatform::TikTok,
+        }
+    }
+}
+
+impl From<PostPlatform> for Platform {
+    fn from(p: PostPlatform) -> Self {
+        match p {
+            PostPlatform::Instagram => Platform::Instagram,
+            PostPlatform::TikTok => Platform::Tiktok,
+        }
+    }
 }
 
 impl Payload {
@@ -62,14 +121,44 @@ impl Payload {
                     lc_id: m.id.to_string(),
                     posted_at: time::seed_format(m.posted_at),
                     post_type: m.post_type,
+                    platform: m.platform,
                 })
                 .collect(),
         }
     }
 
-    /// The bytes that are stored once and sent on every attempt.
+    /// The bytes that are stored once and sent on every attempt, in the seed's format.
     pub fn to_body(&self) -> Result<String> {
         Ok(serde_json::to_string(self)?)
+    }
+
+    /// The bytes in the given format.
+    pub fn to_body_as(&self, format: PayloadFormat) -> Result<String> {
+        match format {
+            PayloadFormat::Medias => self.to_body(),
+            PayloadFormat::Posts => Ok(serde_json::to_string(&self.to_posts())?),
+        }
+    }
+
+    /// The same body with `posts` instead of `medias`.
+    pub fn to_posts(&self) -> PostsPayload {
+        PostsPayload {
+            lc_id: self.lc_id.clone(),
+            email: self.email.clone(),
+            ig_username: self.ig_username.clone(),
+            tt_username: self.tt_username.clone(),
+            discount_code: self.discount_code.clone(),
+            posts: self
+                .medias
+                .iter()
+                .map(|m| PayloadPost {
+                    lc_id: m.lc_id.clone(),
+                    posted_at: m.posted_at.clone(),
+                    post_type: m.post_type,
+                    platform: m.platform.into(),
+                })
+                .collect(),
+        }
     }
 
     /// What the Test button sends when given nothing: the seed page's sample.
@@ -84,6 +173,7 @@ impl Payload {
                 lc_id: "ABC123".into(),
                 posted_at: "2022-04-12T11:18:20.902164".into(),
                 post_type: PostType::Story,
+                platform: Platform::Instagram,
             }],
         }
     }
@@ -105,6 +195,8 @@ pub struct TestData {
     #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
     #[schema(value_type = Option<String>)]
     pub discount_code: Option<Option<String>>,
+    /// Also accepted as `posts`, the key of the `posts` format.
+    #[serde(alias = "posts")]
     pub medias: Option<Vec<TestMedia>>,
 }
 
@@ -116,6 +208,8 @@ pub struct TestMedia {
     /// RFC 3339 or the seed's format; written in the seed's format.
     pub posted_at: Option<String>,
     pub post_type: Option<PostType>,
+    /// Sent only in the `posts` format; default `instagram`.
+    pub platform: Option<PostPlatform>,
 }
 
 impl TestData {
@@ -157,6 +251,7 @@ impl TestData {
                         lc_id: m.lc_id.unwrap_or_else(|| sample_media.lc_id.clone()),
                         posted_at,
                         post_type: m.post_type.unwrap_or(sample_media.post_type),
+                        platform: m.platform.map_or(sample_media.platform, Platform::from),
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -204,6 +299,33 @@ mod tests {
             body,
             r#"{"lcId":"f1","email":"creator@example.com","igUsername":"ig.user","ttUsername":null,"discountCode":null,"medias":[{"lcId":"m1","postedAt":"2022-04-11T09:00:00.000000","postType":"STORY"},{"lcId":"m2","postedAt":"2022-04-12T11:18:20.902164","postType":"STORY"}]}"#
         );
+    }
+
+    #[test]
+    fn the_posts_format_has_the_same_keys_with_posts_and_platforms() {
+        let mut tiktok = media("m2", "2022-04-12T11:18:20.902164");
+        tiktok.platform = Platform::Tiktok;
+        let m = [tiktok, media("m1", "2022-04-11T09:00:00")];
+        let body = Payload::for_fulfillment("f1", &creator(Some("ig.user")), None, &m)
+            .to_body_as(PayloadFormat::Posts)
+            .expect("serialises");
+        assert_eq!(
+            body,
+            r#"{"lcId":"f1","email":"creator@example.com","igUsername":"ig.user","ttUsername":null,"discountCode":null,"posts":[{"lcId":"m1","postedAt":"2022-04-11T09:00:00.000000","postType":"STORY","platform":"instagram"},{"lcId":"m2","postedAt":"2022-04-12T11:18:20.902164","postType":"STORY","platform":"tik_tok"}]}"#
+        );
+    }
+
+    #[test]
+    fn test_data_takes_posts_with_platforms() {
+        let data: TestData =
+            serde_json::from_str(r#"{"posts":[{"platform":"tik_tok"}]}"#).expect("parses");
+        let body = data
+            .into_payload()
+            .expect("valid")
+            .to_body_as(PayloadFormat::Posts)
+            .expect("serialises");
+        assert!(body.contains(r#""platform":"tik_tok""#), "{body}");
+        assert!(serde_json::from_str::<TestData>(r#"{"posts":[{"platform":"TIKTOK"}]}"#).is_err());
     }
 
     #[test]

@@ -15,7 +15,10 @@ use crate::dispatch::{Dispatcher, DispatcherConfig, Recorder, Sender};
 use crate::domain::DeliveryId;
 use crate::evaluator::run_evaluator;
 use crate::ingest::Ingester;
-use crate::store::{describe_connect_failure, forward_notifications, Dialect, Lease, Store};
+use crate::retention;
+use crate::store::{
+    describe_connect_failure, forward_notifications, Dialect, Lease, Store, StoreOptions,
+};
 
 /// How long sends in flight may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -80,7 +83,13 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     settings.check().map_err(StartError::Unsafe)?;
     let url = &settings.database_url;
     let unreachable = |e| StartError::Store(describe_connect_failure(url, &e));
-    let store = Store::connect(url).await.map_err(unreachable)?;
+    let options = StoreOptions {
+        disable_after: settings.disable_after,
+        sqlite_max_pages: settings.sqlite_max_pages,
+    };
+    let store = Store::connect_with(url, options)
+        .await
+        .map_err(unreachable)?;
     store.migrate().await.map_err(unreachable)?;
     let listen_failed = |source: std::io::Error| StartError::Listen {
         addr: settings.listen,
@@ -92,7 +101,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         .map_err(listen_failed)?;
     let addr = listener.local_addr().map_err(listen_failed)?;
 
-    let sender = Sender::new(settings.http_timeout)?;
+    let sender = Sender::new(settings.http_timeout, settings.targets.clone())?;
     let new_posts = Arc::new(Notify::new());
     let deliveries_ready = Arc::new(Notify::new());
     let (stop, stopped) = watch::channel(false);
@@ -149,6 +158,11 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     tasks.extend(ingest_tasks);
     tasks.push(tokio::spawn(maintain_periodically(
         store.clone(),
+        stopped.clone(),
+    )));
+    tasks.push(tokio::spawn(retention::sweep_periodically(
+        store.clone(),
+        settings.retention,
         stopped.clone(),
     )));
     for _ in 0..writers {

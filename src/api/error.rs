@@ -14,7 +14,14 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// A write refused for space: the router tells the store (for `/healthz`, and to log it
+    /// once every few seconds rather than once per request).
+    pub storage_full: Option<std::sync::Arc<Error>>,
 }
+
+/// Put on the response of a write refused for space.
+#[derive(Clone)]
+pub struct StorageFull(pub std::sync::Arc<Error>);
 
 /// Every error answer of the API.
 #[derive(Serialize, ToSchema)]
@@ -37,6 +44,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            storage_full: None,
         }
     }
 
@@ -74,6 +82,8 @@ fn problem_code(problem: Problem) -> &'static str {
         Problem::CreatorId => "invalid_creator_id",
         Problem::PostedAt => "invalid_posted_at",
         Problem::Batch => "invalid_batch",
+        Problem::PayloadFormat => "invalid_payload_format",
+        Problem::BlockedUrl => "blocked_url",
         Problem::UnknownCreator => "unknown_creator",
         Problem::UnknownIntegration => "unknown_integration",
     }
@@ -106,6 +116,19 @@ impl From<Error> for ApiError {
                 "shutting_down",
                 "the service is shutting down; try another instance or again shortly",
             ),
+            other if crate::store::storage_full(&other).is_some() => {
+                let store = crate::store::storage_full(&other).unwrap_or("database");
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_full",
+                    format!(
+                        "the {store} store is full and refuses writes; nothing was changed. \
+                         Free space (or raise its limit) and try again"
+                    ),
+                );
+                e.storage_full = Some(std::sync::Arc::new(other));
+                e
+            }
             // Details stay in the log: they may name tables, hosts or values.
             other => {
                 tracing::error!(error = %other, "request failed");
@@ -139,7 +162,11 @@ impl IntoResponse for ApiError {
                 message: self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(e) = self.storage_full {
+            response.extensions_mut().insert(StorageFull(e));
+        }
+        response
     }
 }
 

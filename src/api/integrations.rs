@@ -1,18 +1,18 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{IdPath, JsonBody, OptionalJsonBody, PageParams, Params};
 use super::AppState;
 use crate::dispatch::{test_send, TestSendResult};
 use crate::domain::{
     ApiKey, AuthHeader, AuthPrefix, Integration, IntegrationId, IntegrationPatch, Name,
-    NewIntegration, Page, SigningSecret, WebhookUrl,
+    NewIntegration, Page, PayloadFormat, SigningSecret, WebhookUrl,
 };
 use crate::payload::TestData;
 
@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create, list))
         .routes(routes!(show, update, remove))
         .routes(routes!(test))
+        .routes(routes!(replay))
 }
 
 /// An outbound webhook to register.
@@ -41,6 +42,9 @@ struct CreateIntegration {
     signing_secret: Option<String>,
     /// Default `true`; `false` registers it paused.
     active: Option<bool>,
+    /// Which body its webhooks carry: `medias` (default, the seed's) or `posts`.
+    #[schema(value_type = Option<PayloadFormat>)]
+    payload_format: Option<String>,
 }
 
 /// The fields to change; a field left out, or `null`, stays as it is (but `signingSecret: null`
@@ -62,8 +66,28 @@ struct UpdateIntegration {
     #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
     #[schema(value_type = Option<SigningSecret>)]
     signing_secret: Option<Option<String>>,
-    /// `false` pauses it (pending deliveries wait); `true` resumes it.
+    /// `false` pauses it (pending deliveries wait); `true` resumes it, or re-enables one that
+    /// was disabled automatically (clearing `disabledReason`), and its pending deliveries go
+    /// out at once.
     active: Option<bool>,
+    /// `medias` or `posts`; rewards granted from now on are sent in it.
+    #[schema(value_type = Option<PayloadFormat>)]
+    payload_format: Option<String>,
+}
+
+/// Which failed deliveries to send again.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ReplayRequest {
+    /// RFC 3339: every `failed` delivery of the integration created at or after this.
+    #[schema(format = DateTime, examples("2026-12-01T00:00:00Z"))]
+    since: String,
+}
+
+/// How many deliveries were queued again.
+#[derive(Serialize, ToSchema)]
+struct Replayed {
+    replayed: u64,
 }
 
 /// Registers an outbound webhook (Add Integration → Webhook).
@@ -84,9 +108,11 @@ async fn create(
     State(s): State<AppState>,
     JsonBody(req): JsonBody<CreateIntegration>,
 ) -> ApiResult<(StatusCode, Json<Integration>)> {
+    let url = WebhookUrl::parse(&req.url)?;
+    s.sender.policy().check_url(url.as_str())?;
     let new = NewIntegration {
         name: Name::parse(&req.name)?,
-        url: WebhookUrl::parse(&req.url)?,
+        url,
         api_key: ApiKey::parse(req.api_key)?,
         auth_header: match req.auth_header {
             Some(h) => AuthHeader::parse(&h)?,
@@ -98,6 +124,12 @@ async fn create(
         },
         signing_secret: req.signing_secret.map(SigningSecret::parse).transpose()?,
         active: req.active.unwrap_or(true),
+        payload_format: req
+            .payload_format
+            .as_deref()
+            .map(PayloadFormat::parse)
+            .transpose()?
+            .unwrap_or_default(),
     };
     Ok((
         StatusCode::CREATED,
@@ -149,9 +181,13 @@ async fn update(
     IdPath(id): IdPath<IntegrationId>,
     JsonBody(req): JsonBody<UpdateIntegration>,
 ) -> ApiResult<Json<Integration>> {
+    let url = req.url.as_deref().map(WebhookUrl::parse).transpose()?;
+    if let Some(url) = &url {
+        s.sender.policy().check_url(url.as_str())?;
+    }
     let patch = IntegrationPatch {
         name: req.name.as_deref().map(Name::parse).transpose()?,
-        url: req.url.as_deref().map(WebhookUrl::parse).transpose()?,
+        url,
         api_key: req.api_key.map(ApiKey::parse).transpose()?,
         auth_header: req
             .auth_header
@@ -168,8 +204,18 @@ async fn update(
             .map(|s| s.map(SigningSecret::parse).transpose())
             .transpose()?,
         active: req.active,
+        payload_format: req
+            .payload_format
+            .as_deref()
+            .map(PayloadFormat::parse)
+            .transpose()?,
     };
-    Ok(Json(s.store.update_integration(&id, patch).await?))
+    let resumed = patch.active == Some(true);
+    let integration = s.store.update_integration(&id, patch).await?;
+    if resumed {
+        s.deliveries_ready.notify_one();
+    }
+    Ok(Json(integration))
 }
 
 /// Deletes the integration: its pending deliveries settle as `failed` ("integration deleted"),
@@ -213,4 +259,36 @@ async fn test(
 ) -> ApiResult<Json<TestSendResult>> {
     let payload = data.into_payload()?;
     Ok(Json(test_send(&s.store, &s.sender, &id, &payload).await?))
+}
+
+/// Sends again every `failed` delivery of the integration created since `since`, each as one
+/// new attempt under the `webhook-id` it always had (as Retry does). Deliveries already pending
+/// are left alone, so calling it again changes nothing until they settle.
+#[utoipa::path(
+    post,
+    path = "/integrations/{id}/replay",
+    tag = "integrations",
+    operation_id = "replayIntegration",
+    params(("id" = String, Path, format = Uuid, description = "The integration's id")),
+    request_body = ReplayRequest,
+    responses((status = 202, description = "Queued again", body = Replayed)),
+)]
+async fn replay(
+    State(s): State<AppState>,
+    IdPath(id): IdPath<IntegrationId>,
+    JsonBody(req): JsonBody<ReplayRequest>,
+) -> ApiResult<(StatusCode, Json<Replayed>)> {
+    let since = chrono::DateTime::parse_from_rfc3339(&req.since)
+        .map_err(|_| {
+            ApiError::invalid(
+                "invalid_since",
+                format!("since `{}` is not an RFC 3339 timestamp", req.since),
+            )
+        })?
+        .with_timezone(&chrono::Utc);
+    let replayed = s.store.replay_failed(&id, since).await?;
+    if replayed > 0 {
+        s.deliveries_ready.notify_one();
+    }
+    Ok((StatusCode::ACCEPTED, Json(Replayed { replayed })))
 }

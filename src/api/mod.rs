@@ -81,9 +81,26 @@ pub fn router(state: AppState) -> Router {
     .merge(crate::console::router())
     .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
     .layer(middleware::map_response(method_not_allowed))
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        note_storage_full,
+    ))
     .layer(DefaultBodyLimit::max(BODY_LIMIT))
     .layer(TraceLayer::new_for_http())
     .with_state(state)
+}
+
+/// Tells the store of a write the API saw refused for space.
+async fn note_storage_full(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    if let Some(error::StorageFull(e)) = response.extensions().get::<error::StorageFull>() {
+        s.store.note_full(e);
+    }
+    response
 }
 
 /// axum answers a method a path does not take with an empty 405 and the `Allow` header; this

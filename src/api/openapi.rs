@@ -7,14 +7,14 @@ use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
-    ContentBuilder, HttpMethod, InfoBuilder, LicenseBuilder, OpenApi, PathItem, PathsBuilder, Ref,
-    RefOr, Required, ResponseBuilder,
+    ContentBuilder, HttpMethod, InfoBuilder, LicenseBuilder, OneOfBuilder, OpenApi, PathItem,
+    PathsBuilder, Ref, RefOr, Required, ResponseBuilder,
 };
 use utoipa::{PartialSchema, ToSchema};
 
 use super::error::ErrorBody;
 use crate::domain::Order;
-use crate::payload::Payload;
+use crate::payload::{Payload, PostsPayload};
 
 const SECURITY: &str = "adminToken";
 
@@ -93,6 +93,8 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
     // Named by a query parameter only, which does not collect its schema.
     schemas.push((Order::name().into_owned(), Order::schema()));
     Payload::schemas(&mut schemas);
+    schemas.push((PostsPayload::name().into_owned(), PostsPayload::schema()));
+    PostsPayload::schemas(&mut schemas);
     components.schemas.extend(schemas);
     for (name, description) in ERRORS {
         components.responses.insert(
@@ -243,7 +245,15 @@ fn webhooks() -> utoipa::openapi::Paths {
                 .content(
                     "application/json",
                     ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name(Payload::name())))
+                        .schema(Some(
+                            OneOfBuilder::new()
+                                .description(Some(
+                                    "`Payload` for an integration with `payloadFormat: \"medias\"` \
+                                     (the default), `PostsPayload` for `\"posts\"`.",
+                                ))
+                                .item(Ref::from_schema_name(Payload::name()))
+                                .item(Ref::from_schema_name(PostsPayload::name())),
+                        ))
                         .build(),
                 )
                 .build(),

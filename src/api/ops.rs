@@ -20,9 +20,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Serialize, ToSchema)]
 struct Health {
-    /// `ok`, or `store_unavailable` when the database does not answer within two seconds.
+    /// `ok`; `store_unavailable` when the database does not answer within two seconds;
+    /// `storage_full` when it answers but refused a write for want of space in the last few
+    /// seconds (reads and what is queued go on; writes answer 503 `storage_full`).
     #[schema(examples("ok"))]
     status: &'static str,
+    /// Whether the store takes writes.
+    writable: bool,
 }
 
 /// Health: 200 only while the store answers, so a load balancer stops sending to an instance
@@ -33,21 +37,24 @@ struct Health {
     tag = "operations",
     operation_id = "health",
     responses(
-        (status = 200, description = "The store answers", body = Health),
-        (status = 503, description = "The store does not answer", body = Health),
+        (status = 200, description = "The store answers and takes writes", body = Health),
+        (status = 503, description = "The store does not answer, or is full", body = Health),
     ),
 )]
 async fn health(State(s): State<AppState>) -> impl IntoResponse {
-    if s.store.ping().await {
-        (StatusCode::OK, Json(Health { status: "ok" }))
+    let (status, writable) = if !s.store.ping().await {
+        ("store_unavailable", false)
+    } else if s.store.seems_full() {
+        ("storage_full", false)
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health {
-                status: "store_unavailable",
-            }),
-        )
-    }
+        ("ok", true)
+    };
+    let code = if writable {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(Health { status, writable }))
 }
 
 /// Prometheus metrics: counters of posts, rewards and attempts, the backlog, batch sizes and

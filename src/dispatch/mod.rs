@@ -1,6 +1,7 @@
 //! The dispatcher: claim due deliveries, send them, record each attempt, schedule the next.
 
 mod claim_policy;
+mod guard;
 mod record;
 mod schedule;
 mod send;
@@ -8,6 +9,7 @@ pub mod signature;
 mod test_send;
 mod worker;
 
+pub use guard::TargetPolicy;
 pub use record::Recorder;
 pub use schedule::RetrySchedule;
 pub use send::{Sender, Sent, RESPONSE_BODY_LIMIT, USER_AGENT};

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::store::{SendResult, Store};
+use crate::store::{storage_full, SendResult, Store};
 use crate::telemetry;
 
 const BATCH: usize = 512;
@@ -66,10 +66,15 @@ async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<SendResult>
         let started = Instant::now();
         // A database outage must not lose results: keep the batch until it is written.
         while let Err(e) = store.record(&batch).await {
-            tracing::error!(error = %e, attempts = batch.len(), "recording attempts failed; retrying");
+            if storage_full(&e).is_some() {
+                store.note_full(&e);
+            } else {
+                tracing::error!(error = %e, attempts = batch.len(), "recording attempts failed; retrying");
+            }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(5));
         }
+        store.note_written();
         telemetry::batch("record", started, batch.len());
         tracing::debug!(
             count = batch.len(),

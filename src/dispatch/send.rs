@@ -1,11 +1,13 @@
 //! One HTTP attempt: headers, signature, timeout, the first 4 KiB of the answer.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 
+use super::guard::{GuardedResolver, TargetPolicy};
 use super::signature;
 use crate::domain::{time, DeliveryId, SendTarget};
 
@@ -37,18 +39,29 @@ impl Sent {
 #[derive(Debug, Clone)]
 pub struct Sender {
     client: reqwest::Client,
+    policy: Arc<TargetPolicy>,
 }
 
 impl Sender {
-    pub fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub fn new(timeout: Duration, policy: TargetPolicy) -> Result<Self, reqwest::Error> {
+        let policy = Arc::new(policy);
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
+            // A redirect could lead anywhere, past the guard's view of the URL.
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: policy.clone(),
+            }))
             .user_agent(USER_AGENT)
             .pool_max_idle_per_host(256)
             .build()?;
-        Ok(Sender { client })
+        Ok(Sender { client, policy })
+    }
+
+    /// The addresses this sender refuses to reach.
+    pub fn policy(&self) -> &TargetPolicy {
+        &self.policy
     }
 
     /// Sends `body` to the target. `delivery_id` is the `webhook-id`, the same on every attempt.
@@ -57,9 +70,13 @@ impl Sender {
         let clock = Instant::now();
         let mut request_headers = BTreeMap::new();
         let result = match headers(target, delivery_id.as_str(), started_at.timestamp(), body) {
+            // A literal address is never resolved, so the resolver cannot refuse it.
             Ok(headers) => {
                 request_headers = shown(&headers, target);
-                self.post(&target.url, headers, body.to_string()).await
+                match self.policy.url_refusal(&target.url) {
+                    Some(why) => Err(format!("blocked: {why}")),
+                    None => self.post(&target.url, headers, body.to_string()).await,
+                }
             }
             Err(e) => Err(e),
         };
@@ -242,6 +259,7 @@ mod tests {
 
     fn target(secret: Option<&str>) -> SendTarget {
         SendTarget {
+            payload_format: Default::default(),
             integration_id: "i".into(),
             url: "http://127.0.0.1:1/".into(),
             auth_header: "X-Api-Key".into(),

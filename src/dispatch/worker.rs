@@ -153,7 +153,7 @@ impl Dispatcher {
                     Ok(Claim::NoRoom) => failures = 0,
                     Err(e) => {
                         failures += 1;
-                        tracing::error!(error = %e, "claiming deliveries failed");
+                        this.store.log_failure(&e, "claiming deliveries failed");
                     }
                 }
             }

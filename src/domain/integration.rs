@@ -2,8 +2,40 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::invalid::{Invalid, Problem};
 use super::time::serde_rfc3339;
 use super::{AuthHeader, AuthPrefix, IntegrationId, Name, Secret, WebhookUrl};
+
+/// Which body an integration's webhooks carry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PayloadFormat {
+    /// The seed page's: `medias`, each `{"lcId", "postedAt", "postType"}`.
+    #[default]
+    Medias,
+    /// LoudCrowd's later help page: `posts`, each with a `platform` too.
+    Posts,
+}
+
+impl PayloadFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayloadFormat::Medias => "medias",
+            PayloadFormat::Posts => "posts",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<PayloadFormat, Invalid> {
+        match s {
+            "medias" => Ok(PayloadFormat::Medias),
+            "posts" => Ok(PayloadFormat::Posts),
+            other => Err(Invalid::new(
+                Problem::PayloadFormat,
+                format!("payloadFormat must be \"medias\" or \"posts\", not {other:?}"),
+            )),
+        }
+    }
+}
 
 /// An outbound webhook as the API shows it: the key and signing secret stay out.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -21,9 +53,20 @@ pub struct Integration {
     pub api_key_hint: String,
     /// Whether webhooks carry a `webhook-signature`.
     pub signing: bool,
-    /// `false`: paused. Rewards earned meanwhile are not sent to it; its pending deliveries
+    /// `false`: paused, or disabled because every attempt failed for too long
+    /// (`disabledReason`). Rewards earned meanwhile are not sent to it; its pending deliveries
     /// wait and go out when it is active again.
     pub active: bool,
+    /// Which body its webhooks carry: `medias` (the seed's) or `posts`.
+    pub payload_format: PayloadFormat,
+    /// Why it was disabled automatically (`every attempt failed since …: last HTTP 503`);
+    /// `null` unless it was. Cleared by making it active again.
+    #[schema(required = true)]
+    pub disabled_reason: Option<String>,
+    /// When it was disabled automatically; `null` unless it was.
+    #[serde(with = "serde_rfc3339::option")]
+    #[schema(required = true)]
+    pub disabled_at: Option<DateTime<Utc>>,
     #[serde(with = "serde_rfc3339")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "serde_rfc3339")]
@@ -70,6 +113,7 @@ pub struct NewIntegration {
     pub auth_prefix: AuthPrefix,
     pub signing_secret: Option<Secret>,
     pub active: bool,
+    pub payload_format: PayloadFormat,
 }
 
 /// A validated partial update; `None` leaves a field as it is.
@@ -82,7 +126,9 @@ pub struct IntegrationPatch {
     pub auth_prefix: Option<AuthPrefix>,
     /// `Some(None)` removes the signing secret.
     pub signing_secret: Option<Option<Secret>>,
+    /// `Some(true)` also clears an automatic disable.
     pub active: Option<bool>,
+    pub payload_format: Option<PayloadFormat>,
 }
 
 /// What the dispatcher needs to send to one integration, secrets included.
@@ -94,4 +140,5 @@ pub struct SendTarget {
     pub auth_prefix: String,
     pub api_key: Secret,
     pub signing_secret: Option<Secret>,
+    pub payload_format: PayloadFormat,
 }

@@ -29,6 +29,9 @@ pub enum Problem {
     CreatorId,
     PostedAt,
     Batch,
+    PayloadFormat,
+    /// A URL whose host is an address the sender refuses to reach.
+    BlockedUrl,
     /// A creator id that names no creator.
     UnknownCreator,
     /// An integration id that names no live integration.

@@ -27,7 +27,7 @@ pub use delivery::{Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliverySt
 pub use fulfillment::{Fulfillment, FulfillmentFilter};
 pub use ids::{CreatorId, DeliveryId, FulfillmentId, IntegrationId, MediaId, RuleId};
 pub use integration::{
-    Integration, IntegrationHealth, IntegrationPatch, NewIntegration, SendTarget,
+    Integration, IntegrationHealth, IntegrationPatch, NewIntegration, PayloadFormat, SendTarget,
 };
 pub use invalid::{Invalid, Problem};
 pub use media::{Media, MediaInput, NewMedia, Platform, PostType, MAX_BATCH};

@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, HashMap};
 use super::{discount_code, earned_groups, Candidate};
 use crate::domain::time::to_micros;
 use crate::domain::{
-    Creator, CreatorId, DeliveryId, FulfillmentId, IntegrationId, Media, MediaId, Reward, Rule,
-    RuleId,
+    Creator, CreatorId, DeliveryId, FulfillmentId, IntegrationId, Media, MediaId, PayloadFormat,
+    Reward, Rule, RuleId,
 };
 use crate::error::{Error, Result};
 use crate::payload::Payload;
@@ -82,7 +82,10 @@ pub struct Award {
     pub media_ids: Vec<MediaId>,
     /// The webhook body, stored once and sent byte for byte on every attempt.
     pub body: String,
-    pub deliveries: Vec<(DeliveryId, IntegrationId)>,
+    /// The body in the `posts` format, built when a target integration takes that format;
+    /// its deliveries carry it.
+    pub posts_body: Option<String>,
+    pub deliveries: Vec<(DeliveryId, IntegrationId, PayloadFormat)>,
 }
 
 /// Step 1: which rules count which of `posts`.
@@ -207,33 +210,44 @@ pub fn count<'a>(tallies: &[&Tally<'a>], mut pending: Pending) -> Counted<'a> {
 }
 
 impl Grant<'_> {
-    /// Step 5: the reward made concrete, sent to the rule's targets among `active`.
-    pub fn award(&self, active: &[IntegrationId]) -> Result<Award> {
+    /// Step 5: the reward made concrete, sent to the rule's targets among `active`, each in
+    /// the format `format_of` says it takes.
+    pub fn award(
+        &self,
+        active: &[IntegrationId],
+        format_of: impl Fn(&IntegrationId) -> PayloadFormat,
+    ) -> Result<Award> {
         let fulfillment_id = FulfillmentId::generate();
         let discount_code = match &self.rule.reward {
             Reward::DiscountCode { code_prefix } => Some(discount_code(code_prefix.as_deref())),
             Reward::None => None,
         };
-        let body = Payload::for_fulfillment(
+        let payload = Payload::for_fulfillment(
             fulfillment_id.as_str(),
             self.creator,
             discount_code.clone(),
             &self.medias,
-        )
-        .to_body()?;
+        );
+        let deliveries: Vec<_> = self
+            .rule
+            .targets(active)
+            .map(|i| (DeliveryId::generate(), i.clone(), format_of(i)))
+            .collect();
+        let posts_body = deliveries
+            .iter()
+            .any(|(_, _, f)| *f == PayloadFormat::Posts)
+            .then(|| payload.to_body_as(PayloadFormat::Posts))
+            .transpose()?;
         Ok(Award {
             rule_id: self.rule.id.clone(),
             creator_id: self.creator.id.clone(),
             once_key: self.rule.once_key(&self.creator.id),
             media_ids: self.medias.iter().map(|m| m.id.clone()).collect(),
-            deliveries: self
-                .rule
-                .targets(active)
-                .map(|i| (DeliveryId::generate(), i.clone()))
-                .collect(),
+            deliveries,
             fulfillment_id,
             discount_code,
-            body,
+            body: payload.to_body()?,
+            posts_body,
         })
     }
 }
@@ -395,7 +409,17 @@ mod tests {
             medias: vec![post("m1", "c", 1)],
         };
         let active = [IntegrationId::from("a"), IntegrationId::from("b")];
-        let award = grant.award(&active).expect("award");
+        let award = grant
+            .award(&active, |_| PayloadFormat::Medias)
+            .expect("award");
+        assert_eq!(award.posts_body, None, "nobody takes the posts format");
+        let posts = grant
+            .award(&active, |_| PayloadFormat::Posts)
+            .expect("award");
+        assert_eq!(posts.deliveries[0].2, PayloadFormat::Posts);
+        let posts_body: serde_json::Value =
+            serde_json::from_str(posts.posts_body.as_deref().expect("built")).expect("JSON");
+        assert_eq!(posts_body["posts"][0]["platform"], "instagram");
         let code = award.discount_code.clone().expect("a code");
         assert!(code.starts_with("SUMMER-"), "{code}");
         assert_eq!(award.once_key.as_deref(), Some("r:c"));

@@ -61,6 +61,7 @@ impl Store {
             .into_iter()
             .map(|r| {
                 let target = SendTarget {
+                    payload_format: r.format(),
                     integration_id: r.id.clone(),
                     url: r.url,
                     auth_header: r.auth_header,

@@ -1,3 +1,4 @@
+use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
 use super::page::{Bound, PageQuery};
@@ -139,6 +140,63 @@ impl Store {
             .await?;
         tx.commit().await?;
         self.delivery(id).await
+    }
+
+    /// Queues again, for one attempt each, the integration's failed deliveries (not test
+    /// sends) created at or after `since`. Returns how many.
+    pub async fn replay_failed(&self, id: &IntegrationId, since: DateTime<Utc>) -> Result<u64> {
+        let at = to_micros(now());
+        let since = to_micros(since);
+        let mut tx = self.begin_write(Purpose::Retry).await?;
+        let live: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM integrations WHERE id = $1 AND deleted = 0")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if live.is_none() {
+            return Err(Error::NotFound("integration"));
+        }
+        let failed =
+            "SELECT d.id FROM deliveries d JOIN failed_deliveries f ON f.delivery_id = d.id
+             WHERE d.integration_id = $1 AND d.created_at >= $2 AND d.test = 0 AND d.status = $3";
+        sqlx::query(&format!(
+            "INSERT INTO delivery_queue (delivery_id, integration_id, due_at, single_attempt)
+             SELECT id, $1, $4, 1 FROM ({failed}) AS replayed WHERE 1 = 1
+             ON CONFLICT DO NOTHING"
+        ))
+        .bind(id)
+        .bind(since)
+        .bind(DeliveryStatus::Failed.as_str())
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        let replayed = sqlx::query(&format!(
+            // The outer status test is the one PostgreSQL checks again after waiting for a
+            // concurrent replay: what it queued is not counted twice.
+            "UPDATE deliveries SET status = $4, next_attempt_at = $5
+             WHERE status = $3 AND id IN (SELECT id FROM ({failed}) AS replayed)"
+        ))
+        .bind(id)
+        .bind(since)
+        .bind(DeliveryStatus::Failed.as_str())
+        .bind(DeliveryStatus::Pending.as_str())
+        .bind(at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "DELETE FROM failed_deliveries WHERE delivery_id IN
+                (SELECT delivery_id FROM delivery_queue WHERE integration_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if replayed > 0 {
+            self.announce(&mut tx, postgres::Channel::Deliveries)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(replayed)
     }
 
     /// Logs a test send before it goes out; it is not queued, the caller sends it at once.

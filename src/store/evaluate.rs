@@ -15,7 +15,7 @@ use super::{placeholders, postgres, sqlite, Dialect, Purpose, Store, WriteTx};
 use crate::domain::time::{from_micros, now, to_micros};
 use crate::domain::{
     Creator, CreatorId, DeliveryId, DeliveryStatus, FulfillmentId, IntegrationId, Invalid, Media,
-    MediaId, NewMedia, Problem, RuleId,
+    MediaId, NewMedia, PayloadFormat, Problem, RuleId,
 };
 use crate::error::Result;
 use crate::rules::{self, Award, PairKey, Pending, Tally};
@@ -177,7 +177,15 @@ impl Store {
             .instant
             .iter()
             .chain(&counted.grants)
-            .map(|grant| grant.award(&config.integrations))
+            .map(|grant| {
+                grant.award(&config.integrations, |id| {
+                    config
+                        .targets
+                        .get(id)
+                        .map(|t| t.payload_format)
+                        .unwrap_or_default()
+                })
+            })
             .collect::<Result<Vec<Award>>>()?;
         let since = std::time::Instant::now();
         let at = now();
@@ -214,14 +222,18 @@ fn leased(awards: &[Award], config: &Config, lease: &Lease) -> Vec<Claimed> {
             award
                 .deliveries
                 .iter()
-                .filter_map(|(delivery_id, integration_id)| {
+                .filter_map(|(delivery_id, integration_id, format)| {
+                    let body = match format {
+                        PayloadFormat::Posts => award.posts_body.clone()?,
+                        PayloadFormat::Medias => award.body.clone(),
+                    };
                     Some(Claimed {
                         delivery_id: delivery_id.clone(),
                         attempt_number: 1,
                         single_attempt: false,
                         lease_owner: lease.owner.clone(),
                         target: config.targets.get(integration_id)?.clone(),
-                        body: award.body.clone(),
+                        body,
                     })
                 })
         })
@@ -551,7 +563,8 @@ write_row! {
 }
 
 write_row! {
-    /// A delivery of a reward to one integration, in the log.
+    /// A delivery of a reward to one integration, in the log; with the `posts` body for an
+    /// integration that takes it (else the fulfillment's body is sent).
     struct DeliveryInsert<'a> {
         id: &'a DeliveryId,
         fulfillment_id: &'a FulfillmentId,
@@ -559,6 +572,7 @@ write_row! {
         status: &'static str,
         next_attempt_at: i64,
         created_at: i64,
+        payload: Option<&'a str>,
     }
 }
 
@@ -603,8 +617,12 @@ async fn write_awards(
             media_id,
             fulfillment_id: &award.fulfillment_id,
         }));
-        for (delivery_id, integration_id) in &award.deliveries {
+        for (delivery_id, integration_id, format) in &award.deliveries {
             deliveries.push(DeliveryInsert {
+                payload: match format {
+                    PayloadFormat::Posts => award.posts_body.as_deref(),
+                    PayloadFormat::Medias => None,
+                },
                 id: delivery_id,
                 fulfillment_id: &award.fulfillment_id,
                 integration_id,

@@ -99,6 +99,64 @@ pub(super) async fn record(
     bulk::insert(conn, dialect, "integration_health AS h", &tail, &rows).await
 }
 
+/// Disables the integrations of `results` whose every attempt has failed for longer than
+/// `after` (three at least): they take no more sends until made active again. Returns them.
+pub(super) async fn disable_failing(
+    conn: &mut AnyConnection,
+    results: &[&SendResult],
+    after: std::time::Duration,
+) -> Result<Vec<IntegrationId>> {
+    let ids: std::collections::BTreeSet<&IntegrationId> =
+        results.iter().map(|r| &r.integration_id).collect();
+    let ids: Vec<&IntegrationId> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = now();
+    let cutoff = to_micros(at) - i64::try_from(after.as_micros()).unwrap_or(i64::MAX / 2);
+    let sql = format!(
+        "SELECT h.integration_id, h.failing_since, h.last_failure FROM integration_health h
+         JOIN integrations i ON i.id = h.integration_id
+         WHERE h.integration_id IN ({}) AND h.consecutive_failures >= $1
+           AND h.failing_since < $2 AND i.active = 1 AND i.deleted = 0",
+        super::placeholders(2, ids.len())
+    );
+    let mut query = sqlx::query_as::<_, (IntegrationId, i64, Option<String>)>(&sql)
+        .bind(MIN_FAILURES_TO_DISABLE)
+        .bind(cutoff);
+    for id in &ids {
+        query = query.bind(*id);
+    }
+    let failing = query.fetch_all(&mut *conn).await?;
+    let mut disabled = Vec::new();
+    for (id, since, last) in failing {
+        let reason = format!(
+            "every attempt failed since {}: last {}",
+            crate::domain::time::rfc3339(from_micros(since)),
+            last.as_deref().unwrap_or("no answer")
+        );
+        sqlx::query(
+            "UPDATE integrations SET active = 0, disabled_reason = $2, disabled_at = $3,
+                updated_at = $3
+             WHERE id = $1 AND active = 1 AND deleted = 0",
+        )
+        .bind(&id)
+        .bind(&reason)
+        .bind(to_micros(at))
+        .execute(&mut *conn)
+        .await?;
+        tracing::warn!(integration = %id, %reason, "integration disabled");
+        disabled.push(id);
+    }
+    if !disabled.is_empty() {
+        super::config::bump(conn).await?;
+    }
+    Ok(disabled)
+}
+
+/// Fewer failures than this never disable an integration, however long they span.
+const MIN_FAILURES_TO_DISABLE: i64 = 3;
+
 /// An attempt's failure in a few words: the status it got, or why it got none.
 fn describe(r: &SendResult) -> String {
     match (r.response_status, &r.error) {

@@ -8,12 +8,13 @@ use super::{config, flag, retry_deadlocks, Dialect, Purpose, Store};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{
     AuthHeader, AuthPrefix, DeliveryStatus, Integration, IntegrationId, IntegrationPatch, Name,
-    NewIntegration, Page, PageRequest, Secret, SendTarget, WebhookUrl,
+    NewIntegration, Page, PageRequest, PayloadFormat, Secret, SendTarget, WebhookUrl,
 };
 use crate::error::{Error, Result};
 
 pub(super) const COLUMNS: &str =
-    "id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, created_at, updated_at";
+    "id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, payload_format,
+     disabled_reason, disabled_at, created_at, updated_at";
 
 /// What the dispatcher needs to know of the integrations: which take sends, which are paused
 /// (their queued deliveries wait) and which were deleted lately (nothing of theirs is sent).
@@ -52,8 +53,8 @@ impl Store {
         let id = IntegrationId::generate();
         let at = to_micros(now());
         let insert = sqlx::query(
-            "INSERT INTO integrations (id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+            "INSERT INTO integrations (id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, payload_format, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9)",
         )
         .bind(&id)
         .bind(new.name.as_str())
@@ -63,7 +64,8 @@ impl Store {
         .bind(new.auth_prefix.into_inner())
         .bind(new.signing_secret.as_ref().map(Secret::expose))
         .bind(flag(new.active))
-        .bind(at);
+        .bind(at)
+        .bind(new.payload_format.as_str());
         self.change_config(insert).await?;
         self.integration(&id).await
     }
@@ -90,6 +92,7 @@ impl Store {
     pub async fn send_target(&self, id: &IntegrationId) -> Result<SendTarget> {
         let r = self.integration_row(id).await?;
         Ok(SendTarget {
+            payload_format: r.format(),
             integration_id: r.id,
             url: r.url,
             auth_header: r.auth_header,
@@ -130,6 +133,9 @@ impl Store {
                 auth_prefix = COALESCE($6, auth_prefix),
                 signing_secret = CASE WHEN $7 = 1 THEN $8 ELSE signing_secret END,
                 active = COALESCE($9, active),
+                payload_format = COALESCE($11, payload_format),
+                disabled_reason = CASE WHEN $9 IS NULL THEN disabled_reason END,
+                disabled_at = CASE WHEN $9 IS NULL THEN disabled_at END,
                 updated_at = $10
              WHERE id = $1 AND deleted = 0",
         )
@@ -142,7 +148,8 @@ impl Store {
         .bind(flag(secret_given))
         .bind(secret.as_ref().map(Secret::expose))
         .bind(patch.active.map(flag))
-        .bind(to_micros(now()));
+        .bind(to_micros(now()))
+        .bind(patch.payload_format.map(PayloadFormat::as_str));
         let done = self.change_config(update).await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("integration"));

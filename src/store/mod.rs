@@ -14,6 +14,7 @@ mod creators;
 mod deliveries;
 mod evaluate;
 mod fulfillments;
+mod full;
 mod health;
 mod ids;
 mod integrations;
@@ -21,6 +22,7 @@ mod media;
 mod page;
 mod postgres;
 mod queue;
+mod retention;
 mod rows;
 mod rules;
 mod sqlite;
@@ -39,6 +41,7 @@ use crate::telemetry;
 pub use backlog::Backlog;
 pub use connect_failure::describe_connect_failure;
 pub use evaluate::{Evaluated, Evaluation, Ingested, Lease, Leased};
+pub use full::storage_full;
 pub use integrations::IntegrationStates;
 pub use postgres::forward_notifications;
 pub use queue::{Claimed, Outcome, SendResult};
@@ -139,6 +142,7 @@ pub(crate) enum Purpose {
     Retry,
     TestSend,
     Checkpoint,
+    Retention,
 }
 
 impl Purpose {
@@ -153,6 +157,7 @@ impl Purpose {
             Purpose::Retry => "retry",
             Purpose::TestSend => "test_send",
             Purpose::Checkpoint => "checkpoint",
+            Purpose::Retention => "retention",
         }
     }
 }
@@ -169,6 +174,28 @@ pub struct Store {
     write_gate: Option<Arc<Mutex<()>>>,
     /// The active rules and integrations as last read, with their version.
     config: Arc<std::sync::Mutex<Option<Arc<config::Config>>>>,
+    options: StoreOptions,
+    /// Since when writes fail for want of space (µs; 0: they do not), and when that was last
+    /// logged: see `full`.
+    full: Arc<full::FullState>,
+}
+
+/// How the store behaves, beyond where it is.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// An integration whose every attempt failed for this long (three at least) is disabled.
+    pub disable_after: std::time::Duration,
+    /// SQLite only: `PRAGMA max_page_count` on the writer, to bound the file (tests fill it).
+    pub sqlite_max_pages: Option<u32>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            disable_after: std::time::Duration::from_secs(5 * 86_400),
+            sqlite_max_pages: None,
+        }
+    }
 }
 
 /// A write transaction that holds the write gate (SQLite) until it commits or rolls back.
@@ -227,10 +254,14 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Connects to the database named by `url` (creating an SQLite file and its folder if needed).
     pub async fn connect(url: &str) -> Result<Store> {
+        Store::connect_with(url, StoreOptions::default()).await
+    }
+
+    pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::of_url(url);
         let (pool, writer) = match dialect {
-            Dialect::Sqlite => sqlite::connect(url).await?,
+            Dialect::Sqlite => sqlite::connect(url, options.sqlite_max_pages).await?,
             Dialect::Postgres => {
                 let pool = postgres::connect(url, AnyPoolOptions::new()).await?;
                 (pool.clone(), pool)
@@ -243,6 +274,8 @@ impl Store {
             dialect,
             write_gate,
             config: Arc::default(),
+            options,
+            full: Arc::default(),
         })
     }
 

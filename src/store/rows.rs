@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use crate::domain::time::from_micros;
 use crate::domain::{
     Attempt, Creator, CreatorId, Delivery, DeliveryId, DeliveryStatus, FulfillmentId, Integration,
-    IntegrationId, Media, MediaId, Platform, PostType, Rule, RuleId, Secret,
+    IntegrationId, Media, MediaId, PayloadFormat, Platform, PostType, Rule, RuleId, Secret,
 };
 use crate::error::{Error, Result};
 
@@ -31,13 +31,27 @@ pub(super) struct IntegrationRow {
     pub auth_prefix: String,
     pub signing_secret: Option<String>,
     pub active: i64,
+    pub payload_format: String,
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl IntegrationRow {
+    /// A format this build does not know is read as the default: the column only ever holds
+    /// what the API accepted.
+    pub fn format(&self) -> PayloadFormat {
+        PayloadFormat::parse(&self.payload_format).unwrap_or_default()
+    }
 }
 
 impl From<IntegrationRow> for Integration {
     fn from(r: IntegrationRow) -> Self {
         Integration {
+            payload_format: r.format(),
+            disabled_reason: r.disabled_reason,
+            disabled_at: r.disabled_at.map(from_micros),
             api_key_hint: Secret::new(r.api_key).hint(),
             id: r.id,
             name: r.name,

@@ -24,7 +24,7 @@ const READERS: u32 = 4;
 /// last transaction; with writes spread over the pool, nearly every write started cold and read
 /// its pages back from the file. One writer connection keeps the hot pages (queue, index roots)
 /// cached between transactions.
-pub(super) async fn connect(url: &str) -> Result<(AnyPool, AnyPool)> {
+pub(super) async fn connect(url: &str, max_pages: Option<u32>) -> Result<(AnyPool, AnyPool)> {
     if in_memory(url) {
         // Each connection would open a database of its own: the writer's rows unseen by readers.
         return Err(sqlx::Error::Configuration(
@@ -34,12 +34,12 @@ pub(super) async fn connect(url: &str) -> Result<(AnyPool, AnyPool)> {
         )
         .into());
     }
-    let readers = open(url, READERS).await?;
-    let writer = open(url, 1).await?;
+    let readers = open(url, READERS, None).await?;
+    let writer = open(url, 1, max_pages).await?;
     Ok((readers, writer))
 }
 
-async fn open(url: &str, connections: u32) -> Result<AnyPool> {
+async fn open(url: &str, connections: u32, max_pages: Option<u32>) -> Result<AnyPool> {
     let url = with_create_mode(url);
     if let Some(dir) = file_path(&url).and_then(|p| p.parent().map(Path::to_path_buf)) {
         if !dir.as_os_str().is_empty() {
@@ -52,8 +52,12 @@ async fn open(url: &str, connections: u32) -> Result<AnyPool> {
         // fails its statement instead, and every caller retries or reports it.
         .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _| {
+        .after_connect(move |conn, _| {
             Box::pin(async move {
+                if let Some(pages) = max_pages {
+                    conn.execute(format!("PRAGMA max_page_count = {pages}").as_str())
+                        .await?;
+                }
                 // WAL lets readers run beside the writer; a busy timeout makes a second writer
                 // (another connection, or `lc-webhooks import`) wait for the lock instead of failing.
                 conn.execute("PRAGMA journal_mode = WAL").await?;

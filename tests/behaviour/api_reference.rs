@@ -95,8 +95,15 @@ async fn the_served_document_is_the_checked_in_reference(backend: Backend) {
     let scheme = &served["components"]["securitySchemes"]["adminToken"];
     assert_eq!(scheme["scheme"], "bearer", "{scheme}");
     let webhook = &served["webhooks"]["rewardEarned"]["post"];
-    let body = &webhook["requestBody"]["content"]["application/json"]["schema"]["$ref"];
-    assert_eq!(body, "#/components/schemas/Payload", "{webhook}");
+    let body = &webhook["requestBody"]["content"]["application/json"]["schema"]["oneOf"];
+    assert_eq!(
+        body,
+        &serde_json::json!([
+            {"$ref": "#/components/schemas/Payload"},
+            {"$ref": "#/components/schemas/PostsPayload"}
+        ]),
+        "{webhook}"
+    );
     let headers: Vec<&str> = webhook["parameters"]
         .as_array()
         .expect("webhook headers")

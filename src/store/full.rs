@@ -1,0 +1,87 @@
+//! A store out of space: writes fail with SQLite's `SQLITE_FULL` or PostgreSQL's `disk_full`
+//! (53100). The API answers them `503 storage_full`; this keeps when that was last seen, for
+//! `/healthz`, and lets one ERROR line through every few seconds instead of one per request.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use super::Store;
+use crate::domain::time::{now, to_micros};
+use crate::error::Error;
+
+/// How long after the last write refused for space the store counts as unable to write.
+const FULL_FOR: Duration = Duration::from_secs(10);
+/// At most one ERROR line this often.
+const LOG_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Default)]
+pub(super) struct FullState {
+    /// When a write was last refused for space (µs; 0: never).
+    seen_at: AtomicI64,
+    logged_at: AtomicI64,
+    /// Refusals not logged since the last line.
+    unlogged: AtomicI64,
+}
+
+/// Which store refused a write for want of space, if that is what `e` says.
+pub fn storage_full(e: &Error) -> Option<&'static str> {
+    let Error::Database(sqlx::Error::Database(db)) = e else {
+        return None;
+    };
+    let code = db.code();
+    let message = db.message();
+    if code.as_deref() == Some("53100") {
+        Some("PostgreSQL")
+    } else if code.as_deref() == Some("13") || message.contains("database or disk is full") {
+        Some("SQLite")
+    } else {
+        None
+    }
+}
+
+impl Store {
+    /// Notes a write refused for space; logs it, unless a line went out a moment ago.
+    pub fn note_full(&self, e: &Error) {
+        let at = to_micros(now());
+        let state = &self.full;
+        state.seen_at.store(at, Ordering::Relaxed);
+        let logged = state.logged_at.load(Ordering::Relaxed);
+        let due = at - logged >= LOG_EVERY.as_micros() as i64;
+        if due
+            && state
+                .logged_at
+                .compare_exchange(logged, at, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let suppressed = state.unlogged.swap(0, Ordering::Relaxed);
+            tracing::error!(
+                error = %e,
+                suppressed,
+                "the store is full: writes are refused until space is freed"
+            );
+        } else {
+            state.unlogged.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A background task's failure: a full store is noted (and logged now and then), anything
+    /// else logged as `what` at WARN.
+    pub fn log_failure(&self, e: &Error, what: &str) {
+        if storage_full(e).is_some() {
+            self.note_full(e);
+        } else {
+            tracing::warn!(error = %e, "{what}");
+        }
+    }
+
+    /// A write went through: whatever filled the store has been freed.
+    pub fn note_written(&self) {
+        self.full.seen_at.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether a write was refused for space within the last few seconds.
+    pub fn seems_full(&self) -> bool {
+        let seen = self.full.seen_at.load(Ordering::Relaxed);
+        seen != 0 && to_micros(now()) - seen < FULL_FOR.as_micros() as i64
+    }
+}
