@@ -131,6 +131,31 @@ with sync_playwright() as p:
     page.get_by_role("button", name="Apply").click()
     expect(page.get_by_role("row").filter(has_text="Reward").first).to_be_visible()
 
+    # Replay and the payload format
+    nav(page, "Integrations")
+    expect(page.get_by_text("medias (the original)")).to_be_visible()
+    page.get_by_role("button", name="Replay failed").click()
+    dlg = page.get_by_role("dialog")
+    expect(dlg.get_by_label("Since")).to_be_visible()
+    dlg.get_by_role("button", name="Replay", exact=True).click()
+    expect(dlg.get_by_role("status").filter(has_text="queued again")).to_be_visible(timeout=10000)
+    dlg.get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Edit", exact=True).click()
+    dlg = page.get_by_role("dialog")
+    dlg.locator("summary", has_text="Advanced").click()
+    dlg.get_by_label("Payload format").select_option("posts")
+    dlg.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("posts (with each post's platform)")).to_be_visible()
+    page.get_by_role("button", name="Test", exact=True).click()
+    dlg = page.get_by_role("dialog")
+    expect(dlg.get_by_label("Posts (JSON)")).to_be_visible()
+    expect(dlg.get_by_label("Raw JSON")).to_contain_text('"platform": "instagram"')
+    dlg.get_by_role("button", name="Send test", exact=True).click()
+    expect(dlg.get_by_role("status").filter(has_text="200").first).to_be_visible(timeout=15000)
+    bodies = [json.loads(r["body"]) for r in received()]
+    assert any("posts" in b for b in bodies), f"no posts body among {bodies}"
+    dlg.get_by_role("button", name="Close").click()
+
     # Phone width
     page.set_viewport_size({"width": 390, "height": 844})
     for name, slug in [("Integrations", "integrations"), ("Rewards", "rewards"), ("Creators", "creators"), ("Delivery log", "log")]:

@@ -123,7 +123,7 @@ function signIn() {
 // ---- integrations ----
 function integrationStatus(i) {
   if (i.active) return h("span", { class: "status-ok" }, "Active");
-  if (i.disabledReason) return h("span", { class: "status-bad" }, "Disabled: " + i.disabledReason);
+  if (i.disabledReason) return h("span", { class: "status-bad" }, `Disabled ${when(i.disabledAt)}: ${i.disabledReason}`);
   return h("span", { class: "status-wait" }, "Paused");
 }
 function healthLine(hl) {
@@ -131,6 +131,7 @@ function healthLine(hl) {
   const rate = Math.round((hl.recentSuccessRate || 0) * 100);
   let s = `${rate}% of ${hl.recentAttempts} recent attempts succeeded.`;
   if (hl.consecutiveFailures) s += ` ${hl.consecutiveFailures} failures in a row (last: ${hl.lastFailure}).`;
+  s += ` Last success: ${when(hl.lastSuccessAt)}. Last failure: ${when(hl.lastFailureAt)}.`;
   return s;
 }
 
@@ -144,12 +145,14 @@ async function integrationsPage() {
       h("dt", {}, "API Key"), h("dd", {}, i.apiKeyHint + " (only its last characters are shown)"),
       h("dt", {}, "Sent in"), h("dd", {}, `${i.authHeader}: ${i.authPrefix}…`),
       h("dt", {}, "Signed"), h("dd", {}, i.signing ? "Yes (webhook-signature)" : "No"),
+      h("dt", {}, "Payload format"), h("dd", {}, i.payloadFormat === "posts" ? "posts (with each post's platform)" : "medias (the original)"),
       h("dt", {}, "Health"), h("dd", {}, healthLine(i.health)),
       h("dt", {}, "Last delivery"), h("dd", {}, when(i.health && i.health.lastAttemptAt))),
     h("div", { class: "row" },
       h("button", { type: "button", class: "primary", onclick: () => testDialog(i) }, "Test"),
       h("button", { type: "button", onclick: () => integrationForm(i) }, "Edit"),
-      h("button", { type: "button", onclick: () => setActive(i, !i.active) }, i.active ? "Pause" : "Resume"),
+      h("button", { type: "button", onclick: () => setActive(i, !i.active) }, i.active ? "Pause" : i.disabledReason ? "Re-enable" : "Resume"),
+      h("button", { type: "button", onclick: () => replayDialog(i) }, "Replay failed"),
       h("button", { type: "button", class: "danger", onclick: () => confirmDelete(i) }, "Delete"))));
   view.replaceChildren(
     h("h1", {}, "Integrations"),
@@ -161,6 +164,28 @@ async function integrationsPage() {
 async function setActive(i, active) {
   await api("PATCH", "/integrations/" + i.id, { active });
   route();
+}
+
+function replayDialog(i) {
+  const since = h("input", { type: "datetime-local", required: true });
+  const dayAgo = new Date(Date.now() - 86400000);
+  since.value = new Date(dayAgo.getTime() - dayAgo.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  const msg = h("p", { role: "status" });
+  const dlg = openDialog("Replay failed deliveries of " + i.name,
+    h("p", {}, "Every failed delivery created since then is sent again, once, under the webhook-id it always had."),
+    field("Since", since),
+    msg,
+    h("div", { class: "row" }, h("button", {
+      type: "button", class: "primary",
+      onclick: async () => {
+        try {
+          const r = await api("POST", "/integrations/" + i.id + "/replay", { since: new Date(since.value).toISOString() });
+          msg.textContent = r.replayed === 1 ? "1 delivery queued again." : `${r.replayed} deliveries queued again.`;
+        } catch (e) { msg.textContent = e.message; }
+      },
+    }, "Replay")));
+  since.focus();
+  return dlg;
 }
 
 function confirmDelete(i) {
@@ -191,6 +216,10 @@ function integrationForm(existing) {
   const header = h("input", { value: existing ? existing.authHeader : "Authorization" });
   const prefix = h("input", { value: existing ? existing.authPrefix : "Bearer " });
   const secret = h("input", { readonly: true, autocomplete: "off" });
+  const format = h("select", {},
+    h("option", { value: "medias" }, "medias (the original payload)"),
+    h("option", { value: "posts" }, "posts (each post with its platform)"));
+  format.value = existing ? existing.payloadFormat : "medias";
   const removeSigning = existing && existing.signing ? check("Stop signing (remove the signing secret)", {}) : null;
   const secretBox = h("div", { hidden: true },
     field("Signing secret", secret, "Shown once: copy it into your receiver now. It is never shown again."),
@@ -199,7 +228,7 @@ function integrationForm(existing) {
   const form = h("form", {
     onsubmit: async (ev) => {
       ev.preventDefault();
-      const body = { name: name.value, url: url.value, authHeader: header.value, authPrefix: prefix.value };
+      const body = { name: name.value, url: url.value, authHeader: header.value, authPrefix: prefix.value, payloadFormat: format.value };
       if (key.value) body.apiKey = key.value;
       if (secret.value) body.signingSecret = secret.value;
       if (removeSigning && removeSigning.querySelector("input").checked) body.signingSecret = null;
@@ -219,6 +248,7 @@ function integrationForm(existing) {
     h("summary", {}, "Advanced"),
     field("Auth header", header, "The header the API key is sent in."),
     field("Auth prefix", prefix, "Written before the key, e.g. \"Bearer \". Empty sends the bare key."),
+    field("Payload format", format, "Which body webhooks carry: the original \"medias\" list, or LoudCrowd's later \"posts\" list with each post's platform."),
     h("p", { class: "hint" }, existing && existing.signing ? "This integration signs its webhooks. Generate a new secret to replace it." : "Optional: sign every webhook (Standard Webhooks) so your receiver can verify it."),
     h("div", { class: "row" }, h("button", {
       type: "button",
@@ -232,14 +262,16 @@ function integrationForm(existing) {
 }
 
 const SAMPLE_MEDIAS = [{ lcId: "ABC123", postedAt: "2022-04-12T11:18:20.902164", postType: "STORY" }];
+const SAMPLE_POSTS = [{ ...SAMPLE_MEDIAS[0], platform: "instagram" }];
 
 function testDialog(i) {
   const email = h("input", { type: "email", value: "creator@example.com" });
   const ig = h("input", { value: "instagram.username" });
   const tt = h("input", { value: "tiktok.username" });
   const code = h("input", { value: "code123" });
+  const list = i.payloadFormat === "posts" ? "posts" : "medias";
   const medias = h("textarea", { rows: 4 });
-  medias.value = JSON.stringify(SAMPLE_MEDIAS, null, 2);
+  medias.value = JSON.stringify(list === "posts" ? SAMPLE_POSTS : SAMPLE_MEDIAS, null, 2);
   const raw = h("pre", { id: "raw-json", "aria-label": "Raw JSON" });
   const result = h("div", { role: "status", "aria-live": "polite" });
   let lastCurl = "";
@@ -248,13 +280,13 @@ function testDialog(i) {
     try { m = JSON.parse(medias.value); } catch (_) { m = null; }
     return {
       email: email.value, igUsername: ig.value || null, ttUsername: tt.value || null,
-      discountCode: code.value || null, medias: m,
+      discountCode: code.value || null, [list]: m,
     };
   }
   function refresh() {
     let m = null;
     try { m = JSON.parse(medias.value); medias.removeAttribute("aria-invalid"); } catch (_) { medias.setAttribute("aria-invalid", "true"); }
-    raw.textContent = JSON.stringify({ lcId: "(this delivery's id)", ...body(), medias: m }, null, 2);
+    raw.textContent = JSON.stringify({ lcId: "(this delivery's id)", ...body(), [list]: m }, null, 2);
   }
   for (const el of [email, ig, tt, code, medias]) el.addEventListener("input", refresh);
   refresh();
@@ -265,7 +297,7 @@ function testDialog(i) {
       result.replaceChildren(h("p", {}, "Sending…"));
       try {
         const b = body();
-        if (b.medias === null) throw new Error("Medias is not valid JSON.");
+        if (b[list] === null) throw new Error(list === "posts" ? "Posts is not valid JSON." : "Medias is not valid JSON.");
         const r = await api("POST", "/integrations/" + i.id + "/test", b);
         const head = r.responseStatus === null
           ? h("p", { class: "status-bad" }, `No answer after ${r.durationMs} ms: ${r.error}`)
@@ -284,7 +316,10 @@ function testDialog(i) {
   const dlg = openDialog("Test " + i.name,
     h("p", { class: "hint" }, "Sends one real, signed webhook now, with the data below. Then look for it in your own system."),
     field("Email", email), field("Instagram username", ig), field("TikTok username", tt),
-    field("Discount code", code), field("Medias (JSON)", medias, "lcId, postedAt and postType of each post."),
+    field("Discount code", code),
+    list === "posts"
+      ? field("Posts (JSON)", medias, "lcId, postedAt, postType and platform (instagram or tik_tok) of each post.")
+      : field("Medias (JSON)", medias, "lcId, postedAt and postType of each post."),
     h("h3", {}, "Raw JSON"), raw,
     h("div", { class: "row" }, send), result);
   email.focus();
