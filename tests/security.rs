@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::http::{Method, StatusCode};
 use common::{
-    assert_error, closed_port_url, test_settings, wait_until, Backend, Receiver, Reply, Script,
-    TestApp, TestDb, WAIT,
+    assert_error, closed_port_url, fill_with_creators, nearly_full_sqlite_app, test_settings,
+    wait_until, Backend, Receiver, Reply, Script, TestApp, TestDb, WAIT,
 };
 use lc_webhooks::domain::Secret;
 use serde_json::json;
@@ -36,6 +36,36 @@ fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
         buf
     })
     .clone()
+}
+
+/// A full store is one ERROR line every few seconds, not one per refused request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_store_logs_one_error_line_not_one_per_request() {
+    let logs = log_buffer();
+    let app = nearly_full_sqlite_app().await;
+    let (_, (status, _)) = fill_with_creators(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let since_first = std::time::Instant::now();
+    for n in 0..30 {
+        let email = format!("refused-{n:02}-{}@example.com", "y".repeat(60));
+        let (status, _) = app.post("/v1/creators", json!({ "email": email })).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    // One line per five seconds at most: one, unless this machine took that long.
+    let allowed = 1 + since_first.elapsed().as_secs() as usize / 5;
+    app.stop().await;
+    let text =
+        String::from_utf8_lossy(&logs.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    let full_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("ERROR") && l.contains("disk is full"))
+        .collect();
+    assert!((1..=allowed).contains(&full_lines.len()), "{full_lines:#?}");
+    assert!(
+        full_lines[0].contains("the store is full"),
+        "{}",
+        full_lines[0]
+    );
 }
 
 struct SharedWriter(Arc<Mutex<Vec<u8>>>);

@@ -3,47 +3,16 @@
 //! acknowledged write is there. SQLite's file is bounded with `max_page_count`; PostgreSQL's
 //! `disk_full` (53100) is mapped the same way but not provoked here.
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use serde_json::json;
-use sqlx::Connection;
 
-use crate::common::{assert_error, Backend, TestApp, TestDb};
+use crate::common::{assert_error, fill_with_creators, nearly_full_sqlite_app, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_sqlite_store_refuses_writes_with_503_and_keeps_what_it_acknowledged() {
-    let db = Arc::new(TestDb::create(Backend::Sqlite).await.expect("sqlite"));
-    let migrated = TestApp::start_on(db.clone(), |_| {}).await.expect("starts");
-    migrated.stop().await;
-    let mut conn = sqlx::SqliteConnection::connect(&db.url)
-        .await
-        .expect("open");
-    let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
-        .fetch_one(&mut conn)
-        .await
-        .expect("page count");
-    conn.close().await.expect("close");
-
-    let limit = u32::try_from(pages).expect("pages") + 6;
-    let app = TestApp::start_on(db.clone(), |s| s.sqlite_max_pages = Some(limit))
-        .await
-        .expect("starts");
-    let mut acknowledged = Vec::new();
-    let refusal = loop {
-        assert!(acknowledged.len() < 5_000, "the store never filled");
-        let email = format!(
-            "full-{:05}-{}@example.com",
-            acknowledged.len(),
-            "x".repeat(60)
-        );
-        let (status, body) = app.post("/v1/creators", json!({"email": email})).await;
-        if status == StatusCode::CREATED {
-            acknowledged.push(body["id"].as_str().expect("id").to_string());
-            continue;
-        }
-        break (status, body);
-    };
+    let app = nearly_full_sqlite_app().await;
+    let db = app.db.clone();
+    let (acknowledged, refusal) = fill_with_creators(&app).await;
     let (status, body) = refusal;
     assert_error(status, &body, StatusCode::SERVICE_UNAVAILABLE);
     let message = body["error"]["message"].as_str().unwrap_or_default();

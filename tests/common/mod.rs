@@ -347,6 +347,48 @@ impl TestApp {
     }
 }
 
+/// A service on a fresh SQLite file capped a few pages above its migrated size, so that it
+/// fills up within a few hundred writes.
+pub async fn nearly_full_sqlite_app() -> TestApp {
+    use sqlx::Connection;
+    let db = Arc::new(TestDb::create(Backend::Sqlite).await.expect("sqlite"));
+    TestApp::start_on(db.clone(), |_| {})
+        .await
+        .expect("starts")
+        .stop()
+        .await;
+    let mut conn = sqlx::SqliteConnection::connect(&db.url)
+        .await
+        .expect("open");
+    let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
+        .fetch_one(&mut conn)
+        .await
+        .expect("page count");
+    conn.close().await.expect("close");
+    let limit = u32::try_from(pages).expect("pages") + 6;
+    TestApp::start_on(db, |s| s.sqlite_max_pages = Some(limit))
+        .await
+        .expect("starts")
+}
+
+/// Creates creators until one is refused; returns the ids acknowledged and the refusal.
+pub async fn fill_with_creators(app: &TestApp) -> (Vec<String>, (StatusCode, Value)) {
+    let mut acknowledged = Vec::new();
+    loop {
+        assert!(acknowledged.len() < 5_000, "the store never filled");
+        let email = format!(
+            "full-{:05}-{}@example.com",
+            acknowledged.len(),
+            "x".repeat(60)
+        );
+        let (status, body) = app.post("/v1/creators", json!({ "email": email })).await;
+        if status != StatusCode::CREATED {
+            return (acknowledged, (status, body));
+        }
+        acknowledged.push(body["id"].as_str().expect("id").to_string());
+    }
+}
+
 /// The `items` of a list response.
 pub fn items(v: Value) -> Vec<Value> {
     v["items"]
