@@ -11,10 +11,13 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --bin lc-webhooks \
-    && cp target/release/lc-webhooks /lc-webhooks
+    && cp target/release/lc-webhooks /lc-webhooks \
+    && mkdir -p /data
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /lc-webhooks /usr/local/bin/lc-webhooks
+# Owned by nonroot, so a volume mounted here starts writable (Docker copies the ownership).
+COPY --from=build --chown=65532:65532 /data /home/nonroot/data
 # uid 65532; the SQLite default lands in /home/nonroot/data (mount a volume there).
 USER nonroot
 WORKDIR /home/nonroot

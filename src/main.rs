@@ -61,7 +61,10 @@ fn init_logs() {
 
 /// `/healthz` answered 200, or an error saying what it answered.
 async fn healthcheck(url: &url::Url, timeout: std::time::Duration) -> anyhow::Result<()> {
-    let client = reqwest::Client::builder().timeout(timeout).build()?;
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .no_proxy()
+        .build()?;
     let response = client
         .get(url.clone())
         .send()

@@ -43,9 +43,9 @@ fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
 async fn a_full_store_logs_one_error_line_not_one_per_request() {
     let logs = log_buffer();
     let app = nearly_full_sqlite_app().await;
+    let since_first = std::time::Instant::now();
     let (_, (status, _)) = fill_with_creators(&app).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    let since_first = std::time::Instant::now();
     for n in 0..30 {
         let email = format!("refused-{n:02}-{}@example.com", "y".repeat(60));
         let (status, _) = app.post("/v1/creators", json!({ "email": email })).await;

@@ -4,5 +4,3 @@
 ALTER TABLE integrations ADD COLUMN payload_format TEXT NOT NULL DEFAULT 'medias';
 ALTER TABLE integrations ADD COLUMN disabled_reason TEXT;
 ALTER TABLE integrations ADD COLUMN disabled_at BIGINT;
--- Retention deletes the oldest attempts first, in small batches.
-CREATE INDEX attempts_by_started_at ON attempts (started_at);

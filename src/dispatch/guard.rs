@@ -67,23 +67,38 @@ impl TargetPolicy {
     }
 }
 
-/// An IPv4 address written inside IPv6 (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`,
-/// NAT64 `64:ff9b::a.b.c.d`) is judged as the IPv4 address it reaches.
+/// An IPv4 address written inside IPv6 is judged as the IPv4 address it reaches: mapped
+/// `::ffff:a.b.c.d`, translated `::ffff:0:a.b.c.d`, compatible `::a.b.c.d`, NAT64
+/// `64:ff9b::a.b.c.d` and `64:ff9b:1::/48`, 6to4 `2002:aabb:ccdd::/16`.
 fn canonical(ip: IpAddr) -> IpAddr {
     let IpAddr::V6(v6) = ip else { return ip };
     if let Some(v4) = v6.to_ipv4_mapped() {
         return IpAddr::V4(v4);
     }
     let s = v6.segments();
-    let embedded = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    let v4 = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+    };
     let compatible = s[..6] == [0; 6] && !v6.is_unspecified() && !v6.is_loopback();
-    let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
-    if compatible || nat64 {
-        IpAddr::V4(embedded)
+    let translated = s[..6] == [0, 0, 0, 0, 0xffff, 0];
+    let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..3] == [0x64, 0xff9b, 1];
+    if compatible || translated || nat64 {
+        v4(s[6], s[7])
+    } else if s[0] == 0x2002 {
+        v4(s[1], s[2])
     } else {
         ip
     }
 }
+
+/// Metadata services that answer outside link-local: Alibaba Cloud's (inside the shared range)
+/// and Oracle Cloud's legacy one.
+const METADATA_V4: [Ipv4Addr; 2] = [
+    Ipv4Addr::new(100, 100, 100, 200),
+    Ipv4Addr::new(192, 0, 0, 192),
+];
 
 const EC2_METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
 
@@ -95,6 +110,8 @@ fn always_refused(ip: IpAddr) -> Option<&'static str> {
                 Some("an unspecified address")
             } else if v4.is_link_local() {
                 Some("a link-local address (where cloud metadata services answer)")
+            } else if METADATA_V4.contains(&v4) {
+                Some("a cloud metadata address")
             } else if v4.is_multicast() {
                 Some("a multicast address")
             } else if v4.is_broadcast() || a >= 240 {
@@ -138,6 +155,8 @@ fn private(ip: IpAddr) -> Option<&'static str> {
                 Some("a loopback address")
             } else if (v6.segments()[0] & 0xfe00) == 0xfc00 {
                 Some("a unique local (private) address")
+            } else if (v6.segments()[0] & 0xffc0) == 0xfec0 {
+                Some("a site-local (private) address")
             } else {
                 None
             }
@@ -202,6 +221,12 @@ mod tests {
             "http://[::ffff:169.254.169.254]/",
             "http://[::ffff:a9fe:a9fe]/",
             "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[64:ff9b:1::a9fe:a9fe]/",
+            "http://[::ffff:0:a9fe:a9fe]/",
+            "http://[::a9fe:a9fe]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://100.100.100.200/latest/meta-data/",
+            "http://192.0.0.192/",
             "http://[fe80::1]/",
             "http://[fd00:ec2::254]/",
             "http://0.0.0.0:8080/",
@@ -227,6 +252,8 @@ mod tests {
             "http://192.168.1.1/",
             "http://100.64.0.1/",
             "http://[fc00::1]/",
+            "http://[fec0::1]/",
+            "http://[2002:7f00:1::]/",
         ];
         let open = TargetPolicy::default();
         let blocked = TargetPolicy::new(true, vec![]);

@@ -61,5 +61,6 @@ pub fn send_result(
         response_body: sent.body,
         error: sent.error,
         outcome,
+        test: false,
     }
 }

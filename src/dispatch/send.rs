@@ -50,6 +50,8 @@ impl Sender {
             .connect_timeout(timeout)
             // A redirect could lead anywhere, past the guard's view of the URL.
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve and connect in the guard's place (HTTPS_PROXY is ignored).
+            .no_proxy()
             .dns_resolver(Arc::new(GuardedResolver {
                 policy: policy.clone(),
             }))

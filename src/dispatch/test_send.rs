@@ -57,15 +57,10 @@ pub async fn test_send(
     } else {
         Outcome::Failed
     };
-    store
-        .record(&[send_result(
-            &delivery_id,
-            integration_id,
-            1,
-            "",
-            sent,
-            outcome,
-        )])
-        .await?;
+    let logged = crate::store::SendResult {
+        test: true,
+        ..send_result(&delivery_id, integration_id, 1, "", sent, outcome)
+    };
+    store.record(&[logged]).await?;
     Ok(result)
 }

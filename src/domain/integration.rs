@@ -54,8 +54,9 @@ pub struct Integration {
     /// Whether webhooks carry a `webhook-signature`.
     pub signing: bool,
     /// `false`: paused, or disabled because every attempt failed for too long
-    /// (`disabledReason`). Rewards earned meanwhile are not sent to it; its pending deliveries
-    /// wait and go out when it is active again.
+    /// (`disabledReason`). Its pending deliveries wait and go out when it is active again.
+    /// Rewards earned while it is paused are not sent to it; those earned while it is disabled
+    /// wait with the rest.
     pub active: bool,
     /// Which body its webhooks carry: `medias` (the seed's) or `posts`.
     pub payload_format: PayloadFormat,

@@ -2,7 +2,7 @@
 //! `config_version` (bumped in the transaction of every change to either) stays the same, so an
 //! evaluation reads one row instead of both tables.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sqlx::AnyConnection;
@@ -17,8 +17,12 @@ use crate::error::Result;
 pub(super) struct Config {
     version: i64,
     pub(super) rules: Vec<Rule>,
-    /// The active integrations, in id order.
+    /// The integrations rewards are sent to, in id order: the active ones, and those disabled
+    /// automatically, whose deliveries wait in the queue until they are re-enabled (a reward
+    /// earned while a receiver is down is not lost).
     pub(super) integrations: Vec<IntegrationId>,
+    /// Those disabled automatically: their deliveries are queued, never handed over.
+    pub(super) disabled: HashSet<IntegrationId>,
     /// How to send to each of them.
     pub(super) targets: HashMap<IntegrationId, SendTarget>,
 }
@@ -51,12 +55,18 @@ impl Store {
         .map(Rule::try_from)
         .collect::<Result<Vec<_>>>()?;
         let rows = sqlx::query_as::<_, IntegrationRow>(&format!(
-            "SELECT {} FROM integrations WHERE active = 1 AND deleted = 0 ORDER BY id",
+            "SELECT {} FROM integrations
+             WHERE (active = 1 OR disabled_reason IS NOT NULL) AND deleted = 0 ORDER BY id",
             super::integrations::COLUMNS
         ))
         .fetch_all(&mut *conn)
         .await?;
         let integrations = rows.iter().map(|r| r.id.clone()).collect();
+        let disabled = rows
+            .iter()
+            .filter(|r| r.active == 0)
+            .map(|r| r.id.clone())
+            .collect();
         let targets = rows
             .into_iter()
             .map(|r| {
@@ -76,6 +86,7 @@ impl Store {
             version,
             rules,
             integrations,
+            disabled,
             targets,
         });
         *self.config.lock().unwrap_or_else(|p| p.into_inner()) = Some(config.clone());

@@ -148,11 +148,15 @@ impl Store {
         let at = to_micros(now());
         let since = to_micros(since);
         let mut tx = self.begin_write(Purpose::Retry).await?;
-        let live: Option<(i64,)> =
-            sqlx::query_as("SELECT 1 FROM integrations WHERE id = $1 AND deleted = 0")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        // Locked: a deletion meanwhile waits for this replay, or this one sees it and stops,
+        // so no queue row is left behind for a deleted integration.
+        let live: Option<(i64,)> = sqlx::query_as(&format!(
+            "SELECT 1 FROM integrations WHERE id = $1 AND deleted = 0 {}",
+            self.dialect.lock_exclusive()
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         if live.is_none() {
             return Err(Error::NotFound("integration"));
         }

@@ -3,7 +3,7 @@
 //! engine names, read what it asks for, and write what it decided — every fulfillment, its
 //! deliveries and the counted posts together. The decisions are `rules`'s.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use sqlx::AnyConnection;
@@ -191,7 +191,9 @@ impl Store {
         let at = now();
         let until = lease
             .map(|l| to_micros(at) + i64::try_from(l.length.as_micros()).unwrap_or(i64::MAX / 2));
-        let deliveries = write_awards(conn, dialect, &awards, to_micros(at), lease, until).await?;
+        let held = &config.disabled;
+        let deliveries =
+            write_awards(conn, dialect, &awards, to_micros(at), lease, until, held).await?;
         // Deliveries leased here go to this instance's dispatcher; others are announced.
         if deliveries > 0 && lease.is_none() {
             self.announce(conn, postgres::Channel::Deliveries).await?;
@@ -222,6 +224,7 @@ fn leased(awards: &[Award], config: &Config, lease: &Lease) -> Vec<Claimed> {
             award
                 .deliveries
                 .iter()
+                .filter(|(_, integration_id, _)| !config.disabled.contains(integration_id))
                 .filter_map(|(delivery_id, integration_id, format)| {
                     let body = match format {
                         PayloadFormat::Posts => award.posts_body.clone()?,
@@ -588,8 +591,8 @@ write_row! {
 }
 
 /// Writes the fulfillments with their payloads, marks their posts counted and queues their
-/// deliveries (leased until `until` with a lease), in a few multi-row statements. Returns the
-/// deliveries queued.
+/// deliveries (leased until `until` with a lease, unless their integration is `held`:
+/// disabled), in a few multi-row statements. Returns the deliveries queued.
 async fn write_awards(
     conn: &mut AnyConnection,
     dialect: Dialect,
@@ -597,6 +600,7 @@ async fn write_awards(
     at: i64,
     lease: Option<&Lease>,
     until: Option<i64>,
+    held: &HashSet<IntegrationId>,
 ) -> Result<usize> {
     let mut fulfillments = Vec::with_capacity(awards.len());
     let mut counted = Vec::new();
@@ -634,8 +638,14 @@ async fn write_awards(
                 delivery_id,
                 integration_id,
                 due_at: at,
-                lease_until: until.unwrap_or(0),
-                lease_owner: lease.map(|l| l.owner.as_str()),
+                // A disabled integration's delivery waits unleased, for any instance to claim
+                // once it is re-enabled.
+                lease_until: until
+                    .filter(|_| !held.contains(integration_id))
+                    .unwrap_or(0),
+                lease_owner: lease
+                    .filter(|_| !held.contains(integration_id))
+                    .map(|l| l.owner.as_str()),
             });
         }
     }

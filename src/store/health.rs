@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::AnyConnection;
 
 use super::bulk::{self, write_row};
-use super::{Dialect, Store};
+use super::{Dialect, Purpose, Store};
 use crate::domain::time::{from_micros, now, to_micros};
 use crate::domain::{IntegrationHealth, IntegrationId};
 use crate::error::Result;
@@ -99,59 +99,78 @@ pub(super) async fn record(
     bulk::insert(conn, dialect, "integration_health AS h", &tail, &rows).await
 }
 
-/// Disables the integrations of `results` whose every attempt has failed for longer than
-/// `after` (three at least): they take no more sends until made active again. Returns them.
-pub(super) async fn disable_failing(
-    conn: &mut AnyConnection,
-    results: &[&SendResult],
-    after: std::time::Duration,
-) -> Result<Vec<IntegrationId>> {
-    let ids: std::collections::BTreeSet<&IntegrationId> =
-        results.iter().map(|r| &r.integration_id).collect();
-    let ids: Vec<&IntegrationId> = ids.into_iter().collect();
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let at = now();
-    let cutoff = to_micros(at) - i64::try_from(after.as_micros()).unwrap_or(i64::MAX / 2);
-    let sql = format!(
-        "SELECT h.integration_id, h.failing_since, h.last_failure FROM integration_health h
-         JOIN integrations i ON i.id = h.integration_id
-         WHERE h.integration_id IN ({}) AND h.consecutive_failures >= $1
-           AND h.failing_since < $2 AND i.active = 1 AND i.deleted = 0",
-        super::placeholders(2, ids.len())
-    );
-    let mut query = sqlx::query_as::<_, (IntegrationId, i64, Option<String>)>(&sql)
-        .bind(MIN_FAILURES_TO_DISABLE)
-        .bind(cutoff);
-    for id in &ids {
-        query = query.bind(*id);
-    }
-    let failing = query.fetch_all(&mut *conn).await?;
-    let mut disabled = Vec::new();
-    for (id, since, last) in failing {
-        let reason = format!(
-            "every attempt failed since {}: last {}",
-            crate::domain::time::rfc3339(from_micros(since)),
-            last.as_deref().unwrap_or("no answer")
+impl Store {
+    /// Disables the integrations of `results` whose every attempt has failed for longer than
+    /// `--disable-after` (three at least): they take no more sends until made active again.
+    /// Returns them.
+    pub(super) async fn disable_failing(
+        &self,
+        results: &[&SendResult],
+    ) -> Result<Vec<IntegrationId>> {
+        // Only an integration that just failed, outside a test send, can have crossed the line:
+        // a batch of successes (the usual case) costs no statement.
+        let ids: std::collections::BTreeSet<&IntegrationId> = results
+            .iter()
+            .filter(|r| r.outcome != Outcome::Succeeded && !r.test)
+            .map(|r| &r.integration_id)
+            .collect();
+        let ids: Vec<&IntegrationId> = ids.into_iter().collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at = now();
+        let after = self.options.disable_after;
+        let cutoff = to_micros(at) - i64::try_from(after.as_micros()).unwrap_or(i64::MAX / 2);
+        let sql = format!(
+            "SELECT h.integration_id, h.failing_since, h.last_failure FROM integration_health h
+             JOIN integrations i ON i.id = h.integration_id
+             WHERE h.integration_id IN ({}) AND h.consecutive_failures >= $1
+               AND h.failing_since < $2 AND i.active = 1 AND i.deleted = 0",
+            super::placeholders(2, ids.len())
         );
-        sqlx::query(
-            "UPDATE integrations SET active = 0, disabled_reason = $2, disabled_at = $3,
-                updated_at = $3
-             WHERE id = $1 AND active = 1 AND deleted = 0",
-        )
-        .bind(&id)
-        .bind(&reason)
-        .bind(to_micros(at))
-        .execute(&mut *conn)
-        .await?;
-        tracing::warn!(integration = %id, %reason, "integration disabled");
-        disabled.push(id);
+        let mut query = sqlx::query_as::<_, (IntegrationId, i64, Option<String>)>(&sql)
+            .bind(MIN_FAILURES_TO_DISABLE)
+            .bind(cutoff);
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        let failing = query.fetch_all(&self.pool).await?;
+        let mut disabled = Vec::new();
+        for (id, since, last) in failing {
+            let reason = format!(
+                "every attempt failed since {}: last {}",
+                crate::domain::time::rfc3339(from_micros(since)),
+                last.as_deref().unwrap_or("no answer")
+            );
+            let mut tx = self.begin_write(Purpose::Config).await?;
+            // Still active and still failing: another instance, or a success meanwhile, may have
+            // settled it already.
+            let done = sqlx::query(
+                "UPDATE integrations SET active = 0, disabled_reason = $2, disabled_at = $3,
+                    updated_at = $3
+                 WHERE id = $1 AND active = 1 AND deleted = 0
+                   AND id IN (SELECT integration_id FROM integration_health
+                              WHERE integration_id = $1 AND consecutive_failures >= $4
+                                AND failing_since < $5)",
+            )
+            .bind(&id)
+            .bind(&reason)
+            .bind(to_micros(at))
+            .bind(MIN_FAILURES_TO_DISABLE)
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                super::config::bump(&mut tx).await?;
+                tx.commit().await?;
+                tracing::warn!(integration = %id, %reason, "integration disabled");
+                disabled.push(id);
+            } else {
+                tx.rollback().await?;
+            }
+        }
+        Ok(disabled)
     }
-    if !disabled.is_empty() {
-        super::config::bump(conn).await?;
-    }
-    Ok(disabled)
 }
 
 /// Fewer failures than this never disable an integration, however long they span.

@@ -122,6 +122,17 @@ impl Store {
         id: &IntegrationId,
         patch: IntegrationPatch,
     ) -> Result<Integration> {
+        if patch.active == Some(true) {
+            // Re-enabled after an automatic disable: its run of failures starts afresh, or the
+            // next failure alone would disable it again.
+            let reset = sqlx::query(
+                "UPDATE integration_health SET consecutive_failures = 0, failing_since = NULL
+                 WHERE integration_id = $1 AND integration_id IN
+                    (SELECT id FROM integrations WHERE id = $1 AND disabled_reason IS NOT NULL)",
+            )
+            .bind(id);
+            self.execute_write(Purpose::Config, reset).await?;
+        }
         let secret_given = patch.signing_secret.is_some();
         let secret = patch.signing_secret.flatten();
         let update = sqlx::query(

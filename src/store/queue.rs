@@ -61,6 +61,9 @@ pub struct SendResult {
     pub response_body: Option<String>,
     pub error: Option<String>,
     pub outcome: Outcome,
+    /// A test send's attempt: it tells of the receiver's health, but pressing Test against a
+    /// broken receiver does not disable it.
+    pub test: bool,
 }
 
 /// One claim: up to `limit` deliveries due at `at` (µs), leased to `owner` until `until`, none
@@ -282,7 +285,6 @@ impl Store {
         )
         .await?;
         super::health::record(conn, dialect, &results).await?;
-        super::health::disable_failing(conn, &results, self.options.disable_after).await?;
         bulk::with_values(
             conn,
             dialect,
@@ -316,6 +318,11 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        // Apart from the batch's transaction: the batch holds delivery rows, and taking the
+        // integration's row after them would invert the order a deletion takes them in.
+        if let Err(e) = self.disable_failing(&results).await {
+            tracing::warn!(error = %e, "checking for integrations to disable failed; the next failure checks again");
+        }
         Ok(())
     }
 

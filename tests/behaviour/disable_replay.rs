@@ -12,6 +12,7 @@ use crate::common::{assert_error, wait_until, Backend, Receiver, Reply, Script, 
 both_stores!(
     an_integration_failing_for_longer_than_the_disable_period_is_disabled_and_resumes_when_enabled,
     failures_shorter_than_the_disable_period_leave_it_active,
+    failing_test_sends_do_not_disable_an_integration,
     replay_resends_failed_deliveries_under_their_webhook_id_once,
     replay_refuses_a_bad_since_and_an_unknown_integration,
 );
@@ -70,11 +71,18 @@ async fn an_integration_failing_for_longer_than_the_disable_period_is_disabled_a
     assert!(sent >= 3, "{sent}");
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(rx.count(), sent, "sent to a disabled integration");
+    // A reward earned meanwhile is not lost: its delivery waits with the other.
+    let c = app.create_creator("later@example.com", None, None).await;
+    app.post_media(c["id"].as_str().expect("id"), "STORY", json!({}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rx.count(), sent, "sent to a disabled integration");
     let pending = app.deliveries("status=pending").await;
-    assert_eq!(pending.len(), 1);
+    assert_eq!(pending.len(), 2);
 
-    // Re-enabled: the reason goes and the waiting delivery goes out at once.
-    rx.set_script(Script::always(Reply::ok()));
+    // Re-enabled: the reason goes and the waiting deliveries go out at once. The run of
+    // failures starts afresh: one more failure does not disable it again.
+    rx.set_script(Script::first(vec![Reply::status(503)], Reply::ok()));
     let enabled = app
         .patch(&format!("/v1/integrations/{id}"), json!({"active": true}))
         .await
@@ -82,8 +90,12 @@ async fn an_integration_failing_for_longer_than_the_disable_period_is_disabled_a
     assert_eq!(enabled["active"], true);
     assert_eq!(enabled["disabledReason"], Value::Null);
     assert_eq!(enabled["disabledAt"], Value::Null);
-    let delivery_id = pending[0]["id"].as_str().expect("id");
-    app.wait_delivery_status(delivery_id, "succeeded").await;
+    for d in &pending {
+        app.wait_delivery_status(d["id"].as_str().expect("id"), "succeeded")
+            .await;
+    }
+    let after = integration(&app, &id).await;
+    assert_eq!(after["active"], true, "{after}");
     app.stop().await;
 }
 
@@ -112,6 +124,35 @@ async fn failures_shorter_than_the_disable_period_leave_it_active(backend: Backe
     );
     assert_eq!(i["disabledReason"], Value::Null);
     assert_eq!(i["health"]["consecutiveFailures"], 5);
+    app.stop().await;
+}
+
+async fn failing_test_sends_do_not_disable_an_integration(backend: Backend) {
+    let Some(app) = TestApp::start_with(backend, |s| {
+        s.disable_after = Duration::from_millis(200);
+    })
+    .await
+    else {
+        return;
+    };
+    let rx = Receiver::always(503).await;
+    let i = app.create_integration(&rx.url(), "k", json!({})).await;
+    let id = i["id"].as_str().expect("id");
+    for _ in 0..4 {
+        app.post_ok(
+            &format!("/v1/integrations/{id}/test"),
+            json!({}),
+            StatusCode::OK,
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let i = integration(&app, id).await;
+    assert_eq!(
+        i["health"]["consecutiveFailures"], 4,
+        "test sends tell of its health"
+    );
+    assert_eq!(i["active"], true, "pressing Test does not disable it");
     app.stop().await;
 }
 

@@ -36,6 +36,7 @@ fn result(
         response_body: None,
         error: None,
         outcome,
+        test: false,
     }
 }
 
