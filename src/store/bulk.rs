@@ -27,21 +27,59 @@ impl<'a> Bound<'a> {
 }
 
 /// One row of a table write: its columns, in order, and their values bound in that order.
-pub(super) trait Row {
+/// Serialised (an object keyed by column), it is one element of a PostgreSQL insert's JSON.
+pub(super) trait Row: serde::Serialize {
     const COLUMNS: &'static [&'static str];
+    /// Each column's PostgreSQL type, for reading the rows back out of JSON.
+    const PG_TYPES: &'static [&'static str];
     fn bind<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q>;
 }
+
+/// The PostgreSQL type a field is written as.
+pub(super) trait PgType {
+    const NAME: &'static str;
+}
+
+impl PgType for str {
+    const NAME: &'static str = "text";
+}
+impl PgType for String {
+    const NAME: &'static str = "text";
+}
+impl PgType for i64 {
+    const NAME: &'static str = "bigint";
+}
+impl<T: PgType + ?Sized> PgType for &T {
+    const NAME: &'static str = T::NAME;
+}
+impl<T: PgType> PgType for Option<T> {
+    const NAME: &'static str = T::NAME;
+}
+macro_rules! text_ids {
+    ($($id:ty),+) => {$(impl PgType for $id { const NAME: &'static str = "text"; })+};
+}
+text_ids!(
+    crate::domain::CreatorId,
+    crate::domain::DeliveryId,
+    crate::domain::FulfillmentId,
+    crate::domain::IntegrationId,
+    crate::domain::MediaId,
+    crate::domain::RuleId
+);
 
 /// Declares a row type whose columns are its field names, in order.
 macro_rules! write_row {
     ($(#[$doc:meta])* struct $name:ident<$lt:lifetime> { $($field:ident: $ty:ty,)+ }) => {
         $(#[$doc])*
+        #[derive(serde::Serialize)]
         pub(super) struct $name<$lt> {
             $(pub(super) $field: $ty,)+
         }
 
         impl<$lt> $crate::store::bulk::Row for $name<$lt> {
             const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),+];
+            const PG_TYPES: &'static [&'static str] =
+                &[$(<$ty as $crate::store::bulk::PgType>::NAME),+];
 
             fn bind<'q>(
                 &'q self,
@@ -118,10 +156,57 @@ pub(super) async fn insert<R: Row>(
     rows: &[R],
 ) -> Result<()> {
     let columns = R::COLUMNS.join(", ");
-    for_chunks(conn, dialect, rows, |values| {
+    // PostgreSQL: whole chunks as `VALUES` (one statement shape, prepared once), the rest as
+    // JSON (one shape too), so no row count prepares a statement of its own.
+    let (listed, rest) = match dialect {
+        Dialect::Postgres => rows.split_at(rows.len() - rows.len() % rows_per_chunk::<R>(dialect)),
+        Dialect::Sqlite => (rows, &rows[rows.len()..]),
+    };
+    for_chunks(conn, dialect, listed, |values| {
         format!("INSERT INTO {table} ({columns}) VALUES {values} {tail}")
     })
-    .await
+    .await?;
+    insert_from_json(conn, table, &columns, tail, rest).await
+}
+
+/// Rows per statement of a `VALUES` list, as the bind limit allows.
+fn rows_per_chunk<R: Row>(dialect: Dialect) -> usize {
+    let max_binds = match dialect {
+        Dialect::Sqlite => MAX_BINDS,
+        Dialect::Postgres => MAX_NUMBERED_BINDS,
+    };
+    (max_binds / R::COLUMNS.len().max(1)).max(1)
+}
+
+/// PostgreSQL: the rows as one JSON parameter, read back by `jsonb_to_recordset`. The
+/// statement's text is the same whatever the number of rows, so each connection prepares it
+/// once, where a `VALUES` list of each length was parsed and planned anew: with one post per
+/// request, groups of every size did that for every table (BENCHMARKS.md, issue 13).
+async fn insert_from_json<R: Row>(
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: &str,
+    tail: &str,
+    rows: &[R],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let typed: Vec<String> = R::COLUMNS
+        .iter()
+        .zip(R::PG_TYPES)
+        .map(|(c, t)| format!("{c} {t}"))
+        .collect();
+    let statement = format!(
+        "INSERT INTO {table} ({columns}) SELECT {columns}
+         FROM jsonb_to_recordset($1::jsonb) AS v({}) {tail}",
+        typed.join(", ")
+    );
+    sqlx::query(&statement)
+        .bind(serde_json::to_string(rows)?)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// `statement` (an `UPDATE … FROM v WHERE …`) over the rows as `(VALUES …) AS v`, where it
@@ -178,11 +263,7 @@ async fn for_chunks<R: Row>(
     if rows.is_empty() || width == 0 {
         return Ok(());
     }
-    let max_binds = match dialect {
-        Dialect::Sqlite => MAX_BINDS,
-        Dialect::Postgres => MAX_NUMBERED_BINDS,
-    };
-    for chunk in rows.chunks((max_binds / width).max(1)) {
+    for chunk in rows.chunks(rows_per_chunk::<R>(dialect)) {
         let values: Vec<String> = (0..chunk.len())
             .map(|r| format!("({})", dialect.list_from(r * width, width)))
             .collect();
@@ -211,6 +292,7 @@ mod tests {
     #[test]
     fn a_row_lists_its_columns_in_field_order() {
         assert_eq!(Pair::COLUMNS, ["name", "count"]);
+        assert_eq!(Pair::PG_TYPES, ["text", "bigint"]);
         let _ = Pair {
             name: "n",
             count: 1,
