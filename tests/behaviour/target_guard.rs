@@ -30,20 +30,28 @@ const ALWAYS_REFUSED: [&str; 12] = [
     "http://255.255.255.255/",
 ];
 
+/// Registers `url`, asserts it is a `422 blocked_url`, and returns the message.
+async fn refused_registration(app: &TestApp, url: &str) -> String {
+    let (status, body) = app
+        .post(
+            "/v1/integrations",
+            json!({"name": "x", "url": url, "apiKey": "k"}),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["code"], "blocked_url", "{url}: {body}");
+    body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 async fn refused_addresses_in_every_spelling_are_422_and_nothing_is_written(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
     for url in ALWAYS_REFUSED {
-        let (status, body) = app
-            .post(
-                "/v1/integrations",
-                json!({"name": "x", "url": url, "apiKey": "k"}),
-            )
-            .await;
-        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
-        let message = body["error"]["message"].as_str().unwrap_or_default();
-        assert_eq!(body["error"]["code"], "blocked_url", "{url}: {body}");
+        let message = refused_registration(&app, url).await;
         assert!(message.contains("refused"), "{url}: {message}");
     }
     let listed = app.get_ok("/v1/integrations").await;
@@ -89,15 +97,7 @@ async fn private_targets_are_refused_at_registration_when_blocked_unless_allowed
         "http://100.64.1.1/",
         "http://[fc00::10]/",
     ] {
-        let (status, body) = app
-            .post(
-                "/v1/integrations",
-                json!({"name": "x", "url": url, "apiKey": "k"}),
-            )
-            .await;
-        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
-        let message = body["error"]["message"].as_str().unwrap_or_default();
-        assert_eq!(body["error"]["code"], "blocked_url", "{url}");
+        let message = refused_registration(&app, url).await;
         assert!(message.contains("--block-private-targets"), "{message}");
     }
     // The exception registers (nothing is sent to it: no rule, no test).
