@@ -36,14 +36,13 @@ pub async fn sweep_periodically(
         };
         loop {
             match store.delete_old_attempts(cutoff, BATCH).await {
-                Ok(n) if n == u64::from(BATCH) => {
-                    metrics::counter!("lc_webhooks_attempts_expired_total").increment(n);
-                    // Let other writers in between batches.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
                 Ok(n) => {
                     metrics::counter!("lc_webhooks_attempts_expired_total").increment(n);
-                    break;
+                    if n < u64::from(BATCH) {
+                        break;
+                    }
+                    // Let other writers in between batches.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 Err(e) => {
                     store.log_failure(&e, "deleting old attempts failed; will try again");

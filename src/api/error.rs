@@ -116,41 +116,47 @@ impl From<Error> for ApiError {
                 "shutting_down",
                 "the service is shutting down; try another instance or again shortly",
             ),
-            other if crate::store::storage_full(&other).is_some() => {
-                let store = crate::store::storage_full(&other).unwrap_or("database");
-                let mut e = ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage_full",
-                    format!(
-                        "the {store} store is full and refuses writes; nothing was changed. \
-                         Free space (or raise its limit) and try again"
-                    ),
-                );
-                e.storage_full = Some(std::sync::Arc::new(other));
-                e
-            }
-            // Details stay in the log: they may name tables, hosts or values.
-            other => {
-                tracing::error!(error = %other, "request failed");
-                let unavailable = matches!(
-                    &other,
-                    Error::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
-                );
-                if unavailable {
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "store_unavailable",
-                        "the database is not answering; try again",
-                    )
-                } else {
-                    ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal",
-                        "internal error",
-                    )
-                }
-            }
+            other => match crate::store::storage_full(&other) {
+                Some(store) => storage_full(store, other),
+                None => internal(other),
+            },
         }
+    }
+}
+
+/// A write the store refused for want of space: a 503 naming the store, logged by the router.
+fn storage_full(store: &str, e: Error) -> ApiError {
+    let mut answer = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage_full",
+        format!(
+            "the {store} store is full and refuses writes; nothing was changed. \
+             Free space (or raise its limit) and try again"
+        ),
+    );
+    answer.storage_full = Some(std::sync::Arc::new(e));
+    answer
+}
+
+/// Any other failure. Details stay in the log: they may name tables, hosts or values.
+fn internal(e: Error) -> ApiError {
+    tracing::error!(error = %e, "request failed");
+    let unavailable = matches!(
+        &e,
+        Error::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
+    );
+    if unavailable {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the database is not answering; try again",
+        )
+    } else {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
     }
 }
 

@@ -261,7 +261,6 @@ mod tests {
 
     fn target(secret: Option<&str>) -> SendTarget {
         SendTarget {
-            payload_format: Default::default(),
             integration_id: "i".into(),
             url: "http://127.0.0.1:1/".into(),
             auth_header: "X-Api-Key".into(),

@@ -39,8 +39,8 @@ pub async fn test_send(
     integration_id: &IntegrationId,
     payload: &Payload,
 ) -> Result<TestSendResult> {
-    let target = store.send_target(integration_id).await?;
-    let body = payload.to_body_as(target.payload_format)?;
+    let (target, format) = store.send_target(integration_id).await?;
+    let body = payload.to_body_as(format)?;
     let delivery_id = store.create_test_delivery(integration_id, &body).await?;
     let sent = sender.send(&target, &delivery_id, &body).await;
     let result = TestSendResult {

@@ -141,5 +141,4 @@ pub struct SendTarget {
     pub auth_prefix: String,
     pub api_key: Secret,
     pub signing_secret: Option<Secret>,
-    pub payload_format: PayloadFormat,
 }

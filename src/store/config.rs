@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use super::rows::{IntegrationRow, RuleRow};
 use super::Store;
-use crate::domain::{IntegrationId, Rule, Secret, SendTarget};
+use crate::domain::{IntegrationId, PayloadFormat, Rule, Secret, SendTarget};
 use crate::error::Result;
 
 /// The rules and integrations of one config version.
@@ -23,6 +23,8 @@ pub(super) struct Config {
     pub(super) integrations: Vec<IntegrationId>,
     /// Those disabled automatically: their deliveries are queued, never handed over.
     pub(super) disabled: HashSet<IntegrationId>,
+    /// The body each of them takes.
+    pub(super) formats: HashMap<IntegrationId, PayloadFormat>,
     /// How to send to each of them.
     pub(super) targets: HashMap<IntegrationId, SendTarget>,
 }
@@ -67,11 +69,11 @@ impl Store {
             .filter(|r| r.active == 0)
             .map(|r| r.id.clone())
             .collect();
+        let formats = rows.iter().map(|r| (r.id.clone(), r.format())).collect();
         let targets = rows
             .into_iter()
             .map(|r| {
                 let target = SendTarget {
-                    payload_format: r.format(),
                     integration_id: r.id.clone(),
                     url: r.url,
                     auth_header: r.auth_header,
@@ -87,6 +89,7 @@ impl Store {
             rules,
             integrations,
             disabled,
+            formats,
             targets,
         });
         *self.config.lock().unwrap_or_else(|p| p.into_inner()) = Some(config.clone());

@@ -179,11 +179,7 @@ impl Store {
             .chain(&counted.grants)
             .map(|grant| {
                 grant.award(&config.integrations, |id| {
-                    config
-                        .targets
-                        .get(id)
-                        .map(|t| t.payload_format)
-                        .unwrap_or_default()
+                    config.formats.get(id).copied().unwrap_or_default()
                 })
             })
             .collect::<Result<Vec<Award>>>()?;

@@ -102,11 +102,7 @@ pub(super) async fn record(
 impl Store {
     /// Disables the integrations of `results` whose every attempt has failed for longer than
     /// `--disable-after` (three at least): they take no more sends until made active again.
-    /// Returns them.
-    pub(super) async fn disable_failing(
-        &self,
-        results: &[&SendResult],
-    ) -> Result<Vec<IntegrationId>> {
+    pub(super) async fn disable_failing(&self, results: &[&SendResult]) -> Result<()> {
         // Only an integration that just failed, outside a test send, can have crossed the line:
         // a batch of successes (the usual case) costs no statement.
         let ids: std::collections::BTreeSet<&IntegrationId> = results
@@ -116,7 +112,7 @@ impl Store {
             .collect();
         let ids: Vec<&IntegrationId> = ids.into_iter().collect();
         if ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let at = now();
         let after = self.options.disable_after;
@@ -135,7 +131,6 @@ impl Store {
             query = query.bind(*id);
         }
         let failing = query.fetch_all(&self.pool).await?;
-        let mut disabled = Vec::new();
         for (id, since, last) in failing {
             let reason = format!(
                 "every attempt failed since {}: last {}",
@@ -164,12 +159,11 @@ impl Store {
                 super::config::bump(&mut tx).await?;
                 tx.commit().await?;
                 tracing::warn!(integration = %id, %reason, "integration disabled");
-                disabled.push(id);
             } else {
                 tx.rollback().await?;
             }
         }
-        Ok(disabled)
+        Ok(())
     }
 }
 

@@ -88,18 +88,19 @@ impl Store {
         Ok(integration)
     }
 
-    /// The integration with its secrets, for sending.
-    pub async fn send_target(&self, id: &IntegrationId) -> Result<SendTarget> {
+    /// The integration with its secrets, for sending, and the body format it takes.
+    pub async fn send_target(&self, id: &IntegrationId) -> Result<(SendTarget, PayloadFormat)> {
         let r = self.integration_row(id).await?;
-        Ok(SendTarget {
-            payload_format: r.format(),
+        let format = r.format();
+        let target = SendTarget {
             integration_id: r.id,
             url: r.url,
             auth_header: r.auth_header,
             auth_prefix: r.auth_prefix,
             api_key: Secret::new(r.api_key),
             signing_secret: r.signing_secret.map(Secret::new),
-        })
+        };
+        Ok((target, format))
     }
 
     pub async fn list_integrations(&self, page: &PageRequest) -> Result<Page<Integration>> {

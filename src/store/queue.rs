@@ -10,7 +10,7 @@ use sqlx::AnyConnection;
 use super::bulk::{self, write_row, Bound};
 use super::{placeholders, postgres, sqlite, Dialect, Purpose, Store};
 use crate::domain::time::{now, to_micros};
-use crate::domain::{DeliveryId, DeliveryStatus, IntegrationId, PayloadFormat, Secret, SendTarget};
+use crate::domain::{DeliveryId, DeliveryStatus, IntegrationId, Secret, SendTarget};
 use crate::error::Result;
 
 /// A delivery this instance holds a lease on, with everything needed to send it.
@@ -89,14 +89,12 @@ pub(super) struct ClaimRow {
     auth_prefix: String,
     api_key: String,
     signing_secret: Option<String>,
-    payload_format: String,
 }
 
 /// What a claim reads of each delivery it leases: everything needed to send it.
 pub(super) const CLAIM_SELECT: &str =
     "SELECT d.id, d.attempt_count, q.single_attempt, COALESCE(d.payload, f.payload) AS body,
-            i.id AS integration_id, i.url, i.auth_header, i.auth_prefix, i.api_key, i.signing_secret,
-            i.payload_format
+            i.id AS integration_id, i.url, i.auth_header, i.auth_prefix, i.api_key, i.signing_secret
      FROM delivery_queue q
      JOIN deliveries d ON d.id = q.delivery_id
      JOIN integrations i ON i.id = d.integration_id
@@ -183,7 +181,6 @@ impl Store {
                 single_attempt: r.single_attempt != 0,
                 lease_owner: owner.to_string(),
                 target: SendTarget {
-                    payload_format: PayloadFormat::parse(&r.payload_format).unwrap_or_default(),
                     integration_id: r.integration_id,
                     url: r.url,
                     auth_header: r.auth_header,
