@@ -10,7 +10,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{IdPath, PageParams, Params};
 use super::AppState;
 use crate::domain::{
-    Delivery, DeliveryDetail, DeliveryFilter, DeliveryId, DeliveryStatus, Order, Page,
+    Delivery, DeliveryDetail, DeliveryFilter, DeliveryId, DeliveryStatus, Email, Order, Page,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("createdAfter" = Option<String>, Query, format = DateTime, description = "Only deliveries created at or after this time (RFC 3339)"),
         ("createdBefore" = Option<String>, Query, format = DateTime, description = "Only deliveries created before this time (RFC 3339)"),
         ("order" = Option<Order>, Query, description = "`desc` (default): newest first; `asc`: oldest first"),
-        ("email" = Option<String>, Query, description = "Only deliveries of rewards the creator with this email earned"),
+        ("email" = Option<String>, Query, format = Email, description = "Only deliveries of rewards the creator with this email earned; a malformed address is a 422 `invalid_email`"),
         PageParams,
     ),
     responses((status = 200, description = "One page", body = Page<Delivery>)),
@@ -67,7 +67,9 @@ async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<
         status,
         created_after: params.time("createdAfter", "invalid_created_after")?,
         created_before: params.time("createdBefore", "invalid_created_before")?,
-        email: params.get("email"),
+        // Parsed as any email is: a malformed one is a 422, never a query (PostgreSQL refuses
+        // a NUL byte in text with an error).
+        email: params.get("email").map(|e| Email::parse(&e)).transpose()?,
         order,
     };
     Ok(Json(

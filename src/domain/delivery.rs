@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::time::serde_rfc3339;
-use super::{DeliveryId, FulfillmentId, IntegrationId};
+use super::{DeliveryId, Email, FulfillmentId, IntegrationId};
 
 /// `pending`: not settled yet (due, in flight or waiting for a retry); `succeeded`: an attempt
 /// got a 2xx; `failed`: every attempt of the schedule used up, or its one attempt (a manual
@@ -125,6 +125,6 @@ pub struct DeliveryFilter {
     /// Created before.
     pub created_before: Option<DateTime<Utc>>,
     /// Deliveries of rewards earned by the creator with this email.
-    pub email: Option<String>,
+    pub email: Option<Email>,
     pub order: Order,
 }

@@ -81,7 +81,7 @@ impl Store {
                          ON f.creator_id = c.id WHERE c.email = {email})"
                     )
                 },
-                filter.email.as_deref().map(Bound::Text),
+                filter.email.as_ref().map(|e| Bound::Text(e.as_str())),
             )
             .order(filter.order);
         self.list_page::<DeliveryRow, _>(query, page).await

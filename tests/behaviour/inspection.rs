@@ -152,6 +152,14 @@ async fn the_log_counts_pending_and_failed_and_finds_deliveries_by_email(backend
         .await;
     assert_eq!(f["creatorId"], ana["id"]);
     assert!(app.deliveries("email=nobody@example.com").await.is_empty());
+    for bad in ["not-an-email", "a%00b@example.com"] {
+        let (status, body) = app.get(&format!("/v1/deliveries?email={bad}")).await;
+        assert_eq!(
+            crate::common::assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY),
+            "invalid_email",
+            "{bad}"
+        );
+    }
     let both = app.deliveries("status=pending").await;
     assert_eq!(both.len(), 2);
     app.stop().await;
