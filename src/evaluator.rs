@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch, Notify};
 
-use crate::store::{Lease, Leased, Store};
+use crate::domain::{Lease, Leased};
+use crate::store::Store;
 use crate::telemetry;
 
 /// Runs until `shutdown` turns true. `wake` is signalled when another instance announces posts

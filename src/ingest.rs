@@ -9,9 +9,9 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
 
-use crate::domain::{Media, NewMedia};
+use crate::domain::{Lease, Leased, Media, NewMedia};
 use crate::error::{Error, Result};
-use crate::store::{Ingested, Lease, Leased, Store};
+use crate::store::{Ingested, Store};
 use crate::telemetry;
 
 /// Posts one group takes at most: beyond that a transaction only holds up the next group.

@@ -12,13 +12,11 @@ use tokio::task::JoinHandle;
 use crate::api::{self, AppState};
 use crate::config::Settings;
 use crate::dispatch::{Dispatcher, DispatcherConfig, Recorder, Sender};
-use crate::domain::DeliveryId;
+use crate::domain::{DeliveryId, Lease};
 use crate::evaluator::run_evaluator;
 use crate::ingest::Ingester;
 use crate::retention;
-use crate::store::{
-    describe_connect_failure, forward_notifications, Dialect, Lease, Store, StoreOptions,
-};
+use crate::store::{describe_connect_failure, forward_notifications, Dialect, Store, StoreOptions};
 
 /// How long sends in flight may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

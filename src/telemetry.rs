@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use crate::domain::time::{now, to_micros};
-use crate::store::Backlog;
 
 /// One batch of a pipeline stage (`evaluate`, `claim`, `record`): its rows and its time in the store.
 pub fn batch(stage: &'static str, started: Instant, rows: usize) {
@@ -23,6 +22,17 @@ pub fn write_gate_wait(purpose: &'static str, asked: Instant) {
 pub fn write_gate_hold(purpose: &'static str, since: Instant) {
     metrics::histogram!("lc_webhooks_write_gate_hold_seconds", "purpose" => purpose)
         .record(since.elapsed().as_secs_f64());
+}
+
+/// What is waiting, as read from the store for `/metrics`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// Posts written but not yet evaluated against the rules.
+    pub posts: i64,
+    /// Deliveries not yet settled: due, in flight, or waiting for a retry.
+    pub deliveries: i64,
+    /// The earliest `due_at` (µs) among them; in the past when something is overdue.
+    pub earliest_due_micros: Option<i64>,
 }
 
 /// The backlog as gauges.

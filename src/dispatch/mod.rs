@@ -16,8 +16,7 @@ pub use send::{Sender, Sent, RESPONSE_BODY_LIMIT, USER_AGENT};
 pub use test_send::{test_send, TestSendResult};
 pub use worker::{Dispatcher, DispatcherConfig};
 
-use crate::domain::{DeliveryId, IntegrationId};
-use crate::store::{Outcome, SendResult};
+use crate::domain::{DeliveryId, IntegrationId, Outcome, SendResult};
 
 /// What an attempt means for its delivery: done, try again later, or give up.
 pub fn outcome(

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::store::{storage_full, SendResult, Store};
+use crate::domain::SendResult;
+use crate::store::{storage_full, Store};
 use crate::telemetry;
 
 const BATCH: usize = 512;

@@ -6,10 +6,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{send_result, Sender};
-use crate::domain::{DeliveryId, IntegrationId};
+use crate::domain::{DeliveryId, IntegrationId, Outcome, SendResult};
 use crate::error::Result;
 use crate::payload::Payload;
-use crate::store::{Outcome, Store};
+use crate::store::Store;
 
 /// What the receiver said to the Test button's webhook.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -57,7 +57,7 @@ pub async fn test_send(
     } else {
         Outcome::Failed
     };
-    let logged = crate::store::SendResult {
+    let logged = SendResult {
         test: true,
         ..send_result(&delivery_id, integration_id, 1, "", sent, outcome)
     };

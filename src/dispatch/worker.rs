@@ -12,8 +12,8 @@ use tracing::Instrument;
 
 use super::claim_policy::{self, Capacity, LaneLoad};
 use super::{outcome, send_result, Recorder, RetrySchedule, Sender};
-use crate::domain::{DeliveryId, IntegrationId};
-use crate::store::{Claimed, IntegrationStates, Leased, Outcome, Store};
+use crate::domain::{Claimed, DeliveryId, IntegrationId, Leased, Outcome};
+use crate::store::{IntegrationStates, Store};
 use crate::telemetry;
 
 #[derive(Debug, Clone)]
@@ -417,29 +417,25 @@ impl Dispatcher {
             &self.config.schedule,
         );
         tracing::debug!(delivery = %claimed.delivery_id, attempt = claimed.attempt_number, status = ?sent.status, ?outcome, "attempt done");
-        if outcome == Outcome::Failed {
-            let last = match (&sent.status, &sent.error) {
-                (Some(status), _) => format!("HTTP {status}"),
-                (None, Some(error)) => error.clone(),
-                (None, None) => "no answer".to_string(),
-            };
-            tracing::warn!(
-                delivery = %claimed.delivery_id,
-                integration = %claimed.target.integration_id,
-                attempts = claimed.attempt_number,
-                last_error = %last,
-                "delivery failed: every attempt of its schedule is used up"
-            );
-        }
-        lock(&self.leased).remove(&claimed.delivery_id);
-        self.recorder.record(send_result(
+        let result = send_result(
             &claimed.delivery_id,
             &claimed.target.integration_id,
             claimed.attempt_number,
             &claimed.lease_owner,
             sent,
             outcome,
-        ));
+        );
+        if outcome == Outcome::Failed {
+            tracing::warn!(
+                delivery = %claimed.delivery_id,
+                integration = %claimed.target.integration_id,
+                attempts = claimed.attempt_number,
+                last_error = %result.failure(),
+                "delivery failed: every attempt of its schedule is used up"
+            );
+        }
+        lock(&self.leased).remove(&claimed.delivery_id);
+        self.recorder.record(result);
     }
 }
 

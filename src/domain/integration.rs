@@ -131,14 +131,3 @@ pub struct IntegrationPatch {
     pub active: Option<bool>,
     pub payload_format: Option<PayloadFormat>,
 }
-
-/// What the dispatcher needs to send to one integration, secrets included.
-#[derive(Debug, Clone)]
-pub struct SendTarget {
-    pub integration_id: IntegrationId,
-    pub url: String,
-    pub auth_header: String,
-    pub auth_prefix: String,
-    pub api_key: Secret,
-    pub signing_secret: Option<Secret>,
-}

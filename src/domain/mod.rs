@@ -15,6 +15,7 @@ pub mod page;
 mod rule;
 mod schema;
 mod secret;
+mod sending;
 pub mod time;
 mod webhook_url;
 
@@ -27,7 +28,7 @@ pub use delivery::{Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliverySt
 pub use fulfillment::{Fulfillment, FulfillmentFilter};
 pub use ids::{CreatorId, DeliveryId, FulfillmentId, IntegrationId, MediaId, RuleId};
 pub use integration::{
-    Integration, IntegrationHealth, IntegrationPatch, NewIntegration, PayloadFormat, SendTarget,
+    Integration, IntegrationHealth, IntegrationPatch, NewIntegration, PayloadFormat,
 };
 pub use invalid::{Invalid, Problem};
 pub use media::{Media, MediaInput, NewMedia, Platform, PostType, MAX_BATCH};
@@ -38,4 +39,5 @@ pub use rule::{
     MAX_WINDOW_DAYS,
 };
 pub use secret::Secret;
+pub use sending::{Claimed, Lease, Leased, Outcome, SendResult, SendTarget};
 pub use webhook_url::WebhookUrl;

@@ -2,16 +2,7 @@
 
 use super::Store;
 use crate::error::Result;
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Backlog {
-    /// Posts written but not yet evaluated against the rules.
-    pub posts: i64,
-    /// Deliveries not yet settled: due, in flight, or waiting for a retry.
-    pub deliveries: i64,
-    /// The earliest `due_at` (µs) among them; in the past when something is overdue.
-    pub earliest_due_micros: Option<i64>,
-}
+use crate::telemetry::Backlog;
 
 impl Store {
     /// Both counts read from the small tables only (pending rows), never from the log.

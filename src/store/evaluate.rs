@@ -3,10 +3,8 @@
 //! engine names, read what it asks for, and write what it decided — every fulfillment, its
 //! deliveries and the counted posts together. The decisions are `rules`'s.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::time::Duration;
-
 use sqlx::AnyConnection;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::bulk::{self, padded, padded_len, write_row, Bound};
 use super::config::Config;
@@ -14,12 +12,11 @@ use super::rows::{CreatorRow, MediaRow};
 use super::{placeholders, postgres, sqlite, Dialect, Purpose, Store, WriteTx};
 use crate::domain::time::{from_micros, now, to_micros};
 use crate::domain::{
-    Creator, CreatorId, DeliveryId, DeliveryStatus, FulfillmentId, IntegrationId, Invalid, Media,
-    MediaId, NewMedia, PayloadFormat, Problem, RuleId,
+    Claimed, Creator, CreatorId, DeliveryId, DeliveryStatus, FulfillmentId, IntegrationId, Invalid,
+    Lease, Leased, Media, MediaId, NewMedia, PayloadFormat, Problem, RuleId,
 };
 use crate::error::Result;
 use crate::rules::{self, Award, PairKey, Pending, Tally};
-use crate::store::Claimed;
 
 /// What one evaluation did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -29,37 +26,11 @@ pub struct Evaluation {
     pub deliveries: usize,
 }
 
-/// The lease an evaluation puts on the deliveries it queues: to this instance's dispatcher,
-/// which is handed them in memory, so they go out with no claim.
-#[derive(Debug, Clone)]
-pub struct Lease {
-    pub owner: String,
-    pub length: Duration,
-}
-
 /// An evaluation's counts, and the deliveries it leased (none without a [`Lease`]).
 #[derive(Debug, Default)]
 pub struct Evaluated {
     pub evaluation: Evaluation,
     pub leased: Leased,
-}
-
-/// Deliveries leased to this instance by an evaluation, for its dispatcher.
-#[derive(Debug)]
-pub struct Leased {
-    /// Taken just before the lease's end was computed: the lease ends no sooner than
-    /// `since` + its length.
-    pub since: std::time::Instant,
-    pub deliveries: Vec<Claimed>,
-}
-
-impl Default for Leased {
-    fn default() -> Self {
-        Leased {
-            since: std::time::Instant::now(),
-            deliveries: Vec::new(),
-        }
-    }
 }
 
 /// What a group of requests' posts became: each request's posts as stored (or why they were

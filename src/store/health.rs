@@ -8,9 +8,8 @@ use sqlx::AnyConnection;
 use super::bulk::{self, write_row};
 use super::{Dialect, Purpose, Store};
 use crate::domain::time::{from_micros, now, to_micros};
-use crate::domain::{IntegrationHealth, IntegrationId};
+use crate::domain::{IntegrationHealth, IntegrationId, Outcome, SendResult};
 use crate::error::Result;
-use crate::store::{Outcome, SendResult};
 
 /// The length of one window of counts; "recent" is this window and the one before.
 const WINDOW_MICROS: i64 = 3_600 * 1_000_000;
@@ -58,7 +57,7 @@ pub(super) async fn record(
                 last_attempt_at: attempts.last().map_or(at, |r| to_micros(r.started_at)),
                 last_success_at: last_success.map(|i| to_micros(attempts[i].started_at)),
                 last_failure_at: last_failure.map(|r| to_micros(r.started_at)),
-                last_failure: last_failure.map(|r| describe(r)),
+                last_failure: last_failure.map(|r| r.failure()),
                 consecutive_failures: trailing.len() as i64,
                 failing_since: trailing.first().map(|r| to_micros(r.started_at)),
             }
@@ -169,15 +168,6 @@ impl Store {
 
 /// Fewer failures than this never disable an integration, however long they span.
 const MIN_FAILURES_TO_DISABLE: i64 = 3;
-
-/// An attempt's failure in a few words: the status it got, or why it got none.
-fn describe(r: &SendResult) -> String {
-    match (r.response_status, &r.error) {
-        (Some(status), _) => format!("HTTP {status}"),
-        (None, Some(error)) => error.clone(),
-        (None, None) => "no answer".into(),
-    }
-}
 
 #[derive(sqlx::FromRow)]
 struct HealthRow {

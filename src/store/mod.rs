@@ -38,13 +38,11 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use crate::error::{Error, Result};
 use crate::telemetry;
 
-pub use backlog::Backlog;
 pub use connect_failure::describe_connect_failure;
-pub use evaluate::{Evaluated, Evaluation, Ingested, Lease, Leased};
+pub use evaluate::{Evaluated, Evaluation, Ingested};
 pub use full::storage_full;
 pub use integrations::IntegrationStates;
 pub use postgres::forward_notifications;
-pub use queue::{Claimed, Outcome, SendResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {

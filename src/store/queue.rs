@@ -1,70 +1,17 @@
 //! The dispatcher's side of the store: claim due deliveries under a lease (how is the
 //! dialect's: `sqlite::claim`, `postgres::claim`), record results, hand leases back.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 
 use super::bulk::{self, write_row, Bound};
 use super::{placeholders, postgres, sqlite, Dialect, Purpose, Store};
 use crate::domain::time::{now, to_micros};
-use crate::domain::{DeliveryId, DeliveryStatus, IntegrationId, Secret, SendTarget};
+use crate::domain::{
+    Claimed, DeliveryId, DeliveryStatus, IntegrationId, Outcome, Secret, SendResult, SendTarget,
+};
 use crate::error::Result;
-
-/// A delivery this instance holds a lease on, with everything needed to send it.
-#[derive(Debug, Clone)]
-pub struct Claimed {
-    pub delivery_id: DeliveryId,
-    /// The number this attempt will have (1 for the first).
-    pub attempt_number: u32,
-    /// A manual retry: one attempt, then the delivery settles whatever happens.
-    pub single_attempt: bool,
-    pub lease_owner: String,
-    pub target: SendTarget,
-    pub body: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Succeeded,
-    RetryAt(DateTime<Utc>),
-    Failed,
-}
-
-impl Outcome {
-    /// The delivery's status after an attempt with this outcome.
-    fn status(self) -> DeliveryStatus {
-        match self {
-            Outcome::Succeeded => DeliveryStatus::Succeeded,
-            Outcome::RetryAt(_) => DeliveryStatus::Pending,
-            Outcome::Failed => DeliveryStatus::Failed,
-        }
-    }
-}
-
-/// One attempt, as it goes into the delivery log.
-#[derive(Debug, Clone)]
-pub struct SendResult {
-    pub delivery_id: DeliveryId,
-    /// Whose health the attempt tells of.
-    pub integration_id: IntegrationId,
-    /// As sent, the API key masked.
-    pub request_headers: BTreeMap<String, String>,
-    /// The number the attempt was claimed with (1 for the first).
-    pub attempt_number: u32,
-    pub lease_owner: String,
-    pub started_at: DateTime<Utc>,
-    pub duration_ms: u64,
-    pub response_status: Option<u16>,
-    pub response_body: Option<String>,
-    pub error: Option<String>,
-    pub outcome: Outcome,
-    /// A test send's attempt: it tells of the receiver's health, but pressing Test against a
-    /// broken receiver does not disable it.
-    pub test: bool,
-}
 
 /// One claim: up to `limit` deliveries due at `at` (µs), leased to `owner` until `until`, none
 /// of the integrations in `skip`.

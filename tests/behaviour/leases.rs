@@ -6,8 +6,8 @@ use std::time::Duration;
 use crate::common::{wait_until, Backend, Receiver, TestApp, WAIT};
 use chrono::Utc;
 use lc_webhooks::dispatch::RetrySchedule;
-use lc_webhooks::domain::IntegrationId;
-use lc_webhooks::store::{Outcome, SendResult, Store};
+use lc_webhooks::domain::{IntegrationId, Outcome, SendResult};
+use lc_webhooks::store::Store;
 use serde_json::json;
 use sqlx::AnyPool;
 
