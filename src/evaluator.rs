@@ -21,7 +21,7 @@ pub async fn run_evaluator(
     poll_interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let batch = store.dialect().evaluation_batch();
+    let batch = store.tuning().evaluation_batch;
     let mut failures = 0u32;
     while !*shutdown.borrow() {
         let started = Instant::now();

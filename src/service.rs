@@ -16,7 +16,7 @@ use crate::domain::{DeliveryId, Lease};
 use crate::evaluator::run_evaluator;
 use crate::ingest::Ingester;
 use crate::retention;
-use crate::store::{describe_connect_failure, forward_notifications, Dialect, Store, StoreOptions};
+use crate::store::{describe_connect_failure, Store, StoreOptions};
 
 /// How long sends in flight may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -103,7 +103,8 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let new_posts = Arc::new(Notify::new());
     let deliveries_ready = Arc::new(Notify::new());
     let (stop, stopped) = watch::channel(false);
-    let writers = store.dialect().concurrent_writers();
+    let tuning = store.tuning();
+    let writers = tuning.concurrent_writers;
     let (recorder, recorder_tasks) = Recorder::start(store.clone(), writers);
     // One name for this instance's leases: those its dispatcher claims, and those its
     // evaluations put on the deliveries they hand over to it.
@@ -114,7 +115,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let (handed, handed_over) = mpsc::unbounded_channel();
     let (ingester, ingest_tasks) = Ingester::start(
         store.clone(),
-        store.dialect().ingest_writers(),
+        tuning.ingest_writers,
         lease.clone(),
         handed.clone(),
     );
@@ -173,21 +174,21 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             stopped.clone(),
         )));
     }
-    if store.dialect() == Dialect::Postgres {
-        tasks.push(tokio::spawn(forward_notifications(
-            settings.database_url.clone(),
-            new_posts.clone(),
-            deliveries_ready.clone(),
-            stopped.clone(),
-        )));
-    }
+    let notified = (store.clone(), new_posts.clone(), deliveries_ready.clone());
+    let listening = stopped.clone();
+    tasks.push(tokio::spawn(async move {
+        let (store, posts, deliveries) = notified;
+        store
+            .forward_notifications(posts, deliveries, listening)
+            .await;
+    }));
     drop(handed);
     tasks.push(tokio::spawn(dispatcher.run(
         handed_over,
         stopped,
         SHUTDOWN_GRACE,
     )));
-    tracing::info!(%addr, store = ?store.dialect(), "lc-webhooks listening");
+    tracing::info!(%addr, store = store.database(), "lc-webhooks listening");
     Ok(Running {
         addr,
         store,
@@ -198,7 +199,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
 }
 
 async fn maintain_periodically(store: Store, mut shutdown: watch::Receiver<bool>) {
-    let every = store.dialect().maintenance_interval();
+    let every = store.tuning().maintenance_interval;
     while !*shutdown.borrow() {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

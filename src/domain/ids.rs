@@ -28,11 +28,6 @@ macro_rules! ids {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
-
-            /// The id's text as owned here, for the store to copy once when it binds it.
-            pub(crate) fn text(&self) -> &String {
-                &self.0
-            }
         }
 
         /// An id as stored or as given: whether it names anything is the store's to say.

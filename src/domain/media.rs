@@ -64,6 +64,20 @@ pub struct NewMedia {
     pub posted_at: DateTime<Utc>,
 }
 
+impl NewMedia {
+    /// The post as stored, under a fresh id, received at `ingested_at`.
+    pub fn to_media(&self, ingested_at: DateTime<Utc>) -> Media {
+        Media {
+            id: MediaId::generate(),
+            creator_id: self.creator_id.clone(),
+            platform: self.platform,
+            post_type: self.post_type,
+            posted_at: self.posted_at,
+            ingested_at,
+        }
+    }
+}
+
 /// One post as `POST /v1/media`, the batch and `lc-webhooks import` take it.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -3,13 +3,13 @@
 //! evaluation reads one row instead of both tables.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use sqlx::AnyConnection;
-
-use super::rows::{IntegrationRow, RuleRow};
-use super::Store;
-use crate::domain::{IntegrationId, PayloadFormat, Rule, Secret, SendTarget};
+use super::backend::{Conn, Db};
+use super::db::Purpose;
+use super::sql::rows::{IntegrationRow, RuleRow, INTEGRATION_COLUMNS, RULE_COLUMNS};
+use super::sql::Statement;
+use crate::domain::{IntegrationId, PayloadFormat, Rule, SendTarget};
 use crate::error::Result;
 
 /// The rules and integrations of one config version.
@@ -30,39 +30,44 @@ pub(super) struct Config {
 }
 
 /// Marks a change of rules or integrations; run in the transaction that makes it.
-pub(super) async fn bump(conn: &mut AnyConnection) -> Result<()> {
-    sqlx::query("UPDATE config_version SET version = version + 1 WHERE id = 1")
-        .execute(conn)
-        .await?;
+pub(super) async fn bump(conn: &mut Conn<'_>) -> Result<()> {
+    conn.execute(Statement::new(
+        "UPDATE config_version SET version = version + 1 WHERE id = 1",
+    ))
+    .await?;
     Ok(())
 }
 
-impl Store {
+/// The config last read.
+#[derive(Debug, Default)]
+pub(super) struct ConfigCache(Mutex<Option<Arc<Config>>>);
+
+impl ConfigCache {
     /// The config as of this transaction: the cached copy if its version is current, else read
     /// again (and cached).
-    pub(super) async fn config(&self, conn: &mut AnyConnection) -> Result<Arc<Config>> {
-        let (version,): (i64,) = sqlx::query_as("SELECT version FROM config_version WHERE id = 1")
-            .fetch_one(&mut *conn)
+    pub(super) async fn current(&self, conn: &mut Conn<'_>) -> Result<Arc<Config>> {
+        let (version,): (i64,) = conn
+            .fetch_one(Statement::new(
+                "SELECT version FROM config_version WHERE id = 1",
+            ))
             .await?;
-        if let Some(config) = self.cached_config(version) {
+        if let Some(config) = self.cached(version) {
             return Ok(config);
         }
-        let rules = sqlx::query_as::<_, RuleRow>(&format!(
-            "SELECT {} FROM rules WHERE active = 1 AND deleted = 0 ORDER BY id",
-            super::rules::COLUMNS
-        ))
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(Rule::try_from)
-        .collect::<Result<Vec<_>>>()?;
-        let rows = sqlx::query_as::<_, IntegrationRow>(&format!(
-            "SELECT {} FROM integrations
-             WHERE (active = 1 OR disabled_reason IS NOT NULL) AND deleted = 0 ORDER BY id",
-            super::integrations::COLUMNS
-        ))
-        .fetch_all(&mut *conn)
-        .await?;
+        let rules = conn
+            .fetch_all::<RuleRow>(Statement::new(format!(
+                "SELECT {RULE_COLUMNS} FROM rules WHERE active = 1 AND deleted = 0 ORDER BY id"
+            )))
+            .await?
+            .into_iter()
+            .map(Rule::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        let rows = conn
+            .fetch_all::<IntegrationRow>(Statement::new(format!(
+                "SELECT {INTEGRATION_COLUMNS} FROM integrations
+                 WHERE (active = 1 OR disabled_reason IS NOT NULL) AND deleted = 0 ORDER BY id"
+            )))
+            .await?;
         let integrations = rows.iter().map(|r| r.id.clone()).collect();
         let disabled = rows
             .iter()
@@ -72,17 +77,7 @@ impl Store {
         let formats = rows.iter().map(|r| (r.id.clone(), r.format())).collect();
         let targets = rows
             .into_iter()
-            .map(|r| {
-                let target = SendTarget {
-                    integration_id: r.id.clone(),
-                    url: r.url,
-                    auth_header: r.auth_header,
-                    auth_prefix: r.auth_prefix,
-                    api_key: Secret::new(r.api_key),
-                    signing_secret: r.signing_secret.map(Secret::new),
-                };
-                (r.id, target)
-            })
+            .map(|r| (r.id.clone(), r.target.into_target(r.id)))
             .collect();
         let config = Arc::new(Config {
             version,
@@ -92,16 +87,26 @@ impl Store {
             formats,
             targets,
         });
-        *self.config.lock().unwrap_or_else(|p| p.into_inner()) = Some(config.clone());
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(config.clone());
         Ok(config)
     }
 
-    fn cached_config(&self, version: i64) -> Option<Arc<Config>> {
-        self.config
+    fn cached(&self, version: i64) -> Option<Arc<Config>> {
+        self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .filter(|c| c.version == version)
             .cloned()
     }
+}
+
+/// Runs one statement that changes rules or integrations, with the version's bump, in one
+/// transaction; the rows it changed.
+pub(super) async fn change(db: &Db, statement: Statement<'_>) -> Result<u64> {
+    let mut tx = db.begin_write(Purpose::Config).await?;
+    let done = tx.conn().execute(statement).await?;
+    bump(&mut tx.conn()).await?;
+    tx.commit().await?;
+    Ok(done)
 }

@@ -1,169 +1,174 @@
+//! The delivery log: each webhook to each integration, its attempts, and sending one again.
+
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
-use super::page::{Bound, PageQuery};
-use super::rows::{AttemptRow, DeliveryRow, DELIVERY_COLUMNS};
-use super::{postgres, Purpose, Store};
+use super::backend::{Channel, Db};
+use super::db::Purpose;
+use super::page::{list_page, PageQuery};
+use super::sql::rows::{AttemptRow, DeliveryRow, ATTEMPT_COLUMNS, DELIVERY_COLUMNS};
+use super::sql::Statement;
 use crate::domain::time::{now, to_micros};
 use crate::domain::{
-    Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliveryId, DeliveryStatus, FulfillmentId,
-    IntegrationId, Page, PageRequest,
+    Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliveryId, DeliveryStatus, IntegrationId,
+    Page, PageRequest,
 };
 use crate::error::{Conflict, Error, Result};
 
-impl Store {
-    pub async fn delivery(&self, id: &DeliveryId) -> Result<Delivery> {
-        sqlx::query_as::<_, DeliveryRow>(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"
+pub(super) async fn get(db: &Db, id: &DeliveryId) -> Result<Delivery> {
+    db.fetch_optional::<DeliveryRow>(
+        Statement::new(format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE d.id = $1"
         ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(Error::NotFound("delivery"))?
-        .try_into()
-    }
+        .bind(id),
+    )
+    .await?
+    .ok_or(Error::NotFound("delivery"))?
+    .try_into()
+}
 
-    /// The delivery with its body and every attempt, oldest first.
-    pub async fn delivery_detail(&self, id: &DeliveryId) -> Result<DeliveryDetail> {
-        let delivery = self.delivery(id).await?;
-        let (body,): (Option<String>,) = sqlx::query_as(
-            "SELECT COALESCE(d.payload, f.payload) FROM deliveries d
-             LEFT JOIN fulfillments f ON f.id = d.fulfillment_id WHERE d.id = $1",
+/// The delivery with its body and every attempt, oldest first.
+pub(super) async fn detail(db: &Db, id: &DeliveryId) -> Result<DeliveryDetail> {
+    let delivery = get(db, id).await?;
+    let (body,): (Option<String>,) = db
+        .fetch_one(
+            Statement::new(
+                "SELECT COALESCE(d.payload, f.payload) FROM deliveries d
+                 LEFT JOIN fulfillments f ON f.id = d.fulfillment_id WHERE d.id = $1",
+            )
+            .bind(id),
         )
-        .bind(id)
-        .fetch_one(&self.pool)
         .await?;
-        let attempts = sqlx::query_as::<_, AttemptRow>(
-            "SELECT number, started_at, duration_ms, response_status, response_body, error,
-                    request_headers
-             FROM attempts WHERE delivery_id = $1 ORDER BY number",
+    let attempts = db
+        .fetch_all::<AttemptRow>(
+            Statement::new(format!(
+                "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = $1 ORDER BY number"
+            ))
+            .bind(id),
         )
-        .bind(id)
-        .fetch_all(&self.pool)
         .await?
         .into_iter()
         .map(Attempt::try_from)
         .collect::<Result<Vec<_>>>()?;
-        Ok(DeliveryDetail {
-            delivery,
-            payload: RawValue::from_string(body.unwrap_or_else(|| "null".into()))?,
-            attempts,
-        })
-    }
+    Ok(DeliveryDetail {
+        delivery,
+        payload: RawValue::from_string(body.unwrap_or_else(|| "null".into()))?,
+        attempts,
+    })
+}
 
-    pub async fn list_deliveries(
-        &self,
-        filter: &DeliveryFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Delivery>> {
-        let (select, key) = listing(filter.status);
-        let after = filter.created_after.map(to_micros);
-        let before = filter.created_before.map(to_micros);
-        let (id_from, id_until) = (after.map(id_floor), before.map(id_ceiling));
-        let query = PageQuery::new(&select, key)
-            .equal(
-                "d.integration_id",
-                filter.integration_id.as_ref().map(IntegrationId::as_str),
-            )
-            .equal(
-                "d.fulfillment_id",
-                filter.fulfillment_id.as_ref().map(FulfillmentId::as_str),
-            )
-            // The id range keeps the walk on the key's index; `created_at` is the exact test.
-            .condition(key, ">=", id_from.as_deref().map(Bound::Text))
-            .condition(key, "<", id_until.as_deref().map(Bound::Text))
-            .condition("d.created_at", ">=", after.map(Bound::Int))
-            .condition("d.created_at", "<", before.map(Bound::Int))
-            .condition_with(
-                |email| {
-                    format!(
-                        "d.fulfillment_id IN (SELECT f.id FROM creators c JOIN fulfillments f
-                         ON f.creator_id = c.id WHERE c.email = {email})"
-                    )
-                },
-                filter.email.as_ref().map(|e| Bound::Text(e.as_str())),
-            )
-            .order(filter.order);
-        self.list_page::<DeliveryRow, _>(query, page).await
-    }
-
-    /// How many deliveries are pending and how many failed, read from the small tables.
-    pub async fn delivery_counts(&self) -> Result<(u64, u64)> {
-        let (pending,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM delivery_queue")
-            .fetch_one(&self.pool)
-            .await?;
-        let (failed,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM failed_deliveries")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok((
-            u64::try_from(pending).unwrap_or(0),
-            u64::try_from(failed).unwrap_or(0),
-        ))
-    }
-
-    /// Queues one more attempt of a settled delivery, now, under the same id.
-    pub async fn retry_delivery(&self, id: &DeliveryId) -> Result<Delivery> {
-        let at = to_micros(now());
-        let mut tx = self.begin_write(Purpose::Retry).await?;
-        let updated = sqlx::query(
-            "UPDATE deliveries SET status = $3, next_attempt_at = $2
-             WHERE id = $1 AND status <> $3
-               AND integration_id IN (SELECT id FROM integrations WHERE deleted = 0)",
+pub(super) async fn list(
+    db: &Db,
+    filter: &DeliveryFilter,
+    page: &PageRequest,
+) -> Result<Page<Delivery>> {
+    let (select, key) = listing(filter.status);
+    let after = filter.created_after.map(to_micros);
+    let before = filter.created_before.map(to_micros);
+    let (id_from, id_until) = (after.map(id_floor), before.map(id_ceiling));
+    let query = PageQuery::new(select, key)
+        .equal("d.integration_id", filter.integration_id.as_ref())
+        .equal("d.fulfillment_id", filter.fulfillment_id.as_ref())
+        // The id range keeps the walk on the key's index; `created_at` is the exact test.
+        .condition(key, ">=", id_from)
+        .condition(key, "<", id_until)
+        .condition("d.created_at", ">=", after)
+        .condition("d.created_at", "<", before)
+        .condition_with(
+            |email| {
+                format!(
+                    "d.fulfillment_id IN (SELECT f.id FROM creators c JOIN fulfillments f
+                     ON f.creator_id = c.id WHERE c.email = {email})"
+                )
+            },
+            filter.email.as_ref().map(|e| e.as_str()),
         )
-        .bind(id)
-        .bind(at)
-        .bind(DeliveryStatus::Pending.as_str())
-        .execute(&mut *tx)
+        .order(filter.order);
+    list_page::<DeliveryRow, _>(db, query, page).await
+}
+
+/// How many deliveries are pending and how many failed, read from the small tables.
+pub(super) async fn counts(db: &Db) -> Result<(u64, u64)> {
+    let (pending,): (i64,) = db
+        .fetch_one(Statement::new("SELECT COUNT(*) FROM delivery_queue"))
         .await?;
-        if updated.rows_affected() == 0 {
-            tx.rollback().await?;
-            let current = self.delivery(id).await?;
-            return Err(match current.status {
-                DeliveryStatus::Pending => Conflict::DeliveryPending,
-                _ => Conflict::IntegrationDeleted,
-            }
-            .into());
+    let (failed,): (i64,) = db
+        .fetch_one(Statement::new("SELECT COUNT(*) FROM failed_deliveries"))
+        .await?;
+    Ok((
+        u64::try_from(pending).unwrap_or(0),
+        u64::try_from(failed).unwrap_or(0),
+    ))
+}
+
+/// Queues one more attempt of a settled delivery, now, under the same id.
+pub(super) async fn retry(db: &Db, id: &DeliveryId) -> Result<()> {
+    let at = to_micros(now());
+    let mut tx = db.begin_write(Purpose::Retry).await?;
+    let mut conn = tx.conn();
+    let updated = conn
+        .execute(
+            Statement::new(
+                "UPDATE deliveries SET status = $3, next_attempt_at = $2
+                 WHERE id = $1 AND status <> $3
+                   AND integration_id IN (SELECT id FROM integrations WHERE deleted = 0)",
+            )
+            .bind(id)
+            .bind(at)
+            .bind(DeliveryStatus::Pending.as_str()),
+        )
+        .await?;
+    if updated == 0 {
+        tx.rollback().await?;
+        let current = get(db, id).await?;
+        return Err(match current.status {
+            DeliveryStatus::Pending => Conflict::DeliveryPending,
+            _ => Conflict::IntegrationDeleted,
         }
-        sqlx::query(
+        .into());
+    }
+    conn.execute(
+        Statement::new(
             "INSERT INTO delivery_queue (delivery_id, integration_id, due_at, single_attempt)
              SELECT id, integration_id, $2, 1 FROM deliveries WHERE id = $1",
         )
         .bind(id)
-        .bind(at)
-        .execute(&mut *tx)
+        .bind(at),
+    )
+    .await?;
+    conn.execute(Statement::new("DELETE FROM failed_deliveries WHERE delivery_id = $1").bind(id))
         .await?;
-        sqlx::query("DELETE FROM failed_deliveries WHERE delivery_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        self.announce(&mut tx, postgres::Channel::Deliveries)
-            .await?;
-        tx.commit().await?;
-        self.delivery(id).await
-    }
+    conn.notify(Channel::Deliveries).await?;
+    tx.commit().await
+}
 
-    /// Queues again, for one attempt each, the integration's failed deliveries (not test
-    /// sends) created at or after `since`. Returns how many.
-    pub async fn replay_failed(&self, id: &IntegrationId, since: DateTime<Utc>) -> Result<u64> {
-        let at = to_micros(now());
-        let since = to_micros(since);
-        let mut tx = self.begin_write(Purpose::Retry).await?;
-        // Locked: a deletion meanwhile waits for this replay, or this one sees it and stops,
-        // so no queue row is left behind for a deleted integration.
-        let live: Option<(i64,)> = sqlx::query_as(&format!(
-            "SELECT 1 FROM integrations WHERE id = $1 AND deleted = 0 {}",
-            self.dialect.lock_exclusive()
-        ))
-        .bind(id)
-        .fetch_optional(&mut *tx)
+/// Queues again, for one attempt each, the integration's failed deliveries (not test
+/// sends) created at or after `since`. Returns how many.
+pub(super) async fn replay_failed(
+    db: &Db,
+    id: &IntegrationId,
+    since: DateTime<Utc>,
+) -> Result<u64> {
+    let at = to_micros(now());
+    let since = to_micros(since);
+    let mut tx = db.begin_write(Purpose::Retry).await?;
+    let mut conn = tx.conn();
+    // Locked: a deletion meanwhile waits for this replay, or this one sees it and stops,
+    // so no queue row is left behind for a deleted integration.
+    let live: Option<(IntegrationId,)> = conn
+        .fetch_optional(
+            Statement::new("SELECT id FROM integrations WHERE id = $1 AND deleted = 0")
+                .bind(id)
+                .for_update(),
+        )
         .await?;
-        if live.is_none() {
-            return Err(Error::NotFound("integration"));
-        }
-        let failed =
-            "SELECT d.id FROM deliveries d JOIN failed_deliveries f ON f.delivery_id = d.id
-             WHERE d.integration_id = $1 AND d.created_at >= $2 AND d.test = 0 AND d.status = $3";
-        sqlx::query(&format!(
+    if live.is_none() {
+        return Err(Error::NotFound("integration"));
+    }
+    let failed = "SELECT d.id FROM deliveries d JOIN failed_deliveries f ON f.delivery_id = d.id
+         WHERE d.integration_id = $1 AND d.created_at >= $2 AND d.test = 0 AND d.status = $3";
+    conn.execute(
+        Statement::new(format!(
             "INSERT INTO delivery_queue (delivery_id, integration_id, due_at, single_attempt)
              SELECT id, $1, $4, 1 FROM ({failed}) AS replayed WHERE 1 = 1
              ON CONFLICT DO NOTHING"
@@ -171,58 +176,57 @@ impl Store {
         .bind(id)
         .bind(since)
         .bind(DeliveryStatus::Failed.as_str())
-        .bind(at)
-        .execute(&mut *tx)
+        .bind(at),
+    )
+    .await?;
+    let replayed = conn
+        .execute(
+            Statement::new(format!(
+                // The outer status test is the one PostgreSQL checks again after waiting for a
+                // concurrent replay: what it queued is not counted twice.
+                "UPDATE deliveries SET status = $4, next_attempt_at = $5
+                 WHERE status = $3 AND id IN (SELECT id FROM ({failed}) AS replayed)"
+            ))
+            .bind(id)
+            .bind(since)
+            .bind(DeliveryStatus::Failed.as_str())
+            .bind(DeliveryStatus::Pending.as_str())
+            .bind(at),
+        )
         .await?;
-        let replayed = sqlx::query(&format!(
-            // The outer status test is the one PostgreSQL checks again after waiting for a
-            // concurrent replay: what it queued is not counted twice.
-            "UPDATE deliveries SET status = $4, next_attempt_at = $5
-             WHERE status = $3 AND id IN (SELECT id FROM ({failed}) AS replayed)"
-        ))
-        .bind(id)
-        .bind(since)
-        .bind(DeliveryStatus::Failed.as_str())
-        .bind(DeliveryStatus::Pending.as_str())
-        .bind(at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        sqlx::query(
+    conn.execute(
+        Statement::new(
             "DELETE FROM failed_deliveries WHERE delivery_id IN
                 (SELECT delivery_id FROM delivery_queue WHERE integration_id = $1)",
         )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if replayed > 0 {
-            self.announce(&mut tx, postgres::Channel::Deliveries)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(replayed)
+        .bind(id),
+    )
+    .await?;
+    if replayed > 0 {
+        conn.notify(Channel::Deliveries).await?;
     }
+    tx.commit().await?;
+    Ok(replayed)
+}
 
-    /// Logs a test send before it goes out; it is not queued, the caller sends it at once.
-    pub async fn create_test_delivery(
-        &self,
-        integration_id: &IntegrationId,
-        body: &str,
-    ) -> Result<DeliveryId> {
-        let id = DeliveryId::generate();
-        let at = to_micros(now());
-        let insert = sqlx::query(
-            "INSERT INTO deliveries (id, integration_id, status, next_attempt_at, payload, test, created_at)
-             VALUES ($1, $2, $5, $3, $4, 1, $3)",
-        )
-        .bind(&id)
-        .bind(integration_id)
-        .bind(at)
-        .bind(body)
-        .bind(DeliveryStatus::Pending.as_str());
-        self.execute_write(Purpose::TestSend, insert).await?;
-        Ok(id)
-    }
+/// Logs a test send before it goes out; it is not queued, the caller sends it at once.
+pub(super) async fn create_test(
+    db: &Db,
+    integration_id: &IntegrationId,
+    body: &str,
+) -> Result<DeliveryId> {
+    let id = DeliveryId::generate();
+    let insert = Statement::new(
+        "INSERT INTO deliveries (id, integration_id, status, next_attempt_at, payload, test, created_at)
+         VALUES ($1, $2, $5, $3, $4, 1, $3)",
+    )
+    .bind(&id)
+    .bind(integration_id)
+    .bind(to_micros(now()))
+    .bind(body)
+    .bind(DeliveryStatus::Pending.as_str());
+    db.execute_write(Purpose::TestSend, insert).await?;
+    Ok(id)
 }
 
 /// A delivery's id is a UUIDv7 made within moments of its `created_at`: its first 48 bits are
@@ -256,11 +260,7 @@ fn id_at_ms(ms: i64) -> String {
 /// send is pending only while its one attempt is in flight (it has no queue row): not listed
 /// as pending meanwhile.
 fn listing(status: Option<DeliveryStatus>) -> (String, &'static str) {
-    let columns: Vec<String> = DELIVERY_COLUMNS
-        .split(", ")
-        .map(|c| format!("d.{}", c.trim()))
-        .collect();
-    let columns = columns.join(", ");
+    let columns = DELIVERY_COLUMNS;
     match status {
         None => (
             format!("SELECT {columns} FROM deliveries d WHERE 1 = 1"),
@@ -302,7 +302,7 @@ mod tests {
     /// SQLite's plan for a page of deliveries of `status` after a cursor.
     async fn plan(status: DeliveryStatus, integration: Option<&str>) -> String {
         let (select, key) = listing(Some(status));
-        sqlite_page_plan(PageQuery::new(&select, key).equal("d.integration_id", integration)).await
+        sqlite_page_plan(PageQuery::new(select, key).equal("d.integration_id", integration)).await
     }
 
     #[test]

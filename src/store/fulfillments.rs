@@ -1,9 +1,12 @@
+//! Fulfillments: the rewards granted, with the body their webhooks carry.
+
 use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
-use super::page::PageQuery;
-use super::Store;
+use super::backend::Db;
+use super::page::{list_page, PageQuery};
+use super::sql::Statement;
 use crate::domain::time::from_micros;
 use crate::domain::{
     CreatorId, Fulfillment, FulfillmentFilter, FulfillmentId, Page, PageRequest, RuleId,
@@ -36,44 +39,40 @@ impl TryFrom<FulfillmentRow> for Fulfillment {
     }
 }
 
-impl Store {
-    /// How many rewards each of `rules` has granted (an index count per rule).
-    pub async fn rewards_granted(&self, rules: &[&RuleId]) -> Result<HashMap<RuleId, u64>> {
-        let mut granted = HashMap::new();
-        for rule in rules {
-            let (n,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM fulfillments WHERE rule_id = $1")
-                    .bind(*rule)
-                    .fetch_one(&self.pool)
-                    .await?;
-            granted.insert((*rule).clone(), u64::try_from(n).unwrap_or(0));
-        }
-        Ok(granted)
+/// How many rewards each of `rules` has granted, in one statement for the page (each count is
+/// read from the `(rule_id, id)` index).
+pub(super) async fn granted(db: &Db, rules: &[&RuleId]) -> Result<HashMap<RuleId, u64>> {
+    let counts: Vec<(RuleId, i64)> = db
+        .fetch_all(
+            Statement::new("SELECT rule_id, COUNT(*) FROM fulfillments WHERE rule_id")
+                .any_of(rules)
+                .push(" GROUP BY rule_id"),
+        )
+        .await?;
+    let mut granted: HashMap<RuleId, u64> = rules.iter().map(|r| ((*r).clone(), 0)).collect();
+    for (rule, n) in counts {
+        granted.insert(rule, u64::try_from(n).unwrap_or(0));
     }
+    Ok(granted)
+}
 
-    pub async fn fulfillment(&self, id: &FulfillmentId) -> Result<Fulfillment> {
-        sqlx::query_as::<_, FulfillmentRow>(&format!(
-            "SELECT {COLUMNS} FROM fulfillments WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(Error::NotFound("fulfillment"))?
-        .try_into()
-    }
+pub(super) async fn get(db: &Db, id: &FulfillmentId) -> Result<Fulfillment> {
+    db.fetch_optional::<FulfillmentRow>(
+        Statement::new(format!("SELECT {COLUMNS} FROM fulfillments WHERE id = $1")).bind(id),
+    )
+    .await?
+    .ok_or(Error::NotFound("fulfillment"))?
+    .try_into()
+}
 
-    pub async fn list_fulfillments(
-        &self,
-        filter: &FulfillmentFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Fulfillment>> {
-        let select = format!("SELECT {COLUMNS} FROM fulfillments WHERE 1 = 1");
-        let query = PageQuery::new(&select, "id")
-            .equal(
-                "creator_id",
-                filter.creator_id.as_ref().map(CreatorId::as_str),
-            )
-            .equal("rule_id", filter.rule_id.as_ref().map(RuleId::as_str));
-        self.list_page::<FulfillmentRow, _>(query, page).await
-    }
+pub(super) async fn list(
+    db: &Db,
+    filter: &FulfillmentFilter,
+    page: &PageRequest,
+) -> Result<Page<Fulfillment>> {
+    let select = format!("SELECT {COLUMNS} FROM fulfillments WHERE 1 = 1");
+    let query = PageQuery::new(select, "id")
+        .equal("creator_id", filter.creator_id.as_ref())
+        .equal("rule_id", filter.rule_id.as_ref());
+    list_page::<FulfillmentRow, _>(db, query, page).await
 }

@@ -5,7 +5,6 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use super::Store;
 use crate::domain::time::{now, to_micros};
 use crate::error::Error;
 
@@ -39,11 +38,11 @@ pub fn storage_full(e: &Error) -> Option<&'static str> {
     }
 }
 
-impl Store {
+impl FullState {
     /// Notes a write refused for space; logs it, unless a line went out a moment ago.
-    pub fn note_full(&self, e: &Error) {
+    pub(super) fn note(&self, e: &Error) {
         let at = to_micros(now());
-        let state = &self.full;
+        let state = self;
         state.seen_at.store(at, Ordering::Relaxed);
         let logged = state.logged_at.load(Ordering::Relaxed);
         let due = at - logged >= LOG_EVERY.as_micros() as i64;
@@ -64,24 +63,14 @@ impl Store {
         }
     }
 
-    /// A background task's failure: a full store is noted (and logged now and then), anything
-    /// else logged as `what` at WARN.
-    pub fn log_failure(&self, e: &Error, what: &str) {
-        if storage_full(e).is_some() {
-            self.note_full(e);
-        } else {
-            tracing::warn!(error = %e, "{what}");
-        }
-    }
-
     /// A write went through: whatever filled the store has been freed.
-    pub fn note_written(&self) {
-        self.full.seen_at.store(0, Ordering::Relaxed);
+    pub(super) fn note_written(&self) {
+        self.seen_at.store(0, Ordering::Relaxed);
     }
 
     /// Whether a write was refused for space within the last few seconds.
-    pub fn seems_full(&self) -> bool {
-        let seen = self.full.seen_at.load(Ordering::Relaxed);
+    pub(super) fn seems_full(&self) -> bool {
+        let seen = self.seen_at.load(Ordering::Relaxed);
         seen != 0 && to_micros(now()) - seen < FULL_FOR.as_micros() as i64
     }
 }

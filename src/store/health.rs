@@ -1,12 +1,13 @@
 //! Each integration's health, kept by the transaction that records attempts: recent counts in
 //! hour-long windows, the last success and failure, and the current run of failures.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
 
-use sqlx::AnyConnection;
-
-use super::bulk::{self, write_row};
-use super::{Dialect, Purpose, Store};
+use super::backend::{Conn, Db};
+use super::config;
+use super::db::Purpose;
+use super::sql::{write_row, Statement};
 use crate::domain::time::{from_micros, now, to_micros};
 use crate::domain::{IntegrationHealth, IntegrationId, Outcome, SendResult};
 use crate::error::Result;
@@ -31,11 +32,7 @@ write_row! {
 }
 
 /// Folds a batch of attempt results into the health of their integrations.
-pub(super) async fn record(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    results: &[&SendResult],
-) -> Result<()> {
+pub(super) async fn record(conn: &mut Conn<'_>, results: &[&SendResult]) -> Result<()> {
     let at = to_micros(now());
     let mut by_integration: BTreeMap<&IntegrationId, Vec<&SendResult>> = BTreeMap::new();
     for r in results {
@@ -95,75 +92,77 @@ pub(super) async fn record(
             failing_since = CASE WHEN excluded.last_success_at IS NOT NULL THEN excluded.failing_since
                 ELSE COALESCE(h.failing_since, excluded.failing_since) END"
     );
-    bulk::insert(conn, dialect, "integration_health AS h", &tail, &rows).await
+    conn.insert("integration_health AS h", &tail, &rows).await
 }
 
-impl Store {
-    /// Disables the integrations of `results` whose every attempt has failed for longer than
-    /// `--disable-after` (three at least): they take no more sends until made active again.
-    pub(super) async fn disable_failing(&self, results: &[&SendResult]) -> Result<()> {
-        // Only an integration that just failed, outside a test send, can have crossed the line:
-        // a batch of successes (the usual case) costs no statement.
-        let ids: std::collections::BTreeSet<&IntegrationId> = results
-            .iter()
-            .filter(|r| r.outcome != Outcome::Succeeded && !r.test)
-            .map(|r| &r.integration_id)
-            .collect();
-        let ids: Vec<&IntegrationId> = ids.into_iter().collect();
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let at = now();
-        let after = self.options.disable_after;
-        let cutoff = to_micros(at) - i64::try_from(after.as_micros()).unwrap_or(i64::MAX / 2);
-        let sql = format!(
-            "SELECT h.integration_id, h.failing_since, h.last_failure FROM integration_health h
-             JOIN integrations i ON i.id = h.integration_id
-             WHERE h.integration_id IN ({}) AND h.consecutive_failures >= $1
-               AND h.failing_since < $2 AND i.active = 1 AND i.deleted = 0",
-            super::placeholders(2, ids.len())
-        );
-        let mut query = sqlx::query_as::<_, (IntegrationId, i64, Option<String>)>(&sql)
-            .bind(MIN_FAILURES_TO_DISABLE)
-            .bind(cutoff);
-        for id in &ids {
-            query = query.bind(*id);
-        }
-        let failing = query.fetch_all(&self.pool).await?;
-        for (id, since, last) in failing {
-            let reason = format!(
-                "every attempt failed since {}: last {}",
-                crate::domain::time::rfc3339(from_micros(since)),
-                last.as_deref().unwrap_or("no answer")
-            );
-            let mut tx = self.begin_write(Purpose::Config).await?;
-            // Still active and still failing: another instance, or a success meanwhile, may have
-            // settled it already.
-            let done = sqlx::query(
-                "UPDATE integrations SET active = 0, disabled_reason = $2, disabled_at = $3,
-                    updated_at = $3
-                 WHERE id = $1 AND active = 1 AND deleted = 0
-                   AND id IN (SELECT integration_id FROM integration_health
-                              WHERE integration_id = $1 AND consecutive_failures >= $4
-                                AND failing_since < $5)",
+/// Disables the integrations of `results` whose every attempt has failed for longer than
+/// `after` (three at least): they take no more sends until made active again.
+pub(super) async fn disable_failing(
+    db: &Db,
+    results: &[&SendResult],
+    after: Duration,
+) -> Result<()> {
+    // Only an integration that just failed, outside a test send, can have crossed the line:
+    // a batch of successes (the usual case) costs no statement.
+    let ids: BTreeSet<&IntegrationId> = results
+        .iter()
+        .filter(|r| r.outcome != Outcome::Succeeded && !r.test)
+        .map(|r| &r.integration_id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let at = now();
+    let cutoff = to_micros(at) - i64::try_from(after.as_micros()).unwrap_or(i64::MAX / 2);
+    let failing: Vec<(IntegrationId, i64, Option<String>)> = db
+        .fetch_all(
+            Statement::new(
+                "SELECT h.integration_id, h.failing_since, h.last_failure FROM integration_health h
+                 JOIN integrations i ON i.id = h.integration_id
+                 WHERE h.consecutive_failures >= $1 AND h.failing_since < $2
+                   AND i.active = 1 AND i.deleted = 0 AND h.integration_id",
             )
-            .bind(&id)
-            .bind(&reason)
-            .bind(to_micros(at))
             .bind(MIN_FAILURES_TO_DISABLE)
             .bind(cutoff)
-            .execute(&mut *tx)
+            .any_of(ids),
+        )
+        .await?;
+    for (id, since, last) in failing {
+        let reason = format!(
+            "every attempt failed since {}: last {}",
+            crate::domain::time::rfc3339(from_micros(since)),
+            last.as_deref().unwrap_or("no answer")
+        );
+        let mut tx = db.begin_write(Purpose::Config).await?;
+        let mut conn = tx.conn();
+        // Still active and still failing: another instance, or a success meanwhile, may have
+        // settled it already.
+        let done = conn
+            .execute(
+                Statement::new(
+                    "UPDATE integrations SET active = 0, disabled_reason = $2, disabled_at = $3,
+                        updated_at = $3
+                     WHERE id = $1 AND active = 1 AND deleted = 0
+                       AND id IN (SELECT integration_id FROM integration_health
+                                  WHERE integration_id = $1 AND consecutive_failures >= $4
+                                    AND failing_since < $5)",
+                )
+                .bind(&id)
+                .bind(&reason)
+                .bind(to_micros(at))
+                .bind(MIN_FAILURES_TO_DISABLE)
+                .bind(cutoff),
+            )
             .await?;
-            if done.rows_affected() == 1 {
-                super::config::bump(&mut tx).await?;
-                tx.commit().await?;
-                tracing::warn!(integration = %id, %reason, "integration disabled");
-            } else {
-                tx.rollback().await?;
-            }
+        if done == 1 {
+            config::bump(&mut conn).await?;
+            tx.commit().await?;
+            tracing::warn!(integration = %id, %reason, "integration disabled");
+        } else {
+            tx.rollback().await?;
         }
-        Ok(())
     }
+    Ok(())
 }
 
 /// Fewer failures than this never disable an integration, however long they span.
@@ -213,33 +212,28 @@ impl HealthRow {
     }
 }
 
-impl Store {
-    /// The health of each of `ids` that has made an attempt.
-    pub(super) async fn health_of(
-        &self,
-        ids: &[&IntegrationId],
-    ) -> Result<HashMap<IntegrationId, IntegrationHealth>> {
-        let at = to_micros(now());
-        let mut health = HashMap::new();
-        for chunk in ids.chunks(500) {
-            if chunk.is_empty() {
-                continue;
-            }
-            let sql = format!(
+/// The health of each of `ids` that has made an attempt.
+pub(super) async fn of(
+    db: &Db,
+    ids: &[&IntegrationId],
+) -> Result<HashMap<IntegrationId, IntegrationHealth>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let at = to_micros(now());
+    let rows: Vec<HealthRow> = db
+        .fetch_all(
+            Statement::new(
                 "SELECT integration_id, window_started_at, attempts, failures, previous_attempts,
                         previous_failures, last_attempt_at, last_success_at, last_failure_at,
                         last_failure, consecutive_failures, failing_since
-                 FROM integration_health WHERE integration_id IN ({})",
-                self.dialect.list(chunk.len())
-            );
-            let mut query = sqlx::query_as::<_, HealthRow>(&sql);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            for row in query.fetch_all(&self.pool).await? {
-                health.insert(row.integration_id.clone(), row.health(at));
-            }
-        }
-        Ok(health)
-    }
+                 FROM integration_health WHERE integration_id",
+            )
+            .any_of(ids),
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.integration_id.clone(), row.health(at)))
+        .collect())
 }

@@ -1,20 +1,22 @@
+//! Integrations: the receivers rewards are sent to.
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::page::PageQuery;
-use super::rows::IntegrationRow;
-use super::{config, flag, retry_deadlocks, Dialect, Purpose, Store};
+use super::backend::{Conn, Db};
+use super::config;
+use super::db::Purpose;
+use super::health;
+use super::page::{list_page, PageQuery};
+use super::sql::rows::{IntegrationRow, INTEGRATION_COLUMNS};
+use super::sql::Statement;
 use crate::domain::time::{now, to_micros};
 use crate::domain::{
     AuthHeader, AuthPrefix, DeliveryStatus, Integration, IntegrationId, IntegrationPatch, Name,
     NewIntegration, Page, PageRequest, PayloadFormat, Secret, SendTarget, WebhookUrl,
 };
 use crate::error::{Error, Result};
-
-pub(super) const COLUMNS: &str =
-    "id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, payload_format,
-     disabled_reason, disabled_at, created_at, updated_at";
 
 /// What the dispatcher needs to know of the integrations: which take sends, which are paused
 /// (their queued deliveries wait) and which were deleted lately (nothing of theirs is sent).
@@ -25,229 +27,255 @@ pub struct IntegrationStates {
     pub deleted: Vec<IntegrationId>,
 }
 
-impl Store {
-    /// Every live integration by state, and those deleted within `deleted_within`.
-    pub async fn integration_states(&self, deleted_within: Duration) -> Result<IntegrationStates> {
-        let window = chrono::Duration::from_std(deleted_within).unwrap_or(chrono::Duration::MAX);
-        let deleted_since = now()
-            .checked_sub_signed(window)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let rows: Vec<(IntegrationId, i64, i64)> = sqlx::query_as(
-            "SELECT id, active, deleted FROM integrations WHERE deleted = 0 OR updated_at >= $1",
+pub(super) async fn states(db: &Db, deleted_within: Duration) -> Result<IntegrationStates> {
+    let window = chrono::Duration::from_std(deleted_within).unwrap_or(chrono::Duration::MAX);
+    let deleted_since = now()
+        .checked_sub_signed(window)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let rows: Vec<(IntegrationId, i64, i64)> = db
+        .fetch_all(
+            Statement::new(
+                "SELECT id, active, deleted FROM integrations WHERE deleted = 0 OR updated_at >= $1",
+            )
+            .bind(to_micros(deleted_since)),
         )
-        .bind(to_micros(deleted_since))
-        .fetch_all(&self.pool)
         .await?;
-        let mut states = IntegrationStates::default();
-        for (id, active, deleted) in rows {
-            match (active != 0, deleted != 0) {
-                (_, true) => states.deleted.push(id),
-                (true, false) => states.active.push(id),
-                (false, false) => states.paused.push(id),
-            }
+    let mut states = IntegrationStates::default();
+    for (id, active, deleted) in rows {
+        match (active != 0, deleted != 0) {
+            (_, true) => states.deleted.push(id),
+            (true, false) => states.active.push(id),
+            (false, false) => states.paused.push(id),
         }
-        Ok(states)
     }
+    Ok(states)
+}
 
-    pub async fn create_integration(&self, new: NewIntegration) -> Result<Integration> {
-        let id = IntegrationId::generate();
-        let at = to_micros(now());
-        let insert = sqlx::query(
-            "INSERT INTO integrations (id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, payload_format, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9)",
-        )
-        .bind(&id)
-        .bind(new.name.as_str())
-        .bind(new.url.as_str())
-        .bind(new.api_key.expose())
-        .bind(new.auth_header.into_inner())
-        .bind(new.auth_prefix.into_inner())
-        .bind(new.signing_secret.as_ref().map(Secret::expose))
-        .bind(flag(new.active))
-        .bind(at)
-        .bind(new.payload_format.as_str());
-        self.change_config(insert).await?;
-        self.integration(&id).await
-    }
+pub(super) async fn create(db: &Db, new: NewIntegration) -> Result<IntegrationId> {
+    let id = IntegrationId::generate();
+    let insert = Statement::new(
+        "INSERT INTO integrations (id, name, url, api_key, auth_header, auth_prefix, signing_secret,
+                                   active, payload_format, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9)",
+    )
+    .bind(&id)
+    .bind(new.name.as_str())
+    .bind(new.url.as_str())
+    .bind(new.api_key.expose())
+    .bind(new.auth_header.into_inner())
+    .bind(new.auth_prefix.into_inner())
+    .bind(new.signing_secret.as_ref().map(Secret::expose))
+    .bind(new.active)
+    .bind(to_micros(now()))
+    .bind(new.payload_format.as_str());
+    config::change(db, insert).await?;
+    Ok(id)
+}
 
-    async fn integration_row(&self, id: &IntegrationId) -> Result<IntegrationRow> {
-        sqlx::query_as::<_, IntegrationRow>(&format!(
-            "SELECT {COLUMNS} FROM integrations WHERE id = $1 AND deleted = 0"
+async fn row(db: &Db, id: &IntegrationId) -> Result<IntegrationRow> {
+    db.fetch_optional(
+        Statement::new(format!(
+            "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE id = $1 AND deleted = 0"
         ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(Error::NotFound("integration"))
-    }
+        .bind(id),
+    )
+    .await?
+    .ok_or(Error::NotFound("integration"))
+}
 
-    pub async fn integration(&self, id: &IntegrationId) -> Result<Integration> {
-        let mut integration = Integration::from(self.integration_row(id).await?);
-        if let Some(health) = self.health_of(&[id]).await?.remove(id) {
-            integration.health = health;
+pub(super) async fn get(db: &Db, id: &IntegrationId) -> Result<Integration> {
+    let mut integration = Integration::from(row(db, id).await?);
+    if let Some(health) = health::of(db, &[id]).await?.remove(id) {
+        integration.health = health;
+    }
+    Ok(integration)
+}
+
+/// The integration with its secrets, for sending, and the body format it takes.
+pub(super) async fn send_target(
+    db: &Db,
+    id: &IntegrationId,
+) -> Result<(SendTarget, PayloadFormat)> {
+    let r = row(db, id).await?;
+    let format = r.format();
+    Ok((r.target.into_target(r.id), format))
+}
+
+pub(super) async fn list(db: &Db, page: &PageRequest) -> Result<Page<Integration>> {
+    let select = format!("SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE deleted = 0");
+    let mut page =
+        list_page::<IntegrationRow, Integration>(db, PageQuery::new(select, "id"), page).await?;
+    let ids: Vec<&IntegrationId> = page.items.iter().map(|i| &i.id).collect();
+    let mut health = health::of(db, &ids).await?;
+    for integration in &mut page.items {
+        if let Some(h) = health.remove(&integration.id) {
+            integration.health = h;
         }
-        Ok(integration)
     }
+    Ok(page)
+}
 
-    /// The integration with its secrets, for sending, and the body format it takes.
-    pub async fn send_target(&self, id: &IntegrationId) -> Result<(SendTarget, PayloadFormat)> {
-        let r = self.integration_row(id).await?;
-        let format = r.format();
-        let target = SendTarget {
-            integration_id: r.id,
-            url: r.url,
-            auth_header: r.auth_header,
-            auth_prefix: r.auth_prefix,
-            api_key: Secret::new(r.api_key),
-            signing_secret: r.signing_secret.map(Secret::new),
-        };
-        Ok((target, format))
-    }
-
-    pub async fn list_integrations(&self, page: &PageRequest) -> Result<Page<Integration>> {
-        let select = format!("SELECT {COLUMNS} FROM integrations WHERE deleted = 0");
-        let mut page = self
-            .list_page::<IntegrationRow, Integration>(PageQuery::new(&select, "id"), page)
-            .await?;
-        let ids: Vec<&IntegrationId> = page.items.iter().map(|i| &i.id).collect();
-        let mut health = self.health_of(&ids).await?;
-        for integration in &mut page.items {
-            if let Some(h) = health.remove(&integration.id) {
-                integration.health = h;
-            }
-        }
-        Ok(page)
-    }
-
-    pub async fn update_integration(
-        &self,
-        id: &IntegrationId,
-        patch: IntegrationPatch,
-    ) -> Result<Integration> {
-        if patch.active == Some(true) {
-            // Re-enabled after an automatic disable: its run of failures starts afresh, or the
-            // next failure alone would disable it again.
-            let reset = sqlx::query(
+/// Changes the fields `patch` gives, in one transaction with the config version's bump.
+pub(super) async fn update(db: &Db, id: &IntegrationId, patch: IntegrationPatch) -> Result<()> {
+    let mut tx = db.begin_write(Purpose::Config).await?;
+    let mut conn = tx.conn();
+    if patch.active == Some(true) {
+        // Re-enabled after an automatic disable: its run of failures starts afresh, or the
+        // next failure alone would disable it again.
+        conn.execute(
+            Statement::new(
                 "UPDATE integration_health SET consecutive_failures = 0, failing_since = NULL
                  WHERE integration_id = $1 AND integration_id IN
                     (SELECT id FROM integrations WHERE id = $1 AND disabled_reason IS NOT NULL)",
             )
-            .bind(id);
-            self.execute_write(Purpose::Config, reset).await?;
-        }
-        let secret_given = patch.signing_secret.is_some();
-        let secret = patch.signing_secret.flatten();
-        let update = sqlx::query(
-            "UPDATE integrations SET
-                name = COALESCE($2, name),
-                url = COALESCE($3, url),
-                api_key = COALESCE($4, api_key),
-                auth_header = COALESCE($5, auth_header),
-                auth_prefix = COALESCE($6, auth_prefix),
-                signing_secret = CASE WHEN $7 = 1 THEN $8 ELSE signing_secret END,
-                active = COALESCE($9, active),
-                payload_format = COALESCE($11, payload_format),
-                disabled_reason = CASE WHEN $9 IS NULL THEN disabled_reason END,
-                disabled_at = CASE WHEN $9 IS NULL THEN disabled_at END,
-                updated_at = $10
-             WHERE id = $1 AND deleted = 0",
+            .bind(id),
         )
-        .bind(id)
-        .bind(patch.name.map(Name::into_inner))
-        .bind(patch.url.as_ref().map(WebhookUrl::as_str))
-        .bind(patch.api_key.as_ref().map(Secret::expose))
-        .bind(patch.auth_header.map(AuthHeader::into_inner))
-        .bind(patch.auth_prefix.map(AuthPrefix::into_inner))
-        .bind(flag(secret_given))
-        .bind(secret.as_ref().map(Secret::expose))
-        .bind(patch.active.map(flag))
-        .bind(to_micros(now()))
-        .bind(patch.payload_format.map(PayloadFormat::as_str));
-        let done = self.change_config(update).await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("integration"));
-        }
-        self.integration(id).await
+        .await?;
     }
-
-    /// Hides the integration, settles its pending deliveries as failed (the log stays) and takes
-    /// it out of the rules that name it.
-    pub async fn delete_integration(&self, id: &IntegrationId) -> Result<()> {
-        retry_deadlocks(|| self.try_delete_integration(id)).await
+    let secret_given = patch.signing_secret.is_some();
+    let secret = patch.signing_secret.flatten();
+    let update = Statement::new(
+        "UPDATE integrations SET
+            name = COALESCE($2, name),
+            url = COALESCE($3, url),
+            api_key = COALESCE($4, api_key),
+            auth_header = COALESCE($5, auth_header),
+            auth_prefix = COALESCE($6, auth_prefix),
+            signing_secret = CASE WHEN $7 = 1 THEN $8 ELSE signing_secret END,
+            active = COALESCE($9, active),
+            payload_format = COALESCE($11, payload_format),
+            disabled_reason = CASE WHEN $9 IS NULL THEN disabled_reason END,
+            disabled_at = CASE WHEN $9 IS NULL THEN disabled_at END,
+            updated_at = $10
+         WHERE id = $1 AND deleted = 0",
+    )
+    .bind(id)
+    .bind(patch.name.map(Name::into_inner))
+    .bind(patch.url.as_ref().map(WebhookUrl::as_str))
+    .bind(patch.api_key.as_ref().map(Secret::expose))
+    .bind(patch.auth_header.map(AuthHeader::into_inner))
+    .bind(patch.auth_prefix.map(AuthPrefix::into_inner))
+    .bind(secret_given)
+    .bind(secret.as_ref().map(Secret::expose))
+    .bind(patch.active)
+    .bind(to_micros(now()))
+    .bind(patch.payload_format.map(PayloadFormat::as_str));
+    if conn.execute(update).await? == 0 {
+        tx.rollback().await?;
+        return Err(Error::NotFound("integration"));
     }
+    config::bump(&mut conn).await?;
+    tx.commit().await
+}
 
-    async fn try_delete_integration(&self, id: &IntegrationId) -> Result<()> {
-        let mut tx = self.begin_write(Purpose::Config).await?;
-        let done = sqlx::query("UPDATE integrations SET deleted = 1, active = 0, updated_at = $2 WHERE id = $1 AND deleted = 0")
+/// Hides the integration, settles its pending deliveries as failed (the log stays) and takes
+/// it out of the rules that name it.
+pub(super) async fn delete(db: &Db, id: &IntegrationId) -> Result<()> {
+    retry_deadlocks(|| try_delete(db, id)).await
+}
+
+async fn try_delete(db: &Db, id: &IntegrationId) -> Result<()> {
+    let mut tx = db.begin_write(Purpose::Config).await?;
+    let mut conn = tx.conn();
+    let done = conn
+        .execute(
+            Statement::new(
+                "UPDATE integrations SET deleted = 1, active = 0, updated_at = $2
+                 WHERE id = $1 AND deleted = 0",
+            )
             .bind(id)
-            .bind(to_micros(now()))
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("integration"));
-        }
-        // In id order, as the dispatcher's result batches lock them: fewer deadlocks to retry.
-        sqlx::query(&format!(
+            .bind(to_micros(now())),
+        )
+        .await?;
+    if done == 0 {
+        return Err(Error::NotFound("integration"));
+    }
+    // In id order, as the dispatcher's result batches lock them: fewer deadlocks to retry.
+    conn.execute(
+        Statement::new(
             "SELECT id FROM deliveries
              WHERE id IN (SELECT delivery_id FROM delivery_queue WHERE integration_id = $1)
-             ORDER BY id {}",
-            self.dialect.lock_exclusive()
-        ))
+             ORDER BY id",
+        )
         .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
+        .for_update(),
+    )
+    .await?;
+    conn.execute(
+        Statement::new(
             "UPDATE deliveries SET status = $2, next_attempt_at = NULL, last_error = 'integration deleted'
              WHERE id IN (SELECT delivery_id FROM delivery_queue WHERE integration_id = $1)",
         )
         .bind(id)
-        .bind(DeliveryStatus::Failed.as_str())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
+        .bind(DeliveryStatus::Failed.as_str()),
+    )
+    .await?;
+    conn.execute(
+        Statement::new(
             "INSERT INTO failed_deliveries (delivery_id)
              SELECT delivery_id FROM delivery_queue WHERE integration_id = $1
              ON CONFLICT DO NOTHING",
         )
-        .bind(id)
-        .execute(&mut *tx)
+        .bind(id),
+    )
+    .await?;
+    conn.execute(Statement::new("DELETE FROM delivery_queue WHERE integration_id = $1").bind(id))
         .await?;
-        sqlx::query("DELETE FROM delivery_queue WHERE integration_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        forget_in_rules(&mut tx, self.dialect, id).await?;
-        config::bump(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
-    }
+    forget_in_rules(&mut conn, id).await?;
+    config::bump(&mut conn).await?;
+    tx.commit().await
 }
 
 /// Takes a deleted integration's id out of every rule that names it. A rule left with an empty
 /// list sends to no integration: it is not widened to all of them.
-async fn forget_in_rules(
-    conn: &mut sqlx::AnyConnection,
-    dialect: Dialect,
-    id: &IntegrationId,
-) -> Result<()> {
+async fn forget_in_rules(conn: &mut Conn<'_>, id: &IntegrationId) -> Result<()> {
     // Ids are UUIDs: `"<id>"` occurs in a rule's JSON list only as that id. The rows are
     // locked: a PATCH of the same list meanwhile is not overwritten with the list read here.
-    let naming: Vec<(String, String)> = sqlx::query_as(&format!(
-        "SELECT id, integration_ids FROM rules WHERE deleted = 0 AND integration_ids LIKE $1 {}",
-        dialect.lock_exclusive()
-    ))
-    .bind(format!("%\"{id}\"%"))
-    .fetch_all(&mut *conn)
-    .await?;
+    let naming: Vec<(String, String)> = conn
+        .fetch_all(
+            Statement::new(
+                "SELECT id, integration_ids FROM rules WHERE deleted = 0 AND integration_ids LIKE $1",
+            )
+            .bind(format!("%\"{id}\"%"))
+            .for_update(),
+        )
+        .await?;
     let at = to_micros(now());
     for (rule_id, ids) in naming {
         let mut ids: Vec<IntegrationId> = serde_json::from_str(&ids)?;
         ids.retain(|i| i != id);
-        sqlx::query("UPDATE rules SET integration_ids = $2, updated_at = $3 WHERE id = $1")
-            .bind(rule_id)
-            .bind(serde_json::to_string(&ids)?)
-            .bind(at)
-            .execute(&mut *conn)
-            .await?;
+        conn.execute(
+            Statement::new("UPDATE rules SET integration_ids = $2, updated_at = $3 WHERE id = $1")
+                .bind(rule_id)
+                .bind(serde_json::to_string(&ids)?)
+                .bind(at),
+        )
+        .await?;
     }
     Ok(())
+}
+
+/// Runs `attempt` again, a few times, when PostgreSQL broke a deadlock by failing it: a
+/// transaction over many rows (deleting an integration settles all its pending deliveries) can
+/// cross the dispatcher's batches of results, which lock some of the same rows.
+async fn retry_deadlocks<T, F, Fut>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    const TRIES: u32 = 5;
+    let mut tried = 1;
+    loop {
+        match attempt().await {
+            Err(e) if tried < TRIES && is_deadlock(&e) => {
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(tried))).await;
+                tried += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
+fn is_deadlock(e: &Error) -> bool {
+    matches!(e, Error::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("40P01"))
 }

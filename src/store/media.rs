@@ -1,60 +1,73 @@
-use std::collections::BTreeSet;
+//! Posts: written by `import` into the inbox for the evaluator, or by the API together with
+//! their evaluation (`evaluation/`).
 
-use sqlx::AnyConnection;
+use std::collections::{BTreeSet, HashSet};
 
-use super::bulk::{self, write_row};
-use super::page::PageQuery;
-use super::rows::MediaRow;
-use super::{postgres, Dialect, Purpose, Store};
+use super::backend::{Channel, Conn, Db};
+use super::db::Purpose;
+use super::page::{list_page, PageQuery};
+use super::sql::rows::{MediaRow, MEDIA_COLUMNS};
+use super::sql::{write_row, Statement};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{CreatorId, Invalid, Media, MediaId, NewMedia, Page, PageRequest, Problem};
 use crate::error::Result;
 
-const COLUMNS: &str = "id, creator_id, platform, post_type, posted_at, ingested_at";
-
-impl Store {
-    /// Stores posts and queues each in the inbox for the evaluator, all in one transaction: every
-    /// post or none. (The API writes and evaluates at once: [`Store::ingest`].)
-    pub async fn insert_media(&self, posts: Vec<NewMedia>) -> Result<Vec<Media>> {
-        let creators: BTreeSet<&CreatorId> = posts.iter().map(|p| &p.creator_id).collect();
-        let creators: Vec<&CreatorId> = creators.into_iter().collect();
-        let unknown = self.unknown_creators(&creators).await?;
-        if !unknown.is_empty() {
-            return Err(Invalid::new(
-                Problem::UnknownCreator,
-                format!("no creator with id {}", unknown.join(", ")),
-            )
-            .into());
-        }
-        let ingested_at = now();
-        let media: Vec<Media> = posts
-            .into_iter()
-            .map(|p| Media {
-                id: MediaId::generate(),
-                creator_id: p.creator_id,
-                platform: p.platform,
-                post_type: p.post_type,
-                posted_at: p.posted_at,
-                ingested_at,
-            })
-            .collect();
-        let mut tx = self.begin_write(Purpose::Ingest).await?;
-        insert_rows(&mut tx, self.dialect, &media).await?;
-        self.announce(&mut tx, postgres::Channel::Posts).await?;
-        tx.commit().await?;
-        Ok(media)
+/// Stores posts and queues each in the inbox for the evaluator, all in one transaction: every
+/// post or none.
+pub(super) async fn insert(db: &Db, posts: Vec<NewMedia>) -> Result<Vec<Media>> {
+    let creators: BTreeSet<&CreatorId> = posts.iter().map(|p| &p.creator_id).collect();
+    let unknown = unknown_creators(db, &creators).await?;
+    if !unknown.is_empty() {
+        return Err(Invalid::new(
+            Problem::UnknownCreator,
+            format!("no creator with id {}", unknown.join(", ")),
+        )
+        .into());
     }
+    let ingested_at = now();
+    let media: Vec<Media> = posts.iter().map(|p| p.to_media(ingested_at)).collect();
+    let mut tx = db.begin_write(Purpose::Ingest).await?;
+    let mut conn = tx.conn();
+    insert_posts(&mut conn, &media).await?;
+    let inbox: Vec<InboxInsert<'_>> = media
+        .iter()
+        .map(|m| InboxInsert { media_id: &m.id })
+        .collect();
+    conn.insert("media_inbox", "", &inbox).await?;
+    conn.notify(Channel::Posts).await?;
+    tx.commit().await?;
+    Ok(media)
+}
 
-    pub async fn list_media(
-        &self,
-        creator_id: Option<&CreatorId>,
-        page: &PageRequest,
-    ) -> Result<Page<Media>> {
-        let select = format!("SELECT {COLUMNS} FROM media WHERE 1 = 1");
-        let query =
-            PageQuery::new(&select, "id").equal("creator_id", creator_id.map(CreatorId::as_str));
-        self.list_page::<MediaRow, _>(query, page).await
-    }
+/// The ids among `ids` that name no creator, sorted.
+async fn unknown_creators(db: &Db, ids: &BTreeSet<&CreatorId>) -> Result<Vec<String>> {
+    let found: Vec<(CreatorId,)> = db
+        .fetch_all(
+            Statement::new("SELECT id FROM creators WHERE id")
+                // Anything but a UUID names nothing, and is not sent to the database (where
+                // PostgreSQL refuses text holding a NUL byte).
+                .any_of(
+                    ids.iter()
+                        .filter(|id| CreatorId::is_well_formed(id.as_str())),
+                ),
+        )
+        .await?;
+    let found: HashSet<CreatorId> = found.into_iter().map(|(id,)| id).collect();
+    Ok(ids
+        .iter()
+        .filter(|id| !found.contains(**id))
+        .map(ToString::to_string)
+        .collect())
+}
+
+pub(super) async fn list(
+    db: &Db,
+    creator_id: Option<&CreatorId>,
+    page: &PageRequest,
+) -> Result<Page<Media>> {
+    let select = format!("SELECT {MEDIA_COLUMNS} FROM media WHERE 1 = 1");
+    let query = PageQuery::new(select, "id").equal("creator_id", creator_id);
+    list_page::<MediaRow, _>(db, query, page).await
 }
 
 write_row! {
@@ -76,22 +89,8 @@ write_row! {
     }
 }
 
-/// Posts and their inbox rows: the evaluator takes them from there.
-async fn insert_rows(conn: &mut AnyConnection, dialect: Dialect, media: &[Media]) -> Result<()> {
-    insert_media_rows(conn, dialect, media).await?;
-    let inbox: Vec<InboxInsert<'_>> = media
-        .iter()
-        .map(|m| InboxInsert { media_id: &m.id })
-        .collect();
-    bulk::insert(conn, dialect, "media_inbox", "", &inbox).await
-}
-
-/// The posts alone, for a transaction that evaluates them itself.
-pub(super) async fn insert_media_rows(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    media: &[Media],
-) -> Result<()> {
+/// The posts alone, in the caller's transaction.
+pub(super) async fn insert_posts(conn: &mut Conn<'_>, media: &[Media]) -> Result<()> {
     let rows: Vec<MediaInsert<'_>> = media
         .iter()
         .map(|m| MediaInsert {
@@ -103,5 +102,5 @@ pub(super) async fn insert_media_rows(
             ingested_at: to_micros(m.ingested_at),
         })
         .collect();
-    bulk::insert(conn, dialect, "media", "", &rows).await
+    conn.insert("media", "", &rows).await
 }

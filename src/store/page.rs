@@ -1,11 +1,9 @@
 //! Keyset pagination shared by every list: items after the cursor id, one extra row to know
 //! whether there is a next page.
 
-use sqlx::any::AnyRow;
-use sqlx::FromRow;
-
-pub(super) use super::bulk::Bound;
-use super::Store;
+use super::backend::{Db, FromRows};
+use super::sql::statement::{Arg, Value};
+use super::sql::Statement;
 use crate::domain::{Order, Page, PageRequest};
 use crate::error::{Error, Result};
 
@@ -23,14 +21,14 @@ pub(super) trait Keyed {
 pub(super) struct PageQuery<'a> {
     sql: String,
     key: &'a str,
-    values: Vec<Bound<'a>>,
+    values: Vec<Value<'a>>,
     order: Order,
 }
 
 impl<'a> PageQuery<'a> {
-    pub(super) fn new(select: &str, key: &'a str) -> Self {
+    pub(super) fn new(select: impl Into<String>, key: &'a str) -> Self {
         PageQuery {
-            sql: select.to_string(),
+            sql: select.into(),
             key,
             values: Vec::new(),
             order: Order::Asc,
@@ -43,9 +41,14 @@ impl<'a> PageQuery<'a> {
     }
 
     /// `AND column op value`, when there is a value.
-    pub(super) fn condition(mut self, column: &str, op: &str, value: Option<Bound<'a>>) -> Self {
+    pub(super) fn condition<T: Arg<'a>>(
+        mut self,
+        column: &str,
+        op: &str,
+        value: Option<T>,
+    ) -> Self {
         if let Some(value) = value {
-            self.values.push(value);
+            self.values.push(value.value());
             self.sql
                 .push_str(&format!(" AND {column} {op} ${}", self.values.len()));
         }
@@ -53,26 +56,25 @@ impl<'a> PageQuery<'a> {
     }
 
     /// `AND {sql($n)}`, when there is a value: a condition with the value somewhere inside.
-    pub(super) fn condition_with(
+    pub(super) fn condition_with<T: Arg<'a>>(
         mut self,
         sql: impl Fn(&str) -> String,
-        value: Option<Bound<'a>>,
+        value: Option<T>,
     ) -> Self {
         if let Some(value) = value {
-            self.values.push(value);
+            self.values.push(value.value());
             let placeholder = format!("${}", self.values.len());
             self.sql.push_str(&format!(" AND {}", sql(&placeholder)));
         }
         self
     }
 
-    pub(super) fn equal(self, column: &str, value: Option<&'a str>) -> Self {
-        self.condition(column, "=", value.map(Bound::Text))
+    pub(super) fn equal<T: Arg<'a>>(self, column: &str, value: Option<T>) -> Self {
+        self.condition(column, "=", value)
     }
 
-    /// The statement for the page after `cursor`, and the values for its placeholders; the
-    /// limit is the last placeholder.
-    fn finish(self, cursor: Option<&'a str>) -> (String, Vec<Bound<'a>>) {
+    /// The statement for the page after `cursor`, of `limit` rows.
+    fn finish(self, cursor: Option<&'a str>, limit: i64) -> Statement<'a> {
         let key = self.key;
         let (after, direction) = match self.order {
             Order::Asc => (">", "ASC"),
@@ -80,45 +82,37 @@ impl<'a> PageQuery<'a> {
         };
         let PageQuery {
             mut sql, values, ..
-        } = self.condition(key, after, cursor.map(Bound::Text));
+        } = self.condition(key, after, cursor);
         sql.push_str(&format!(
             " ORDER BY {key} {direction} LIMIT ${}",
             values.len() + 1
         ));
-        (sql, values)
+        values
+            .into_iter()
+            .fold(Statement::new(sql), Statement::bind)
+            .bind(limit)
     }
 }
 
-impl Store {
-    /// One page of `query`'s rows.
-    pub(super) async fn list_page<R, T>(
-        &self,
-        query: PageQuery<'_>,
-        page: &PageRequest,
-    ) -> Result<Page<T>>
-    where
-        R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
-        T: TryFrom<R> + Keyed,
-        Error: From<<T as TryFrom<R>>::Error>,
-    {
-        let (sql, values) = query.finish(page.cursor.as_deref());
-        let mut statement = sqlx::query_as::<_, R>(&sql);
-        for value in values {
-            statement = match value {
-                Bound::Text(v) => statement.bind(v),
-                Bound::Int(v) => statement.bind(v),
-            };
-        }
-        let rows = statement
-            .bind(i64::from(page.limit) + 1)
-            .fetch_all(&self.pool)
-            .await?;
-        let items = rows
-            .into_iter()
-            .map(T::try_from)
-            .collect::<Result<Vec<T>, _>>()?;
-        Ok(Page::from_rows(items, page.limit, |t: &T| t.key()))
-    }
+/// One page of `query`'s rows.
+pub(super) async fn list_page<R, T>(
+    db: &Db,
+    query: PageQuery<'_>,
+    page: &PageRequest,
+) -> Result<Page<T>>
+where
+    R: FromRows,
+    T: TryFrom<R> + Keyed,
+    Error: From<<T as TryFrom<R>>::Error>,
+{
+    let statement = query.finish(page.cursor.as_deref(), i64::from(page.limit) + 1);
+    let items = db
+        .fetch_all::<R>(statement)
+        .await?
+        .into_iter()
+        .map(T::try_from)
+        .collect::<Result<Vec<T>, _>>()?;
+    Ok(Page::from_rows(items, page.limit, |t: &T| t.key()))
 }
 
 macro_rules! keyed {
@@ -138,8 +132,9 @@ keyed!(
 pub(super) mod tests {
     use sqlx::{Connection, SqliteConnection};
 
-    use super::{Bound, PageQuery};
+    use super::PageQuery;
     use crate::domain::Order;
+    use crate::store::sql::statement::Value;
 
     /// SQLite's plan for the page of `query` after a cursor, on the migrated schema.
     pub(in crate::store) async fn sqlite_page_plan(query: PageQuery<'_>) -> String {
@@ -150,20 +145,17 @@ pub(super) mod tests {
             .run(&mut conn)
             .await
             .expect("migrations");
-        let (sql, values) = query.finish(Some("cursor"));
-        let explain = format!("EXPLAIN QUERY PLAN {sql}");
-        let mut statement = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
-        for value in values {
-            statement = match value {
-                Bound::Text(v) => statement.bind(v),
-                Bound::Int(v) => statement.bind(v),
+        let statement = query.finish(Some("cursor"), 51);
+        let explain = format!("EXPLAIN QUERY PLAN {}", statement.text(|_, _| {}));
+        let mut plan = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+        for value in statement.args() {
+            plan = match value {
+                Value::Text(v) => plan.bind(v.as_deref()),
+                Value::Int(v) => plan.bind(*v),
+                Value::List(_) => unreachable!("a page has no lists"),
             };
         }
-        let rows = statement
-            .bind(51_i64)
-            .fetch_all(&mut conn)
-            .await
-            .expect("plan");
+        let rows = plan.fetch_all(&mut conn).await.expect("plan");
         rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
     }
 
@@ -190,16 +182,24 @@ pub(super) mod tests {
 
     #[test]
     fn placeholders_follow_the_conditions_given() {
-        let (sql, values) = PageQuery::new("SELECT id FROM t WHERE 1 = 1", "id")
-            .equal("a", None)
+        let statement = PageQuery::new("SELECT id FROM t WHERE 1 = 1", "id")
+            .equal("a", None::<&str>)
             .equal("b", Some("B"))
-            .condition("c", ">=", Some(Bound::Int(7)))
+            .condition("c", ">=", Some(7_i64))
             .order(Order::Desc)
-            .finish(Some("K"));
+            .finish(Some("K"), 51);
         assert_eq!(
-            sql,
+            statement.text(|_, _| {}),
             "SELECT id FROM t WHERE 1 = 1 AND b = $1 AND c >= $2 AND id < $3 ORDER BY id DESC LIMIT $4"
         );
-        assert_eq!(values, [Bound::Text("B"), Bound::Int(7), Bound::Text("K")]);
+        assert_eq!(
+            statement.args(),
+            [
+                Value::Text(Some("B".into())),
+                Value::Int(Some(7)),
+                Value::Text(Some("K".into())),
+                Value::Int(Some(51))
+            ]
+        );
     }
 }

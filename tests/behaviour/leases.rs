@@ -75,7 +75,7 @@ async fn a_result_after_the_lease_was_taken_over_leaves_the_delivery_to_the_new_
     app.stop().await;
 
     let store = Store::connect(&db.url).await.expect("store");
-    let pool = AnyPool::connect(&db.url).await.expect("pool");
+    let pool = crate::common::any_pool(&db.url).await;
     sqlx::query("UPDATE delivery_queue SET due_at = 0")
         .execute(&pool)
         .await

@@ -47,13 +47,12 @@ async fn the_status_filter_finds_deliveries_written_before_the_upgrade(backend: 
     let Some(db) = TestDb::create(backend).await else {
         return;
     };
-    sqlx::any::install_default_drivers();
     let url = match backend {
         // The file does not exist yet.
         Backend::Sqlite => format!("{}?mode=rwc", db.url),
         Backend::Postgres => db.url.clone(),
     };
-    let pool = AnyPool::connect(&url).await.expect("pool");
+    let pool = crate::common::any_pool(&url).await;
     let before = match backend {
         Backend::Sqlite => 2,
         Backend::Postgres => 3,

@@ -152,7 +152,7 @@ async fn maintenance_runs_and_keeps_every_delivery(backend: Backend) {
     app.stop().await;
 
     let store = Store::connect(&db.url).await.expect("store");
-    let pool = AnyPool::connect(&db.url).await.expect("pool");
+    let pool = crate::common::any_pool(&db.url).await;
     // PostgreSQL: a real VACUUM of the queue (it cannot run inside a transaction: a mistake
     // there fails here). SQLite: a WAL checkpoint.
     let before = match backend {

@@ -145,6 +145,13 @@ impl Drop for TestDb {
 }
 
 /// Settings fit for tests: an ephemeral port, a short schedule, fast polling.
+/// A pool on the test's database through sqlx's `Any` driver, for tests that look at the rows
+/// themselves with the same SQL on either database.
+pub async fn any_pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(url).await.expect("pool")
+}
+
 pub fn test_settings(database_url: &str) -> Settings {
     let mut settings = Settings::new(database_url);
     settings.listen = "127.0.0.1:0".parse().expect("addr");

@@ -6,7 +6,7 @@ use crate::error::Error;
 const FLAG: &str = "--database-url / DATABASE_URL";
 
 pub fn describe_connect_failure(url: &str, e: &Error) -> String {
-    if super::Dialect::of_url(url) == super::Dialect::Postgres {
+    if super::postgres::names(url) {
         postgres(url, e)
     } else {
         sqlite(url, e)

@@ -1,4 +1,4 @@
-//! Rows as the database returns them, and their conversion to domain types.
+//! Rows as the databases return them, their column lists, and their conversion to domain types.
 
 use serde::de::DeserializeOwned;
 
@@ -6,10 +6,11 @@ use crate::domain::time::from_micros;
 use crate::domain::{
     Attempt, Creator, CreatorId, Delivery, DeliveryId, DeliveryStatus, FulfillmentId, Integration,
     IntegrationId, Media, MediaId, PayloadFormat, Platform, PostType, Rule, RuleId, Secret,
+    SendTarget,
 };
 use crate::error::{Error, Result};
 
-fn json<T: DeserializeOwned>(text: &str) -> Result<T> {
+pub(crate) fn json<T: DeserializeOwned>(text: &str) -> Result<T> {
     Ok(serde_json::from_str(text)?)
 }
 
@@ -21,15 +22,39 @@ fn u32_of(v: i64, what: &str) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::Corrupt(format!("{what} out of range: {v}")))
 }
 
+/// How to reach an integration's receiver: the columns a send needs, wherever they are read.
 #[derive(sqlx::FromRow)]
-pub(super) struct IntegrationRow {
-    pub id: IntegrationId,
-    pub name: String,
+pub(crate) struct TargetRow {
     pub url: String,
-    pub api_key: String,
     pub auth_header: String,
     pub auth_prefix: String,
+    pub api_key: String,
     pub signing_secret: Option<String>,
+}
+
+impl TargetRow {
+    pub(crate) fn into_target(self, integration_id: IntegrationId) -> SendTarget {
+        SendTarget {
+            integration_id,
+            url: self.url,
+            auth_header: self.auth_header,
+            auth_prefix: self.auth_prefix,
+            api_key: Secret::new(self.api_key),
+            signing_secret: self.signing_secret.map(Secret::new),
+        }
+    }
+}
+
+pub(crate) const INTEGRATION_COLUMNS: &str =
+    "id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, payload_format,
+     disabled_reason, disabled_at, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct IntegrationRow {
+    pub id: IntegrationId,
+    pub name: String,
+    #[sqlx(flatten)]
+    pub target: TargetRow,
     pub active: i64,
     pub payload_format: String,
     pub disabled_reason: Option<String>,
@@ -52,13 +77,13 @@ impl From<IntegrationRow> for Integration {
             payload_format: r.format(),
             disabled_reason: r.disabled_reason,
             disabled_at: r.disabled_at.map(from_micros),
-            api_key_hint: Secret::new(r.api_key).hint(),
+            api_key_hint: Secret::new(r.target.api_key).hint(),
             id: r.id,
             name: r.name,
-            url: r.url,
-            auth_header: r.auth_header,
-            auth_prefix: r.auth_prefix,
-            signing: r.signing_secret.is_some(),
+            url: r.target.url,
+            auth_header: r.target.auth_header,
+            auth_prefix: r.target.auth_prefix,
+            signing: r.target.signing_secret.is_some(),
             active: r.active != 0,
             created_at: from_micros(r.created_at),
             updated_at: from_micros(r.updated_at),
@@ -67,8 +92,10 @@ impl From<IntegrationRow> for Integration {
     }
 }
 
+pub(crate) const CREATOR_COLUMNS: &str = "id, email, ig_username, tt_username, created_at";
+
 #[derive(sqlx::FromRow)]
-pub(super) struct CreatorRow {
+pub(crate) struct CreatorRow {
     pub id: CreatorId,
     pub email: String,
     pub ig_username: Option<String>,
@@ -88,8 +115,11 @@ impl From<CreatorRow> for Creator {
     }
 }
 
+pub(crate) const MEDIA_COLUMNS: &str =
+    "id, creator_id, platform, post_type, posted_at, ingested_at";
+
 #[derive(sqlx::FromRow)]
-pub(super) struct MediaRow {
+pub(crate) struct MediaRow {
     pub id: MediaId,
     pub creator_id: CreatorId,
     pub platform: String,
@@ -114,8 +144,12 @@ impl TryFrom<MediaRow> for Media {
     }
 }
 
+pub(crate) const RULE_COLUMNS: &str =
+    "id, name, post_types, platforms, count, window_days, repeatable, reward, \
+     integration_ids, active, created_at, updated_at";
+
 #[derive(sqlx::FromRow)]
-pub(super) struct RuleRow {
+pub(crate) struct RuleRow {
     pub id: RuleId,
     pub name: String,
     pub post_types: String,
@@ -150,12 +184,13 @@ impl TryFrom<RuleRow> for Rule {
     }
 }
 
-pub(super) const DELIVERY_COLUMNS: &str =
-    "id, fulfillment_id, integration_id, status, attempt_count, \
-     next_attempt_at, last_response_status, last_error, test, created_at, delivered_at";
+/// A delivery's columns, as `d.<column>` where the statement joins others.
+pub(crate) const DELIVERY_COLUMNS: &str =
+    "d.id, d.fulfillment_id, d.integration_id, d.status, d.attempt_count, d.next_attempt_at, \
+     d.last_response_status, d.last_error, d.test, d.created_at, d.delivered_at";
 
 #[derive(sqlx::FromRow)]
-pub(super) struct DeliveryRow {
+pub(crate) struct DeliveryRow {
     pub id: DeliveryId,
     pub fulfillment_id: Option<FulfillmentId>,
     pub integration_id: IntegrationId,
@@ -189,8 +224,11 @@ impl TryFrom<DeliveryRow> for Delivery {
     }
 }
 
+pub(crate) const ATTEMPT_COLUMNS: &str =
+    "number, started_at, duration_ms, response_status, response_body, error, request_headers";
+
 #[derive(sqlx::FromRow)]
-pub(super) struct AttemptRow {
+pub(crate) struct AttemptRow {
     pub number: i64,
     pub started_at: i64,
     pub duration_ms: i64,

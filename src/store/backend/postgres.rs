@@ -1,0 +1,428 @@
+//! PostgreSQL: several instances share one database, claim rows without waiting for each other
+//! and wake each other with `NOTIFY`.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::sync::{watch, Notify};
+
+use super::{take_and_read, Backend, Channel, FromRows, ReadConn, Tuning, WriteTx};
+use crate::error::Result;
+use crate::store::db::Purpose;
+use crate::store::sql::claim::{ClaimRequest, ClaimRow, CLAIM_COLUMNS, CLAIM_JOINS};
+use crate::store::sql::inbox::InboxRow;
+use crate::store::sql::statement::{Clause, Value};
+use crate::store::sql::{Row, Statement};
+
+/// Whether `url` names a PostgreSQL database.
+pub(super) fn names(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+pub(crate) struct Postgres {
+    pool: PgPool,
+}
+
+impl Postgres {
+    pub(super) async fn connect(url: &str) -> Result<Postgres> {
+        // One plain connection first: the pool retries a refused connection until its acquire
+        // timeout and then reports only that it timed out; this reports why, at once.
+        PgConnection::connect(url).await?.close().await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            // A ping before every checkout costs a round trip per statement; a dead connection
+            // fails its statement instead, and every caller retries or reports it.
+            .test_before_acquire(false)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(Postgres { pool })
+    }
+
+    /// Wakes this instance's evaluator and dispatcher when any instance (or `import`) commits
+    /// new work, instead of waiting for the next poll. Notifications lost while reconnecting
+    /// are harmless: polling still finds the work.
+    pub(super) async fn forward_notifications(
+        &self,
+        posts: Arc<Notify>,
+        deliveries: Arc<Notify>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        while !*shutdown.borrow() {
+            let mut listener = match PgListener::connect_with(&self.pool).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN connection failed; relying on polling for now");
+                    tokio::select! {
+                        _ = tokio::time::sleep(LISTEN_RETRY) => continue,
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            };
+            if let Err(e) = listener
+                .listen_all([channel(Channel::Posts), channel(Channel::Deliveries)])
+                .await
+            {
+                tracing::warn!(error = %e, "LISTEN failed; relying on polling for now");
+                tokio::select! {
+                    _ = tokio::time::sleep(LISTEN_RETRY) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
+            loop {
+                tokio::select! {
+                    received = listener.recv() => match received {
+                        Ok(n) if n.channel() == channel(Channel::Posts) => posts.notify_one(),
+                        Ok(_) => deliveries.notify_one(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "LISTEN connection lost; reconnecting");
+                            break;
+                        }
+                    },
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    }
+}
+
+/// The pause before listening again after a failure: polling covers the gap meanwhile.
+const LISTEN_RETRY: Duration = Duration::from_secs(2);
+
+fn channel(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Posts => "lc_webhooks_posts",
+        Channel::Deliveries => "lc_webhooks_deliveries",
+    }
+}
+
+/// Rows another instance is working on are passed over rather than waited for.
+const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
+
+/// Run first in the claim's transaction. The claim filters on `due_at <= now`, at the live end
+/// of the index: planned for each value, PostgreSQL 15 probes that end, walking every dead row
+/// the queue's churn leaves there (seen taking 460 ms per claim); a generic plan never probes.
+const CLAIM_SETTINGS: &str = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), \
+     set_config('synchronous_commit', 'off', true), \
+     set_config('enable_seqscan', 'off', true)";
+
+/// Run first in the dispatcher's bookkeeping transactions (leases, attempt results): no wait
+/// for the WAL flush. Losing such a commit in a database crash only means a delivery is sent
+/// again when its lease runs out, which at-least-once allows. Rewards are never committed so.
+const BOOKKEEPING_SETTINGS: &str = "SELECT set_config('synchronous_commit', 'off', true), \
+     set_config('enable_seqscan', 'off', true)";
+
+/// Run first in an evaluation's transaction (one that takes posts from the inbox), and before
+/// an ingest's evaluation counts posts toward rules that keep count: those statements join the
+/// pending posts by key. An ingest whose rules need no counting only inserts, and saves the round
+/// trip.
+const EVALUATION_SETTINGS: &str = "SELECT set_config('enable_seqscan', 'off', true)";
+
+// Why `enable_seqscan = off` on the hot path: every statement there touches a few rows by key,
+// but each connection keeps its prepared statements, and a plan made while a table was
+// small (a fresh database, before autovacuum's first ANALYZE a minute later) scans the whole
+// table ever after: seen as 20 million rows read in a 100,000-delivery run.
+
+/// Every claim walks `delivery_queue_due` from its oldest end, where settled rows leave their
+/// dead entries until a vacuum clears them. Autovacuum looks once a minute at best; by then a
+/// busy queue has left a hundred thousand dead rows there (seen: 2,400 index entries and 1,200
+/// heap rows read per claim). `SKIP_LOCKED`: an instance already vacuuming is enough.
+const VACUUM_QUEUES: &str = "VACUUM (SKIP_LOCKED) delivery_queue, media_inbox";
+
+/// `= ANY(ARRAY({select} FOR UPDATE SKIP LOCKED))`: the rows `select` picks, locked without
+/// waiting for those other instances hold. An array built once: as `IN (subquery)`, a plan
+/// made while the table looked empty (statistics from a vacuum) re-ran the subquery for every
+/// row, seen taking 2.5 s per claim and claiming 3,000 rows under `LIMIT 500`.
+fn claimed_by_us(select: &str) -> String {
+    format!("= ANY(ARRAY({select} {SKIP_LOCKED}))")
+}
+
+macro_rules! bind {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                Value::Text(v) => query.bind(v.as_deref()),
+                Value::Int(v) => query.bind(*v),
+                Value::List(items) => query.bind(items.as_slice()),
+            };
+        }
+        query
+    }};
+}
+
+macro_rules! bind_columns_into {
+    ($query:expr, $rows:expr) => {{
+        let mut query = $query;
+        for column in columns($rows) {
+            query = match column {
+                Column::Text(v) => query.bind(v),
+                Column::Int(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+
+impl Backend for Postgres {
+    type Connection = PgConnection;
+
+    async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn read(&self) -> Result<ReadConn> {
+        Ok(ReadConn::Postgres(self.pool.acquire().await?))
+    }
+
+    async fn begin_write(&self, purpose: Purpose) -> Result<WriteTx> {
+        let mut tx = self.pool.begin().await?;
+        let settings = match purpose {
+            Purpose::Claim => Some(CLAIM_SETTINGS),
+            Purpose::Record => Some(BOOKKEEPING_SETTINGS),
+            Purpose::Evaluate => Some(EVALUATION_SETTINGS),
+            _ => None,
+        };
+        if let Some(settings) = settings {
+            sqlx::query(settings).execute(&mut *tx).await?;
+        }
+        Ok(WriteTx {
+            tx: super::Tx::Postgres(tx),
+            _turn: None,
+        })
+    }
+
+    async fn execute_write(&self, _: Purpose, statement: &Statement<'_>) -> Result<u64> {
+        let mut conn = self.pool.acquire().await?;
+        Self::execute(&mut conn, statement).await
+    }
+
+    /// One statement: the lease over due rows no other instance has locked, returning what
+    /// a send needs of each.
+    async fn claim(&self, claim: &ClaimRequest<'_>) -> Result<Vec<ClaimRow>> {
+        let mut tx = self.begin_write(Purpose::Claim).await?;
+        let skip = if claim.skip.is_empty() {
+            ""
+        } else {
+            "AND integration_id <> ALL($5)"
+        };
+        let due = format!(
+            "SELECT delivery_id FROM delivery_queue
+             WHERE due_at <= $3 AND lease_until <= $3 {skip}
+             ORDER BY due_at LIMIT $4"
+        );
+        let mut lease = Statement::new(format!(
+            "UPDATE delivery_queue q SET lease_until = $1, lease_owner = $2 FROM {CLAIM_JOINS}
+             WHERE q.delivery_id {} AND d.id = q.delivery_id
+             RETURNING {CLAIM_COLUMNS}",
+            claimed_by_us(&due)
+        ))
+        .bind(claim.until)
+        .bind(claim.owner)
+        .bind(claim.at)
+        .bind(i64::from(claim.limit));
+        if !claim.skip.is_empty() {
+            lease = lease.bind_list(claim.skip);
+        }
+        let rows = tx.conn().fetch_all(lease).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// A delete of rows no other instance holds, then a read of the posts it took.
+    async fn take_inbox(&self, limit: u32) -> Result<Option<(WriteTx, Vec<InboxRow>)>> {
+        let tx = self.begin_write(Purpose::Evaluate).await?;
+        let oldest = format!("SELECT media_id FROM media_inbox ORDER BY media_id LIMIT {limit}");
+        let take = Statement::new(format!(
+            "DELETE FROM media_inbox WHERE media_id {} RETURNING media_id",
+            claimed_by_us(&oldest)
+        ));
+        take_and_read(tx, take).await
+    }
+
+    async fn maintain(&self) -> Result<()> {
+        sqlx::raw_sql(VACUUM_QUEUES).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Several writers overlap their round trips; two ingest writers overlap their commits at
+    /// low load and still form large groups under load, where a third only split them; smaller
+    /// evaluation transactions win (BENCHMARKS.md).
+    fn tuning(&self) -> Tuning {
+        Tuning {
+            concurrent_writers: 3,
+            ingest_writers: 2,
+            evaluation_batch: 500,
+            maintenance_interval: Duration::from_secs(1),
+        }
+    }
+
+    async fn fetch_all<R: FromRows>(
+        conn: &mut PgConnection,
+        statement: &Statement<'_>,
+    ) -> Result<Vec<R>> {
+        let text = text(statement);
+        let query = bind!(sqlx::query_as::<_, R>(&text), statement.args());
+        Ok(query.fetch_all(conn).await?)
+    }
+
+    async fn fetch_optional<R: FromRows>(
+        conn: &mut PgConnection,
+        statement: &Statement<'_>,
+    ) -> Result<Option<R>> {
+        let text = text(statement);
+        let query = bind!(sqlx::query_as::<_, R>(&text), statement.args());
+        Ok(query.fetch_optional(conn).await?)
+    }
+
+    async fn execute(conn: &mut PgConnection, statement: &Statement<'_>) -> Result<u64> {
+        let text = text(statement);
+        let query = bind!(sqlx::query(&text), statement.args());
+        Ok(query.execute(conn).await?.rows_affected())
+    }
+
+    async fn insert<R: Row>(
+        conn: &mut PgConnection,
+        table: &str,
+        tail: &str,
+        rows: &[R],
+    ) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {table} ({}) SELECT * FROM {} {tail}",
+            R::COLUMNS.join(", "),
+            unnest::<R>()
+        );
+        bind_columns_into!(sqlx::query(&sql), rows)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_returning<R: Row, O: FromRows>(
+        conn: &mut PgConnection,
+        table: &str,
+        tail: &str,
+        rows: &[R],
+    ) -> Result<Vec<O>> {
+        let sql = format!(
+            "INSERT INTO {table} ({}) SELECT * FROM {} {tail}",
+            R::COLUMNS.join(", "),
+            unnest::<R>()
+        );
+        Ok(bind_columns_into!(sqlx::query_as::<_, O>(&sql), rows)
+            .fetch_all(conn)
+            .await?)
+    }
+
+    async fn update_from<R: Row>(
+        conn: &mut PgConnection,
+        rows: &[R],
+        head: &str,
+        tail: &str,
+    ) -> Result<()> {
+        let sql = format!(
+            "{head} FROM {} AS v({}) {tail}",
+            unnest::<R>(),
+            R::COLUMNS.join(", ")
+        );
+        bind_columns_into!(sqlx::query(&sql), rows)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn select_from<R: Row, O: FromRows>(
+        conn: &mut PgConnection,
+        rows: &[R],
+        head: &str,
+        tail: &str,
+    ) -> Result<Vec<O>> {
+        let sql = format!(
+            "{head} FROM {} AS v({}) {tail}",
+            unnest::<R>(),
+            R::COLUMNS.join(", ")
+        );
+        Ok(bind_columns_into!(sqlx::query_as::<_, O>(&sql), rows)
+            .fetch_all(conn)
+            .await?)
+    }
+
+    async fn notify(conn: &mut PgConnection, to: Channel) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(channel(to))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn before_counting(conn: &mut PgConnection) -> Result<()> {
+        sqlx::query(EVALUATION_SETTINGS).execute(conn).await?;
+        Ok(())
+    }
+}
+
+/// The statement's text as PostgreSQL spells it: a list as one array parameter.
+fn text<'s>(statement: &'s Statement<'_>) -> Cow<'s, str> {
+    statement.text(|clause, sql| {
+        let _ = match clause {
+            Clause::AnyOf(n) => write!(sql, " = ANY(${n})"),
+            Clause::NoneOf(n) => write!(sql, " <> ALL(${n})"),
+            Clause::ForUpdate => write!(sql, " FOR UPDATE"),
+            Clause::ForShare => write!(sql, " FOR SHARE"),
+        };
+    })
+}
+
+/// `UNNEST($1::text[], $2::bigint[], …)`: a batch of rows as one typed array per column. The
+/// statement's text is the same whatever the number of rows, so each connection prepares it
+/// once.
+fn unnest<R: Row>() -> String {
+    let arrays: Vec<String> = R::PG_TYPES
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("${}::{t}[]", i + 1))
+        .collect();
+    format!("UNNEST({})", arrays.join(", "))
+}
+
+/// One array per column of `rows`.
+enum Column<'a> {
+    Text(Vec<Option<Cow<'a, str>>>),
+    Int(Vec<Option<i64>>),
+}
+
+fn columns<R: Row>(rows: &[R]) -> Vec<Column<'_>> {
+    let width = R::COLUMNS.len();
+    let mut values = Vec::with_capacity(rows.len() * width);
+    for row in rows {
+        row.values(&mut values);
+    }
+    let mut columns: Vec<Column<'_>> = R::PG_TYPES
+        .iter()
+        .map(|t| match *t {
+            "bigint" => Column::Int(Vec::with_capacity(rows.len())),
+            _ => Column::Text(Vec::with_capacity(rows.len())),
+        })
+        .collect();
+    for (i, value) in values.into_iter().enumerate() {
+        match (&mut columns[i % width], value) {
+            (Column::Text(column), Value::Text(v)) => column.push(v),
+            (Column::Int(column), Value::Int(v)) => column.push(v),
+            // A field whose value does not match its declared type: `write_row!` rules it out.
+            (Column::Text(column), _) => column.push(None),
+            (Column::Int(column), _) => column.push(None),
+        }
+    }
+    columns
+}

@@ -1,0 +1,177 @@
+//! Carrying out an evaluation: in the transaction that wrote the posts (the API's, [`ingest`])
+//! or that took them from the inbox (`import`'s, [`evaluate_inbox`]), lock the pairs the rule
+//! engine names, read what it asks for, and write what it decided — every fulfillment, its
+//! deliveries and the counted posts together. The decisions are `rules`'s; each file here
+//! writes one part of them:
+//!
+//! - `creators.rs`: who posted, as a payload carries them;
+//! - `progress.rs`: `rule_progress`, the lock on each (rule, creator) pair and its rewards so far;
+//! - `pending.rs`: `rule_posts`, posts counted toward a rule and not yet part of a reward;
+//! - `awards.rs`: the fulfillments, the posts they counted, their deliveries and queue rows.
+
+mod awards;
+mod creators;
+mod pending;
+mod progress;
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::backend::{Channel, Conn, Db};
+use super::config::ConfigCache;
+use super::db::Purpose;
+use super::media;
+use super::sql::inbox;
+use crate::domain::time::{now, to_micros};
+use crate::domain::{Creator, CreatorId, Invalid, Lease, Leased, Media, NewMedia, Problem};
+use crate::error::Result;
+use crate::rules::{self, Award, Tally};
+
+/// What one evaluation did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Evaluation {
+    pub posts: usize,
+    pub fulfillments: usize,
+    pub deliveries: usize,
+}
+
+/// An evaluation's counts, and the deliveries it leased (none without a [`Lease`]).
+#[derive(Debug, Default)]
+pub struct Evaluated {
+    pub evaluation: Evaluation,
+    pub leased: Leased,
+}
+
+/// What a group of requests' posts became: each request's posts as stored (or why they were
+/// refused, writing none of them), and the evaluation of all of them.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    pub results: Vec<std::result::Result<Vec<Media>, Invalid>>,
+    pub evaluated: Evaluated,
+}
+
+/// Writes the posts of several requests and evaluates them, in one transaction: a `201` then
+/// means the rewards they earned are committed, and their deliveries can go out at once. A
+/// request naming an unknown creator is refused whole; the others go on. Posts written so never
+/// enter the inbox: each is evaluated exactly once, here.
+pub(super) async fn ingest(
+    db: &Db,
+    config: &ConfigCache,
+    requests: &[Vec<NewMedia>],
+    lease: Option<&Lease>,
+) -> Result<Ingested> {
+    let mut tx = db.begin_write(Purpose::Ingest).await?;
+    let mut conn = tx.conn();
+    let wanted: BTreeSet<&CreatorId> = requests.iter().flatten().map(|p| &p.creator_id).collect();
+    let creators = creators::read(&mut conn, &wanted).await?;
+    let ingested_at = now();
+    let mut results = Vec::with_capacity(requests.len());
+    let mut posts = Vec::new();
+    for request in requests {
+        let mut unknown: Vec<&str> = request
+            .iter()
+            .filter(|p| !creators.contains_key(&p.creator_id))
+            .map(|p| p.creator_id.as_str())
+            .collect();
+        if !unknown.is_empty() {
+            unknown.sort_unstable();
+            unknown.dedup();
+            results.push(Err(Invalid::new(
+                Problem::UnknownCreator,
+                format!("no creator with id {}", unknown.join(", ")),
+            )));
+            continue;
+        }
+        let media: Vec<Media> = request.iter().map(|p| p.to_media(ingested_at)).collect();
+        posts.extend(media.iter().cloned());
+        results.push(Ok(media));
+    }
+    if posts.is_empty() {
+        tx.rollback().await?;
+        return Ok(Ingested {
+            results,
+            evaluated: Evaluated::default(),
+        });
+    }
+    media::insert_posts(&mut conn, &posts).await?;
+    let evaluated = evaluate(&mut conn, config, &posts, &creators, lease).await?;
+    tx.commit().await?;
+    Ok(Ingested { results, evaluated })
+}
+
+/// Evaluates up to `limit` posts from the inbox (those `import` wrote). Each post leaves the
+/// inbox in the same transaction that records what it earned, so a post is evaluated exactly
+/// once, even across instances.
+pub(super) async fn evaluate_inbox(
+    db: &Db,
+    config: &ConfigCache,
+    limit: u32,
+    lease: Option<&Lease>,
+) -> Result<Evaluated> {
+    let Some((mut tx, rows)) = db.take_inbox(limit).await? else {
+        return Ok(Evaluated::default());
+    };
+    let (posts, creators) = inbox::into_posts(rows)?;
+    let evaluated = evaluate(&mut tx.conn(), config, &posts, &creators, lease).await?;
+    tx.commit().await?;
+    Ok(evaluated)
+}
+
+/// Evaluates `posts` in the caller's transaction, as the rule engine decides.
+async fn evaluate(
+    conn: &mut Conn<'_>,
+    config: &ConfigCache,
+    posts: &[Media],
+    creators: &HashMap<CreatorId, Creator>,
+    lease: Option<&Lease>,
+) -> Result<Evaluated> {
+    let config = config.current(conn).await?;
+    let matched = rules::match_posts(posts, creators, &config.rules)?;
+    if !matched.tallies.is_empty() {
+        conn.before_counting().await?;
+    }
+    let rewarded = progress::lock(conn, &matched.tallies).await?;
+    let open: Vec<&Tally<'_>> = matched
+        .tallies
+        .iter()
+        .filter(|t| t.can_earn(rewarded.get(&t.key()).copied().unwrap_or(0)))
+        .collect();
+    pending::add(conn, &open).await?;
+    let pending = pending::read(conn, &open).await?;
+    let counted = rules::count(&open, pending);
+    pending::forget(conn, &counted.used, &counted.closed).await?;
+    progress::add_rewarded(conn, &counted.rewarded).await?;
+
+    let awards = matched
+        .instant
+        .iter()
+        .chain(&counted.grants)
+        .map(|grant| {
+            grant.award(&config.integrations, |id| {
+                config.formats.get(id).copied().unwrap_or_default()
+            })
+        })
+        .collect::<Result<Vec<Award>>>()?;
+    let since = std::time::Instant::now();
+    let at = to_micros(now());
+    let until = lease.map(|l| at + i64::try_from(l.length.as_micros()).unwrap_or(i64::MAX / 2));
+    let deliveries = awards::write(conn, &awards, at, lease, until, &config.disabled).await?;
+    // Deliveries leased here go to this instance's dispatcher; others are announced.
+    if deliveries > 0 && lease.is_none() {
+        conn.notify(Channel::Deliveries).await?;
+    }
+    let leased = Leased {
+        since,
+        deliveries: match lease {
+            Some(lease) => awards::handed_over(&awards, &config, lease),
+            None => Vec::new(),
+        },
+    };
+    Ok(Evaluated {
+        evaluation: Evaluation {
+            posts: posts.len(),
+            fulfillments: awards.len(),
+            deliveries,
+        },
+        leased,
+    })
+}

@@ -1,0 +1,50 @@
+//! What a claim reads of each delivery it leases: everything needed to send it. How the lease
+//! is taken differs by database (`backend/`); this is what both read.
+
+use super::rows::TargetRow;
+use crate::domain::{Claimed, DeliveryId, IntegrationId};
+
+/// One claim: up to `limit` deliveries due at `at` (µs), leased to `owner` until `until`, none
+/// of the integrations in `skip`.
+#[derive(Clone, Copy)]
+pub(crate) struct ClaimRequest<'a> {
+    pub(crate) limit: u32,
+    pub(crate) at: i64,
+    pub(crate) until: i64,
+    pub(crate) owner: &'a str,
+    pub(crate) skip: &'a [IntegrationId],
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClaimRow {
+    pub(crate) id: DeliveryId,
+    attempt_count: i64,
+    single_attempt: i64,
+    body: Option<String>,
+    integration_id: IntegrationId,
+    #[sqlx(flatten)]
+    target: TargetRow,
+}
+
+impl ClaimRow {
+    pub(crate) fn into_claimed(self, owner: &str) -> Claimed {
+        Claimed {
+            delivery_id: self.id,
+            attempt_number: u32::try_from(self.attempt_count + 1).unwrap_or(u32::MAX),
+            single_attempt: self.single_attempt != 0,
+            lease_owner: owner.to_string(),
+            target: self.target.into_target(self.integration_id),
+            body: self.body.unwrap_or_default(),
+        }
+    }
+}
+
+/// What a claim reads of each delivery: `q` its queue row, `d` the delivery, `i` its
+/// integration, `f` its fulfillment (none for a test send).
+pub(crate) const CLAIM_COLUMNS: &str =
+    "d.id, d.attempt_count, q.single_attempt, COALESCE(d.payload, f.payload) AS body,
+     i.id AS integration_id, i.url, i.auth_header, i.auth_prefix, i.api_key, i.signing_secret";
+
+/// The tables [`CLAIM_COLUMNS`] come from, beside the queue row `q`, and how they join it.
+pub(crate) const CLAIM_JOINS: &str = "deliveries d JOIN integrations i ON i.id = d.integration_id
+     LEFT JOIN fulfillments f ON f.id = d.fulfillment_id";
