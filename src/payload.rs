@@ -263,10 +263,11 @@ impl TestData {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{CreatorId, MediaId};
 
     fn creator(ig: Option<&str>) -> Creator {
         Creator {
-            id: "c1".into(),
+            id: CreatorId::named("c1"),
             email: "creator@example.com".into(),
             ig_username: ig.map(str::to_string),
             tt_username: None,
@@ -277,8 +278,8 @@ mod tests {
     fn media(id: &str, at: &str) -> Media {
         let t = time::parse_flexible(at).expect("time");
         Media {
-            id: id.into(),
-            creator_id: "c1".into(),
+            id: MediaId::named(id),
+            creator_id: CreatorId::named("c1"),
             platform: crate::domain::Platform::Instagram,
             post_type: PostType::Story,
             posted_at: t,
@@ -295,9 +296,12 @@ mod tests {
         let body = Payload::for_fulfillment("f1", &creator(Some("ig.user")), None, &m)
             .to_body()
             .expect("serialises");
+        let (m1, m2) = (MediaId::named("m1"), MediaId::named("m2"));
         assert_eq!(
             body,
-            r#"{"lcId":"f1","email":"creator@example.com","igUsername":"ig.user","ttUsername":null,"discountCode":null,"medias":[{"lcId":"m1","postedAt":"2022-04-11T09:00:00.000000","postType":"STORY"},{"lcId":"m2","postedAt":"2022-04-12T11:18:20.902164","postType":"STORY"}]}"#
+            format!(
+                r#"{{"lcId":"f1","email":"creator@example.com","igUsername":"ig.user","ttUsername":null,"discountCode":null,"medias":[{{"lcId":"{m1}","postedAt":"2022-04-11T09:00:00.000000","postType":"STORY"}},{{"lcId":"{m2}","postedAt":"2022-04-12T11:18:20.902164","postType":"STORY"}}]}}"#
+            )
         );
     }
 
@@ -309,9 +313,12 @@ mod tests {
         let body = Payload::for_fulfillment("f1", &creator(Some("ig.user")), None, &m)
             .to_body_as(PayloadFormat::Posts)
             .expect("serialises");
+        let (m1, m2) = (MediaId::named("m1"), MediaId::named("m2"));
         assert_eq!(
             body,
-            r#"{"lcId":"f1","email":"creator@example.com","igUsername":"ig.user","ttUsername":null,"discountCode":null,"posts":[{"lcId":"m1","postedAt":"2022-04-11T09:00:00.000000","postType":"STORY","platform":"instagram"},{"lcId":"m2","postedAt":"2022-04-12T11:18:20.902164","postType":"STORY","platform":"tik_tok"}]}"#
+            format!(
+                r#"{{"lcId":"f1","email":"creator@example.com","igUsername":"ig.user","ttUsername":null,"discountCode":null,"posts":[{{"lcId":"{m1}","postedAt":"2022-04-11T09:00:00.000000","postType":"STORY","platform":"instagram"}},{{"lcId":"{m2}","postedAt":"2022-04-12T11:18:20.902164","postType":"STORY","platform":"tik_tok"}}]}}"#
+            )
         );
     }
 

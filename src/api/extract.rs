@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 
 use super::error::ApiError;
 use crate::domain::page::{DEFAULT_LIMIT, MAX_LIMIT};
-use crate::domain::{time, PageRequest};
+use crate::domain::{time, Id, PageRequest};
 
 /// A JSON body. Malformed JSON is a 400; well-formed JSON of the wrong shape a 422. The
 /// `Content-Type` is not checked, so `curl -d` works as typed.
@@ -70,21 +70,20 @@ fn body_error(e: BytesRejection) -> ApiError {
 /// nothing, and does not go to the database (where PostgreSQL refuses a NUL byte in text).
 pub struct IdPath<T>(pub T);
 
-impl<S: Send + Sync, T: From<String>> FromRequestParts<S> for IdPath<T> {
+impl<S: Send + Sync, T: Id> FromRequestParts<S> for IdPath<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Path(id) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))?;
-        if uuid::Uuid::try_parse(&id).is_err() {
-            return Err(ApiError::new(
+        T::parse(&id).map(IdPath).ok_or_else(|| {
+            ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
                 "no such thing: that is not an id",
-            ));
-        }
-        Ok(IdPath(T::from(id)))
+            )
+        })
     }
 }
 
@@ -138,17 +137,12 @@ impl Params {
 
     /// An id-valued filter (`creatorId`, `integrationId`, …): an id or nothing, so that a
     /// mistyped one is a 400 rather than a silently empty page.
-    pub fn id<T: From<String>>(&self, key: &str) -> Result<Option<T>, ApiError> {
+    pub fn id<T: Id>(&self, key: &str) -> Result<Option<T>, ApiError> {
         self.get(key)
             .map(|v| {
-                if uuid::Uuid::try_parse(&v).is_ok() {
-                    Ok(T::from(v))
-                } else {
-                    Err(ApiError::bad_request(
-                        "invalid_parameter",
-                        format!("{key} `{v}` is not an id"),
-                    ))
-                }
+                T::parse(&v).ok_or_else(|| {
+                    ApiError::bad_request("invalid_parameter", format!("{key} `{v}` is not an id"))
+                })
             })
             .transpose()
     }
@@ -181,17 +175,22 @@ impl Params {
                     )
                 })?,
         };
-        let cursor = self.get("cursor");
-        if let Some(c) = &cursor {
-            if uuid::Uuid::try_parse(c).is_err() {
-                return Err(ApiError::bad_request(
-                    "invalid_cursor",
-                    format!(
-                        "cursor `{c}` is not an id; pass back the nextCursor of the page before"
-                    ),
-                ));
-            }
-        }
+        // An id, in the one spelling ids are stored in.
+        let cursor = self
+            .get("cursor")
+            .map(|c| {
+                uuid::Uuid::try_parse(&c)
+                    .map(|id| id.hyphenated().to_string())
+                    .map_err(|_| {
+                        ApiError::bad_request(
+                            "invalid_cursor",
+                            format!(
+                                "cursor `{c}` is not an id; pass back the nextCursor of the page before"
+                            ),
+                        )
+                    })
+            })
+            .transpose()?;
         Ok(PageRequest { limit, cursor })
     }
 }

@@ -10,8 +10,8 @@ use super::error::ApiResult;
 use super::extract::{IdPath, JsonBody, PageParams, Params};
 use super::AppState;
 use crate::domain::{
-    check_count, check_platforms, check_window_days, IntegrationId, Name, NewRule, Page, Platform,
-    PostType, Reward, Rule, RuleId, RulePatch,
+    check_count, check_platforms, check_window_days, Id, IntegrationId, Invalid, Name, NewRule,
+    Page, Platform, PostType, Problem, Reward, Rule, RuleId, RulePatch,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -119,7 +119,7 @@ async fn create(
         window_days: req.window_days.map(check_window_days).transpose()?,
         repeatable: req.repeatable.unwrap_or(false),
         reward: req.reward,
-        integration_ids: req.integration_ids.map(integration_ids),
+        integration_ids: req.integration_ids.map(integration_ids).transpose()?,
         active: req.active.unwrap_or(true),
     };
     let rule = s.store.create_rule(new).await?;
@@ -204,7 +204,10 @@ async fn update(
             .transpose()?,
         repeatable: req.repeatable,
         reward: req.reward,
-        integration_ids: req.integration_ids.map(|ids| ids.map(integration_ids)),
+        integration_ids: req
+            .integration_ids
+            .map(|ids| ids.map(integration_ids).transpose())
+            .transpose()?,
         active: req.active,
     };
     Ok(Json(
@@ -212,9 +215,30 @@ async fn update(
     ))
 }
 
-/// Ids as given: whether each names an integration is checked where the rule is written.
-fn integration_ids(ids: Vec<String>) -> Vec<IntegrationId> {
-    ids.into_iter().map(IntegrationId::from).collect()
+/// The ids given. Text that is not an id names no integration; whether each id does is checked
+/// where the rule is written.
+fn integration_ids(ids: Vec<String>) -> Result<Vec<IntegrationId>, Invalid> {
+    let mut not_ids: Vec<&str> = ids
+        .iter()
+        .filter(|raw| IntegrationId::parse(raw).is_none())
+        .map(String::as_str)
+        .collect();
+    if !not_ids.is_empty() {
+        not_ids.sort_unstable();
+        not_ids.dedup();
+        let listed: Vec<String> = not_ids
+            .iter()
+            .map(|raw| raw.escape_debug().to_string())
+            .collect();
+        return Err(Invalid::new(
+            Problem::UnknownIntegration,
+            format!("no integration with id {}", listed.join(", ")),
+        ));
+    }
+    Ok(ids
+        .iter()
+        .filter_map(|raw| IntegrationId::parse(raw))
+        .collect())
 }
 
 /// Deletes the rule; its fulfillments stay readable.

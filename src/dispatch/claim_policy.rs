@@ -100,7 +100,7 @@ mod tests {
     use super::*;
 
     fn id(s: &str) -> IntegrationId {
-        IntegrationId::from(s)
+        IntegrationId::named(s)
     }
 
     const CAPACITY: Capacity = Capacity {

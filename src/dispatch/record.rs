@@ -79,7 +79,7 @@ async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<SendResult>
         telemetry::batch("record", started, batch.len());
         tracing::debug!(
             count = batch.len(),
-            deliveries = %batch.iter().map(|r| r.delivery_id.as_str()).collect::<Vec<_>>().join(","),
+            deliveries = %batch.iter().map(|r| r.delivery_id.to_string()).collect::<Vec<_>>().join(","),
             "recorded"
         );
         batch.clear();

@@ -71,7 +71,12 @@ impl Sender {
         let started_at = time::now();
         let clock = Instant::now();
         let mut request_headers = BTreeMap::new();
-        let result = match headers(target, delivery_id.as_str(), started_at.timestamp(), body) {
+        let result = match headers(
+            target,
+            &delivery_id.to_string(),
+            started_at.timestamp(),
+            body,
+        ) {
             // A literal address is never resolved, so the resolver cannot refuse it.
             Ok(headers) => {
                 request_headers = shown(&headers, target);
@@ -261,7 +266,7 @@ mod tests {
 
     fn target(secret: Option<&str>) -> SendTarget {
         SendTarget {
-            integration_id: "i".into(),
+            integration_id: crate::domain::IntegrationId::named("i"),
             url: "http://127.0.0.1:1/".into(),
             auth_header: "X-Api-Key".into(),
             auth_prefix: "Key ".into(),

@@ -286,7 +286,7 @@ impl Dispatcher {
             telemetry::batch("claim", started, count);
             tracing::debug!(
                 count,
-                deliveries = %claimed.iter().map(|c| c.delivery_id.as_str()).collect::<Vec<_>>().join(","),
+                deliveries = %claimed.iter().map(|c| c.delivery_id.to_string()).collect::<Vec<_>>().join(","),
                 "claimed"
             );
         }

@@ -4,7 +4,7 @@ use utoipa::ToSchema;
 
 use super::invalid::{Invalid, Problem};
 use super::time::{self, serde_rfc3339};
-use super::{CreatorId, MediaId};
+use super::{CreatorId, Id, MediaId};
 
 /// A post's kind, as the seed page names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -107,17 +107,17 @@ impl MediaInput {
                 )
             })?,
         };
-        if !CreatorId::is_well_formed(&self.creator_id) {
-            return Err(Invalid::new(
+        let creator_id = CreatorId::parse(&self.creator_id).ok_or_else(|| {
+            Invalid::new(
                 Problem::CreatorId,
                 format!(
                     "creatorId `{}` is not a creator's id",
                     self.creator_id.escape_debug()
                 ),
-            ));
-        }
+            )
+        })?;
         Ok(NewMedia {
-            creator_id: CreatorId::from(self.creator_id),
+            creator_id,
             platform: self.platform.unwrap_or(Platform::Instagram),
             post_type: self.post_type,
             posted_at,

@@ -26,7 +26,7 @@ pub use credentials::{
 };
 pub use delivery::{Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus, Order};
 pub use fulfillment::{Fulfillment, FulfillmentFilter};
-pub use ids::{CreatorId, DeliveryId, FulfillmentId, IntegrationId, MediaId, RuleId};
+pub use ids::{CreatorId, DeliveryId, FulfillmentId, Id, IntegrationId, MediaId, RuleId};
 pub use integration::{
     Integration, IntegrationHealth, IntegrationPatch, NewIntegration, PayloadFormat,
 };

@@ -22,11 +22,11 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Builds a page from up to `limit + 1` rows: the extra row only says there is more.
-    pub fn from_rows(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> &str) -> Self {
+    pub fn from_rows(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> String) -> Self {
         let limit = limit as usize;
         let next_cursor = if rows.len() > limit {
             rows.truncate(limit);
-            rows.last().map(|r| id(r).to_string())
+            rows.last().map(id)
         } else {
             None
         };

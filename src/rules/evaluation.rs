@@ -223,7 +223,7 @@ impl Grant<'_> {
             Reward::None => None,
         };
         let payload = Payload::for_fulfillment(
-            fulfillment_id.as_str(),
+            &fulfillment_id.to_string(),
             self.creator,
             discount_code.clone(),
             &self.medias,
@@ -262,7 +262,7 @@ mod tests {
 
     fn creator(id: &str) -> Creator {
         Creator {
-            id: CreatorId::from(id),
+            id: CreatorId::named(id),
             email: format!("{id}@example.com"),
             ig_username: None,
             tt_username: None,
@@ -272,12 +272,12 @@ mod tests {
 
     fn creators(ids: &[&str]) -> HashMap<CreatorId, Creator> {
         ids.iter()
-            .map(|id| (CreatorId::from(*id), creator(id)))
+            .map(|id| (CreatorId::named(id), creator(id)))
             .collect()
     }
 
     fn named(id: &str, mut r: Rule) -> Rule {
-        r.id = RuleId::from(id);
+        r.id = RuleId::named(id);
         r
     }
 
@@ -292,19 +292,16 @@ mod tests {
         let who = creators(&["ca", "cb"]);
         let matched = match_posts(&posts, &who, &rules).expect("matched");
         assert!(matched.instant.is_empty());
-        let keys: Vec<(&str, &str, usize)> = matched
+        let keys: Vec<(&RuleId, &CreatorId, usize)> = matched
             .tallies
             .iter()
-            .map(|t| (t.rule.id.as_str(), t.creator.id.as_str(), t.new_posts.len()))
+            .map(|t| (&t.rule.id, &t.creator.id, t.new_posts.len()))
             .collect();
+        let (r1, r2) = (RuleId::named("r1"), RuleId::named("r2"));
+        let (ca, cb) = (CreatorId::named("ca"), CreatorId::named("cb"));
         assert_eq!(
             keys,
-            [
-                ("r1", "ca", 1),
-                ("r1", "cb", 2),
-                ("r2", "ca", 1),
-                ("r2", "cb", 2)
-            ]
+            [(&r1, &ca, 1), (&r1, &cb, 2), (&r2, &ca, 1), (&r2, &cb, 2)]
         );
     }
 
@@ -316,7 +313,7 @@ mod tests {
         let matched = match_posts(&posts, &who, &rules).expect("matched");
         assert!(matched.tallies.is_empty());
         assert_eq!(matched.instant.len(), 2);
-        assert_eq!(matched.instant[1].medias[0].id, MediaId::from("m2"));
+        assert_eq!(matched.instant[1].medias[0].id, MediaId::named("m2"));
     }
 
     #[test]
@@ -351,12 +348,12 @@ mod tests {
         )]);
         let counted = count(&[tally], pending);
         assert_eq!(counted.grants.len(), 1);
-        let earned: Vec<&str> = counted.grants[0]
-            .medias
-            .iter()
-            .map(|m| m.id.as_str())
-            .collect();
-        assert_eq!(earned, ["m1", "m2"], "the oldest two; m3 stays pending");
+        let earned: Vec<&MediaId> = counted.grants[0].medias.iter().map(|m| &m.id).collect();
+        assert_eq!(
+            earned,
+            [&MediaId::named("m1"), &MediaId::named("m2")],
+            "the oldest two; m3 stays pending"
+        );
         assert_eq!(counted.used.len(), 2);
         assert!(counted.closed.is_empty());
         assert_eq!(counted.rewarded, [(tally.key(), 1)]);
@@ -401,14 +398,14 @@ mod tests {
         r.reward = Reward::DiscountCode {
             code_prefix: Some("SUMMER-".into()),
         };
-        r.integration_ids = Some(vec![IntegrationId::from("b")]);
+        r.integration_ids = Some(vec![IntegrationId::named("b")]);
         let who = creator("c");
         let grant = Grant {
             rule: &r,
             creator: &who,
             medias: vec![post("m1", "c", 1)],
         };
-        let active = [IntegrationId::from("a"), IntegrationId::from("b")];
+        let active = [IntegrationId::named("a"), IntegrationId::named("b")];
         let award = grant
             .award(&active, |_| PayloadFormat::Medias)
             .expect("award");
@@ -422,13 +419,14 @@ mod tests {
         assert_eq!(posts_body["posts"][0]["platform"], "instagram");
         let code = award.discount_code.clone().expect("a code");
         assert!(code.starts_with("SUMMER-"), "{code}");
-        assert_eq!(award.once_key.as_deref(), Some("r:c"));
-        assert_eq!(award.media_ids, [MediaId::from("m1")]);
+        let once = format!("{}:{}", RuleId::named("r"), CreatorId::named("c"));
+        assert_eq!(award.once_key.as_deref(), Some(once.as_str()));
+        assert_eq!(award.media_ids, [MediaId::named("m1")]);
         assert_eq!(award.deliveries.len(), 1);
-        assert_eq!(award.deliveries[0].1, IntegrationId::from("b"));
+        assert_eq!(award.deliveries[0].1, IntegrationId::named("b"));
         let body: serde_json::Value = serde_json::from_str(&award.body).expect("JSON");
-        assert_eq!(body["lcId"], award.fulfillment_id.as_str());
+        assert_eq!(body["lcId"], award.fulfillment_id.to_string());
         assert_eq!(body["discountCode"], code.as_str());
-        assert_eq!(body["medias"][0]["lcId"], "m1");
+        assert_eq!(body["medias"][0]["lcId"], MediaId::named("m1").to_string());
     }
 }

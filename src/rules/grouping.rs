@@ -56,16 +56,23 @@ mod tests {
         days.iter()
             .enumerate()
             .map(|(i, d)| Candidate {
-                media_id: MediaId::from(format!("m{i}")),
+                media_id: MediaId::named(&format!("m{i}")),
                 posted_at: d * DAY,
             })
             .collect()
     }
 
-    fn ids(groups: &[Vec<Candidate>]) -> Vec<Vec<&str>> {
+    /// Each group's posts by name.
+    fn ids(groups: &[Vec<Candidate>]) -> Vec<Vec<String>> {
+        let name = |id: &MediaId| {
+            (0..100)
+                .map(|i| format!("m{i}"))
+                .find(|n| MediaId::named(n) == *id)
+                .unwrap_or_default()
+        };
         groups
             .iter()
-            .map(|g| g.iter().map(|c| c.media_id.as_str()).collect())
+            .map(|g| g.iter().map(|c| name(&c.media_id)).collect())
             .collect()
     }
 

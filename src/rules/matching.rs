@@ -60,7 +60,7 @@ pub(super) mod tests {
 
     pub(in crate::rules) fn rule(count: u32, window_days: Option<u32>) -> Rule {
         Rule {
-            id: RuleId::from("r"),
+            id: RuleId::named("r"),
             name: "2 Story posts".into(),
             post_types: vec![PostType::Story],
             platforms: None,
@@ -77,8 +77,8 @@ pub(super) mod tests {
 
     pub(in crate::rules) fn post(id: &str, creator: &str, day: i64) -> Media {
         Media {
-            id: MediaId::from(id),
-            creator_id: CreatorId::from(creator),
+            id: MediaId::named(id),
+            creator_id: CreatorId::named(creator),
             platform: Platform::Instagram,
             post_type: PostType::Story,
             posted_at: time::from_micros(day * MICROS_PER_DAY),
@@ -110,12 +110,15 @@ pub(super) mod tests {
 
     #[test]
     fn a_rule_targets_what_it_names_among_the_active() {
-        let active = [IntegrationId::from("a"), IntegrationId::from("b")];
+        let active = [IntegrationId::named("a"), IntegrationId::named("b")];
         let mut r = rule(1, None);
         assert_eq!(r.targets(&active).count(), 2, "no list: every active one");
-        r.integration_ids = Some(vec![IntegrationId::from("b"), IntegrationId::from("gone")]);
+        r.integration_ids = Some(vec![
+            IntegrationId::named("b"),
+            IntegrationId::named("gone"),
+        ]);
         let named: Vec<&IntegrationId> = r.targets(&active).collect();
-        assert_eq!(named, [&IntegrationId::from("b")]);
+        assert_eq!(named, [&IntegrationId::named("b")]);
         r.integration_ids = Some(vec![]);
         assert_eq!(r.targets(&active).count(), 0, "an empty list: none");
     }
@@ -123,9 +126,10 @@ pub(super) mod tests {
     #[test]
     fn only_a_rule_earned_once_has_a_once_key() {
         let mut r = rule(2, None);
-        assert_eq!(r.once_key(&CreatorId::from("c")), None);
+        assert_eq!(r.once_key(&CreatorId::named("c")), None);
         r.repeatable = false;
-        assert_eq!(r.once_key(&CreatorId::from("c")).as_deref(), Some("r:c"));
+        let once = format!("{}:{}", RuleId::named("r"), CreatorId::named("c"));
+        assert_eq!(r.once_key(&CreatorId::named("c")), Some(once));
         assert!(!r.every_post_earns());
     }
 }

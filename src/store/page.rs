@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 
 /// Anything listed by id.
 pub(super) trait Keyed {
-    fn key(&self) -> &str;
+    fn key(&self) -> String;
 }
 
 /// One page's statement: `select` (`SELECT … FROM … WHERE <condition>`) narrowed by the
@@ -116,7 +116,7 @@ where
 }
 
 macro_rules! keyed {
-    ($($t:ty),+) => { $(impl Keyed for $t { fn key(&self) -> &str { self.id.as_str() } })+ };
+    ($($t:ty),+) => { $(impl Keyed for $t { fn key(&self) -> String { self.id.to_string() } })+ };
 }
 
 keyed!(

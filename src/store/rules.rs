@@ -141,12 +141,7 @@ async fn refuse_unknown_integrations(conn: &mut Conn<'_>, ids: &[IntegrationId])
     let known: Vec<(IntegrationId,)> = conn
         .fetch_all(
             Statement::new("SELECT id FROM integrations WHERE deleted = 0 AND id")
-                // Anything but a UUID names nothing, and is not sent to the database (where
-                // PostgreSQL refuses text holding a NUL byte).
-                .any_of(
-                    ids.iter()
-                        .filter(|id| IntegrationId::is_well_formed(id.as_str())),
-                )
+                .any_of(ids)
                 .for_share(),
         )
         .await?;

@@ -55,10 +55,14 @@ async fn entries_read_by(store: Store, pool: &AnyPool, table: &str) -> i64 {
 async fn the_posts_claim_looks_each_post_up_once_after_a_vacuum_of_an_empty_inbox() {
     let Some((_db, store, pool)) = store_with_stale_statistics(
         "media_inbox",
-        "WITH c AS (INSERT INTO creators (id, email, created_at) VALUES ('creator', 'c@example.com', 0)),
+        "WITH c AS (INSERT INTO creators (id, email, created_at)
+                    VALUES ('0190a000-0000-7000-8000-000000000002', 'c@example.com', 0)),
+              ids AS (SELECT '0190a000-0000-7000-8001-' || lpad(to_hex(g), 12, '0') AS id
+                      FROM generate_series(1, $1) g),
               m AS (INSERT INTO media (id, creator_id, platform, post_type, posted_at, ingested_at)
-                    SELECT 'post-' || g, 'creator', 'INSTAGRAM', 'STORY', 0, 0 FROM generate_series(1, $1) g)
-         INSERT INTO media_inbox (media_id) SELECT 'post-' || g FROM generate_series(1, $1) g",
+                    SELECT id, '0190a000-0000-7000-8000-000000000002', 'INSTAGRAM', 'STORY', 0, 0
+                    FROM ids)
+         INSERT INTO media_inbox (media_id) SELECT id FROM ids",
     )
     .await
     else {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::common::{Backend, Receiver, TestApp, TestDb, SETTLE, WAIT};
 use axum::http::StatusCode;
 use chrono::Utc;
-use lc_webhooks::domain::{NewMedia, Platform, PostType};
+use lc_webhooks::domain::{CreatorId, Id, NewMedia, Platform, PostType};
 use lc_webhooks::store::Store;
 use serde_json::{json, Value};
 
@@ -205,7 +205,7 @@ async fn two_stores_on_one_database_take_each_post_and_each_delivery_once(backen
     let b = Store::connect(&db.url).await.expect("store b");
     let posts: Vec<NewMedia> = (0..POSTS)
         .map(|_| NewMedia {
-            creator_id: creator_id.clone().into(),
+            creator_id: CreatorId::parse(&creator_id).expect("an id"),
             platform: Platform::Instagram,
             post_type: PostType::Story,
             posted_at: Utc::now(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::common::{wait_until, Backend, Receiver, TestApp, WAIT};
 use chrono::Utc;
 use lc_webhooks::dispatch::RetrySchedule;
-use lc_webhooks::domain::{IntegrationId, Outcome, SendResult};
+use lc_webhooks::domain::{DeliveryId, Id, IntegrationId, Outcome, SendResult};
 use lc_webhooks::store::Store;
 use serde_json::json;
 use sqlx::AnyPool;
@@ -21,7 +21,7 @@ fn result(
     outcome: Outcome,
 ) -> SendResult {
     SendResult {
-        delivery_id: delivery_id.into(),
+        delivery_id: DeliveryId::parse(delivery_id).expect("an id"),
         integration_id: integration_id.clone(),
         request_headers: Default::default(),
         attempt_number: number,
@@ -95,7 +95,7 @@ async fn a_result_after_the_lease_was_taken_over_leaves_the_delivery_to_the_new_
         .await
         .expect("claim b");
     assert_eq!(b.len(), 1, "an expired lease is claimable");
-    assert_eq!(b[0].delivery_id.as_str(), id);
+    assert_eq!(b[0].delivery_id.to_string(), id);
 
     // A's late success is logged but is not A's to settle.
     store

@@ -43,6 +43,11 @@ async fn migrate_as_of(pool: &AnyPool, backend: Backend, before: i64) {
         .expect("older schema");
 }
 
+/// The id the older version's rows below give delivery `name`.
+fn id(name: &str) -> String {
+    format!("0190a000-0000-7000-8000-0000000000{name}")
+}
+
 async fn the_status_filter_finds_deliveries_written_before_the_upgrade(backend: Backend) {
     let Some(db) = TestDb::create(backend).await else {
         return;
@@ -58,14 +63,15 @@ async fn the_status_filter_finds_deliveries_written_before_the_upgrade(backend: 
         Backend::Postgres => 3,
     };
     migrate_as_of(&pool, backend, before).await;
-    sqlx::raw_sql(
+    let (i, d1, d2, d3, d4) = (id("0a"), id("d1"), id("d2"), id("d3"), id("d4"));
+    sqlx::raw_sql(&format!(
         "INSERT INTO integrations (id, name, url, api_key, auth_header, auth_prefix, active, created_at, updated_at)
-             VALUES ('i', 'old', 'http://127.0.0.1:9/hook', 'key', 'Authorization', 'Bearer ', 1, 0, 0);
+             VALUES ('{i}', 'old', 'http://127.0.0.1:9/hook', 'key', 'Authorization', 'Bearer ', 1, 0, 0);
          INSERT INTO deliveries (id, integration_id, status, created_at)
-             VALUES ('d1', 'i', 'succeeded', 0), ('d2', 'i', 'failed', 0), ('d3', 'i', 'pending', 0),
-                    ('d4', 'i', 'failed', 0);
-         INSERT INTO delivery_queue (delivery_id, integration_id, due_at) VALUES ('d3', 'i', 0);",
-    )
+             VALUES ('{d1}', '{i}', 'succeeded', 0), ('{d2}', '{i}', 'failed', 0),
+                    ('{d3}', '{i}', 'pending', 0), ('{d4}', '{i}', 'failed', 0);
+         INSERT INTO delivery_queue (delivery_id, integration_id, due_at) VALUES ('{d3}', '{i}', 0);",
+    ))
     .execute(&pool)
     .await
     .expect("an older version's log");
@@ -77,9 +83,9 @@ async fn the_status_filter_finds_deliveries_written_before_the_upgrade(backend: 
         cursor: None,
     };
     for (status, expected) in [
-        (DeliveryStatus::Succeeded, vec!["d1"]),
-        (DeliveryStatus::Failed, vec!["d2", "d4"]),
-        (DeliveryStatus::Pending, vec!["d3"]),
+        (DeliveryStatus::Succeeded, vec![id("d1")]),
+        (DeliveryStatus::Failed, vec![id("d2"), id("d4")]),
+        (DeliveryStatus::Pending, vec![id("d3")]),
     ] {
         let filter = DeliveryFilter {
             status: Some(status),
@@ -87,7 +93,7 @@ async fn the_status_filter_finds_deliveries_written_before_the_upgrade(backend: 
             ..DeliveryFilter::default()
         };
         let listed = store.list_deliveries(&filter, &page).await.expect("list");
-        let ids: Vec<&str> = listed.items.iter().map(|d| d.id.as_str()).collect();
+        let ids: Vec<String> = listed.items.iter().map(|d| d.id.to_string()).collect();
         assert_eq!(ids, expected, "{status:?}");
     }
     store.close().await;

@@ -67,10 +67,10 @@ pub(super) async fn ingest(
     let mut results = Vec::with_capacity(requests.len());
     let mut posts = Vec::new();
     for request in requests {
-        let mut unknown: Vec<&str> = request
+        let mut unknown: Vec<String> = request
             .iter()
             .filter(|p| !creators.contains_key(&p.creator_id))
-            .map(|p| p.creator_id.as_str())
+            .map(|p| p.creator_id.to_string())
             .collect();
         if !unknown.is_empty() {
             unknown.sort_unstable();

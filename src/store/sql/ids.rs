@@ -1,4 +1,5 @@
-//! The id types as columns: text on both databases.
+//! The id types as columns: their text (lowercase, hyphenated) on both databases, parsed back
+//! into a UUID when read, so a stored row is where an id enters as much as a request is.
 
 use std::borrow::Cow;
 
@@ -8,13 +9,18 @@ use sqlx::sqlite::{SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Postgres, Sqlite, Type};
 
 use super::statement::{text_arg, Arg, Text, Value};
-use crate::domain::{CreatorId, DeliveryId, FulfillmentId, IntegrationId, MediaId, RuleId};
+use crate::domain::{CreatorId, DeliveryId, FulfillmentId, Id, IntegrationId, MediaId, RuleId};
+
+/// A stored id: anything but one is a corrupt row.
+fn parse<T: Id>(raw: &str) -> Result<T, BoxDynError> {
+    T::parse(raw).ok_or_else(|| format!("stored id `{}` is not a UUID", raw.escape_debug()).into())
+}
 
 macro_rules! text_columns {
     ($($name:ty),+) => {$(
         impl<'a> Text<'a> for &'a $name {
             fn text(self) -> Cow<'a, str> {
-                Cow::Borrowed(self.as_str())
+                Cow::Owned(self.to_string())
             }
         }
 
@@ -28,7 +34,7 @@ macro_rules! text_columns {
 
         impl<'r> Decode<'r, Sqlite> for $name {
             fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-                <&str as Decode<'r, Sqlite>>::decode(value).map(<$name>::from)
+                parse(<&str as Decode<'r, Sqlite>>::decode(value)?)
             }
         }
 
@@ -40,13 +46,13 @@ macro_rules! text_columns {
 
         impl<'r> Decode<'r, Postgres> for $name {
             fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-                <&str as Decode<'r, Postgres>>::decode(value).map(<$name>::from)
+                parse(<&str as Decode<'r, Postgres>>::decode(value)?)
             }
         }
 
         impl super::write::Field for &$name {
             fn value(&self) -> Value<'_> {
-                Value::Text(Some(Cow::Borrowed(self.as_str())))
+                Value::Text(Some(Cow::Owned(self.to_string())))
             }
         }
 
