@@ -37,5 +37,5 @@ pub use rule::{
     check_count, check_platforms, check_window_days, NewRule, Reward, Rule, RulePatch, MAX_COUNT,
     MAX_WINDOW_DAYS,
 };
-pub use secret::Secret;
+pub use secret::{key_hint, Secret};
 pub use webhook_url::WebhookUrl;

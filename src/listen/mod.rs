@@ -86,7 +86,12 @@ pub async fn run(
 fn print_banner(config: &ListenConfig, addr: SocketAddr) {
     let e = &config.expect;
     let key = match &e.api_key {
-        Some(k) => format!("checking {}: {}{}", e.auth_header, e.auth_prefix, k.hint()),
+        Some(k) => format!(
+            "checking {}: {}{}",
+            e.auth_header,
+            e.auth_prefix,
+            check::shown(k.expose())
+        ),
         None => "not checking the API key (give --api-key)".into(),
     };
     let signature = if e.signing_secret.is_some() {

@@ -127,6 +127,10 @@ async fn a_webhook_with_the_right_key_is_printed_and_answered_200(backend: Backe
     let code = d["payload"]["discountCode"].as_str().unwrap();
     assert!(summary.contains(code), "{summary}");
     assert!(text.contains("signature valid"), "{text}");
+    assert!(
+        text.contains("  ok    Authorization Bearer …6789 (25 characters)\n"),
+        "the key's hint and length, as the API shows them: {text}"
+    );
     assert!(text.contains("\"medias\""), "the pretty JSON body: {text}");
     assert!(
         !text.contains(KEY),
