@@ -36,10 +36,11 @@ pub struct ListenConfig {
 
 #[derive(Debug, Error)]
 pub enum ListenError {
-    #[error("cannot listen on {addr} (--listen / LC_RECEIVER_LISTEN): {source}")]
+    #[error("cannot listen on {addr} (--listen / LC_RECEIVER_LISTEN): {source}{hint}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
+        hint: &'static str,
     },
     #[error("cannot build the HTTP client for --forward-to: {0}")]
     Client(#[from] reqwest::Error),
@@ -63,6 +64,7 @@ pub async fn run(
         .await
         .map_err(|source| ListenError::Bind {
             addr: config.addr,
+            hint: crate::config::bind_hint(&source),
             source,
         })?;
     let addr = listener.local_addr().map_err(ListenError::Serve)?;

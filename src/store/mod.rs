@@ -39,7 +39,7 @@ use crate::error::{Error, Result};
 use crate::telemetry;
 
 pub use backlog::Backlog;
-pub use connect_failure::describe_connect_failure;
+pub use connect_failure::{describe_connect_failure, describe_database};
 pub use evaluate::{Evaluated, Evaluation, Ingested, Lease, Leased};
 pub use full::storage_full;
 pub use integrations::IntegrationStates;
