@@ -10,8 +10,8 @@ use super::error::ApiResult;
 use super::extract::{IdPath, JsonBody, PageParams, Params};
 use super::AppState;
 use crate::domain::{
-    check_count, check_platforms, check_window_days, IntegrationId, Name, NewRule, Page, Platform,
-    PostType, Reward, Rule, RuleId, RulePatch,
+    check_count, check_platforms, check_window_days, IntegrationId, Invalid, Name, NewRule, Page,
+    Platform, PostType, Problem, Reward, Rule, RuleId, RulePatch,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -51,9 +51,14 @@ struct CreateRule {
     #[schema(min_items = 1)]
     platforms: Option<Vec<Platform>>,
     /// Posts it takes to earn the reward.
+    #[serde(deserialize_with = "crate::domain::whole_number::deserialize")]
     #[schema(minimum = 1, maximum = 10000)]
     count: u32,
     /// The counted posts must all fall within this many days; absent or `null`: no window.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::option::deserialize"
+    )]
     #[schema(minimum = 1, maximum = 3650)]
     window_days: Option<u32>,
     /// `true`: every further `count` posts earn again. Default `false`: once per creator.
@@ -78,10 +83,17 @@ struct UpdateRule {
     #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
     #[schema(value_type = Option<Vec<Platform>>, min_items = 1)]
     platforms: Option<Option<Vec<Platform>>>,
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::option::deserialize"
+    )]
     #[schema(minimum = 1, maximum = 10000)]
     count: Option<u32>,
     /// `null`: no window.
-    #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::nullable::deserialize"
+    )]
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
     window_days: Option<Option<u32>>,
     repeatable: Option<bool>,
@@ -104,7 +116,8 @@ struct UpdateRule {
         ("GetRule" = (operation_id = "getRule", parameters(("id" = "$response.body#/id")))),
         ("UpdateRule" = (operation_id = "updateRule", parameters(("id" = "$response.body#/id")))),
         ("DeleteRule" = (operation_id = "deleteRule", parameters(("id" = "$response.body#/id")))),
-    ))),
+    )),
+    (status = 409, description = "`integrationIds` names an integration that does not exist or was deleted (`unknown_integration`)", body = super::error::ErrorBody)),
 )]
 async fn create(
     State(s): State<AppState>,
@@ -119,7 +132,7 @@ async fn create(
         window_days: req.window_days.map(check_window_days).transpose()?,
         repeatable: req.repeatable.unwrap_or(false),
         reward: req.reward,
-        integration_ids: req.integration_ids.map(integration_ids),
+        integration_ids: req.integration_ids.map(integration_ids).transpose()?,
         active: req.active.unwrap_or(true),
     };
     let rule = s.store.create_rule(new).await?;
@@ -180,7 +193,10 @@ async fn show(State(s): State<AppState>, IdPath(id): IdPath<RuleId>) -> ApiResul
     operation_id = "updateRule",
     params(("id" = String, Path, format = Uuid, description = "The rule's id")),
     request_body = UpdateRule,
-    responses((status = 200, description = "The rule as changed", body = RuleView)),
+    responses(
+        (status = 200, description = "The rule as changed", body = RuleView),
+        (status = 409, description = "`integrationIds` names an integration that does not exist or was deleted (`unknown_integration`); nothing changes", body = super::error::ErrorBody),
+    ),
 )]
 async fn update(
     State(s): State<AppState>,
@@ -204,7 +220,10 @@ async fn update(
             .transpose()?,
         repeatable: req.repeatable,
         reward: req.reward,
-        integration_ids: req.integration_ids.map(|ids| ids.map(integration_ids)),
+        integration_ids: req
+            .integration_ids
+            .map(|ids| ids.map(integration_ids).transpose())
+            .transpose()?,
         active: req.active,
     };
     Ok(Json(
@@ -212,9 +231,20 @@ async fn update(
     ))
 }
 
-/// Ids as given: whether each names an integration is checked where the rule is written.
-fn integration_ids(ids: Vec<String>) -> Vec<IntegrationId> {
-    ids.into_iter().map(IntegrationId::from).collect()
+/// Ids, each well formed; whether each names an integration is checked where the rule is written.
+fn integration_ids(ids: Vec<String>) -> Result<Vec<IntegrationId>, Invalid> {
+    ids.into_iter()
+        .map(|id| {
+            if IntegrationId::is_well_formed(&id) {
+                Ok(IntegrationId::from(id))
+            } else {
+                Err(Invalid::new(
+                    Problem::IntegrationId,
+                    format!("integrationIds: `{}` is not an id", id.escape_debug()),
+                ))
+            }
+        })
+        .collect()
 }
 
 /// Deletes the rule; its fulfillments stay readable.

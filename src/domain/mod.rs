@@ -17,6 +17,7 @@ mod schema;
 mod secret;
 pub mod time;
 mod webhook_url;
+pub mod whole_number;
 
 pub use creator::{Creator, Email, NewCreator, Username};
 pub use credentials::{
