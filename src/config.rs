@@ -12,14 +12,24 @@ use crate::domain::Secret;
 
 pub const DEFAULT_SQLITE_URL: &str = "sqlite://data/lc-webhooks.db";
 
+/// What `serve` runs, said by `--help` and by `serve --help` alike.
+const SERVES: &str = "the web console at / (integrations, rewards, creators, the delivery \
+    log), the REST API under /v1 (reference at /docs), the rule evaluator and the dispatcher, on \
+    an SQLite file in ./data/ unless --database-url says otherwise. With the defaults: open \
+    http://127.0.0.1:8080/ in a browser.";
+
+/// How every duration flag is written, as `parse_duration` reads it.
+pub const DURATION_UNITS: &str = "a whole number and a unit: ms, s, m, h or d";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "lc-webhooks",
     version,
-    about = "Reward rules and durable outbound webhooks for creator posts",
-    long_about = "Reward rules and durable outbound webhooks for creator posts.\n\n\
-        Without a subcommand it serves: the REST API (reference at /docs), the rule evaluator and \
-        the dispatcher, on an SQLite file in ./data/ unless --database-url says otherwise.",
+    about = "Reward rules and durable outbound webhooks for creator posts, with a web console",
+    long_about = format!(
+        "Reward rules and durable outbound webhooks for creator posts, with a web console.\n\n\
+         Without a subcommand it serves: {SERVES}"
+    ),
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -32,7 +42,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the API, the rule evaluator and the dispatcher (what runs without a subcommand).
+    /// Run the console, the API, the rule evaluator and the dispatcher (what runs without a
+    /// subcommand).
+    #[command(long_about = format!(
+        "Run the service (what runs without a subcommand): {SERVES}"
+    ))]
     Serve(ServeArgs),
     /// Apply the database migrations and exit (`serve` also applies them at start).
     Migrate(StoreArgs),
@@ -55,19 +69,20 @@ pub struct HealthcheckArgs {
     #[arg(
         long,
         env = "LC_HEALTHCHECK_URL",
+        hide_env_values = true,
         default_value = "http://127.0.0.1:8080/healthz",
         value_name = "URL"
     )]
     pub url: url::Url,
-    /// How long to wait for the answer (unit `ms`, `s`, `m`).
-    #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = parse_duration)]
+    /// How long to wait for the answer (a whole number and a unit: ms, s, m, h or d).
+    #[arg(long, env = "LC_HEALTHCHECK_TIMEOUT", hide_env_values = true, default_value = "3s", value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ListenArgs {
     /// The address to receive webhooks on, IP:PORT or localhost:PORT; every path is accepted.
-    #[arg(long, env = "LC_RECEIVER_LISTEN", default_value = "127.0.0.1:9000", value_name = "ADDR", value_parser = parse_listen)]
+    #[arg(long, env = "LC_RECEIVER_LISTEN", hide_env_values = true, default_value = "127.0.0.1:9000", value_name = "ADDR", value_parser = parse_listen)]
     pub listen: SocketAddr,
     /// The API key webhooks must carry; a webhook without it is answered 401. Without this flag
     /// the key is shown (its last characters only), not checked.
@@ -79,30 +94,36 @@ pub struct ListenArgs {
     )]
     pub api_key: Option<String>,
     /// The header the key comes in, as the integration's authHeader.
-    #[arg(long, env = "LC_RECEIVER_AUTH_HEADER", default_value = crate::domain::DEFAULT_AUTH_HEADER, value_name = "NAME")]
+    #[arg(long, env = "LC_RECEIVER_AUTH_HEADER", hide_env_values = true, default_value = crate::domain::DEFAULT_AUTH_HEADER, value_name = "NAME")]
     pub auth_header: String,
     /// What comes before the key in that header, as the integration's authPrefix.
-    #[arg(long, env = "LC_RECEIVER_AUTH_PREFIX", default_value = crate::domain::DEFAULT_AUTH_PREFIX, value_name = "TEXT")]
+    #[arg(long, env = "LC_RECEIVER_AUTH_PREFIX", hide_env_values = true, default_value = crate::domain::DEFAULT_AUTH_PREFIX, value_name = "TEXT")]
     pub auth_prefix: String,
     /// The integration's signing secret (`whsec_…`): every webhook's `webhook-signature` is
-    /// checked, and a wrong or missing one is answered 401.
+    /// checked, and a wrong or missing one is answered 401. Prefer LC_RECEIVER_SIGNING_SECRET: a
+    /// flag leaves the secret in the command line (and in cargo's `Running` line).
     #[arg(long, env = "LC_RECEIVER_SIGNING_SECRET", hide_env_values = true, value_name = "SECRET", value_parser = parse_signing_secret)]
     pub signing_secret: Option<String>,
     /// How far `webhook-timestamp` may be from this clock before a signed webhook is refused
-    /// (unit `s`, `m`, `h`).
-    #[arg(long, env = "LC_RECEIVER_TOLERANCE", default_value = "5m", value_name = "DURATION", value_parser = parse_duration)]
+    /// (a whole number and a unit: ms, s, m, h or d).
+    #[arg(long, env = "LC_RECEIVER_TOLERANCE", hide_env_values = true, default_value = "5m", value_name = "DURATION", value_parser = parse_duration)]
     pub tolerance: Duration,
     /// The share of webhooks (that passed the checks) answered 503 on purpose, 0.0 to 1.0, to
     /// watch retries happen.
-    #[arg(long, env = "LC_RECEIVER_FAIL_RATE", default_value_t = 0.0, value_name = "RATE", value_parser = parse_fail_rate)]
+    #[arg(long, env = "LC_RECEIVER_FAIL_RATE", hide_env_values = true, default_value_t = 0.0, value_name = "RATE", value_parser = parse_fail_rate)]
     pub fail_rate: f64,
-    /// How long to wait before answering each webhook (unit `ms`, `s`, `m`), to watch timeouts
-    /// and slow receivers.
-    #[arg(long, env = "LC_RECEIVER_DELAY", default_value = "0s", value_name = "DURATION", value_parser = parse_duration)]
+    /// How long to wait before answering each webhook, to watch timeouts and slow receivers
+    /// (a whole number and a unit: ms, s, m, h or d).
+    #[arg(long, env = "LC_RECEIVER_DELAY", hide_env_values = true, default_value = "0s", value_name = "DURATION", value_parser = parse_duration)]
     pub delay: Duration,
     /// Pass each webhook that passed the checks on to this URL (your own receiver), with its
     /// headers, and answer with what it answered.
-    #[arg(long, env = "LC_RECEIVER_FORWARD_TO", value_name = "URL")]
+    #[arg(
+        long,
+        env = "LC_RECEIVER_FORWARD_TO",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub forward_to: Option<url::Url>,
 }
 
@@ -125,7 +146,7 @@ fn parse_fail_rate(s: &str) -> Result<f64, String> {
 pub struct StoreArgs {
     /// The database: `sqlite://PATH` (the file and its folder are created on first start) or
     /// `postgres://USER[:PASSWORD]@HOST:PORT/DATABASE` (the database must exist).
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_SQLITE_URL, value_name = "URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, default_value = DEFAULT_SQLITE_URL, value_name = "URL")]
     pub database_url: String,
 }
 
@@ -145,7 +166,7 @@ pub struct ServeArgs {
     pub store: StoreArgs,
     /// The address the API listens on: IP:PORT (`127.0.0.1:8080`, `[::1]:8080`, `0.0.0.0:8080`)
     /// or `localhost:PORT`. A non-loopback address needs --admin-token.
-    #[arg(long, env = "LC_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR", value_parser = parse_listen)]
+    #[arg(long, env = "LC_LISTEN", hide_env_values = true, default_value = "127.0.0.1:8080", value_name = "ADDR", value_parser = parse_listen)]
     pub listen: SocketAddr,
     /// When set, every `/v1` request needs `Authorization: Bearer <token>`. Without it the API
     /// is open, and the service refuses to listen on a non-loopback address.
@@ -156,46 +177,46 @@ pub struct ServeArgs {
         value_name = "TOKEN"
     )]
     pub admin_token: Option<String>,
-    /// The waits between attempts of a delivery, comma-separated, each a whole number with a
-    /// unit (`ms`, `s`, `m`, `h`, `d`). The first attempt is immediate, so N delays mean at most
-    /// N + 1 attempts; `none` means a single attempt.
-    #[arg(long, env = "LC_RETRY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h,10h", value_name = "DELAYS", value_parser = RetrySchedule::parse)]
+    /// The waits between attempts of a delivery, comma-separated, each a duration (a whole
+    /// number and a unit: ms, s, m, h or d). The first attempt is immediate, so N delays mean at
+    /// most N + 1 attempts; `none` means a single attempt.
+    #[arg(long, env = "LC_RETRY_SCHEDULE", hide_env_values = true, default_value = "5s,5m,30m,2h,5h,10h,10h", value_name = "DELAYS", value_parser = RetrySchedule::parse)]
     pub retry_schedule: RetrySchedule,
-    /// How long one attempt may take, connecting included, before it counts as failed (unit
-    /// `ms`, `s`, `m`, `h`).
-    #[arg(long, env = "LC_HTTP_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    /// How long one attempt may take, connecting included, before it counts as failed (a whole
+    /// number and a unit: ms, s, m, h or d).
+    #[arg(long, env = "LC_HTTP_TIMEOUT", hide_env_values = true, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
     pub http_timeout: Duration,
     /// How long a claimed delivery stays leased to this instance. If the instance dies, another
     /// (or the restarted one) sends the delivery again after this long. Must exceed
-    /// --http-timeout.
-    #[arg(long, env = "LC_LEASE_TIME", default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
+    /// --http-timeout (a whole number and a unit: ms, s, m, h or d).
+    #[arg(long, env = "LC_LEASE_TIME", hide_env_values = true, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
     pub lease_time: Duration,
     /// Webhook sends in flight at once, over all integrations (1 or more).
-    #[arg(long, env = "LC_MAX_IN_FLIGHT", default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, env = "LC_MAX_IN_FLIGHT", hide_env_values = true, default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_in_flight: u32,
     /// Webhook sends in flight at once to one integration (1 or more), so a slow receiver
     /// cannot take every slot.
-    #[arg(long, env = "LC_MAX_IN_FLIGHT_PER_INTEGRATION", default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, env = "LC_MAX_IN_FLIGHT_PER_INTEGRATION", hide_env_values = true, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_in_flight_per_integration: u32,
     /// Also refuse loopback, private and shared addresses (127.0.0.0/8, ::1, 10/8, 172.16/12,
     /// 192.168/16, 100.64/10, fc00::/7) as webhook targets, on registration and on every
     /// connection. Turn it on wherever users you do not control register URLs. Link-local,
     /// metadata, unspecified and multicast addresses are refused always.
-    #[arg(long, env = "LC_BLOCK_PRIVATE_TARGETS", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "LC_BLOCK_PRIVATE_TARGETS", hide_env_values = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub block_private_targets: bool,
     /// Exceptions to --block-private-targets: comma-separated CIDRs (`10.0.4.0/24,fd12::/64`)
     /// that webhooks may reach, such as an internal receiver.
-    #[arg(long, env = "LC_ALLOW_TARGETS", value_name = "CIDRS", value_delimiter = ',', value_parser = parse_cidr)]
+    #[arg(long, env = "LC_ALLOW_TARGETS", hide_env_values = true, value_name = "CIDRS", value_delimiter = ',', value_parser = parse_cidr)]
     pub allow_targets: Vec<ipnet::IpNet>,
     /// Disable an integration automatically once every attempt to it has failed for this long
     /// (at least three attempts, none succeeded since the first); its deliveries wait until it
-    /// is made active again (unit `s`, `m`, `h`, `d`).
-    #[arg(long, env = "LC_DISABLE_AFTER", default_value = "5d", value_name = "DURATION", value_parser = parse_duration)]
+    /// is made active again (a whole number and a unit: ms, s, m, h or d).
+    #[arg(long, env = "LC_DISABLE_AFTER", hide_env_values = true, default_value = "5d", value_name = "DURATION", value_parser = parse_duration)]
     pub disable_after: Duration,
     /// How long the attempts (with their response bodies) of settled deliveries are kept; older
     /// ones are deleted in the background. Deliveries keep their summary, rewards are kept
-    /// (unit `s`, `m`, `h`, `d`).
-    #[arg(long, env = "LC_RETENTION", default_value = "30d", value_name = "DURATION", value_parser = parse_duration)]
+    /// (a whole number and a unit: ms, s, m, h or d).
+    #[arg(long, env = "LC_RETENTION", hide_env_values = true, default_value = "30d", value_name = "DURATION", value_parser = parse_duration)]
     pub retention: Duration,
 }
 
@@ -307,6 +328,22 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     }
 }
 
+/// What to do when an address cannot be listened on (`serve` and `listen` alike).
+pub fn bind_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "; another process (another lc-webhooks?) holds that port: stop it or pick another"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "; this machine has no such address: use 127.0.0.1 or one of its own"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "; ports below 1024 need privileges: pick a higher one"
+        }
+        _ => "",
+    }
+}
+
 /// Parses `250ms`, `5s`, `5m`, `2h`, `5d`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -334,9 +371,44 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("`{s}` is too long"))
 }
 
+/// A duration as `parse_duration` reads it, in the largest unit that holds it exactly: `500ms`,
+/// `90s`, `5m`, `10h`, `5d`.
+pub fn format_duration(d: Duration) -> String {
+    let millis = d.as_millis();
+    let units = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+    ];
+    for (size, unit) in units {
+        if millis > 0 && millis % size == 0 {
+            return format!("{}{unit}", millis / size);
+        }
+    }
+    format!("{millis}ms")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_written_as_they_are_read() {
+        for (text, back) in [
+            ("500ms", "500ms"),
+            ("43s", "43s"),
+            ("5m", "5m"),
+            ("90s", "90s"),
+            ("120s", "2m"),
+            ("48h", "2d"),
+            ("0s", "0ms"),
+        ] {
+            let d = parse_duration(text).expect("parses");
+            assert_eq!(format_duration(d), back, "{text}");
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{text}");
+        }
+    }
 
     #[test]
     fn durations_take_every_unit() {

@@ -179,6 +179,21 @@ impl Payload {
     }
 }
 
+/// The schema of a stored body in either format: what a delivery shows as its `payload`.
+pub fn either_format() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::{OneOfBuilder, Ref, RefOr};
+    let one_of = OneOfBuilder::new()
+        .description(Some(
+            "`Payload` for an integration with `payloadFormat: \"medias\"` (the default), \
+             `PostsPayload` for `\"posts\"`.",
+        ))
+        .item(Ref::from_schema_name(Payload::name()))
+        .item(Ref::from_schema_name(PostsPayload::name()))
+        .build();
+    RefOr::T(Schema::OneOf(one_of))
+}
+
 /// Test data for the Test button: any subset of the payload's keys; the rest are the sample's
 /// (`creator@example.com`, `instagram.username`, …).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -206,10 +221,15 @@ pub struct TestData {
 pub struct TestMedia {
     pub lc_id: Option<String>,
     /// RFC 3339 or the seed's format; written in the seed's format.
+    #[schema(schema_with = sample_posted_at)]
     pub posted_at: Option<String>,
     pub post_type: Option<PostType>,
     /// Sent only in the `posts` format; default `instagram`.
     pub platform: Option<PostPlatform>,
+}
+
+fn sample_posted_at() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    time::timestamp_input_schema("the sample's")
 }
 
 impl TestData {

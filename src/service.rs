@@ -1,6 +1,6 @@
 //! Wires the store, the evaluator, the dispatcher and the API into one running service.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -10,13 +10,13 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState};
-use crate::config::Settings;
+use crate::config::{bind_hint, Settings};
 use crate::dispatch::{Dispatcher, DispatcherConfig, Recorder, Sender};
 use crate::domain::{DeliveryId, Lease};
 use crate::evaluator::run_evaluator;
 use crate::ingest::Ingester;
 use crate::retention;
-use crate::store::{describe_connect_failure, Store, StoreOptions};
+use crate::store::{describe_connect_failure, describe_database, Store, StoreOptions};
 
 /// How long sends in flight may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -37,19 +37,6 @@ pub enum StartError {
     },
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
-}
-
-fn listen_hint(e: &std::io::Error) -> &'static str {
-    match e.kind() {
-        std::io::ErrorKind::AddrInUse => {
-            "; another process (another lc-webhooks?) holds that port: stop it or pick another"
-        }
-        std::io::ErrorKind::AddrNotAvailable => {
-            "; this machine has no such address: use 127.0.0.1 or one of its own"
-        }
-        std::io::ErrorKind::PermissionDenied => "; ports below 1024 need privileges: use 8080",
-        _ => "",
-    }
 }
 
 /// A started service. Dropping it does not stop it; call [`Running::shutdown`].
@@ -91,7 +78,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     store.migrate().await.map_err(unreachable)?;
     let listen_failed = |source: std::io::Error| StartError::Listen {
         addr: settings.listen,
-        hint: listen_hint(&source),
+        hint: bind_hint(&source),
         source,
     };
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -188,7 +175,13 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         stopped,
         SHUTDOWN_GRACE,
     )));
-    tracing::info!(%addr, store = store.database(), "lc-webhooks listening");
+    let here = clickable(addr);
+    tracing::info!(
+        "lc-webhooks listening on {addr}: console {here}/, API reference {here}/docs; database: \
+         {}; retry schedule {}",
+        describe_database(&settings.database_url),
+        settings.retry_schedule.describe()
+    );
     Ok(Running {
         addr,
         store,
@@ -196,6 +189,17 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         tasks,
         recorder_tasks,
     })
+}
+
+/// The address as a browser can open it: an unspecified address (`0.0.0.0`) is reached on
+/// loopback from this machine.
+fn clickable(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 async fn maintain_periodically(store: Store, mut shutdown: watch::Receiver<bool>) {

@@ -1,6 +1,6 @@
 //! Schema-driven fuzzing: schemathesis, driven by the served `/openapi.json`, against the real
-//! binary on a fresh database of each store, every check but `positive_data_acceptance`, all
-//! phases including the stateful one (the document's links). `.ci/schemathesis.sh` does the
+//! binary on a fresh database of each store, every check (schema-valid input must be accepted,
+//! schema-invalid input refused), all phases including the stateful one (the document's links). `.ci/schemathesis.sh` does the
 //! work inside a network namespace with only loopback, so no fuzzed webhook URL leaves the
 //! machine; that needs root (`unshare`), python3 and PyPI the first time. Under `CI=true` it
 //! must run; elsewhere it is skipped, with the reason, when it cannot.

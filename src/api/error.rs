@@ -60,8 +60,15 @@ impl ApiError {
 }
 
 impl From<Invalid> for ApiError {
+    /// A well-formed id that names nothing (or nothing any more) is valid input that the
+    /// current state refuses, as retrying a delivery of a deleted integration is: a 409. Every
+    /// other refused value is a 422.
     fn from(e: Invalid) -> Self {
-        ApiError::invalid(problem_code(e.problem), e.message)
+        let status = match e.problem {
+            Problem::UnknownCreator | Problem::UnknownIntegration => StatusCode::CONFLICT,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, problem_code(e.problem), e.message)
     }
 }
 
@@ -80,6 +87,7 @@ fn problem_code(problem: Problem) -> &'static str {
         Problem::Platforms => "invalid_platforms",
         Problem::CodePrefix => "invalid_code_prefix",
         Problem::CreatorId => "invalid_creator_id",
+        Problem::IntegrationId => "invalid_integration_id",
         Problem::PostedAt => "invalid_posted_at",
         Problem::Batch => "invalid_batch",
         Problem::PayloadFormat => "invalid_payload_format",

@@ -40,7 +40,10 @@ struct Items<T> {
     tag = "media",
     operation_id = "createMedia",
     request_body = MediaInput,
-    responses((status = 201, description = "Stored; it will be evaluated exactly once", body = Media)),
+    responses(
+        (status = 201, description = "Stored; it will be evaluated exactly once", body = Media),
+        (status = 409, description = "`creatorId` names no creator (`unknown_creator`)", body = super::error::ErrorBody),
+    ),
 )]
 async fn create(
     State(s): State<AppState>,
@@ -63,7 +66,10 @@ async fn create(
     tag = "media",
     operation_id = "createMediaBatch",
     request_body = Batch,
-    responses((status = 201, description = "Every post stored", body = Items<Media>)),
+    responses(
+        (status = 201, description = "Every post stored", body = Items<Media>),
+        (status = 409, description = "A `creatorId` names no creator (`unknown_creator`, listing them); nothing is stored", body = super::error::ErrorBody),
+    ),
 )]
 async fn create_batch(
     State(s): State<AppState>,

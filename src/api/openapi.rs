@@ -7,8 +7,8 @@ use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
-    ContentBuilder, HttpMethod, InfoBuilder, LicenseBuilder, OneOfBuilder, OpenApi, PathItem,
-    PathsBuilder, Ref, RefOr, Required, ResponseBuilder,
+    ContentBuilder, HttpMethod, InfoBuilder, LicenseBuilder, OpenApi, PathItem, PathsBuilder, Ref,
+    RefOr, Required, ResponseBuilder,
 };
 use utoipa::{PartialSchema, ToSchema};
 
@@ -25,7 +25,8 @@ with durable retries and a delivery log.
 
 * **Errors** are `{\"error\": {\"code\": \"snake_case\", \"message\": \"…\"}}`: `400` a malformed \
 request (JSON that does not parse, a query parameter the operation does not take, a cursor that is \
-not an id), `401` a missing or wrong admin token, `404` no such thing, `409` a conflict, `413` a \
+not an id), `401` a missing or wrong admin token, `404` no such thing, `409` a conflict (an email \
+taken, a delivery still pending, an id in the body that names nothing), `413` a \
 body over 1 MiB, `422` well-formed input with a value that is refused, `503` the database is not \
 answering.
 * **Lists** are `{\"items\": [...], \"nextCursor\": \"…\"|null}`: pass `nextCursor` back as \
@@ -127,7 +128,7 @@ const ERRORS: &[(&str, &str)] = &[
     ("401", "The admin token is missing or wrong (`unauthorized`)"),
     ("404", "No such thing (`not_found`)"),
     ("413", "The body is larger than 1 MiB (`payload_too_large`)"),
-    ("422", "Well-formed, but a value is refused: the code names it (`invalid_url`, `invalid_count`, `unknown_creator`, `invalid_limit`, …)"),
+    ("422", "Well-formed, but a value is refused: the code names it (`invalid_url`, `invalid_count`, `invalid_creator_id`, `invalid_limit`, …)"),
     ("500", "Something failed inside the service (`internal`); details are in its log"),
     ("503", "The database is not answering (`store_unavailable`); try again"),
 ];
@@ -245,15 +246,7 @@ fn webhooks() -> utoipa::openapi::Paths {
                 .content(
                     "application/json",
                     ContentBuilder::new()
-                        .schema(Some(
-                            OneOfBuilder::new()
-                                .description(Some(
-                                    "`Payload` for an integration with `payloadFormat: \"medias\"` \
-                                     (the default), `PostsPayload` for `\"posts\"`.",
-                                ))
-                                .item(Ref::from_schema_name(Payload::name()))
-                                .item(Ref::from_schema_name(PostsPayload::name())),
-                        ))
+                        .schema(Some(crate::payload::either_format()))
                         .build(),
                 )
                 .build(),

@@ -51,9 +51,14 @@ struct CreateRule {
     #[schema(min_items = 1)]
     platforms: Option<Vec<Platform>>,
     /// Posts it takes to earn the reward.
+    #[serde(deserialize_with = "crate::domain::whole_number::deserialize")]
     #[schema(minimum = 1, maximum = 10000)]
     count: u32,
     /// The counted posts must all fall within this many days; absent or `null`: no window.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::option::deserialize"
+    )]
     #[schema(minimum = 1, maximum = 3650)]
     window_days: Option<u32>,
     /// `true`: every further `count` posts earn again. Default `false`: once per creator.
@@ -78,10 +83,17 @@ struct UpdateRule {
     #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
     #[schema(value_type = Option<Vec<Platform>>, min_items = 1)]
     platforms: Option<Option<Vec<Platform>>>,
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::option::deserialize"
+    )]
     #[schema(minimum = 1, maximum = 10000)]
     count: Option<u32>,
     /// `null`: no window.
-    #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::nullable::deserialize"
+    )]
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
     window_days: Option<Option<u32>>,
     repeatable: Option<bool>,
@@ -104,7 +116,8 @@ struct UpdateRule {
         ("GetRule" = (operation_id = "getRule", parameters(("id" = "$response.body#/id")))),
         ("UpdateRule" = (operation_id = "updateRule", parameters(("id" = "$response.body#/id")))),
         ("DeleteRule" = (operation_id = "deleteRule", parameters(("id" = "$response.body#/id")))),
-    ))),
+    )),
+    (status = 409, description = "`integrationIds` names an integration that does not exist or was deleted (`unknown_integration`)", body = super::error::ErrorBody)),
 )]
 async fn create(
     State(s): State<AppState>,
@@ -180,7 +193,10 @@ async fn show(State(s): State<AppState>, IdPath(id): IdPath<RuleId>) -> ApiResul
     operation_id = "updateRule",
     params(("id" = String, Path, format = Uuid, description = "The rule's id")),
     request_body = UpdateRule,
-    responses((status = 200, description = "The rule as changed", body = RuleView)),
+    responses(
+        (status = 200, description = "The rule as changed", body = RuleView),
+        (status = 409, description = "`integrationIds` names an integration that does not exist or was deleted (`unknown_integration`); nothing changes", body = super::error::ErrorBody),
+    ),
 )]
 async fn update(
     State(s): State<AppState>,
@@ -215,30 +231,18 @@ async fn update(
     ))
 }
 
-/// The ids given. Text that is not an id names no integration; whether each id does is checked
-/// where the rule is written.
+/// Ids, each well formed; whether each names an integration is checked where the rule is written.
 fn integration_ids(ids: Vec<String>) -> Result<Vec<IntegrationId>, Invalid> {
-    let mut not_ids: Vec<&str> = ids
-        .iter()
-        .filter(|raw| IntegrationId::parse(raw).is_none())
-        .map(String::as_str)
-        .collect();
-    if !not_ids.is_empty() {
-        not_ids.sort_unstable();
-        not_ids.dedup();
-        let listed: Vec<String> = not_ids
-            .iter()
-            .map(|raw| raw.escape_debug().to_string())
-            .collect();
-        return Err(Invalid::new(
-            Problem::UnknownIntegration,
-            format!("no integration with id {}", listed.join(", ")),
-        ));
-    }
-    Ok(ids
-        .iter()
-        .filter_map(|raw| IntegrationId::parse(raw))
-        .collect())
+    ids.into_iter()
+        .map(|id| {
+            IntegrationId::parse(&id).ok_or_else(|| {
+                Invalid::new(
+                    Problem::IntegrationId,
+                    format!("integrationIds: `{}` is not an id", id.escape_debug()),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Deletes the rule; its fulfillments stay readable.

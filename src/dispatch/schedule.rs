@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use crate::config::parse_duration;
+use crate::config::{format_duration, parse_duration};
 
 /// The delays between attempts. The first attempt is immediate, so `delays.len() + 1`
 /// attempts at most. A delay is a plain function of the attempt number: the next attempt's
@@ -48,6 +48,27 @@ impl RetrySchedule {
         Ok(RetrySchedule { delays })
     }
 
+    /// How long after the first attempt the last one starts when every attempt fails: then
+    /// the delivery is `failed` (`Retry-After` aside).
+    pub fn until_last_attempt(&self) -> Duration {
+        self.delays.iter().sum()
+    }
+
+    /// The schedule in one phrase for the start-up line: `3s,10s,30s (4 attempts, the last 43s
+    /// after the first)`.
+    pub fn describe(&self) -> String {
+        if self.delays.is_empty() {
+            return "none (a single attempt)".into();
+        }
+        let delays: Vec<String> = self.delays.iter().map(|d| format_duration(*d)).collect();
+        format!(
+            "{} ({} attempts, the last {} after the first)",
+            delays.join(","),
+            self.max_attempts(),
+            span(self.until_last_attempt())
+        )
+    }
+
     pub fn max_attempts(&self) -> u32 {
         u32::try_from(self.delays.len() + 1).unwrap_or(u32::MAX)
     }
@@ -66,6 +87,20 @@ impl RetrySchedule {
     }
 }
 
+/// A span for people: `43s`, `27h35m5s`, `1.5s`.
+fn span(d: Duration) -> String {
+    let secs = d.as_secs();
+    if d.subsec_millis() != 0 || secs == 0 {
+        return format!("{}s", d.as_secs_f64());
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    [(h, "h"), (m, "m"), (s, "s")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +112,30 @@ mod tests {
         assert_eq!(s.delay_after(1, None), Some(Duration::from_secs(5)));
         assert_eq!(s.delay_after(7, None), Some(Duration::from_secs(36_000)));
         assert_eq!(s.delay_after(8, None), None);
+    }
+
+    #[test]
+    fn the_schedule_says_when_the_last_attempt_comes() {
+        let short = RetrySchedule::parse("3s,10s,30s").expect("valid");
+        assert_eq!(short.until_last_attempt(), Duration::from_secs(43));
+        assert_eq!(
+            short.describe(),
+            "3s,10s,30s (4 attempts, the last 43s after the first)"
+        );
+        assert_eq!(
+            RetrySchedule::default().describe(),
+            "5s,5m,30m,2h,5h,10h,10h (8 attempts, the last 27h35m5s after the first)"
+        );
+        assert_eq!(
+            RetrySchedule::parse("none").expect("valid").describe(),
+            "none (a single attempt)"
+        );
+        assert_eq!(
+            RetrySchedule::parse("100ms,200ms")
+                .expect("valid")
+                .describe(),
+            "100ms,200ms (3 attempts, the last 0.3s after the first)"
+        );
     }
 
     #[test]

@@ -1,10 +1,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use utoipa::openapi::schema::KnownFormat;
 use utoipa::ToSchema;
 
 use super::invalid::{chars, Invalid, Problem};
-use super::schema::{format, input_schema, string};
+use super::schema::{input_schema, string, CONTROL, SPACE};
 use super::time::serde_rfc3339;
 use super::CreatorId;
 
@@ -12,7 +11,6 @@ use super::CreatorId;
 #[serde(rename_all = "camelCase")]
 pub struct Creator {
     pub id: CreatorId,
-    #[schema(format = Email)]
     pub email: String,
     /// `null` when the creator has no Instagram account.
     #[schema(required = true)]
@@ -62,10 +60,21 @@ impl Email {
     }
 }
 
-input_schema!(Email, || string("An email address.")
-    .format(format(KnownFormat::Email))
-    .max_length(Some(MAX_EMAIL))
-    .examples(["ana@example.com"]));
+/// `local@domain.tld` as `Email::parse` takes it: no spaces or control characters inside, a
+/// domain with a dot that neither starts nor ends it, surrounding spaces trimmed.
+pub(crate) fn email_pattern() -> String {
+    let c = format!("[^@{SPACE}{CONTROL}]");
+    let not_dot = format!("[^.@{SPACE}{CONTROL}]");
+    format!("^[{SPACE}]*{c}+@{not_dot}{c}*\\.{c}*{not_dot}[{SPACE}]*$")
+}
+
+input_schema!(Email, || string(
+    "An email address: `local@domain.tld`, no spaces or control characters; surrounding spaces \
+     are trimmed."
+)
+.max_length(Some(MAX_EMAIL))
+.pattern(Some(email_pattern()))
+.examples(["ana@example.com"]));
 
 /// An Instagram or TikTok handle, without the leading `@`: 1 to 100 characters, no spaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,11 +99,19 @@ impl Username {
     }
 }
 
+/// A handle as `Username::parse` takes it: leading `@`s and surrounding spaces dropped, then
+/// something left, with no space or control character.
+pub(crate) fn username_pattern() -> String {
+    format!("^[{SPACE}]*@*[^@{SPACE}{CONTROL}][^{SPACE}{CONTROL}]*[{SPACE}]*$")
+}
+
 input_schema!(Username, || string(
-    "A social handle; a leading `@` is dropped. `null` or absent: none."
+    "A social handle, no spaces or control characters; leading `@`s and surrounding spaces are \
+     dropped. `null` or absent: none."
 )
 .min_length(Some(1))
 .max_length(Some(MAX_USERNAME))
+.pattern(Some(username_pattern()))
 .examples(["ana.creates"]));
 
 #[cfg(test)]
@@ -131,5 +148,62 @@ mod tests {
         assert!(err.message.contains("ttUsername"), "{err}");
         assert!(Username::parse("igUsername", "@").is_err());
         assert!(Username::parse("igUsername", &"u".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn the_documented_patterns_admit_exactly_what_parse_takes() {
+        use crate::domain::schema::assert_pattern_agrees;
+        assert_pattern_agrees(
+            &username_pattern(),
+            [
+                "ana",
+                "@ana",
+                "@@ana",
+                " @ana ",
+                "@",
+                "@@",
+                "",
+                " ",
+                "@ @ana",
+                "a b",
+                "a\tb",
+                "a@b",
+                "\u{3000}ana",
+                "ana\u{85}",
+                "ana\u{0}",
+                "\u{1c}ana",
+                "ana.creates_1",
+                "\u{a0}@x\u{a0}",
+                "x\u{feff}",
+            ],
+            |s| Username::parse("igUsername", s).is_ok(),
+        );
+        assert_pattern_agrees(
+            &email_pattern(),
+            [
+                "a@b.c",
+                " a@b.c ",
+                "a@b",
+                "@b.c",
+                "a@.b",
+                "a@b.",
+                "a b@c.d",
+                "a@b@c.d",
+                "a@b..c",
+                "a\0@b.c",
+                "ä@ö.de",
+                "a@b.c\u{a0}",
+                "a@b.c\u{1c}",
+                "",
+                "@",
+                "a@",
+                "qk9|#~%`i%@1.rqlf.org*",
+                "a@b.c.",
+                "a.b@c.d",
+                "\"q\"@x.io",
+                "a@-.-",
+            ],
+            |s| Email::parse(s).is_ok(),
+        );
     }
 }

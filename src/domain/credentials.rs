@@ -36,12 +36,15 @@ impl ApiKey {
     }
 }
 
+/// Printable ASCII with something besides spaces.
+pub(crate) const API_KEY_PATTERN: &str = "^[ -~]*[!-~][ -~]*$";
+
 input_schema!(ApiKey, || string(
     "Sent on every webhook as `<authHeader>: <authPrefix><apiKey>`. Write-only: never returned."
 )
 .min_length(Some(1))
 .max_length(Some(MAX_API_KEY))
-.pattern(Some("^[ -~]+$"))
+.pattern(Some(API_KEY_PATTERN))
 .examples(["sk_test_123"]));
 
 /// Headers the service sets itself cannot carry the key.
@@ -86,13 +89,17 @@ impl AuthHeader {
     }
 }
 
+/// An HTTP token (RFC 9110); the names the service sets itself are refused too, which the
+/// pattern does not say (the description does).
+pub(crate) const AUTH_HEADER_PATTERN: &str = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+
 input_schema!(AuthHeader, || string(
     "The header the API key is sent in (default `Authorization`); not one the service sets itself \
      (`Content-Type`, `webhook-*`, …)."
 )
 .min_length(Some(1))
 .max_length(Some(MAX_HEADER))
-.pattern(Some("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"))
+.pattern(Some(AUTH_HEADER_PATTERN))
 .examples(["X-Api-Key"]));
 
 /// Written before the key in its header: printable ASCII, at most 100 characters, may be empty.
@@ -119,11 +126,14 @@ impl AuthPrefix {
     }
 }
 
+/// Printable ASCII, possibly nothing.
+pub(crate) const AUTH_PREFIX_PATTERN: &str = "^[ -~]*$";
+
 input_schema!(AuthPrefix, || string(
     "Written before the key (default `Bearer `; empty for a bare key)."
 )
 .max_length(Some(MAX_PREFIX))
-.pattern(Some("^[ -~]*$"))
+.pattern(Some(AUTH_PREFIX_PATTERN))
 .examples(["Bearer "]));
 
 /// A Standard Webhooks secret: `whsec_` and the base64 of the HMAC key.
@@ -156,12 +166,17 @@ pub fn signing_key(secret: &str) -> Option<Vec<u8>> {
     (!key.is_empty()).then_some(key)
 }
 
+/// `whsec_` and canonical, padded base64 of at least one byte, as the decoder takes it: the last
+/// character before `=` or `==` carries no leftover bits.
+pub(crate) const SIGNING_SECRET_PATTERN: &str = "^whsec_(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|\
+     [A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)$";
+
 input_schema!(SigningSecret, || string(
     "`whsec_` and a base64 key. When set, every webhook carries a Standard Webhooks \
      `webhook-signature`. Write-only: never returned; `null` on PATCH removes it."
 )
 .max_length(Some(MAX_SIGNING_SECRET))
-.pattern(Some("^whsec_[A-Za-z0-9+/]+={0,2}$"))
+.pattern(Some(SIGNING_SECRET_PATTERN))
 .examples(["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]));
 
 #[cfg(test)]
@@ -194,5 +209,74 @@ mod tests {
         assert!(signing_key("whsec_").is_none());
         let fresh = SigningSecret::generate();
         assert_eq!(signing_key(fresh.expose()).map(|k| k.len()), Some(32));
+    }
+
+    #[test]
+    fn the_documented_patterns_admit_exactly_what_parse_takes() {
+        use crate::domain::schema::assert_pattern_agrees;
+        assert_pattern_agrees(
+            API_KEY_PATTERN,
+            [
+                "sk_test_123",
+                "",
+                " ",
+                "   ",
+                " a ",
+                "tab\tkey",
+                "é",
+                "~",
+                "new\nline",
+            ],
+            |s| ApiKey::parse(s.to_string()).is_ok(),
+        );
+        assert_pattern_agrees(
+            AUTH_PREFIX_PATTERN,
+            ["", "Bearer ", "Token\n", "é", " "],
+            |s| AuthPrefix::parse(s).is_ok(),
+        );
+        let mut secrets: Vec<String> = [
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_",
+            "whsec_AA==",
+            "whsec_AB==",
+            "whsec_AAA=",
+            "whsec_AAB=",
+            "whsec_AAE=",
+            "whsec_AAAA",
+            "whsec_A===",
+            "whsec_AA=",
+            "whsec_AAA",
+            "whsec_AAAAAA==",
+            "whsec_AAAA====",
+            "whsec_not base64!",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_I+VUy0h2U2Hiz80Q5Q/NcMeygK/38L09WnwncWOE+0Wqn0U5M+FyqpY0=",
+        ]
+        .map(String::from)
+        .to_vec();
+        // Every length of key, and every last character before the padding.
+        for len in 1..=7 {
+            for last in 0..=255u8 {
+                let mut key = vec![7u8; len];
+                key[len - 1] = last;
+                secrets.push(format!("whsec_{}", STANDARD.encode(&key)));
+                let encoded = STANDARD.encode(&key);
+                for c in ['A', 'B', 'Q', 'R', 'g', 'w', '/', '+'] {
+                    let mut tampered: Vec<char> = encoded.chars().collect();
+                    if let Some(i) = tampered.iter().rposition(|ch| *ch != '=') {
+                        tampered[i] = c;
+                    }
+                    secrets.push(format!(
+                        "whsec_{}",
+                        tampered.into_iter().collect::<String>()
+                    ));
+                }
+            }
+        }
+        assert_pattern_agrees(
+            SIGNING_SECRET_PATTERN,
+            secrets.iter().map(String::as_str),
+            |s| signing_key(s).is_some(),
+        );
     }
 }

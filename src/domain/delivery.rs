@@ -98,8 +98,9 @@ pub struct Attempt {
 pub struct DeliveryDetail {
     #[serde(flatten)]
     pub delivery: Delivery,
-    /// The body exactly as it is sent.
-    #[schema(value_type = crate::payload::Payload)]
+    /// The body exactly as it is sent: `Payload` for an integration in the `medias` format,
+    /// `PostsPayload` for `posts`.
+    #[schema(schema_with = crate::payload::either_format)]
     pub payload: Box<serde_json::value::RawValue>,
     pub attempts: Vec<Attempt>,
 }

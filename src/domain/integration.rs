@@ -49,8 +49,11 @@ pub struct Integration {
     pub auth_header: String,
     /// Written before the key in that header.
     pub auth_prefix: String,
-    /// The key's last four characters (`…abcd`), or only `…` for a key shorter than 12.
+    /// `…` and the key's last min(4, length / 4) characters (`sk_test_123` → `…23`), so at most
+    /// a quarter of it; only `…` for a key shorter than 8 characters.
     pub api_key_hint: String,
+    /// The key's length in characters, shown beside the hint (`11 characters, ending …23`).
+    pub api_key_length: u32,
     /// Whether webhooks carry a `webhook-signature`.
     pub signing: bool,
     /// `false`: paused, or disabled because every attempt failed for too long

@@ -27,14 +27,17 @@ pub enum Problem {
     Platforms,
     CodePrefix,
     CreatorId,
+    /// An entry of `integrationIds` that is not an id.
+    IntegrationId,
     PostedAt,
     Batch,
     PayloadFormat,
     /// A URL whose host is an address the sender refuses to reach.
     BlockedUrl,
-    /// A creator id that names no creator.
+    /// A creator id that names no creator: valid input the current state refuses (a 409).
     UnknownCreator,
-    /// An integration id that names no live integration.
+    /// An integration id that names no live integration: valid input the current state
+    /// refuses (a 409).
     UnknownIntegration,
 }
 

@@ -90,7 +90,7 @@ pub struct MediaInput {
     pub platform: Option<Platform>,
     /// When it was posted: RFC 3339, or the seed's `YYYY-MM-DDTHH:MM:SS.ffffff` read as UTC.
     /// Default: now.
-    #[schema(examples("2022-04-12T11:18:20.902164"))]
+    #[schema(schema_with = time::posted_at_schema)]
     pub posted_at: Option<String>,
 }
 

@@ -18,6 +18,7 @@ mod secret;
 mod sending;
 pub mod time;
 mod webhook_url;
+pub mod whole_number;
 
 pub use creator::{Creator, Email, NewCreator, Username};
 pub use credentials::{
@@ -38,6 +39,6 @@ pub use rule::{
     check_count, check_platforms, check_window_days, NewRule, Reward, Rule, RulePatch, MAX_COUNT,
     MAX_WINDOW_DAYS,
 };
-pub use secret::Secret;
+pub use secret::{key_hint, Secret};
 pub use sending::{Claimed, Lease, Leased, Outcome, SendResult, SendTarget};
 pub use webhook_url::WebhookUrl;

@@ -1,7 +1,7 @@
 use serde::Serialize;
 
 use super::invalid::{chars, Invalid, Problem};
-use super::schema::{input_schema, string};
+use super::schema::{input_schema, string, CONTROL, SPACE};
 
 const MAX: usize = 200;
 
@@ -31,11 +31,18 @@ impl Name {
     }
 }
 
+/// No control character, and something besides spaces.
+pub(crate) fn pattern() -> String {
+    format!("^[^{CONTROL}]*[^{SPACE}{CONTROL}][^{CONTROL}]*$")
+}
+
 input_schema!(Name, || string(
-    "A display name; leading and trailing spaces are trimmed."
+    "A display name: not only spaces, no control characters; leading and trailing spaces are \
+     trimmed."
 )
 .min_length(Some(1))
 .max_length(Some(MAX))
+.pattern(Some(pattern()))
 .examples(["my shop"]));
 
 #[cfg(test)]
@@ -53,5 +60,33 @@ mod tests {
         assert!(Name::parse(&"n".repeat(MAX)).is_ok());
         assert!(Name::parse(&"n".repeat(MAX + 1)).is_err());
         assert!(Name::parse("nul\0byte").is_err());
+    }
+
+    #[test]
+    fn the_documented_pattern_admits_exactly_the_names_parse_takes() {
+        crate::domain::schema::assert_pattern_agrees(
+            &pattern(),
+            [
+                "my shop",
+                "  my shop ",
+                "",
+                " ",
+                "   ",
+                "\t",
+                "\u{3000}",
+                "\u{2003}x",
+                "x\u{85}",
+                "\u{a0}",
+                "é",
+                "a\0b",
+                "\u{1c}",
+                "\u{9f}",
+                "\u{feff}",
+                "\u{180e}",
+                "line\nbreak",
+                "0",
+            ],
+            |s| Name::parse(s).is_ok(),
+        );
     }
 }

@@ -1,5 +1,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
+use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
 use super::invalid::{Invalid, Problem};
@@ -11,7 +15,7 @@ pub const MAX_WINDOW_DAYS: u32 = 3_650;
 const MAX_CODE_PREFIX: usize = 20;
 
 /// What a creator earns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
 pub enum Reward {
     /// A unique discount code, `<codePrefix><8 characters>` (prefix default `LC-`).
@@ -21,13 +25,55 @@ pub enum Reward {
             default,
             skip_serializing_if = "Option::is_none"
         )]
-        /// Default `LC-`.
-        #[schema(pattern = "^[A-Za-z0-9_-]{1,20}$")]
         code_prefix: Option<String>,
     },
-    /// Nothing but the webhook: `discountCode` is `null`.
-    None,
+    /// Nothing but the webhook: `discountCode` is `null`. A struct variant, though it has no
+    /// field: serde refuses unknown fields only in those (`{"type": "NONE", "x": 1}` is a 422).
+    None {},
 }
+
+/// Written by hand: each variant is a closed object (`deny_unknown_fields`), which the derived
+/// schema of a tagged enum does not say.
+impl utoipa::PartialSchema for Reward {
+    fn schema() -> RefOr<Schema> {
+        let variant = |tag: &str, description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some(description))
+                .property(
+                    "type",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some([tag])),
+                )
+                .required("type")
+                .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
+        };
+        let prefix = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .description(Some("Default `LC-`."))
+            .pattern(Some(CODE_PREFIX_PATTERN));
+        OneOfBuilder::new()
+            .description(Some("What a creator earns."))
+            .item(
+                variant(
+                    "DISCOUNT_CODE",
+                    "A unique discount code, `<codePrefix><8 characters>` (prefix default `LC-`).",
+                )
+                .property("codePrefix", prefix),
+            )
+            .item(variant(
+                "NONE",
+                "Nothing but the webhook: `discountCode` is `null`.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Reward {}
+
+/// What `Reward::check` takes as a code prefix.
+const CODE_PREFIX_PATTERN: &str = "^[A-Za-z0-9_-]{1,20}$";
 
 impl Reward {
     pub fn check(&self) -> Result<(), Invalid> {
@@ -164,5 +210,19 @@ mod tests {
         assert!(prefix("").check().is_err());
         assert!(prefix("with space").check().is_err());
         assert!(prefix(&"P".repeat(21)).check().is_err());
+    }
+
+    #[test]
+    fn a_reward_has_only_the_fields_of_its_type() {
+        let parse = |json: &str| serde_json::from_str::<Reward>(json);
+        assert_eq!(parse(r#"{"type": "NONE"}"#).ok(), Some(Reward::None {}));
+        assert_eq!(
+            serde_json::to_string(&Reward::None {}).ok().as_deref(),
+            Some(r#"{"type":"NONE"}"#)
+        );
+        assert!(parse(r#"{"type": "NONE", "extra": 42}"#).is_err());
+        assert!(parse(r#"{"type": "NONE", "codePrefix": "X-"}"#).is_err());
+        assert!(parse(r#"{"type": "DISCOUNT_CODE", "extra": 42}"#).is_err());
+        assert!(parse(r#"{"type": "DISCOUNT_CODE", "codePrefix": "X-"}"#).is_ok());
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 use crate::dispatch::signature;
-use crate::domain::Secret;
+use crate::domain::{key_hint, Secret};
 
 /// What the receiver expects.
 #[derive(Debug, Clone)]
@@ -43,9 +43,11 @@ impl Verdict {
     }
 }
 
-/// The key's last four characters at most, never the key itself.
-fn hint(value: &str) -> String {
-    Secret::new(value.to_string()).hint()
+/// A key as `listen` shows it: its hint and its length (`…23 (11 characters)`), never the key.
+pub fn shown(key: &str) -> String {
+    let n = key.chars().count();
+    let noun = if n == 1 { "character" } else { "characters" };
+    format!("{} ({n} {noun})", key_hint(key))
 }
 
 pub fn api_key(expect: &Expect, seen: &Seen<'_>) -> Verdict {
@@ -55,20 +57,25 @@ pub fn api_key(expect: &Expect, seen: &Seen<'_>) -> Verdict {
             None => Verdict::Skipped(format!("no {} header", expect.auth_header)),
         };
     };
-    // Only the key after the prefix is hinted: a short key shows nothing.
-    let given_key = given
-        .strip_prefix(expect.auth_prefix.as_str())
-        .unwrap_or(given);
+    // The prefix is shown as it came; only the key after it is hinted.
+    let (prefix, given_key) = match given.strip_prefix(expect.auth_prefix.as_str()) {
+        Some(key) => (expect.auth_prefix.as_str(), key),
+        None => ("", given),
+    };
     let Some(key) = &expect.api_key else {
         return Verdict::Skipped(format!(
-            "{} {} (not checked)",
+            "{} {prefix}{} (not checked)",
             expect.auth_header,
-            hint(given_key)
+            shown(given_key)
         ));
     };
     let wanted = format!("{}{}", expect.auth_prefix, key.expose());
     if bool::from(given.as_bytes().ct_eq(wanted.as_bytes())) {
-        Verdict::Ok(format!("{} {}", expect.auth_header, hint(given_key)))
+        Verdict::Ok(format!(
+            "{} {prefix}{}",
+            expect.auth_header,
+            shown(given_key)
+        ))
     } else if !given.starts_with(&expect.auth_prefix) {
         Verdict::Wrong(format!(
             "{} does not start with {:?}",
@@ -76,9 +83,9 @@ pub fn api_key(expect: &Expect, seen: &Seen<'_>) -> Verdict {
         ))
     } else {
         Verdict::Wrong(format!(
-            "wrong API key {} (expected {})",
-            hint(given_key),
-            key.hint()
+            "wrong API key {}, expected {}",
+            shown(given_key),
+            shown(key.expose())
         ))
     }
 }
@@ -158,6 +165,22 @@ mod tests {
         );
         assert!(api_key(&e, &seen("Token sk_test_0123456789")).is_wrong());
         assert!(api_key(&e, &Seen::default()).is_wrong());
+        assert_eq!(
+            api_key(
+                &expect(Some("sk_test_123"), None),
+                &seen("Bearer sk_test_123")
+            ),
+            Verdict::Ok("Authorization Bearer …23 (11 characters)".into())
+        );
+        assert_eq!(
+            api_key(
+                &expect(Some("sk_test_123"), None),
+                &seen("Bearer sk_test_456")
+            ),
+            Verdict::Wrong(
+                "wrong API key …56 (11 characters), expected …23 (11 characters)".into()
+            )
+        );
         let unchecked = api_key(&expect(None, None), &seen("Bearer sk_live_secret_value"));
         assert!(
             matches!(&unchecked, Verdict::Skipped(s) if !s.contains("secret_value")),

@@ -36,10 +36,11 @@ pub struct ListenConfig {
 
 #[derive(Debug, Error)]
 pub enum ListenError {
-    #[error("cannot listen on {addr} (--listen / LC_RECEIVER_LISTEN): {source}")]
+    #[error("cannot listen on {addr} (--listen / LC_RECEIVER_LISTEN): {source}{hint}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
+        hint: &'static str,
     },
     #[error("cannot build the HTTP client for --forward-to: {0}")]
     Client(#[from] reqwest::Error),
@@ -63,6 +64,7 @@ pub async fn run(
         .await
         .map_err(|source| ListenError::Bind {
             addr: config.addr,
+            hint: crate::config::bind_hint(&source),
             source,
         })?;
     let addr = listener.local_addr().map_err(ListenError::Serve)?;
@@ -86,7 +88,12 @@ pub async fn run(
 fn print_banner(config: &ListenConfig, addr: SocketAddr) {
     let e = &config.expect;
     let key = match &e.api_key {
-        Some(k) => format!("checking {}: {}{}", e.auth_header, e.auth_prefix, k.hint()),
+        Some(k) => format!(
+            "checking {}: {}{}",
+            e.auth_header,
+            e.auth_prefix,
+            check::shown(k.expose())
+        ),
         None => "not checking the API key (give --api-key)".into(),
     };
     let signature = if e.signing_secret.is_some() {
@@ -150,7 +157,13 @@ async fn receive(
     let (status, answer, note) = if key.is_wrong() || signature.is_wrong() {
         (StatusCode::UNAUTHORIZED, refusal(&key, &signature), None)
     } else {
-        s.answer(&headers, &body).await
+        // Said at once, so a sender that gives up waiting is seen to, on this side too.
+        let held = (!s.config.delay.is_zero()).then(|| Held::start(&s, &seen, &body));
+        let answered = s.answer(&headers, &body).await;
+        if let Some(held) = held {
+            held.answered();
+        }
+        answered
     };
     s.print(&seen, &key, &signature, &body, status, note.as_deref());
     (status, answer).into_response()
@@ -235,36 +248,9 @@ impl Listener {
         note: Option<&str>,
     ) {
         let parsed: Option<Value> = serde_json::from_slice(body).ok();
-        let field = |name: &str| {
-            parsed
-                .as_ref()
-                .and_then(|v| v.get(name))
-                .and_then(Value::as_str)
-                .unwrap_or("-")
-                .to_string()
-        };
-        let medias = parsed
-            .as_ref()
-            .and_then(|v| v.get("medias").or_else(|| v.get("posts")))
-            .and_then(Value::as_array);
-        let posts = match medias {
-            Some(list) => {
-                let kinds: Vec<&str> = list
-                    .iter()
-                    .filter_map(|m| m.get("postType").and_then(Value::as_str))
-                    .collect();
-                let noun = if list.len() == 1 { "post" } else { "posts" };
-                format!("{} {noun} ({})", list.len(), kinds.join(", "))
-            }
-            None => "no posts".into(),
-        };
         let mut text = format!(
-            "{} {} {} {} {} -> {}\n",
-            chrono::Utc::now().format("%H:%M:%S%.3f"),
-            seen.webhook_id.unwrap_or("(no webhook-id)"),
-            field("email"),
-            field("discountCode"),
-            posts,
+            "{} -> {}\n",
+            summary(seen, parsed.as_ref()),
             status.as_u16()
         );
         for verdict in [key, signature] {
@@ -285,9 +271,92 @@ impl Listener {
             }
             None => text.push_str(&format!("{}\n", String::from_utf8_lossy(body))),
         }
+        self.write(&text);
+    }
+
+    /// Writes one webhook's lines at once.
+    fn write(&self, text: &str) {
         let _guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(text.as_bytes());
         let _ = stdout.flush();
     }
+}
+
+/// A webhook held for `--delay`: said when it arrives, and, if the sender closes the connection
+/// before the answer (its timeout ran out), said again when that happens.
+struct Held {
+    listener: Arc<Listener>,
+    webhook_id: String,
+    since: Instant,
+    answered: bool,
+}
+
+impl Held {
+    fn start(listener: &Arc<Listener>, seen: &Seen<'_>, body: &[u8]) -> Held {
+        let parsed: Option<Value> = serde_json::from_slice(body).ok();
+        listener.write(&format!(
+            "{}: holding it {:?} before answering (--delay)\n",
+            summary(seen, parsed.as_ref()),
+            listener.config.delay
+        ));
+        Held {
+            listener: listener.clone(),
+            webhook_id: seen.webhook_id.unwrap_or("(no webhook-id)").to_string(),
+            since: Instant::now(),
+            answered: false,
+        }
+    }
+
+    fn answered(mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for Held {
+    /// The server drops the request when its connection closes: the sender gave up.
+    fn drop(&mut self) {
+        if !self.answered {
+            self.listener.write(&format!(
+                "{} {} the sender gave up after {:.1} s and closed the connection before the \
+                 answer (lc-webhooks does at its --http-timeout): it counts the attempt as failed\n",
+                chrono::Utc::now().format("%H:%M:%S%.3f"),
+                self.webhook_id,
+                self.since.elapsed().as_secs_f64()
+            ));
+        }
+    }
+}
+
+/// A webhook in one line: time, `webhook-id`, email, discount code, posts.
+fn summary(seen: &Seen<'_>, parsed: Option<&Value>) -> String {
+    let field = |name: &str| {
+        parsed
+            .and_then(|v| v.get(name))
+            .and_then(Value::as_str)
+            .unwrap_or("-")
+            .to_string()
+    };
+    let medias = parsed
+        .and_then(|v| v.get("medias").or_else(|| v.get("posts")))
+        .and_then(Value::as_array);
+    let posts = match medias {
+        Some(list) => {
+            let kinds: Vec<&str> = list
+                .iter()
+                .filter_map(|m| m.get("postType").and_then(Value::as_str))
+                .collect();
+            let noun = if list.len() == 1 { "post" } else { "posts" };
+            format!("{} {noun} ({})", list.len(), kinds.join(", "))
+        }
+        None => "no posts".into(),
+    };
+    format!(
+        "{} {} {} {} {}",
+        chrono::Utc::now().format("%H:%M:%S%.3f"),
+        seen.webhook_id.unwrap_or("(no webhook-id)"),
+        field("email"),
+        field("discountCode"),
+        posts,
+    )
 }

@@ -220,7 +220,7 @@ impl Grant<'_> {
         let fulfillment_id = FulfillmentId::generate();
         let discount_code = match &self.rule.reward {
             Reward::DiscountCode { code_prefix } => Some(discount_code(code_prefix.as_deref())),
-            Reward::None => None,
+            Reward::None {} => None,
         };
         let payload = Payload::for_fulfillment(
             &fulfillment_id.to_string(),

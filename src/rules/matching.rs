@@ -67,7 +67,7 @@ pub(super) mod tests {
             count,
             window_days,
             repeatable: true,
-            reward: Reward::None,
+            reward: Reward::None {},
             integration_ids: None,
             active: true,
             created_at: time::from_micros(1_000),

@@ -44,7 +44,7 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::telemetry::Backlog;
 
-pub use backend::{describe_connect_failure, Tuning};
+pub use backend::{describe_connect_failure, describe_database, Tuning};
 pub use evaluation::{Evaluated, Evaluation, Ingested};
 pub use full::storage_full;
 pub use integrations::IntegrationStates;
@@ -98,11 +98,6 @@ impl Store {
             full: Arc::default(),
             options,
         })
-    }
-
-    /// The database's name, for logs: `SQLite` or `PostgreSQL`.
-    pub fn database(&self) -> &'static str {
-        self.db.name()
     }
 
     /// How the service's tasks are best run on this database.

@@ -11,6 +11,7 @@ both_stores!(
     the_served_document_is_the_checked_in_reference,
     the_browsable_reference_is_served_by_the_binary,
     a_method_a_path_does_not_take_is_405_with_allow,
+    a_deliverys_payload_matches_exactly_one_format_the_document_names,
 );
 
 const TOKEN: &str = "reference-token";
@@ -180,6 +181,75 @@ async fn a_method_a_path_does_not_take_is_405_with_allow(backend: Backend) {
             StatusCode::METHOD_NOT_ALLOWED,
         );
         assert_eq!(code, "method_not_allowed");
+    }
+    app.stop().await;
+}
+
+/// The schema a `$ref` names, from the document.
+fn component<'a>(doc: &'a Value, reference: &Value) -> &'a Value {
+    let name = reference
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        .unwrap_or_else(|| panic!("not a schema reference: {reference}"));
+    &doc["components"]["schemas"][name]
+}
+
+/// Whether `value` has every key `schema` requires and, for a closed object, no other.
+fn has_the_keys_of(value: &Value, schema: &Value) -> bool {
+    let object = value.as_object().expect("an object");
+    let required = schema["required"].as_array().expect("required keys");
+    required
+        .iter()
+        .all(|k| object.contains_key(k.as_str().expect("a key")))
+        && object.keys().all(|k| schema["properties"].get(k).is_some())
+}
+
+/// A delivery in the `posts` format once answered a payload the document called invalid
+/// (`medias` required): the payload is one of two formats, and each real payload has the keys
+/// of exactly one.
+async fn a_deliverys_payload_matches_exactly_one_format_the_document_names(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let (_, text, _) = open_get(&app, "/openapi.json").await;
+    let doc: Value = serde_json::from_str(&text).expect("JSON");
+    let payload = &component(&doc, &Value::from("#/components/schemas/DeliveryDetail"))["allOf"]
+        .as_array()
+        .and_then(|parts| parts.iter().find_map(|p| p["properties"].get("payload")))
+        .expect("DeliveryDetail has a payload")["oneOf"];
+    let formats: Vec<&Value> = payload
+        .as_array()
+        .expect("the payload is one of several formats")
+        .iter()
+        .map(|r| component(&doc, &r["$ref"]))
+        .collect();
+    assert_eq!(formats.len(), 2, "{payload}");
+    let rx = crate::common::Receiver::always(200).await;
+    for format in ["medias", "posts"] {
+        let i = app
+            .create_integration(
+                &rx.url(),
+                "sk_test_reference",
+                serde_json::json!({"payloadFormat": format}),
+            )
+            .await;
+        let sent = app
+            .post_ok(
+                &format!("/v1/integrations/{}/test", i["id"].as_str().unwrap()),
+                serde_json::json!({}),
+                StatusCode::OK,
+            )
+            .await;
+        let d = app.delivery(sent["deliveryId"].as_str().unwrap()).await;
+        let matching = formats
+            .iter()
+            .filter(|f| has_the_keys_of(&d["payload"], f))
+            .count();
+        assert_eq!(
+            matching, 1,
+            "a `{format}` payload fits {matching} of the document's formats: {}",
+            d["payload"]
+        );
     }
     app.stop().await;
 }

@@ -166,14 +166,19 @@ async fn a_port_in_use_names_the_flag() {
     let url = format!("sqlite://{}/cli.db", dir.path().display());
     let (ok, _, err) = run(&["--database-url", &url, "--listen", &addr]).await;
     assert!(!ok);
-    assert_one_clear_line(&err, &[&addr, "--listen"]);
+    assert_one_clear_line(
+        &err,
+        &[
+            &addr,
+            "--listen",
+            "holds that port: stop it or pick another",
+        ],
+    );
 }
 
-#[tokio::test]
-async fn logs_go_to_stderr_without_colour_codes_off_a_terminal() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}/logs.db", dir.path().display());
-    let mut child = lc_webhooks(&["--database-url", &url, "--listen", "127.0.0.1:0"])
+/// Starts the service with `args`; the child and its start-up line.
+async fn start_up_line(args: &[&str]) -> (tokio::process::Child, String) {
+    let mut child = lc_webhooks(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -189,6 +194,15 @@ async fn logs_go_to_stderr_without_colour_codes_off_a_terminal() {
     })
     .await
     .expect("the service starts within 20 s");
+    (child, line)
+}
+
+#[tokio::test]
+async fn logs_go_to_stderr_without_colour_codes_off_a_terminal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/logs.db", dir.path().display());
+    let (mut child, line) =
+        start_up_line(&["--database-url", &url, "--listen", "127.0.0.1:0"]).await;
     assert!(
         !line.contains('\u{1b}'),
         "colour codes in a log file: {line:?}"
@@ -208,4 +222,194 @@ async fn openapi_prints_the_document() {
     assert!(ok);
     let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(doc["openapi"], "3.1.0");
+}
+
+/// The address a start-up line says it listens on.
+fn listening_on(line: &str) -> &str {
+    line.split_once("listening on ")
+        .and_then(|(_, rest)| rest.split_once(": console"))
+        .map(|(addr, _)| addr)
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+}
+
+#[tokio::test]
+async fn the_start_up_line_names_the_console_the_reference_the_database_and_the_schedule() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = format!("{}/start.db", dir.path().display());
+    let url = format!("sqlite://{path}");
+    let (mut child, line) = start_up_line(&[
+        "--database-url",
+        &url,
+        "--listen",
+        "127.0.0.1:0",
+        "--retry-schedule",
+        "3s,10s,30s",
+    ])
+    .await;
+    child.kill().await.expect("kill");
+    let addr = listening_on(&line);
+    for needed in [
+        format!("console http://{addr}/,"),
+        format!("API reference http://{addr}/docs"),
+        format!("database: SQLite {path}"),
+        "retry schedule 3s,10s,30s (4 attempts, the last 43s after the first)".to_string(),
+    ] {
+        assert!(line.contains(&needed), "`{needed}` missing from {line:?}");
+    }
+
+    let Some(db) = TestDb::create(Backend::Postgres).await else {
+        return;
+    };
+    // Trust authentication ignores the password, which must still never be shown.
+    let with_password = db.url.replace("postgres@", "postgres:pw-never-shown@");
+    let (mut child, line) =
+        start_up_line(&["--database-url", &with_password, "--listen", "127.0.0.1:0"]).await;
+    child.kill().await.expect("kill");
+    let name = db.url.rsplit('/').next().expect("a database name");
+    assert!(
+        line.contains(&format!(
+            "database: PostgreSQL database \"{name}\" at 127.0.0.1:5432"
+        )),
+        "{line}"
+    );
+    assert!(
+        line.contains("retry schedule 5s,5m,30m,2h,5h,10h,10h (8 attempts"),
+        "{line}"
+    );
+    assert!(!line.contains("pw-never-shown"), "{line}");
+}
+
+/// Every help page, as `lc-webhooks <subcommand> --help` prints it.
+async fn every_help() -> Vec<(String, String)> {
+    let mut pages = Vec::new();
+    for sub in [
+        "",
+        "serve",
+        "migrate",
+        "import",
+        "listen",
+        "openapi",
+        "healthcheck",
+    ] {
+        let mut args: Vec<&str> = Vec::new();
+        if !sub.is_empty() {
+            args.push(sub);
+        }
+        args.push("--help");
+        let (ok, help, err) = run(&args).await;
+        assert!(ok, "{args:?}: {err}");
+        pages.push((sub.to_string(), help));
+    }
+    pages
+}
+
+#[tokio::test]
+async fn help_never_shows_an_environment_value_not_even_an_empty_one() {
+    let mut command = lc_webhooks(&["--help"]);
+    command.env(
+        "DATABASE_URL",
+        "postgres://postgres:pw-never-shown@127.0.0.1:5432/lc",
+    );
+    let out = command.output().await.expect("ran");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("[env: DATABASE_URL]"), "{help}");
+    assert!(!help.contains("pw-never-shown"), "{help}");
+    for (sub, help) in every_help().await {
+        assert!(
+            !help.contains("=]"),
+            "`{sub} --help` shows an environment value: {help}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_duration_flag_lists_the_units_its_parser_takes() {
+    use clap::CommandFactory;
+    use lc_webhooks::config::{Cli, DURATION_UNITS};
+    let cli = Cli::command();
+    let mut found = 0;
+    let mut commands = vec![(None, &cli)];
+    commands.extend(cli.get_subcommands().map(|c| (Some(c.get_name()), c)));
+    for (sub, command) in commands {
+        for arg in command.get_arguments() {
+            let is_duration = arg
+                .get_value_names()
+                .is_some_and(|names| names.iter().any(|n| n == "DURATION"));
+            if !is_duration {
+                continue;
+            }
+            found += 1;
+            let flag = format!("--{}", arg.get_long().expect("a long flag"));
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            assert!(
+                help.contains(DURATION_UNITS),
+                "{sub:?} {flag} does not list the units: {help}"
+            );
+            // Every unit it lists is one it takes.
+            for value in ["500ms", "90s", "5m", "2h", "1d"] {
+                let mut argv = vec!["lc-webhooks"];
+                argv.extend(sub);
+                argv.extend([flag.as_str(), value]);
+                if let Err(e) = <Cli as clap::Parser>::try_parse_from(&argv) {
+                    panic!("{argv:?} is refused: {e}");
+                }
+            }
+        }
+    }
+    assert!(found >= 7, "only {found} duration flags found");
+    let (_, help, _) = run(&["--help"]).await;
+    assert!(
+        help.matches(DURATION_UNITS).count() >= 4,
+        "the binary's --help: {help}"
+    );
+}
+
+#[tokio::test]
+async fn serve_help_has_the_layout_of_the_top_level_and_both_name_the_console() {
+    let pages = every_help().await;
+    let page = |name: &str| {
+        pages
+            .iter()
+            .find(|(sub, _)| sub == name)
+            .map(|(_, help)| help.clone())
+            .expect("a help page")
+    };
+    // The options of serve, from --database-url to the end of --retention's entry.
+    let options = |help: &str| {
+        let start = help.find("      --database-url").expect("--database-url");
+        let end = help.find("  -h, --help").expect("--help");
+        help[start..end].to_string()
+    };
+    let (top, serve) = (page(""), page("serve"));
+    assert_eq!(
+        options(&top),
+        options(&serve),
+        "top level:\n{top}\nserve:\n{serve}"
+    );
+    for help in [&top, &serve] {
+        assert!(help.contains("web console at /"), "{help}");
+        assert!(help.contains("http://127.0.0.1:8080/"), "{help}");
+    }
+    let healthcheck = page("healthcheck");
+    assert!(healthcheck.contains("LC_HEALTHCHECK_URL"), "{healthcheck}");
+    assert!(
+        healthcheck.contains("LC_HEALTHCHECK_TIMEOUT"),
+        "{healthcheck}"
+    );
+}
+
+#[tokio::test]
+async fn listen_on_a_taken_port_says_what_to_do() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = held.local_addr().expect("addr").to_string();
+    let (ok, _, err) = run(&["listen", "--listen", &addr]).await;
+    assert!(!ok);
+    assert_one_clear_line(
+        &err,
+        &[
+            &addr,
+            "--listen",
+            "holds that port: stop it or pick another",
+        ],
+    );
 }

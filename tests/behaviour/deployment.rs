@@ -86,9 +86,11 @@ fn the_compose_file_runs_postgres_two_replicas_and_a_receiver() {
         );
         urls.insert(url);
         assert_eq!(get("LC_LISTEN").as_deref(), Some("0.0.0.0:8080"));
-        assert!(
-            get("LC_ADMIN_TOKEN").is_some(),
-            "beyond loopback a token is required"
+        assert_eq!(
+            get("LC_ADMIN_TOKEN").as_deref(),
+            Some("${LC_ADMIN_TOKEN:-}"),
+            "the token comes from the environment, empty when unset (the replica then refuses \
+             to start): a required ${{…:?}} would stop `docker compose up -d postgres` too"
         );
         ports.insert(serde_yaml::to_string(&s["ports"]).expect("ports"));
         let waits = &s["depends_on"]["postgres"]["condition"];
@@ -115,6 +117,83 @@ fn the_compose_file_runs_postgres_two_replicas_and_a_receiver() {
             "listen sets {name}, which it does not read"
         );
     }
+}
+
+/// Every string in the file, wherever it is.
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Sequence(items) => items.iter().for_each(|v| strings(v, out)),
+        Value::Mapping(map) => map.iter().for_each(|(k, v)| {
+            strings(k, out);
+            strings(v, out);
+        }),
+        Value::Tagged(tagged) => strings(&tagged.value, out),
+        _ => {}
+    }
+}
+
+/// Compose interpolates the whole file for any command, so a variable it requires
+/// (`${VAR:?…}`) or leaves unset without a default would stop or warn on
+/// `docker compose up -d postgres`, which needs no variable at all.
+#[test]
+fn docker_compose_up_postgres_needs_no_variable() {
+    let mut all = Vec::new();
+    strings(&compose(), &mut all);
+    let mut variables = 0;
+    for s in &all {
+        for (start, _) in s.match_indices("${") {
+            variables += 1;
+            let reference = &s[start..s[start..].find('}').map_or(s.len(), |end| start + end + 1)];
+            assert!(
+                reference.contains(":-"),
+                "{reference} has no default, so compose needs it for every command"
+            );
+        }
+    }
+    assert!(variables > 0, "LC_ADMIN_TOKEN is read from the environment");
+}
+
+#[test]
+fn an_unset_admin_token_stops_a_replica_with_a_message_naming_it() {
+    use clap::Parser;
+    let doc = compose();
+    let env = environment(&doc["services"]["lc-webhooks-a"]);
+    let get = |n: &str| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    let listen = get("LC_LISTEN").expect("LC_LISTEN");
+    // What `${LC_ADMIN_TOKEN:-}` becomes when the variable is unset.
+    let cli = Cli::try_parse_from(["lc-webhooks", "--listen", &listen, "--admin-token", ""])
+        .expect("parses");
+    let refused = lc_webhooks::config::Settings::from(cli.serve)
+        .check()
+        .expect_err("no token beyond loopback");
+    assert!(refused.contains("LC_ADMIN_TOKEN"), "{refused}");
+}
+
+/// The compose PostgreSQL is published beside, not over, a local one on 5432, and the README
+/// gives the URL that reaches it.
+#[test]
+fn the_compose_postgres_does_not_take_port_5432_and_the_readme_says_where_it_is() {
+    let doc = compose();
+    let published: Vec<String> = doc["services"]["postgres"]["ports"]
+        .as_sequence()
+        .expect("ports")
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    assert_eq!(published.len(), 1, "{published:?}");
+    let parts: Vec<&str> = published[0].split(':').collect();
+    assert_eq!(parts.len(), 3, "IP:HOST_PORT:CONTAINER_PORT: {published:?}");
+    assert_eq!(parts[0], "127.0.0.1", "only this machine reaches it");
+    assert_ne!(parts[1], "5432", "it would clash with a local PostgreSQL");
+    let readme = read("README.md");
+    let url = format!(
+        "postgres://postgres:postgres@127.0.0.1:{}/lc_webhooks",
+        parts[1]
+    );
+    assert!(readme.contains(&url), "README lacks {url}");
+    assert!(readme.contains("docker compose up -d postgres"));
 }
 
 #[test]

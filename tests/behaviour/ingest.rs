@@ -89,7 +89,7 @@ async fn requests_written_together_each_get_their_own_answer(backend: Backend) {
             let code = assert_error(
                 StatusCode::from_u16(status).unwrap(),
                 &body,
-                StatusCode::UNPROCESSABLE_ENTITY,
+                StatusCode::CONFLICT,
             );
             assert_eq!(code, "unknown_creator");
         } else {

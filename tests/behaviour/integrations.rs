@@ -6,33 +6,52 @@ use lc_webhooks::dispatch::RetrySchedule;
 use serde_json::json;
 
 both_stores!(
-    a_short_api_key_shows_nothing_in_its_hint,
+    the_key_hint_shows_a_quarter_of_the_key_at_most_and_its_length,
     deleting_an_integration_takes_it_out_of_the_rules_that_name_it,
     deleting_an_integration_while_its_results_are_recorded_succeeds,
 );
 
-async fn a_short_api_key_shows_nothing_in_its_hint(backend: Backend) {
+/// `apiKeyHint` shows min(4, length / 4) of the key's last characters from 8 characters on, and
+/// `apiKeyLength` its length, on every answer and after the key changes.
+async fn the_key_hint_shows_a_quarter_of_the_key_at_most_and_its_length(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
     for (key, hint) in [
         ("k2", "…"),
-        ("abcdefghijk", "…"),
+        ("seven_7", "…"),
+        ("eight__8", "…_8"),
+        ("sk_test_123", "…23"),
+        ("twelve_chars", "…ars"),
         ("sk_test_long_enough", "…ough"),
     ] {
         let i = app
             .create_integration("http://127.0.0.1:9/h", key, json!({}))
             .await;
-        assert_eq!(
-            i["apiKeyHint"],
-            hint,
-            "key of {} characters: {i}",
-            key.len()
-        );
+        let length = key.len();
+        assert_eq!(i["apiKeyHint"], hint, "key of {length} characters: {i}");
+        assert_eq!(i["apiKeyLength"], length, "{i}");
         let id = i["id"].as_str().unwrap();
         let shown = app.get_ok(&format!("/v1/integrations/{id}")).await;
         assert_eq!(shown["apiKeyHint"], hint);
+        assert_eq!(shown["apiKeyLength"], length);
+        let listed = items(app.get_ok("/v1/integrations?limit=500").await);
+        let listed = listed.iter().find(|l| l["id"] == id).expect("listed");
+        assert_eq!(listed["apiKeyHint"], hint);
+        assert_eq!(listed["apiKeyLength"], length);
     }
+    let i = app
+        .create_integration("http://127.0.0.1:9/h", "sk_test_123", json!({}))
+        .await;
+    let (s, v) = app
+        .patch(
+            &format!("/v1/integrations/{}", i["id"].as_str().unwrap()),
+            json!({"apiKey": "sk_live_rotated_0987"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["apiKeyHint"], "…0987", "{v}");
+    assert_eq!(v["apiKeyLength"], 20, "{v}");
     app.stop().await;
 }
 

@@ -14,6 +14,7 @@ both_stores!(
     a_wrong_key_or_signature_is_answered_401_and_said_plainly,
     failures_on_purpose_are_retried_by_the_sender,
     forward_to_passes_each_webhook_on_and_answers_with_its_status,
+    a_held_webhook_is_shown_on_arrival_and_when_the_sender_gives_up,
 );
 
 const KEY: &str = "sk_test_listen_0123456789";
@@ -127,6 +128,10 @@ async fn a_webhook_with_the_right_key_is_printed_and_answered_200(backend: Backe
     let code = d["payload"]["discountCode"].as_str().unwrap();
     assert!(summary.contains(code), "{summary}");
     assert!(text.contains("signature valid"), "{text}");
+    assert!(
+        text.contains("  ok    Authorization Bearer …6789 (25 characters)\n"),
+        "the key's hint and length, as the API shows them: {text}"
+    );
     assert!(text.contains("\"medias\""), "the pretty JSON body: {text}");
     assert!(
         !text.contains(KEY),
@@ -233,6 +238,65 @@ async fn forward_to_passes_each_webhook_on_and_answers_with_its_status(backend: 
     assert_eq!(got[0].header("webhook-id").as_deref(), d["id"].as_str());
     listen.wait_for("forwarded to", 1).await;
     assert!(listen.text().contains(": 202 in"), "{}", listen.text());
+    listen.stop().await;
+    app.stop().await;
+}
+
+/// `--delay` longer than the sender's timeout (2 s in the tests): `listen` says the webhook
+/// arrived and is held, then that the sender gave up; a shorter delay ends in the answer.
+async fn a_held_webhook_is_shown_on_arrival_and_when_the_sender_gives_up(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let listen = Listen::start(&["--api-key", KEY, "--delay", "3s"]).await;
+    let i = app.create_integration(&listen.url, KEY, json!({})).await;
+    let test = format!("/v1/integrations/{}/test", i["id"].as_str().unwrap());
+    let r = app
+        .post_ok(
+            &test,
+            json!({"email": "held@example.com"}),
+            axum::http::StatusCode::OK,
+        )
+        .await;
+    assert_eq!(r["success"], false, "{r}");
+    assert_eq!(
+        r["responseStatus"],
+        Value::Null,
+        "the sender timed out: {r}"
+    );
+    let id = r["deliveryId"].as_str().unwrap();
+    listen.wait_for("gave up after", 1).await;
+    let text = listen.text();
+    let arrived = text
+        .lines()
+        .find(|l| l.contains(id) && l.contains("holding it 3s before answering"))
+        .unwrap_or_else(|| panic!("no line saying the webhook arrived and is held: {text}"));
+    assert!(arrived.contains("held@example.com"), "{arrived}");
+    let gave_up = text
+        .lines()
+        .find(|l| l.contains("gave up after"))
+        .expect("the give-up line");
+    assert!(gave_up.contains(id), "{gave_up}");
+    assert!(
+        !text.contains("-> 200"),
+        "no answer was given to a sender that left: {text}"
+    );
+    listen.stop().await;
+
+    let listen = Listen::start(&["--api-key", KEY, "--delay", "300ms"]).await;
+    let i = app.create_integration(&listen.url, KEY, json!({})).await;
+    let r = app
+        .post_ok(
+            &format!("/v1/integrations/{}/test", i["id"].as_str().unwrap()),
+            json!({}),
+            axum::http::StatusCode::OK,
+        )
+        .await;
+    assert_eq!(r["responseStatus"], 200, "{r}");
+    listen.wait_for("-> 200", 1).await;
+    let text = listen.text();
+    assert!(text.contains("holding it 300ms"), "{text}");
+    assert!(!text.contains("gave up"), "{text}");
     listen.stop().await;
     app.stop().await;
 }

@@ -26,6 +26,7 @@ mod listen;
 mod migrations;
 mod ops;
 mod payload_format;
+mod readme;
 mod retention;
 mod retries;
 mod rewards;

@@ -10,6 +10,7 @@ both_stores!(
     missing_fields_wrong_types_and_unknown_fields_are_422,
     unknown_ids_in_the_path_are_404,
     media_for_an_unknown_creator_is_422_and_writes_nothing,
+    an_id_that_names_nothing_is_a_409_and_writes_nothing,
     bad_integration_urls_are_422,
     empty_api_key_or_name_is_422,
     bad_signing_secret_is_422,
@@ -248,6 +249,63 @@ async fn media_for_an_unknown_creator_is_422_and_writes_nothing(backend: Backend
     assert_eq!(count(&app, "/v1/media").await, 0);
     let (s, v) = app.get("/v1/media?creatorId=nobody").await;
     assert_error(s, &v, StatusCode::BAD_REQUEST);
+    app.stop().await;
+}
+
+/// A well-formed id that names no creator or integration is valid input the current state
+/// refuses: a 409 with the code naming what is missing, and nothing written. A malformed id
+/// stays a 422.
+async fn an_id_that_names_nothing_is_a_409_and_writes_nothing(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    const NOBODY: &str = "0190a1b2-0000-7000-8000-00000000dead";
+    let cid = creator(&app).await;
+    let conflict = |path: &'static str, method: Method, body: Value, code: &'static str| {
+        let app = &app;
+        async move {
+            let (s, v) = app.request(method.clone(), path, Some(body.clone())).await;
+            assert_eq!(s, StatusCode::CONFLICT, "{method} {path} {body}: {v}");
+            assert_eq!(assert_error(s, &v, StatusCode::CONFLICT), code, "{v}");
+        }
+    };
+    conflict(
+        "/v1/media",
+        Method::POST,
+        json!({"creatorId": NOBODY, "postType": "STORY"}),
+        "unknown_creator",
+    )
+    .await;
+    conflict(
+        "/v1/media/batch",
+        Method::POST,
+        json!({"media": [{"creatorId": cid, "postType": "STORY"},
+                         {"creatorId": NOBODY, "postType": "STORY"}]}),
+        "unknown_creator",
+    )
+    .await;
+    assert_eq!(count(&app, &format!("/v1/media?creatorId={cid}")).await, 0);
+    conflict(
+        "/v1/rules",
+        Method::POST,
+        json!({"name": "r", "count": 2, "reward": {"type": "NONE"}, "integrationIds": [NOBODY]}),
+        "unknown_integration",
+    )
+    .await;
+    assert_eq!(count(&app, "/v1/rules").await, 0);
+    let r = app.create_rule(json!({})).await;
+    let rpath = format!("/v1/rules/{}", r["id"].as_str().unwrap());
+    let (s, v) = app
+        .patch(&rpath, json!({"integrationIds": [NOBODY], "count": 5}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(
+        assert_error(s, &v, StatusCode::CONFLICT),
+        "unknown_integration"
+    );
+    let after = app.get_ok(&rpath).await;
+    assert_eq!(after["count"], r["count"], "nothing changed: {after}");
+    assert_eq!(after["integrationIds"], Value::Null);
     app.stop().await;
 }
 

@@ -13,23 +13,80 @@ pub fn describe_connect_failure(url: &str, e: &Error) -> String {
     }
 }
 
+/// The database a URL names, for the start-up line: the SQLite file, or PostgreSQL's database,
+/// host and port. Never the password.
+pub fn describe_database(url: &str) -> String {
+    if super::postgres::names(url) {
+        let t = PostgresTarget::of(url);
+        format!(
+            "PostgreSQL database \"{}\" at {}:{} as {}",
+            t.database, t.host, t.port, t.user
+        )
+    } else {
+        format!("SQLite {}", sqlite_path(url))
+    }
+}
+
+/// Where a `postgres://` URL points, with libpq's defaults for what it leaves out.
+struct PostgresTarget {
+    host: String,
+    port: u16,
+    database: String,
+    user: String,
+}
+
+impl PostgresTarget {
+    fn of(url: &str) -> PostgresTarget {
+        let parsed = url::Url::parse(url).ok();
+        // `?host=/var/run/postgresql` (a socket folder) overrides the URL's host.
+        let host_param = parsed.as_ref().and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "host")
+                .map(|(_, v)| v.into_owned())
+        });
+        let host = host_param
+            .or_else(|| {
+                parsed
+                    .as_ref()
+                    .and_then(|u| u.host_str().map(str::to_string))
+            })
+            .unwrap_or_else(|| "localhost".into());
+        let port = parsed.as_ref().and_then(url::Url::port).unwrap_or(5432);
+        let database = parsed
+            .as_ref()
+            .map(|u| u.path().trim_start_matches('/').to_string())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| "postgres".into());
+        let user = parsed
+            .as_ref()
+            .map(|u| u.username().to_string())
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "postgres".into());
+        PostgresTarget {
+            host,
+            port,
+            database,
+            user,
+        }
+    }
+}
+
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+        .split('?')
+        .next()
+        .unwrap_or(url)
+}
+
 fn postgres(url: &str, e: &Error) -> String {
-    let parsed = url::Url::parse(url).ok();
-    let host = parsed
-        .as_ref()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_else(|| "localhost".into());
-    let port = parsed.as_ref().and_then(url::Url::port).unwrap_or(5432);
-    let database = parsed
-        .as_ref()
-        .map(|u| u.path().trim_start_matches('/').to_string())
-        .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| "postgres".into());
-    let user = parsed
-        .as_ref()
-        .map(|u| u.username().to_string())
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "postgres".into());
+    let PostgresTarget {
+        host,
+        port,
+        database,
+        user,
+    } = PostgresTarget::of(url);
     let at = format!("PostgreSQL at {host}:{port} ({FLAG})");
     match e {
         Error::Database(sqlx::Error::Io(io)) => format!(
@@ -59,13 +116,7 @@ fn postgres(url: &str, e: &Error) -> String {
 }
 
 fn sqlite(url: &str, e: &Error) -> String {
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url)
-        .split('?')
-        .next()
-        .unwrap_or(url);
+    let path = sqlite_path(url);
     let at = format!("the SQLite database {path} ({FLAG})");
     match e {
         Error::Database(sqlx::Error::Io(io)) => {
@@ -96,5 +147,21 @@ mod tests {
         assert!(text.contains("db.internal:6543"), "{text}");
         assert!(text.contains("DATABASE_URL"), "{text}");
         assert!(!text.contains("s3cret"), "{text}");
+    }
+
+    #[test]
+    fn the_database_is_described_without_its_password() {
+        assert_eq!(
+            describe_database("postgres://app:s3cret@db.internal:6543/lc"),
+            "PostgreSQL database \"lc\" at db.internal:6543 as app"
+        );
+        assert_eq!(
+            describe_database("postgres://postgres@localhost/lc_st?host=/var/run/postgresql"),
+            "PostgreSQL database \"lc_st\" at /var/run/postgresql:5432 as postgres"
+        );
+        assert_eq!(
+            describe_database("sqlite://data/lc-webhooks.db"),
+            "SQLite data/lc-webhooks.db"
+        );
     }
 }

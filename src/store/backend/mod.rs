@@ -20,7 +20,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{FromRow, PgConnection, SqliteConnection};
 use tokio::sync::{watch, Notify};
 
-pub use connect_failure::describe_connect_failure;
+pub use connect_failure::{describe_connect_failure, describe_database};
 
 use super::db::{Purpose, WriteTurn};
 use super::sql::claim::{ClaimRequest, ClaimRow};

@@ -4,9 +4,9 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::time::from_micros;
 use crate::domain::{
-    Attempt, Creator, CreatorId, Delivery, DeliveryId, DeliveryStatus, FulfillmentId, Integration,
-    IntegrationId, Media, MediaId, PayloadFormat, Platform, PostType, Rule, RuleId, Secret,
-    SendTarget,
+    key_hint, Attempt, Creator, CreatorId, Delivery, DeliveryId, DeliveryStatus, FulfillmentId,
+    Integration, IntegrationId, Media, MediaId, PayloadFormat, Platform, PostType, Rule, RuleId,
+    Secret, SendTarget,
 };
 use crate::error::{Error, Result};
 
@@ -77,7 +77,8 @@ impl From<IntegrationRow> for Integration {
             payload_format: r.format(),
             disabled_reason: r.disabled_reason,
             disabled_at: r.disabled_at.map(from_micros),
-            api_key_hint: Secret::new(r.target.api_key).hint(),
+            api_key_hint: key_hint(&r.target.api_key),
+            api_key_length: u32::try_from(r.target.api_key.chars().count()).unwrap_or(u32::MAX),
             id: r.id,
             name: r.name,
             url: r.target.url,
