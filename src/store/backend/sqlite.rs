@@ -92,6 +92,44 @@ async fn pool(options: SqliteConnectOptions, connections: u32) -> Result<SqliteP
         .await?)
 }
 
+/// SQLite's migrations once had numbers of their own; now each change has the same number in
+/// both folders (`0003` is `failed_deliveries` on both). SQLite has no `0002` (PostgreSQL's
+/// autovacuum settings) and no `0008` (its index is in `0007`). Old number, new number, and the
+/// description sqlx keeps for it.
+const RENUMBERED: [(i64, i64, &str); 5] = [
+    (2, 3, "failed deliveries"),
+    (3, 4, "config version"),
+    (4, 5, "attempt headers"),
+    (5, 6, "integration health"),
+    (6, 7, "ready for production"),
+];
+
+/// A database migrated under the old numbers records them in `_sqlx_migrations`: each is moved
+/// to its new number (last first, so none collides) before the migrations run, so nothing is
+/// applied twice and every checksum still matches its file.
+async fn renumber_old_migrations(writer: &SqlitePool) -> Result<()> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let (recorded,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if recorded == 1 {
+        for (old, new, description) in RENUMBERED.iter().rev() {
+            sqlx::query(
+                "UPDATE _sqlx_migrations SET version = $2 WHERE version = $1 AND description = $3",
+            )
+            .bind(old)
+            .bind(new)
+            .bind(description)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Copies committed pages from the write-ahead log into the database file. PASSIVE: it runs on
 /// a reader connection beside the writer and never waits for anyone, so checkpoint work (page
 /// copies, the file's sync) stays off the one writer's path. Returns (busy, log frames,
@@ -126,6 +164,7 @@ impl Backend for Sqlite {
     type Connection = SqliteConnection;
 
     async fn migrate(&self) -> Result<()> {
+        renumber_old_migrations(&self.writer).await?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.writer)
             .await?;
