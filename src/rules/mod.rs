@@ -1,6 +1,6 @@
 //! The rule engine: which posts a rule counts, when counted posts earn a reward, what a reward
 //! is made of and where it goes. Pure functions over what the store read; the store carries
-//! out what they decide, in the transaction that reads the posts (see `store/evaluate.rs`).
+//! out what they decide, in the transaction that reads the posts (see `store/evaluation/`).
 
 mod discount_code;
 mod evaluation;

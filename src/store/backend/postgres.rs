@@ -426,3 +426,55 @@ fn columns<R: Row>(rows: &[R]) -> Vec<Column<'_>> {
     }
     columns
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sql::write_row;
+
+    /// A list is one array parameter, and locks are written where the statement asks for them.
+    #[test]
+    fn a_list_is_one_array_parameter() {
+        let ids = ["a", "b", "c"];
+        let statement = Statement::new("SELECT id FROM rules WHERE deleted = 0 AND id")
+            .any_of(ids)
+            .push(" AND integration_id")
+            .none_of(ids)
+            .for_update();
+        assert_eq!(
+            text(&statement),
+            "SELECT id FROM rules WHERE deleted = 0 AND id = ANY($1) AND integration_id <> ALL($2) FOR UPDATE"
+        );
+    }
+
+    write_row! {
+        /// A row for the test below.
+        struct Pair<'a> {
+            name: &'a str,
+            count: i64,
+        }
+    }
+
+    /// A batch of rows is one typed array per column, in their order, whatever their number.
+    #[test]
+    fn rows_go_as_one_array_per_column() {
+        assert_eq!(unnest::<Pair<'_>>(), "UNNEST($1::text[], $2::bigint[])");
+        let rows = [
+            Pair {
+                name: "a",
+                count: 1,
+            },
+            Pair {
+                name: "b",
+                count: 2,
+            },
+        ];
+        match columns(&rows).as_slice() {
+            [Column::Text(names), Column::Int(counts)] => {
+                assert_eq!(names, &[Some("a".into()), Some("b".into())]);
+                assert_eq!(counts, &[Some(1), Some(2)]);
+            }
+            _ => panic!("one text and one integer column"),
+        }
+    }
+}
