@@ -1,10 +1,12 @@
 //! The retention sweep: deletes old attempts of settled deliveries in small batches, in the
-//! background, so the database stays the size of `--retention` worth of traffic.
+//! background, so the database stays the size of `--retention` worth of traffic; and the
+//! charts' counts once no chart can show them.
 
 use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::domain::stats::STATS_KEPT_MICROS;
 use crate::domain::time::now;
 use crate::store::Store;
 
@@ -30,6 +32,10 @@ pub async fn sweep_periodically(
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
+        }
+        let charted = now() - chrono::Duration::microseconds(STATS_KEPT_MICROS);
+        if let Err(e) = store.delete_old_stats(charted).await {
+            store.log_failure(&e, "deleting old chart counts failed; will try again");
         }
         let Some(cutoff) = now().checked_sub_signed(keep) else {
             continue;

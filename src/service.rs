@@ -143,6 +143,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         admin_token: settings.admin_token.clone(),
         deliveries_ready: deliveries_ready.clone(),
         metrics: metrics_handle(),
+        clock: settings.clock.clone(),
     };
     let app = api::router(state);
     let mut http_stop = stopped.clone();

@@ -29,6 +29,7 @@ mod payload_format;
 mod retention;
 mod retries;
 mod rewards;
+mod stats;
 mod target_guard;
 mod test_send;
 mod validation;
