@@ -164,6 +164,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     tasks.push(tokio::spawn(retention::sweep_periodically(
         store.clone(),
         settings.retention,
+        settings.clock.clone(),
         stopped.clone(),
     )));
     for _ in 0..writers {

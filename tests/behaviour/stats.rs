@@ -6,15 +6,18 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use lc_webhooks::domain::Clock;
+use lc_webhooks::domain::{Clock, Window, HOUR_MICROS};
 use serde_json::{json, Value};
 
-use crate::common::{assert_error, wait_until, Backend, Receiver, Reply, Script, TestApp, WAIT};
+use crate::common::{
+    assert_error, wait_until, Backend, Receiver, Reply, Script, TestApp, SETTLE, WAIT,
+};
 
 both_stores!(
     charts_count_attempts_by_outcome_with_their_latency,
     chart_buckets_follow_the_clock,
     a_chart_window_out_of_bounds_is_refused,
+    chart_counts_go_once_no_chart_can_show_them,
 );
 
 fn counts(v: &Value) -> (u64, u64, u64) {
@@ -277,5 +280,59 @@ async fn a_chart_window_out_of_bounds_is_refused(backend: Backend) {
     app.delete(&format!("/v1/integrations/{iid}")).await;
     let (s, v) = app.get(&format!("/v1/integrations/{iid}/stats")).await;
     assert_error(s, &v, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+async fn chart_counts_go_once_no_chart_can_show_them(backend: Backend) {
+    let clock = Clock::fixed(Utc::now());
+    let Some(app) = TestApp::start_with(backend, |s| {
+        s.clock = clock.clone();
+        // The sweep runs every 250 ms.
+        s.retention = Duration::from_secs(1);
+    })
+    .await
+    else {
+        return;
+    };
+    let rx = Receiver::always(200).await;
+    let i = app
+        .create_integration(&rx.url(), "sweep-key", json!({}))
+        .await;
+    let iid = i["id"].as_str().unwrap();
+    app.post_ok(
+        &format!("/v1/integrations/{iid}/test"),
+        json!({}),
+        StatusCode::OK,
+    )
+    .await;
+    let store = &app.running.as_ref().expect("running").store;
+    let id = lc_webhooks::domain::IntegrationId::from(iid.to_string());
+    // A window around now, read from the store whatever the clock says.
+    let around = Window::ending_at(Utc::now() + TimeDelta::hours(1), HOUR_MICROS, 3);
+    let kept = || async {
+        let counts = store
+            .attempt_counts(Some(&id), &around)
+            .await
+            .expect("counts");
+        let durations = store
+            .attempt_durations(&id, &around)
+            .await
+            .expect("durations");
+        (counts.len(), durations.len())
+    };
+    assert_eq!(kept().await, (1, 1));
+    // 47 hours on, the longest chart (48 hours) still shows them, so they stay.
+    clock.set(Utc::now() + TimeDelta::hours(47));
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(kept().await, (1, 1), "swept while a chart can show them");
+    let longest = app
+        .get_ok(&format!("/v1/integrations/{iid}/stats?hours=48"))
+        .await;
+    assert_eq!(counts(&longest["totals"]), (1, 0, 0), "{longest}");
+    clock.set(Utc::now() + TimeDelta::hours(50));
+    wait_until(WAIT, "the chart counts to be swept", || async {
+        (kept().await == (0, 0)).then_some(())
+    })
+    .await;
     app.stop().await;
 }
