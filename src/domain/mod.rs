@@ -15,6 +15,7 @@ pub mod page;
 mod rule;
 mod schema;
 mod secret;
+pub mod stats;
 pub mod time;
 mod webhook_url;
 pub mod whole_number;
@@ -39,4 +40,9 @@ pub use rule::{
     MAX_WINDOW_DAYS,
 };
 pub use secret::{key_hint, Secret};
+pub use stats::{
+    DeliveryStats, Durations, IntegrationStats, Latency, OutcomeCounts, Window, HOUR_MICROS,
+    MINUTE_MICROS,
+};
+pub use time::Clock;
 pub use webhook_url::WebhookUrl;

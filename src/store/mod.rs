@@ -26,6 +26,7 @@ mod retention;
 mod rows;
 mod rules;
 mod sqlite;
+mod stats;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -282,6 +282,7 @@ impl Store {
         )
         .await?;
         super::health::record(conn, dialect, &results).await?;
+        super::stats::record(conn, dialect, &results).await?;
         bulk::with_values(
             conn,
             dialect,
