@@ -47,7 +47,7 @@ pub struct Delivery {
     pub fulfillment_id: Option<FulfillmentId>,
     pub integration_id: IntegrationId,
     /// The email of the creator who earned the reward; `null` for a Test send.
-    #[schema(required = true, format = Email)]
+    #[schema(required = true)]
     pub creator_email: Option<String>,
     /// The name of the rule that granted the reward (kept after the rule is deleted); `null`
     /// for a Test send.
