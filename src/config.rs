@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::dispatch::{RetrySchedule, TargetPolicy};
-use crate::domain::Secret;
+use crate::domain::{Clock, Secret};
 
 pub const DEFAULT_SQLITE_URL: &str = "sqlite://data/lc-webhooks.db";
 
@@ -246,6 +246,8 @@ pub struct Settings {
     pub retention: Duration,
     /// A cap on the SQLite file, in pages (`PRAGMA max_page_count`): lets tests fill the store.
     pub sqlite_max_pages: Option<u32>,
+    /// "Now" for the charts' time buckets: the system's, or one a test sets.
+    pub clock: Clock,
 }
 
 impl Settings {
@@ -264,6 +266,7 @@ impl Settings {
             disable_after: Duration::from_secs(5 * 86_400),
             retention: Duration::from_secs(30 * 86_400),
             sqlite_max_pages: None,
+            clock: Clock::system(),
         }
     }
 

@@ -1,11 +1,14 @@
 //! The retention sweep: deletes old attempts of settled deliveries in small batches, in the
-//! background, so the database stays the size of `--retention` worth of traffic.
+//! background, so the database stays the size of `--retention` worth of traffic; and the
+//! charts' counts once no chart can show them.
 
 use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::domain::stats::STATS_KEPT_MICROS;
 use crate::domain::time::now;
+use crate::domain::Clock;
 use crate::store::Store;
 
 /// Attempts deleted per write: each batch is one short transaction, so dispatch is never held
@@ -17,9 +20,11 @@ pub fn interval(retention: Duration) -> Duration {
     (retention / 4).clamp(Duration::from_millis(250), Duration::from_secs(60))
 }
 
+/// `clock` is the charts' (their counts go by it, as the charts read them).
 pub async fn sweep_periodically(
     store: Store,
     retention: Duration,
+    clock: Clock,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let every = interval(retention);
@@ -30,6 +35,10 @@ pub async fn sweep_periodically(
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
+        }
+        let charted = clock.now() - chrono::Duration::microseconds(STATS_KEPT_MICROS);
+        if let Err(e) = store.delete_old_stats(charted).await {
+            store.log_failure(&e, "deleting old chart counts failed; will try again");
         }
         let Some(cutoff) = now().checked_sub_signed(keep) else {
             continue;

@@ -129,6 +129,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         admin_token: settings.admin_token.clone(),
         deliveries_ready: deliveries_ready.clone(),
         metrics: metrics_handle(),
+        clock: settings.clock.clone(),
     };
     let app = api::router(state);
     let mut http_stop = stopped.clone();
@@ -149,6 +150,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     tasks.push(tokio::spawn(retention::sweep_periodically(
         store.clone(),
         settings.retention,
+        settings.clock.clone(),
         stopped.clone(),
     )));
     for _ in 0..writers {

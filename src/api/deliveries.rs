@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("createdAfter" = Option<String>, Query, format = DateTime, description = "Only deliveries created at or after this time (RFC 3339)"),
         ("createdBefore" = Option<String>, Query, format = DateTime, description = "Only deliveries created before this time (RFC 3339)"),
         ("order" = Option<Order>, Query, description = "`desc` (default): newest first; `asc`: oldest first"),
-        ("email" = Option<Email>, Query, description = "Only deliveries of rewards the creator with this email earned; a malformed address is a 422 `invalid_email`"),
+        ("email" = Option<Email>, Query, description = "Only deliveries of rewards the creator with this email earned, whatever its case (`Ana@Example.com` finds `ana@example.com`); a malformed address is a 422 `invalid_email`"),
         PageParams,
     ),
     responses((status = 200, description = "One page", body = Page<Delivery>)),

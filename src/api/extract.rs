@@ -160,6 +160,35 @@ impl Params {
             .transpose()
     }
 
+    /// A whole number in `range` written in digits only, or `default` when absent; anything
+    /// else is a 422 with `code`.
+    pub fn whole(
+        &self,
+        key: &str,
+        range: std::ops::RangeInclusive<u32>,
+        default: u32,
+        code: &'static str,
+    ) -> Result<u32, ApiError> {
+        let Some(raw) = self.get(key) else {
+            return Ok(default);
+        };
+        raw.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| raw.parse::<u32>().ok())
+            .flatten()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    code,
+                    format!(
+                        "{key} must be a whole number from {} to {}, not `{raw}`",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            })
+    }
+
     /// `?limit=` (1 to 500, default 50) and `?cursor=` (an id from `nextCursor`).
     pub fn page(&self) -> Result<PageRequest, ApiError> {
         let limit = match self.get("limit") {

@@ -13,6 +13,7 @@ mod openapi;
 mod ops;
 mod query;
 mod rules;
+mod stats;
 
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::dispatch::Sender;
-use crate::domain::Secret;
+use crate::domain::{Clock, Secret};
 use crate::ingest::Ingester;
 use crate::store::Store;
 use error::ApiError;
@@ -47,6 +48,8 @@ pub struct AppState {
     /// Signalled when deliveries are queued (a manual retry).
     pub deliveries_ready: Arc<Notify>,
     pub metrics: PrometheusHandle,
+    /// "Now" for the charts' time buckets.
+    pub clock: Clock,
 }
 
 /// Every documented route; `with_token` guards `/v1` when given the state to check it with.
@@ -57,7 +60,8 @@ fn routes(with_token: Option<AppState>) -> OpenApiRouter<AppState> {
         .merge(media::router())
         .merge(rules::router())
         .merge(fulfillments::router())
-        .merge(deliveries::router());
+        .merge(deliveries::router())
+        .merge(stats::router());
     if let Some(state) = with_token {
         v1 = v1.route_layer(middleware::from_fn_with_state(state, auth::require_token));
     }

@@ -1,5 +1,5 @@
-//! The web console at `/`: static HTML, CSS and JavaScript, embedded in the binary, that call
-//! the REST API under `/v1` with the admin token the user signs in with.
+//! The web console at `/`: static HTML, CSS and JavaScript modules, embedded in the binary, that
+//! call the REST API under `/v1` with the admin token the user signs in with.
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -7,8 +7,20 @@ use axum::routing::get;
 use axum::Router;
 
 const INDEX: &str = include_str!("index.html");
-const SCRIPT: &str = include_str!("console.js");
 const STYLE: &str = include_str!("console.css");
+
+/// The scripts, by the path each is served at: `console.js` imports the others.
+const SCRIPTS: &[(&str, &str)] = &[
+    ("/console.js", include_str!("console.js")),
+    ("/api.js", include_str!("api.js")),
+    ("/app.js", include_str!("app.js")),
+    ("/dom.js", include_str!("dom.js")),
+    ("/charts.js", include_str!("charts.js")),
+    ("/integrations.js", include_str!("integrations.js")),
+    ("/rewards.js", include_str!("rewards.js")),
+    ("/creators.js", include_str!("creators.js")),
+    ("/log.js", include_str!("log.js")),
+];
 
 /// Only this origin's scripts and styles run, so a receiver's answer shown in the console can
 /// never execute; `connect-src 'self'` keeps the token from being sent anywhere else.
@@ -29,14 +41,10 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
 }
 
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
+    let mut router = Router::new()
         .route(
             "/",
             get(|| async { asset("text/html; charset=utf-8", INDEX) }),
-        )
-        .route(
-            "/console.js",
-            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
         )
         // Browsers ask for it on every page; an empty answer keeps a 404 out of their console.
         .route(
@@ -46,5 +54,12 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/console.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),
-        )
+        );
+    for (path, script) in SCRIPTS {
+        router = router.route(
+            path,
+            get(|| async { asset("text/javascript; charset=utf-8", script) }),
+        );
+    }
+    router
 }

@@ -46,6 +46,13 @@ pub struct Delivery {
     #[schema(required = true)]
     pub fulfillment_id: Option<FulfillmentId>,
     pub integration_id: IntegrationId,
+    /// The email of the creator who earned the reward; `null` for a Test send.
+    #[schema(required = true)]
+    pub creator_email: Option<String>,
+    /// The name of the rule that granted the reward (kept after the rule is deleted); `null`
+    /// for a Test send.
+    #[schema(required = true)]
+    pub rule_name: Option<String>,
     pub status: DeliveryStatus,
     pub attempt_count: u32,
     /// When the next attempt is due; `null` once settled.
@@ -125,7 +132,7 @@ pub struct DeliveryFilter {
     pub created_after: Option<DateTime<Utc>>,
     /// Created before.
     pub created_before: Option<DateTime<Utc>>,
-    /// Deliveries of rewards earned by the creator with this email.
+    /// Deliveries of rewards earned by the creator with this email, whatever its case.
     pub email: Option<Email>,
     pub order: Order,
 }

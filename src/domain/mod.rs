@@ -16,6 +16,7 @@ mod rule;
 mod schema;
 mod secret;
 mod sending;
+pub mod stats;
 pub mod time;
 mod webhook_url;
 pub mod whole_number;
@@ -41,4 +42,9 @@ pub use rule::{
 };
 pub use secret::{key_hint, Secret};
 pub use sending::{Claimed, Lease, Leased, Outcome, SendResult, SendTarget};
+pub use stats::{
+    DeliveryStats, Durations, IntegrationStats, Latency, OutcomeCounts, Window, HOUR_MICROS,
+    MINUTE_MICROS,
+};
+pub use time::Clock;
 pub use webhook_url::WebhookUrl;

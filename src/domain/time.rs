@@ -1,10 +1,43 @@
 //! Timestamps are stored as microseconds since the Unix epoch (one integer type on both stores).
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 
 pub fn now() -> DateTime<Utc> {
     // Truncate to what the store keeps, so a value read back equals the value written.
     from_micros(Utc::now().timestamp_micros())
+}
+
+/// Where "now" comes from for what a test must control without sleeping (the charts' time
+/// buckets): the system's clock, or a time the test sets.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Option<Arc<AtomicI64>>);
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock(None)
+    }
+
+    /// A clock that stands at `at` until [`Clock::set`] moves it.
+    pub fn fixed(at: DateTime<Utc>) -> Clock {
+        Clock(Some(Arc::new(AtomicI64::new(to_micros(at)))))
+    }
+
+    /// Moves a fixed clock (and every clone of it) to `at`; the system's clock cannot be set.
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Some(t) = &self.0 {
+            t.store(to_micros(at), Ordering::Relaxed);
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match &self.0 {
+            Some(t) => from_micros(t.load(Ordering::Relaxed)),
+            None => now(),
+        }
+    }
 }
 
 /// `t` as the store keeps it: whole microseconds.
@@ -198,6 +231,17 @@ mod tests {
             samples.iter().map(String::as_str),
             seed,
         );
+    }
+
+    #[test]
+    fn a_fixed_clock_stands_where_it_is_set() {
+        let t = parse_flexible("2026-12-04T14:32:10Z").expect("parses");
+        let clock = Clock::fixed(t);
+        let shared = clock.clone();
+        assert_eq!(clock.now(), t);
+        shared.set(t + chrono::Duration::hours(3));
+        assert_eq!(clock.now(), t + chrono::Duration::hours(3));
+        assert!(Clock::system().now() > t - chrono::Duration::days(36500));
     }
 
     #[test]

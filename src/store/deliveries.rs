@@ -6,7 +6,9 @@ use serde_json::value::RawValue;
 use super::backend::{Channel, Db};
 use super::db::Purpose;
 use super::page::{list_page, PageQuery};
-use super::sql::rows::{AttemptRow, DeliveryRow, ATTEMPT_COLUMNS, DELIVERY_COLUMNS};
+use super::sql::rows::{
+    AttemptRow, DeliveryRow, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, DELIVERY_REWARD_JOINS,
+};
 use super::sql::Statement;
 use crate::domain::time::{now, to_micros};
 use crate::domain::{
@@ -18,7 +20,7 @@ use crate::error::{Conflict, Error, Result};
 pub(super) async fn get(db: &Db, id: &DeliveryId) -> Result<Delivery> {
     db.fetch_optional::<DeliveryRow>(
         Statement::new(format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE d.id = $1"
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries d {DELIVERY_REWARD_JOINS} WHERE d.id = $1"
         ))
         .bind(id),
     )
@@ -74,15 +76,7 @@ pub(super) async fn list(
         .condition(key, "<", id_until)
         .condition("d.created_at", ">=", after)
         .condition("d.created_at", "<", before)
-        .condition_with(
-            |email| {
-                format!(
-                    "d.fulfillment_id IN (SELECT f.id FROM creators c JOIN fulfillments f
-                     ON f.creator_id = c.id WHERE c.email = {email})"
-                )
-            },
-            filter.email.as_ref().map(|e| e.as_str()),
-        )
+        .condition_with(email_filter, filter.email.as_ref().map(|e| e.as_str()))
         .order(filter.order);
     list_page::<DeliveryRow, _>(db, query, page).await
 }
@@ -229,6 +223,15 @@ pub(super) async fn create_test(
     Ok(id)
 }
 
+/// Deliveries of rewards earned by the creator whose email is `email` (a placeholder), whatever
+/// its case (`Ana@Example.com` finds `ana@example.com`): found by the index on `LOWER(email)`.
+fn email_filter(email: &str) -> String {
+    format!(
+        "d.fulfillment_id IN (SELECT fe.id FROM creators ce JOIN fulfillments fe
+         ON fe.creator_id = ce.id WHERE LOWER(ce.email) = LOWER({email}))"
+    )
+}
+
 /// A delivery's id is a UUIDv7 made within moments of its `created_at`: its first 48 bits are
 /// that time in milliseconds. Ids are compared as text, which orders them by that time.
 const ID_TIME_SLACK_MS: i64 = 60_000;
@@ -260,22 +263,22 @@ fn id_at_ms(ms: i64) -> String {
 /// send is pending only while its one attempt is in flight (it has no queue row): not listed
 /// as pending meanwhile.
 fn listing(status: Option<DeliveryStatus>) -> (String, &'static str) {
-    let columns = DELIVERY_COLUMNS;
+    let (c, j) = (DELIVERY_COLUMNS, DELIVERY_REWARD_JOINS);
     match status {
         None => (
-            format!("SELECT {columns} FROM deliveries d WHERE 1 = 1"),
+            format!("SELECT {c} FROM deliveries d {j} WHERE 1 = 1"),
             "d.id",
         ),
         Some(status @ DeliveryStatus::Succeeded) => (
             format!(
-                "SELECT {columns} FROM deliveries d WHERE d.status = '{}'",
+                "SELECT {c} FROM deliveries d {j} WHERE d.status = '{}'",
                 status.as_str()
             ),
             "d.id",
         ),
         Some(status @ DeliveryStatus::Pending) => (
             format!(
-                "SELECT {columns} FROM delivery_queue q CROSS JOIN deliveries d
+                "SELECT {c} FROM delivery_queue q CROSS JOIN deliveries d {j}
                  WHERE d.id = q.delivery_id AND d.status = '{}'",
                 status.as_str()
             ),
@@ -283,7 +286,7 @@ fn listing(status: Option<DeliveryStatus>) -> (String, &'static str) {
         ),
         Some(status @ DeliveryStatus::Failed) => (
             format!(
-                "SELECT {columns} FROM failed_deliveries x CROSS JOIN deliveries d
+                "SELECT {c} FROM failed_deliveries x CROSS JOIN deliveries d {j}
                  WHERE d.id = x.delivery_id AND d.status = '{}'",
                 status.as_str()
             ),
@@ -294,7 +297,7 @@ fn listing(status: Option<DeliveryStatus>) -> (String, &'static str) {
 
 #[cfg(test)]
 mod tests {
-    use super::{id_at_ms, id_ceiling, id_floor, listing};
+    use super::{email_filter, id_at_ms, id_ceiling, id_floor, listing};
     use crate::domain::{time, DeliveryId, DeliveryStatus};
     use crate::store::page::tests::sqlite_page_plan;
     use crate::store::page::PageQuery;
@@ -313,6 +316,19 @@ mod tests {
         assert!(id < id_ceiling(at), "{id} >= {}", id_ceiling(at));
         assert!(id_at_ms(1) < id_at_ms(2));
         assert_eq!(id_at_ms(-5), "00000000-0000-0000-0000-000000000000");
+    }
+
+    #[tokio::test]
+    async fn the_email_filter_finds_the_creator_by_the_lower_case_index() {
+        let (select, key) = listing(None);
+        let query =
+            PageQuery::new(select, key).condition_with(email_filter, Some("Ana@Example.com"));
+        let plan = sqlite_page_plan(query).await;
+        assert!(
+            plan.contains("creators_by_lower_email (<expr>=?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("SCAN ce"), "{plan}");
     }
 
     #[tokio::test]

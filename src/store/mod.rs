@@ -27,6 +27,7 @@ mod queue;
 mod retention;
 mod rules;
 mod sql;
+mod stats;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,8 +39,8 @@ use tokio::sync::{watch, Notify};
 use crate::domain::{
     Claimed, Creator, CreatorId, Delivery, DeliveryDetail, DeliveryFilter, DeliveryId, Fulfillment,
     FulfillmentFilter, FulfillmentId, Integration, IntegrationId, IntegrationPatch, Lease, Media,
-    NewCreator, NewIntegration, NewMedia, NewRule, Page, PageRequest, PayloadFormat, Rule, RuleId,
-    RulePatch, SendResult, SendTarget,
+    NewCreator, NewIntegration, NewMedia, NewRule, OutcomeCounts, Page, PageRequest, PayloadFormat,
+    Rule, RuleId, RulePatch, SendResult, SendTarget, Window,
 };
 use crate::error::{Error, Result};
 use crate::telemetry::Backlog;
@@ -353,6 +354,31 @@ impl Store {
     /// Deletes up to `limit` attempts made before `cutoff` of settled deliveries, oldest first.
     pub async fn delete_old_attempts(&self, cutoff: DateTime<Utc>, limit: u32) -> Result<u64> {
         retention::delete_old_attempts(&self.db, cutoff, limit).await
+    }
+
+    // The console's charts.
+
+    /// Attempts per minute in `window`, by outcome: one integration's, or every one's together.
+    pub async fn attempt_counts(
+        &self,
+        integration: Option<&IntegrationId>,
+        window: &Window,
+    ) -> Result<Vec<(i64, OutcomeCounts)>> {
+        stats::counts(&self.db, integration, window).await
+    }
+
+    /// An integration's attempt durations per hour in `window`: (hour, ms, attempts).
+    pub async fn attempt_durations(
+        &self,
+        integration: &IntegrationId,
+        window: &Window,
+    ) -> Result<Vec<(i64, u64, u64)>> {
+        stats::durations(&self.db, integration, window).await
+    }
+
+    /// Deletes the chart counts of minutes and hours that began before `cutoff`.
+    pub async fn delete_old_stats(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        stats::delete_old(&self.db, cutoff).await
     }
 
     /// Notes a write refused for space; logs it, unless a line went out a moment ago.

@@ -8,6 +8,7 @@ use super::db::Purpose;
 use super::health;
 use super::sql::claim::ClaimRequest;
 use super::sql::{write_row, Statement};
+use super::stats;
 use crate::domain::time::{now, to_micros};
 use crate::domain::{Claimed, DeliveryId, IntegrationId, Outcome, SendResult};
 use crate::error::Result;
@@ -153,6 +154,7 @@ pub(super) async fn record(db: &Db, results: &[SendResult], disable_after: Durat
     conn.insert("attempts", "ON CONFLICT DO NOTHING", &attempts)
         .await?;
     health::record(&mut conn, &results).await?;
+    stats::record(&mut conn, &results).await?;
     conn.update_from(
         &reschedules,
         "UPDATE delivery_queue SET due_at = v.due_at, lease_until = 0, lease_owner = NULL",

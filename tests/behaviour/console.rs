@@ -16,7 +16,10 @@ async fn the_console_and_its_assets_are_served_with_a_strict_policy(backend: Bac
     };
     for (path, kind, needle) in [
         ("/", "text/html", "Delivery log"),
-        ("/console.js", "text/javascript", "Add Integration"),
+        ("/console.js", "text/javascript", "import"),
+        ("/integrations.js", "text/javascript", "Add Integration"),
+        ("/log.js", "text/javascript", "Delivery log"),
+        ("/charts.js", "text/javascript", "svg(\"svg\""),
         ("/console.css", "text/css", "@media"),
     ] {
         let resp = reqwest::get(app.url(path)).await.expect("request");

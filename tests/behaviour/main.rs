@@ -30,6 +30,7 @@ mod readme;
 mod retention;
 mod retries;
 mod rewards;
+mod stats;
 mod target_guard;
 mod test_send;
 mod validation;

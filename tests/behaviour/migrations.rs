@@ -13,13 +13,14 @@ use sqlx::AnyPool;
 both_stores!(the_status_filter_finds_deliveries_written_before_the_upgrade);
 
 /// SQLite's migration files before both folders numbered each change the same way: new number
-/// to old (SQLite had no gap at 0002).
-const OLD_SQLITE_NUMBERS: [(i64, i64); 5] = [(3, 2), (4, 3), (5, 4), (6, 5), (7, 6)];
+/// to old (SQLite had no gaps).
+const OLD_SQLITE_NUMBERS: [(i64, i64); 7] =
+    [(3, 2), (4, 3), (5, 4), (6, 5), (7, 6), (9, 7), (10, 8)];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sqlite_database_migrated_under_the_old_numbers_upgrades_cleanly() {
     // Fully migrated by the last release, and stopped halfway (old 0001 to 0003).
-    for last_old in [6, 3] {
+    for last_old in [8, 3] {
         let db = TestDb::create(Backend::Sqlite).await.expect("SQLite");
         let pool = crate::common::any_pool(&format!("{}?mode=rwc", db.url)).await;
         let older = tempfile::tempdir().expect("temp dir");
@@ -66,7 +67,16 @@ async fn an_sqlite_database_migrated_under_the_old_numbers_upgrades_cleanly() {
         .expect("applied migrations");
         assert_eq!(
             applied,
-            [(1, 1), (3, 1), (4, 1), (5, 1), (6, 1), (7, 1)],
+            [
+                (1, 1),
+                (3, 1),
+                (4, 1),
+                (5, 1),
+                (6, 1),
+                (7, 1),
+                (9, 1),
+                (10, 1)
+            ],
             "after old 0001 to {last_old:04}"
         );
         let page = PageRequest {

@@ -96,12 +96,14 @@ async fn pool(options: SqliteConnectOptions, connections: u32) -> Result<SqliteP
 /// both folders (`0003` is `failed_deliveries` on both). SQLite has no `0002` (PostgreSQL's
 /// autovacuum settings) and no `0008` (its index is in `0007`). Old number, new number, and the
 /// description sqlx keeps for it.
-const RENUMBERED: [(i64, i64, &str); 5] = [
+const RENUMBERED: [(i64, i64, &str); 7] = [
     (2, 3, "failed deliveries"),
     (3, 4, "config version"),
     (4, 5, "attempt headers"),
     (5, 6, "integration health"),
     (6, 7, "ready for production"),
+    (7, 9, "creators by lower email"),
+    (8, 10, "attempt stats"),
 ];
 
 /// A database migrated under the old numbers records them in `_sqlx_migrations`: each is moved

@@ -185,10 +185,18 @@ impl TryFrom<RuleRow> for Rule {
     }
 }
 
-/// A delivery's columns, as `d.<column>` where the statement joins others.
+/// A delivery's columns, with who earned its reward and by which rule: read from
+/// `deliveries d` joined as [`DELIVERY_REWARD_JOINS`] says.
 pub(crate) const DELIVERY_COLUMNS: &str =
     "d.id, d.fulfillment_id, d.integration_id, d.status, d.attempt_count, d.next_attempt_at, \
-     d.last_response_status, d.last_error, d.test, d.created_at, d.delivered_at";
+     d.last_response_status, d.last_error, d.test, d.created_at, d.delivered_at, \
+     c.email AS creator_email, r.name AS rule_name";
+
+/// The reward of delivery `d`: its creator `c` and rule `r` (neither for a Test send), each
+/// found by its key.
+pub(crate) const DELIVERY_REWARD_JOINS: &str =
+    "LEFT JOIN fulfillments f ON f.id = d.fulfillment_id \
+     LEFT JOIN creators c ON c.id = f.creator_id LEFT JOIN rules r ON r.id = f.rule_id";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct DeliveryRow {
@@ -203,6 +211,8 @@ pub(crate) struct DeliveryRow {
     pub test: i64,
     pub created_at: i64,
     pub delivered_at: Option<i64>,
+    pub creator_email: Option<String>,
+    pub rule_name: Option<String>,
 }
 
 impl TryFrom<DeliveryRow> for Delivery {
@@ -220,6 +230,8 @@ impl TryFrom<DeliveryRow> for Delivery {
             id: r.id,
             fulfillment_id: r.fulfillment_id,
             integration_id: r.integration_id,
+            creator_email: r.creator_email,
+            rule_name: r.rule_name,
             last_error: r.last_error,
         })
     }
