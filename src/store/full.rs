@@ -1,6 +1,6 @@
-//! A store out of space: writes fail with SQLite's `SQLITE_FULL` or PostgreSQL's `disk_full`
-//! (53100). The API answers them `503 storage_full`; this keeps when that was last seen, for
-//! `/healthz`, and lets one ERROR line through every few seconds instead of one per request.
+//! A store out of space: writes fail (each database says so its way: `backend::storage_full`).
+//! The API answers them `503 storage_full`; this keeps when that was last seen, for `/healthz`,
+//! and lets one ERROR line through every few seconds instead of one per request.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -20,22 +20,6 @@ pub(super) struct FullState {
     logged_at: AtomicI64,
     /// Refusals not logged since the last line.
     unlogged: AtomicI64,
-}
-
-/// Which store refused a write for want of space, if that is what `e` says.
-pub fn storage_full(e: &Error) -> Option<&'static str> {
-    let Error::Database(sqlx::Error::Database(db)) = e else {
-        return None;
-    };
-    let code = db.code();
-    let message = db.message();
-    if code.as_deref() == Some("53100") {
-        Some("PostgreSQL")
-    } else if code.as_deref() == Some("13") || message.contains("database or disk is full") {
-        Some("SQLite")
-    } else {
-        None
-    }
 }
 
 impl FullState {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::backend::{Conn, Db};
+use super::backend::{is_deadlock, Conn, Db};
 use super::config;
 use super::db::Purpose;
 use super::health;
@@ -255,7 +255,7 @@ async fn forget_in_rules(conn: &mut Conn<'_>, id: &IntegrationId) -> Result<()> 
     Ok(())
 }
 
-/// Runs `attempt` again, a few times, when PostgreSQL broke a deadlock by failing it: a
+/// Runs `attempt` again, a few times, when the database broke a deadlock by failing it: a
 /// transaction over many rows (deleting an integration settles all its pending deliveries) can
 /// cross the dispatcher's batches of results, which lock some of the same rows.
 async fn retry_deadlocks<T, F, Fut>(mut attempt: F) -> Result<T>
@@ -274,8 +274,4 @@ where
             done => return done,
         }
     }
-}
-
-fn is_deadlock(e: &Error) -> bool {
-    matches!(e, Error::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("40P01"))
 }

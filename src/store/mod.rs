@@ -45,9 +45,8 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::telemetry::Backlog;
 
-pub use backend::{describe_connect_failure, describe_database, Tuning};
+pub use backend::{describe_connect_failure, describe_database, storage_full, Tuning};
 pub use evaluation::{Evaluated, Evaluation, Ingested};
-pub use full::storage_full;
 pub use integrations::IntegrationStates;
 
 /// The store: one interface over SQLite or PostgreSQL. Cheap to clone.

@@ -27,7 +27,27 @@ use super::sql::claim::{ClaimRequest, ClaimRow};
 use super::sql::inbox::{self, InboxRow};
 use super::sql::{Row, Statement};
 use crate::domain::MediaId;
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// Which database refused a write for want of space, if that is what `e` says.
+pub fn storage_full(e: &Error) -> Option<&'static str> {
+    let Error::Database(sqlx::Error::Database(refusal)) = e else {
+        return None;
+    };
+    if postgres::out_of_space(refusal.as_ref()) {
+        Some("PostgreSQL")
+    } else if sqlite::out_of_space(refusal.as_ref()) {
+        Some("SQLite")
+    } else {
+        None
+    }
+}
+
+/// Whether the database broke a deadlock by failing this transaction: only PostgreSQL, whose
+/// transactions lock rows; SQLite's one writer never waits for another.
+pub(crate) fn is_deadlock(e: &Error) -> bool {
+    matches!(e, Error::Database(sqlx::Error::Database(refusal)) if postgres::deadlock(refusal.as_ref()))
+}
 
 /// A row type either database can return.
 pub(crate) trait FromRows:

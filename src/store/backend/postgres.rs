@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{watch, Notify};
@@ -17,6 +18,16 @@ use crate::store::sql::claim::{ClaimRequest, ClaimRow, CLAIM_COLUMNS, CLAIM_JOIN
 use crate::store::sql::inbox::InboxRow;
 use crate::store::sql::statement::{Clause, Value};
 use crate::store::sql::{Row, Statement};
+
+/// `disk_full`: out of space.
+pub(super) fn out_of_space(refusal: &dyn DatabaseError) -> bool {
+    refusal.code().as_deref() == Some("53100")
+}
+
+/// `deadlock_detected`: PostgreSQL failed this transaction to break a deadlock.
+pub(super) fn deadlock(refusal: &dyn DatabaseError) -> bool {
+    refusal.code().as_deref() == Some("40P01")
+}
 
 /// Whether `url` names a PostgreSQL database.
 pub(super) fn names(url: &str) -> bool {

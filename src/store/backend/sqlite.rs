@@ -7,6 +7,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::error::DatabaseError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
 
@@ -79,6 +80,12 @@ impl Sqlite {
             gate: WriteGate::default(),
         })
     }
+}
+
+/// `SQLITE_FULL`: the disk, or `max_page_count`, is full.
+pub(super) fn out_of_space(refusal: &dyn DatabaseError) -> bool {
+    refusal.code().as_deref() == Some("13")
+        || refusal.message().contains("database or disk is full")
 }
 
 async fn pool(options: SqliteConnectOptions, connections: u32) -> Result<SqlitePool> {
