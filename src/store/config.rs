@@ -29,6 +29,10 @@ pub(super) struct Config {
     pub(super) targets: HashMap<IntegrationId, SendTarget>,
 }
 
+/// The config's version, as a column any statement can add to what it reads.
+pub(super) const VERSION: &str =
+    "(SELECT version FROM config_version WHERE id = 1) AS config_version";
+
 /// Marks a change of rules or integrations; run in the transaction that makes it.
 pub(super) async fn bump(conn: &mut Conn<'_>) -> Result<()> {
     conn.execute(Statement::new(
@@ -47,10 +51,14 @@ impl ConfigCache {
     /// again (and cached).
     pub(super) async fn current(&self, conn: &mut Conn<'_>) -> Result<Arc<Config>> {
         let (version,): (i64,) = conn
-            .fetch_one(Statement::new(
-                "SELECT version FROM config_version WHERE id = 1",
-            ))
+            .fetch_one(Statement::new(format!("SELECT {VERSION}")))
             .await?;
+        self.at(conn, version).await
+    }
+
+    /// The config of `version` (read as [`VERSION`] in a statement of the caller's): the cached
+    /// copy if it is that version, else read again (and cached).
+    pub(super) async fn at(&self, conn: &mut Conn<'_>, version: i64) -> Result<Arc<Config>> {
         if let Some(config) = self.cached(version) {
             return Ok(config);
         }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use super::backend::{Channel, Conn, Db};
+use super::backend::{Channel, Db};
 use super::db::Purpose;
 use super::page::{list_page, PageQuery};
 use super::sql::rows::{MediaRow, MEDIA_COLUMNS};
@@ -28,7 +28,7 @@ pub(super) async fn insert(db: &Db, posts: Vec<NewMedia>) -> Result<Vec<Media>> 
     let media: Vec<Media> = posts.iter().map(|p| p.to_media(ingested_at)).collect();
     let mut tx = db.begin_write(Purpose::Ingest).await?;
     let mut conn = tx.conn();
-    insert_posts(&mut conn, &media).await?;
+    conn.insert("media", "", &post_rows(&media)).await?;
     let inbox: Vec<InboxInsert<'_>> = media
         .iter()
         .map(|m| InboxInsert { media_id: &m.id })
@@ -81,9 +81,9 @@ write_row! {
     }
 }
 
-/// The posts alone, in the caller's transaction.
-pub(super) async fn insert_posts(conn: &mut Conn<'_>, media: &[Media]) -> Result<()> {
-    let rows: Vec<MediaInsert<'_>> = media
+/// The posts as rows of `media`.
+pub(super) fn post_rows(media: &[Media]) -> Vec<MediaInsert<'_>> {
+    media
         .iter()
         .map(|m| MediaInsert {
             id: &m.id,
@@ -93,6 +93,5 @@ pub(super) async fn insert_posts(conn: &mut Conn<'_>, media: &[Media]) -> Result
             posted_at: to_micros(m.posted_at),
             ingested_at: to_micros(m.ingested_at),
         })
-        .collect();
-    conn.insert("media", "", &rows).await
+        .collect()
 }

@@ -25,7 +25,7 @@ pub use connect_failure::{describe_connect_failure, describe_database};
 use super::db::{Purpose, WriteTurn};
 use super::sql::claim::{ClaimRequest, ClaimRow};
 use super::sql::inbox::{self, InboxRow};
-use super::sql::{Row, Statement};
+use super::sql::{Row, Statement, Writes};
 use crate::domain::MediaId;
 use crate::error::{Error, Result};
 
@@ -72,6 +72,9 @@ pub(crate) trait Backend {
     /// A transaction that writes: in this process's turn at SQLite's one writer, with the
     /// settings `purpose` wants on PostgreSQL.
     async fn begin_write(&self, purpose: Purpose) -> Result<WriteTx>;
+    /// [`Backend::begin_write`] where a database can wait: on PostgreSQL nothing is sent until
+    /// [`WriteTx::begun`], and a write that turns out to be one statement commits on its own.
+    async fn begin_deferred(&self, purpose: Purpose) -> Result<WriteTx>;
     /// One writing statement in the writer's turn, and no longer.
     async fn execute_write(&self, purpose: Purpose, statement: &Statement<'_>) -> Result<u64>;
     /// Leases due deliveries; several instances may claim at once.
@@ -101,6 +104,8 @@ pub(crate) trait Backend {
         tail: &str,
         rows: &[R],
     ) -> Result<()>;
+    /// Every insert of `writes`, in as few statements as it takes.
+    async fn insert_all(conn: &mut Self::Connection, writes: &Writes<'_>) -> Result<()>;
     /// [`Backend::insert`], returning what `tail` (a `RETURNING …`) names, in the rows' order.
     async fn insert_returning<R: Row, O: FromRows>(
         conn: &mut Self::Connection,
@@ -202,6 +207,10 @@ impl Db {
 
     pub(crate) async fn begin_write(&self, purpose: Purpose) -> Result<WriteTx> {
         each!(self, b => b.begin_write(purpose).await)
+    }
+
+    pub(crate) async fn begin_deferred(&self, purpose: Purpose) -> Result<WriteTx> {
+        each!(self, b => b.begin_deferred(purpose).await)
     }
 
     pub(crate) async fn execute_write(
@@ -324,6 +333,13 @@ impl Conn<'_> {
         on!(self, B, c => B::insert(c, table, tail, rows).await)
     }
 
+    pub(crate) async fn insert_all(&mut self, writes: &Writes<'_>) -> Result<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        on!(self, B, c => B::insert_all(c, writes).await)
+    }
+
     pub(crate) async fn insert_returning<R: Row, O: FromRows>(
         &mut self,
         table: &str,
@@ -394,20 +410,54 @@ pub(crate) struct WriteTx {
 enum Tx {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    /// PostgreSQL before its `BEGIN`: each statement commits on its own until [`WriteTx::begun`].
+    PostgresDeferred(postgres::Deferred),
 }
 
 impl WriteTx {
     pub(crate) fn conn(&mut self) -> Conn<'_> {
-        match &mut self.tx {
+        WriteTx::conn_of(&mut self.tx)
+    }
+
+    /// The transaction, begun if it was deferred; with the settings for counting posts toward
+    /// rules if `counting` (the round trip `BEGIN` takes carries them on PostgreSQL).
+    pub(crate) async fn begun(self, counting: bool) -> Result<WriteTx> {
+        let tx = match self.tx {
+            Tx::PostgresDeferred(d) => Tx::Postgres(d.begin(counting).await?),
+            mut tx => {
+                if counting {
+                    WriteTx::conn_of(&mut tx).before_counting().await?;
+                }
+                tx
+            }
+        };
+        Ok(WriteTx {
+            tx,
+            _turn: self._turn,
+        })
+    }
+
+    fn conn_of(tx: &mut Tx) -> Conn<'_> {
+        match tx {
             Tx::Sqlite(tx) => Conn::Sqlite(tx),
             Tx::Postgres(tx) => Conn::Postgres(tx),
+            Tx::PostgresDeferred(d) => Conn::Postgres(d.conn()),
         }
+    }
+
+    /// The last inserts, then the commit: one statement that commits itself if the
+    /// transaction was never begun.
+    pub(crate) async fn finish(mut self, writes: &Writes<'_>) -> Result<()> {
+        self.conn().insert_all(writes).await?;
+        self.commit().await
     }
 
     pub(crate) async fn commit(self) -> Result<()> {
         match self.tx {
             Tx::Sqlite(tx) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
+            // Every statement committed as it ran.
+            Tx::PostgresDeferred(_) => {}
         }
         Ok(())
     }
@@ -416,6 +466,7 @@ impl WriteTx {
         match self.tx {
             Tx::Sqlite(tx) => tx.rollback().await?,
             Tx::Postgres(tx) => tx.rollback().await?,
+            Tx::PostgresDeferred(_) => {}
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::error::DatabaseError;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{watch, Notify};
@@ -17,7 +18,7 @@ use crate::store::db::Purpose;
 use crate::store::sql::claim::{ClaimRequest, ClaimRow, CLAIM_COLUMNS, CLAIM_JOINS};
 use crate::store::sql::inbox::InboxRow;
 use crate::store::sql::statement::{Clause, Value};
-use crate::store::sql::{Row, Statement};
+use crate::store::sql::{Row, Statement, Writes};
 
 /// `disk_full`: out of space.
 pub(super) fn out_of_space(refusal: &dyn DatabaseError) -> bool {
@@ -36,6 +37,41 @@ pub(super) fn names(url: &str) -> bool {
 
 pub(crate) struct Postgres {
     pool: PgPool,
+}
+
+/// A write transaction not begun yet (`Backend::begin_deferred`): a pooled connection whose
+/// statements commit one by one, until [`Deferred::begin`].
+pub(crate) struct Deferred {
+    conn: PoolConnection<sqlx::Postgres>,
+    pool: PgPool,
+}
+
+impl Deferred {
+    pub(super) fn conn(&mut self) -> &mut PgConnection {
+        &mut *self.conn
+    }
+
+    /// The transaction, on a connection of the pool (most often this one, handed back).
+    pub(super) async fn begin(
+        self,
+        counting: bool,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let Deferred { conn, pool } = self;
+        drop(conn);
+        begin(&pool, counting.then_some(EVALUATION_SETTINGS)).await
+    }
+}
+
+/// `BEGIN` and the transaction's settings in one round trip: a simple query may hold several
+/// statements.
+async fn begin(
+    pool: &PgPool,
+    settings: Option<&'static str>,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    Ok(match settings {
+        Some(settings) => pool.begin_with(format!("BEGIN; {settings}")).await?,
+        None => pool.begin().await?,
+    })
 }
 
 impl Postgres {
@@ -167,9 +203,15 @@ macro_rules! bind {
 }
 
 macro_rules! bind_columns_into {
-    ($query:expr, $rows:expr) => {{
+    ($query:expr, $rows:expr) => {
+        bind_columns!($query, columns($rows))
+    };
+}
+
+macro_rules! bind_columns {
+    ($query:expr, $columns:expr) => {{
         let mut query = $query;
-        for column in columns($rows) {
+        for column in $columns {
             query = match column {
                 Column::Text(v) => query.bind(v),
                 Column::Int(v) => query.bind(v),
@@ -198,18 +240,25 @@ impl Backend for Postgres {
     }
 
     async fn begin_write(&self, purpose: Purpose) -> Result<WriteTx> {
-        let mut tx = self.pool.begin().await?;
         let settings = match purpose {
             Purpose::Claim => Some(CLAIM_SETTINGS),
             Purpose::Record => Some(BOOKKEEPING_SETTINGS),
             Purpose::Evaluate => Some(EVALUATION_SETTINGS),
             _ => None,
         };
-        if let Some(settings) = settings {
-            sqlx::query(settings).execute(&mut *tx).await?;
-        }
         Ok(WriteTx {
-            tx: super::Tx::Postgres(tx),
+            tx: super::Tx::Postgres(begin(&self.pool, settings).await?),
+            _turn: None,
+        })
+    }
+
+    async fn begin_deferred(&self, _: Purpose) -> Result<WriteTx> {
+        let deferred = Deferred {
+            conn: self.pool.acquire().await?,
+            pool: self.pool.clone(),
+        };
+        Ok(WriteTx {
+            tx: super::Tx::PostgresDeferred(deferred),
             _turn: None,
         })
     }
@@ -320,6 +369,14 @@ impl Backend for Postgres {
         Ok(())
     }
 
+    async fn insert_all(conn: &mut PgConnection, writes: &Writes<'_>) -> Result<()> {
+        let sql = insert_all_text(writes);
+        bind_columns!(sqlx::query(&sql), columns_of_all(writes))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
     async fn insert_returning<R: Row, O: FromRows>(
         conn: &mut PgConnection,
         table: &str,
@@ -399,12 +456,45 @@ fn text<'s>(statement: &'s Statement<'_>) -> Cow<'s, str> {
 /// statement's text is the same whatever the number of rows, so each connection prepares it
 /// once.
 fn unnest<R: Row>() -> String {
-    let arrays: Vec<String> = R::PG_TYPES
+    unnest_from(R::PG_TYPES, 1)
+}
+
+/// [`unnest`] with its arrays numbered from `$first`.
+fn unnest_from(pg_types: &[&str], first: usize) -> String {
+    let arrays: Vec<String> = pg_types
         .iter()
         .enumerate()
-        .map(|(i, t)| format!("${}::{t}[]", i + 1))
+        .map(|(i, t)| format!("${}::{t}[]", first + i))
         .collect();
     format!("UNNEST({})", arrays.join(", "))
+}
+
+/// Every insert of `writes` in one statement: the first ones as data-modifying `WITH` parts,
+/// the last as the statement itself. PostgreSQL runs each part once, and checks foreign keys at
+/// the end of the statement, so the order of the parts does not matter.
+fn insert_all_text(writes: &Writes<'_>) -> String {
+    let mut parts = Vec::new();
+    let mut next = 1;
+    for batch in writes.batches() {
+        parts.push(format!(
+            "INSERT INTO {} ({}) SELECT * FROM {} {}",
+            batch.table(),
+            batch.columns().join(", "),
+            unnest_from(batch.pg_types(), next),
+            batch.tail()
+        ));
+        next += batch.columns().len();
+    }
+    let last = parts.pop().unwrap_or_default();
+    if parts.is_empty() {
+        return last;
+    }
+    let with: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| format!("w{i} AS ({part})"))
+        .collect();
+    format!("WITH {} {last}", with.join(", "))
 }
 
 /// One array per column of `rows`.
@@ -419,11 +509,29 @@ fn columns<R: Row>(rows: &[R]) -> Vec<Column<'_>> {
     for row in rows {
         row.values(&mut values);
     }
-    let mut columns: Vec<Column<'_>> = R::PG_TYPES
+    split(R::PG_TYPES, values)
+}
+
+/// The columns of every batch of `writes`, one after another.
+fn columns_of_all<'a>(writes: &'a Writes<'_>) -> Vec<Column<'a>> {
+    let mut all = Vec::new();
+    for batch in writes.batches() {
+        let mut values = Vec::with_capacity(batch.len() * batch.columns().len());
+        batch.values(&mut values);
+        all.extend(split(batch.pg_types(), values));
+    }
+    all
+}
+
+/// Row-major `values` as one array per column of `pg_types`.
+fn split<'a>(pg_types: &[&str], values: Vec<Value<'a>>) -> Vec<Column<'a>> {
+    let width = pg_types.len().max(1);
+    let rows = values.len() / width;
+    let mut columns: Vec<Column<'_>> = pg_types
         .iter()
         .map(|t| match *t {
-            "bigint" => Column::Int(Vec::with_capacity(rows.len())),
-            _ => Column::Text(Vec::with_capacity(rows.len())),
+            "bigint" => Column::Int(Vec::with_capacity(rows)),
+            _ => Column::Text(Vec::with_capacity(rows)),
         })
         .collect();
     for (i, value) in values.into_iter().enumerate() {
@@ -487,5 +595,31 @@ mod tests {
             }
             _ => panic!("one text and one integer column"),
         }
+    }
+
+    /// Inserts into several tables are one statement: the first as `WITH` parts, their arrays
+    /// numbered on from one table to the next; one table alone is a plain insert.
+    #[test]
+    fn inserts_into_several_tables_are_one_statement() {
+        let pairs = || {
+            vec![Pair {
+                name: "a",
+                count: 1,
+            }]
+        };
+        let mut writes = Writes::default();
+        writes.insert("one", "", pairs());
+        assert_eq!(
+            insert_all_text(&writes),
+            "INSERT INTO one (name, count) SELECT * FROM UNNEST($1::text[], $2::bigint[]) "
+        );
+        writes.insert("two", "ON CONFLICT DO NOTHING", pairs());
+        writes.insert("three", "", Vec::<Pair<'_>>::new());
+        assert_eq!(
+            insert_all_text(&writes),
+            "WITH w0 AS (INSERT INTO one (name, count) SELECT * FROM UNNEST($1::text[], $2::bigint[]) ) \
+             INSERT INTO two (name, count) SELECT * FROM UNNEST($3::text[], $4::bigint[]) ON CONFLICT DO NOTHING"
+        );
+        assert_eq!(columns_of_all(&writes).len(), 4);
     }
 }

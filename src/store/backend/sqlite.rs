@@ -18,7 +18,7 @@ use crate::store::db::{Purpose, WriteGate};
 use crate::store::sql::claim::{ClaimRequest, ClaimRow, CLAIM_COLUMNS, CLAIM_JOINS};
 use crate::store::sql::inbox::{self, InboxRow};
 use crate::store::sql::statement::{Clause, Value};
-use crate::store::sql::{Row, Statement};
+use crate::store::sql::{Row, Statement, Writes};
 
 /// Connections for reads: the API's lists and lookups, and what claims and evaluations read
 /// before the writer takes its turn.
@@ -200,6 +200,11 @@ impl Backend for Sqlite {
         })
     }
 
+    /// The one writer runs in-process: nothing to save by waiting.
+    async fn begin_deferred(&self, purpose: Purpose) -> Result<WriteTx> {
+        self.begin_write(purpose).await
+    }
+
     async fn execute_write(&self, purpose: Purpose, statement: &Statement<'_>) -> Result<u64> {
         let _turn = self.gate.turn(purpose).await;
         let mut conn = self.writer.acquire().await?;
@@ -352,6 +357,25 @@ impl Backend for Sqlite {
         Ok(())
     }
 
+    async fn insert_all(conn: &mut SqliteConnection, writes: &Writes<'_>) -> Result<()> {
+        for batch in writes.batches() {
+            let width = batch.columns().len().max(1);
+            let mut all = Vec::with_capacity(batch.len() * width);
+            batch.values(&mut all);
+            for chunk in all.chunks((MAX_BINDS / width).max(1) * width) {
+                let sql = format!(
+                    "INSERT INTO {} ({}) VALUES {} {}",
+                    batch.table(),
+                    batch.columns().join(", "),
+                    placeholders(width, chunk.len() / width),
+                    batch.tail()
+                );
+                bind!(sqlx::query(&sql), chunk).execute(&mut *conn).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn insert_returning<R: Row, O: FromRows>(
         conn: &mut SqliteConnection,
         table: &str,
@@ -441,8 +465,13 @@ fn rows_per_statement<R: Row>() -> usize {
 /// `(?, ?), (?, ?)`: anonymous placeholders, bound by position. Numbered ones are found by name,
 /// which SQLite does by a linear search: hundreds of them cost milliseconds.
 fn values<R: Row>(rows: &[R]) -> String {
-    let row = format!("({})", vec!["?"; R::COLUMNS.len()].join(", "));
-    vec![row; rows.len()].join(", ")
+    placeholders(R::COLUMNS.len(), rows.len())
+}
+
+/// [`values`] for `rows` rows of `width` columns.
+fn placeholders(width: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    vec![row; rows].join(", ")
 }
 
 /// The rows as a table `v` whose columns are named as `R`'s: a plain `VALUES` list, renamed in a

@@ -7,11 +7,9 @@ use crate::domain::{
     Claimed, CreatorId, DeliveryId, DeliveryStatus, FulfillmentId, IntegrationId, Lease, MediaId,
     PayloadFormat, RuleId,
 };
-use crate::error::Result;
 use crate::rules::Award;
-use crate::store::backend::Conn;
 use crate::store::config::Config;
-use crate::store::sql::write_row;
+use crate::store::sql::{write_row, Writes};
 
 write_row! {
     /// A reward granted, with the body its webhooks send.
@@ -60,17 +58,17 @@ write_row! {
     }
 }
 
-/// Writes the fulfillments with their payloads, marks their posts counted and queues their
-/// deliveries (leased until `until` with a lease, unless their integration is `held`:
-/// disabled), in a statement per table. Returns the deliveries queued.
-pub(super) async fn write(
-    conn: &mut Conn<'_>,
-    awards: &[Award],
+/// Adds to `writes` the fulfillments with their payloads, their posts marked counted and their
+/// deliveries queued (leased until `until` with a lease, unless their integration is `held`:
+/// disabled). Returns the deliveries queued.
+pub(super) fn add<'a>(
+    writes: &mut Writes<'a>,
+    awards: &'a [Award],
     at: i64,
-    lease: Option<&Lease>,
+    lease: Option<&'a Lease>,
     until: Option<i64>,
     held: &HashSet<IntegrationId>,
-) -> Result<usize> {
+) -> usize {
     let mut fulfillments = Vec::with_capacity(awards.len());
     let mut counted = Vec::new();
     let mut deliveries = Vec::new();
@@ -115,11 +113,12 @@ pub(super) async fn write(
             });
         }
     }
-    conn.insert("fulfillments", "", &fulfillments).await?;
-    conn.insert("fulfillment_media", "", &counted).await?;
-    conn.insert("deliveries", "", &deliveries).await?;
-    conn.insert("delivery_queue", "", &queue).await?;
-    Ok(deliveries.len())
+    let queued = deliveries.len();
+    writes.insert("fulfillments", "", fulfillments);
+    writes.insert("fulfillment_media", "", counted);
+    writes.insert("deliveries", "", deliveries);
+    writes.insert("delivery_queue", "", queue);
+    queued
 }
 
 /// The deliveries of `awards`, as the dispatcher that holds their lease sends them.

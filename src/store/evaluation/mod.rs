@@ -16,15 +16,15 @@ mod progress;
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::backend::{Channel, Conn, Db};
-use super::config::ConfigCache;
+use super::backend::{Channel, Conn, Db, WriteTx};
+use super::config::{Config, ConfigCache};
 use super::db::Purpose;
 use super::media;
-use super::sql::inbox;
+use super::sql::{inbox, Writes};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{Creator, CreatorId, Invalid, Lease, Leased, Media, NewMedia, Problem};
 use crate::error::Result;
-use crate::rules::{self, Award, Tally};
+use crate::rules::{self, Award, Counted, Tally};
 
 /// What one evaluation did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -53,16 +53,19 @@ pub struct Ingested {
 /// means the rewards they earned are committed, and their deliveries can go out at once. A
 /// request naming an unknown creator is refused whole; the others go on. Posts written so never
 /// enter the inbox: each is evaluated exactly once, here.
+///
+/// On PostgreSQL the transaction begins only if the rules keep count (which locks pairs); else
+/// the creators and the config are read, and the posts with all they earned are written in one
+/// statement that commits itself: two round trips.
 pub(super) async fn ingest(
     db: &Db,
     config: &ConfigCache,
     requests: &[Vec<NewMedia>],
     lease: Option<&Lease>,
 ) -> Result<Ingested> {
-    let mut tx = db.begin_write(Purpose::Ingest).await?;
-    let mut conn = tx.conn();
+    let mut tx = db.begin_deferred(Purpose::Ingest).await?;
     let wanted: BTreeSet<&CreatorId> = requests.iter().flatten().map(|p| &p.creator_id).collect();
-    let creators = creators::read(&mut conn, &wanted).await?;
+    let (creators, version) = creators::read(&mut tx.conn(), &wanted).await?;
     let ingested_at = now();
     let mut results = Vec::with_capacity(requests.len());
     let mut posts = Vec::new();
@@ -85,16 +88,15 @@ pub(super) async fn ingest(
         posts.extend(media.iter().cloned());
         results.push(Ok(media));
     }
-    if posts.is_empty() {
+    let Some(version) = version.filter(|_| !posts.is_empty()) else {
         tx.rollback().await?;
         return Ok(Ingested {
             results,
             evaluated: Evaluated::default(),
         });
-    }
-    media::insert_posts(&mut conn, &posts).await?;
-    let evaluated = evaluate(&mut conn, config, &posts, &creators, lease).await?;
-    tx.commit().await?;
+    };
+    let config = config.at(&mut tx.conn(), version).await?;
+    let evaluated = evaluate(tx, &config, &posts, true, &creators, lease).await?;
     Ok(Ingested { results, evaluated })
 }
 
@@ -111,35 +113,29 @@ pub(super) async fn evaluate_inbox(
         return Ok(Evaluated::default());
     };
     let (posts, creators) = inbox::into_posts(rows)?;
-    let evaluated = evaluate(&mut tx.conn(), config, &posts, &creators, lease).await?;
-    tx.commit().await?;
-    Ok(evaluated)
+    let config = config.current(&mut tx.conn()).await?;
+    evaluate(tx, &config, &posts, false, &creators, lease).await
 }
 
-/// Evaluates `posts` in the caller's transaction, as the rule engine decides.
+/// Evaluates `posts` in `tx`, as the rule engine decides, writing them too if `new`, and
+/// commits. What the evaluation writes goes in one batch of inserts at the end; only rules that
+/// keep count read and write before it.
 async fn evaluate(
-    conn: &mut Conn<'_>,
-    config: &ConfigCache,
+    mut tx: WriteTx,
+    config: &Config,
     posts: &[Media],
+    new: bool,
     creators: &HashMap<CreatorId, Creator>,
     lease: Option<&Lease>,
 ) -> Result<Evaluated> {
-    let config = config.current(conn).await?;
+    let new_posts = if new { posts } else { &[] };
     let matched = rules::match_posts(posts, creators, &config.rules)?;
-    if !matched.tallies.is_empty() {
-        conn.before_counting().await?;
-    }
-    let rewarded = progress::lock(conn, &matched.tallies).await?;
-    let open: Vec<&Tally<'_>> = matched
-        .tallies
-        .iter()
-        .filter(|t| t.can_earn(rewarded.get(&t.key()).copied().unwrap_or(0)))
-        .collect();
-    pending::add(conn, &open).await?;
-    let pending = pending::read(conn, &open).await?;
-    let counted = rules::count(&open, pending);
-    pending::forget(conn, &counted.used, &counted.closed).await?;
-    progress::add_rewarded(conn, &counted.rewarded).await?;
+    let counted = if matched.tallies.is_empty() {
+        Counted::default()
+    } else {
+        tx = tx.begun(true).await?;
+        count(&mut tx.conn(), &matched.tallies, new_posts).await?
+    };
 
     let awards = matched
         .instant
@@ -154,15 +150,22 @@ async fn evaluate(
     let since = std::time::Instant::now();
     let at = to_micros(now());
     let until = lease.map(|l| at + i64::try_from(l.length.as_micros()).unwrap_or(i64::MAX / 2));
-    let deliveries = awards::write(conn, &awards, at, lease, until, &config.disabled).await?;
-    // Deliveries leased here go to this instance's dispatcher; others are announced.
-    if deliveries > 0 && lease.is_none() {
-        conn.notify(Channel::Deliveries).await?;
+    let mut writes = Writes::default();
+    if matched.tallies.is_empty() {
+        writes.insert("media", "", media::post_rows(new_posts));
     }
+    let deliveries = awards::add(&mut writes, &awards, at, lease, until, &config.disabled);
+    // Deliveries leased here go to this instance's dispatcher; others are announced, when the
+    // transaction that queues them commits.
+    if deliveries > 0 && lease.is_none() {
+        tx = tx.begun(false).await?;
+        tx.conn().notify(Channel::Deliveries).await?;
+    }
+    tx.finish(&writes).await?;
     let leased = Leased {
         since,
         deliveries: match lease {
-            Some(lease) => awards::handed_over(&awards, &config, lease),
+            Some(lease) => awards::handed_over(&awards, config, lease),
             None => Vec::new(),
         },
     };
@@ -174,4 +177,27 @@ async fn evaluate(
         },
         leased,
     })
+}
+
+/// For the rules that keep count: locks each pair, stores the new posts (`new_posts`, and those
+/// counted as pending), reads each pair's pending posts and counts them.
+async fn count<'a>(
+    conn: &mut Conn<'_>,
+    tallies: &'a [Tally<'a>],
+    new_posts: &'a [Media],
+) -> Result<Counted<'a>> {
+    let rewarded = progress::lock(conn, tallies).await?;
+    let open: Vec<&Tally<'_>> = tallies
+        .iter()
+        .filter(|t| t.can_earn(rewarded.get(&t.key()).copied().unwrap_or(0)))
+        .collect();
+    let mut writes = Writes::default();
+    writes.insert("media", "", media::post_rows(new_posts));
+    pending::add(&mut writes, &open);
+    conn.insert_all(&writes).await?;
+    let pending = pending::read(conn, &open).await?;
+    let counted = rules::count(&open, pending);
+    pending::forget(conn, &counted.used, &counted.closed).await?;
+    progress::add_rewarded(conn, &counted.rewarded).await?;
+    Ok(counted)
 }

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::rules::{PairKey, Pending, Tally};
 use crate::store::backend::Conn;
 use crate::store::sql::rows::MediaRow;
-use crate::store::sql::{write_row, Statement};
+use crate::store::sql::{write_row, Statement, Writes};
 
 write_row! {
     /// A post counted toward a rule and not yet part of a reward.
@@ -22,7 +22,7 @@ write_row! {
 }
 
 /// Stores the new posts of the pairs that can still earn as pending.
-pub(super) async fn add(conn: &mut Conn<'_>, open: &[&Tally<'_>]) -> Result<()> {
+pub(super) fn add<'a>(writes: &mut Writes<'a>, open: &[&'a Tally<'a>]) {
     let rows: Vec<PendingPost<'_>> = open
         .iter()
         .flat_map(|t| {
@@ -34,8 +34,7 @@ pub(super) async fn add(conn: &mut Conn<'_>, open: &[&Tally<'_>]) -> Result<()> 
             })
         })
         .collect();
-    conn.insert("rule_posts", "ON CONFLICT DO NOTHING", &rows)
-        .await
+    writes.insert("rule_posts", "ON CONFLICT DO NOTHING", rows);
 }
 
 write_row! {

@@ -10,4 +10,4 @@ pub(crate) mod statement;
 pub(crate) mod write;
 
 pub(crate) use statement::Statement;
-pub(crate) use write::{write_row, Row};
+pub(crate) use write::{write_row, Row, Writes};

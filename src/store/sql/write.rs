@@ -70,6 +70,76 @@ impl Field for Option<i64> {
     }
 }
 
+/// A batch of rows of one table, whatever their type: what [`Writes`] holds.
+pub(crate) trait Rows: Send + Sync {
+    fn table(&self) -> &'static str;
+    /// What follows the rows (`ON CONFLICT …`).
+    fn tail(&self) -> &'static str;
+    fn columns(&self) -> &'static [&'static str];
+    fn pg_types(&self) -> &'static [&'static str];
+    fn len(&self) -> usize;
+    fn values<'v>(&'v self, out: &mut Vec<Value<'v>>);
+}
+
+struct Batch<R> {
+    table: &'static str,
+    tail: &'static str,
+    rows: Vec<R>,
+}
+
+impl<R: Row + Send + Sync> Rows for Batch<R> {
+    fn table(&self) -> &'static str {
+        self.table
+    }
+    fn tail(&self) -> &'static str {
+        self.tail
+    }
+    fn columns(&self) -> &'static [&'static str] {
+        R::COLUMNS
+    }
+    fn pg_types(&self) -> &'static [&'static str] {
+        R::PG_TYPES
+    }
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    fn values<'v>(&'v self, out: &mut Vec<Value<'v>>) {
+        for row in &self.rows {
+            row.values(out);
+        }
+    }
+}
+
+/// Inserts into several tables that a transaction makes together, gathered so that a backend
+/// can send them at once (PostgreSQL: one statement, one round trip).
+#[derive(Default)]
+pub(crate) struct Writes<'a> {
+    batches: Vec<Box<dyn Rows + 'a>>,
+}
+
+impl<'a> Writes<'a> {
+    /// `INSERT INTO {table} (R's columns) <rows> {tail}`; nothing for no rows.
+    pub(crate) fn insert<R: Row + Send + Sync + 'a>(
+        &mut self,
+        table: &'static str,
+        tail: &'static str,
+        rows: Vec<R>,
+    ) {
+        if !rows.is_empty() {
+            self.batches.push(Box::new(Batch { table, tail, rows }));
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+
+    /// The batches, in the order they were added.
+    pub(crate) fn batches(&self) -> impl Iterator<Item = &(dyn Rows + 'a)> {
+        self.batches.iter().map(|b| b.as_ref())
+    }
+}
+
 /// Declares a row type whose columns are its field names, in order.
 macro_rules! write_row {
     ($(#[$doc:meta])* struct $name:ident<$lt:lifetime> { $($field:ident: $ty:ty,)+ }) => {
