@@ -48,7 +48,7 @@ pub(crate) struct Deferred {
 
 impl Deferred {
     pub(super) fn conn(&mut self) -> &mut PgConnection {
-        &mut *self.conn
+        &mut self.conn
     }
 
     /// The transaction, on a connection of the pool (most often this one, handed back).
