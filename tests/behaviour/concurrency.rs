@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 both_stores!(
     concurrent_posts_for_one_creator_earn_exactly_one_reward,
+    concurrent_posts_for_one_creator_are_each_counted_once,
     two_stores_on_one_database_take_each_post_and_each_delivery_once,
     concurrent_patches_of_different_fields_all_take_effect,
 );
@@ -255,4 +256,73 @@ async fn two_stores_on_one_database_take_each_post_and_each_delivery_once(backen
     assert_eq!(all.len(), POSTS, "a: {}, b: {}", by_a.len(), by_b.len());
     a.close().await;
     b.close().await;
+}
+
+/// Posts for one creator sent at once, to a rule where every post earns (written in one
+/// statement with what it earned) and to one that keeps count of pairs (counted under a lock):
+/// every post is in exactly one reward of each, and each reward sends one webhook.
+async fn concurrent_posts_for_one_creator_are_each_counted_once(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rx = Receiver::always(200).await;
+    app.create_integration(&rx.url(), "each-key", json!({}))
+        .await;
+    let single = app
+        .create_rule(json!({"name": "each post", "count": 1, "repeatable": true}))
+        .await;
+    let pairs = app
+        .create_rule(json!({"name": "each pair", "count": 2, "repeatable": true}))
+        .await;
+    let c = app.create_creator("each@example.com", None, None).await;
+    let cid = c["id"].as_str().unwrap().to_string();
+
+    let posts = 24;
+    let tasks: Vec<_> = (0..posts)
+        .map(|_| {
+            let url = app.url("/v1/media");
+            let cid = cid.clone();
+            tokio::spawn(async move {
+                let resp = reqwest::Client::new()
+                    .post(url)
+                    .json(&json!({"creatorId": cid, "postType": "STORY"}))
+                    .send()
+                    .await
+                    .expect("post media");
+                let status = resp.status().as_u16();
+                let body: Value = resp.json().await.expect("media JSON");
+                (status, body["id"].as_str().map(str::to_string))
+            })
+        })
+        .collect();
+    let mut sent = Vec::new();
+    for t in futures::future::join_all(tasks).await {
+        let (status, id) = t.expect("task");
+        assert_eq!(status, 201);
+        sent.push(id.expect("a post id"));
+    }
+    sent.sort();
+
+    let webhooks = rx.assert_exactly(posts + posts / 2).await;
+    for (rule, per_reward) in [(&single, 1), (&pairs, 2)] {
+        let rule_id = rule["id"].as_str().unwrap();
+        let rewards = app
+            .fulfillments(&format!("creatorId={cid}&ruleId={rule_id}&limit=500"))
+            .await;
+        assert_eq!(rewards.len(), posts / per_reward, "{rule_id}: {rewards:?}");
+        let mut counted: Vec<String> = rewards
+            .iter()
+            .flat_map(|f| {
+                let medias = f["payload"]["medias"].as_array().expect("medias").clone();
+                assert_eq!(medias.len(), per_reward, "{f}");
+                medias
+                    .into_iter()
+                    .map(|m| m["lcId"].as_str().expect("lcId").to_string())
+            })
+            .collect();
+        counted.sort();
+        assert_eq!(counted, sent, "{rule_id}: each post in exactly one reward");
+    }
+    assert_eq!(webhooks.len(), posts + posts / 2);
+    app.stop().await;
 }
