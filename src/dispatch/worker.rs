@@ -170,6 +170,8 @@ impl Dispatcher {
                 }
                 _ = shutdown.changed() => {}
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                // Slots are freed when results are written, not when sends end.
+                _ = this.recorder.slots_freed() => {}
                 Some(batch) = handed.recv() => this.take_handed(batch).await,
             }
         }
@@ -197,13 +199,7 @@ impl Dispatcher {
                 delivery = %claimed.delivery_id,
                 attempt = claimed.attempt_number
             );
-            tasks.spawn(
-                async move {
-                    this.deliver(claimed).await;
-                    drop(permits);
-                }
-                .instrument(span),
-            );
+            tasks.spawn(async move { this.deliver(claimed, permits).await }.instrument(span));
         }
         if !stale.is_empty() {
             {
@@ -402,7 +398,9 @@ impl Dispatcher {
         }
     }
 
-    async fn deliver(&self, claimed: Claimed) {
+    /// Sends one delivery; its slots (`permits`) stay taken until its result is written.
+    async fn deliver(&self, claimed: Claimed, permits: Permits) {
+        let _sending = self.recorder.sending();
         let sent = self
             .sender
             .send(&claimed.target, &claimed.delivery_id, &claimed.body)
@@ -435,7 +433,7 @@ impl Dispatcher {
             );
         }
         lock(&self.leased).remove(&claimed.delivery_id);
-        self.recorder.record(result);
+        self.recorder.record(result, Box::new(permits));
     }
 }
 
