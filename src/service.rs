@@ -11,12 +11,16 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState};
 use crate::config::{bind_hint, Settings};
-use crate::dispatch::{free_dead_owners_periodically, Dispatcher, DispatcherConfig, Recorder, Sender};
+use crate::dispatch::{
+    free_dead_owners_periodically, Dispatcher, DispatcherConfig, Recorder, Sender,
+};
 use crate::domain::{DeliveryId, Lease};
 use crate::evaluator::run_evaluator;
 use crate::ingest::Ingester;
 use crate::retention;
-use crate::store::{describe_connect_failure, describe_database, InstanceLock, Store, StoreOptions};
+use crate::store::{
+    describe_connect_failure, describe_database, InstanceLock, Store, StoreOptions,
+};
 
 /// How long sends in flight may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
