@@ -1,9 +1,11 @@
 //! Writes attempt results in batches: one transaction for many attempts.
 //!
-//! A result keeps its attempt's send slots until it is written. A webhook whose answer is not
-//! yet recorded is sent again after a crash, just like one still in flight, so counting it as
-//! in flight is what keeps resends within `--max-in-flight-per-integration`: results queued
-//! behind a busy writer once made a crash resend more than that (74–90 of 600 at 64 a lane).
+//! A result keeps its attempt's slot of `--max-in-flight` until it is written. A webhook whose
+//! answer is not yet recorded is sent again after a crash, just like one still in flight, so
+//! counting it is what keeps resends within `--max-in-flight`: results queued behind a busy
+//! writer once made a crash resend more than that (277 at 256, BENCHMARKS.md). Its
+//! integration's slot is freed at the answer: holding that too bounded resends by the lane's
+//! 64 but halved one fast receiver's rate on PostgreSQL, since a lane then waits for commits.
 
 use std::any::Any;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,7 +22,7 @@ const BATCH: usize = 512;
 /// How long a batch waits for more results before it is written.
 const GATHER: Duration = Duration::from_millis(10);
 
-/// What a result holds until it is written (its attempt's send slots).
+/// What a result holds until it is written (its attempt's slot of `--max-in-flight`).
 pub type Hold = Box<dyn Any + Send>;
 
 /// The sending side; cheap to clone into every send task.
