@@ -386,7 +386,7 @@ pub fn format_duration(d: Duration) -> String {
         (1_000, "s"),
     ];
     for (size, unit) in units {
-        if millis > 0 && millis % size == 0 {
+        if millis > 0 && millis.is_multiple_of(size) {
             return format!("{}{unit}", millis / size);
         }
     }
