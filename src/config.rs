@@ -186,8 +186,9 @@ pub struct ServeArgs {
     /// number and a unit: ms, s, m, h or d).
     #[arg(long, env = "LC_HTTP_TIMEOUT", hide_env_values = true, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
     pub http_timeout: Duration,
-    /// How long a claimed delivery stays leased to this instance. If the instance dies, another
-    /// (or the restarted one) sends the delivery again after this long. Must exceed
+    /// How long a claimed delivery stays leased to this instance while it lives. If the
+    /// instance dies, another (or the restarted one) sees it dead and sends its deliveries at
+    /// once; the lease only bounds an instance that is alive but stalled. Must exceed
     /// --http-timeout (a whole number and a unit: ms, s, m, h or d).
     #[arg(long, env = "LC_LEASE_TIME", hide_env_values = true, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
     pub lease_time: Duration,
@@ -385,7 +386,7 @@ pub fn format_duration(d: Duration) -> String {
         (1_000, "s"),
     ];
     for (size, unit) in units {
-        if millis > 0 && millis % size == 0 {
+        if millis > 0 && millis.is_multiple_of(size) {
             return format!("{}{unit}", millis / size);
         }
     }

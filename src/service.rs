@@ -11,12 +11,16 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState};
 use crate::config::{bind_hint, Settings};
-use crate::dispatch::{Dispatcher, DispatcherConfig, Recorder, Sender};
+use crate::dispatch::{
+    free_dead_owners_periodically, Dispatcher, DispatcherConfig, Recorder, Sender,
+};
 use crate::domain::{DeliveryId, Lease};
 use crate::evaluator::run_evaluator;
 use crate::ingest::Ingester;
 use crate::retention;
-use crate::store::{describe_connect_failure, describe_database, Store, StoreOptions};
+use crate::store::{
+    describe_connect_failure, describe_database, InstanceLock, Store, StoreOptions,
+};
 
 /// How long sends in flight may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -46,6 +50,8 @@ pub struct Running {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     recorder_tasks: Vec<JoinHandle<()>>,
+    /// Held until the service has stopped: while it is, no other instance frees its leases.
+    liveness: InstanceLock,
 }
 
 /// The process-wide Prometheus recorder (metrics macros write to one global recorder).
@@ -76,6 +82,17 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         .await
         .map_err(unreachable)?;
     store.migrate().await.map_err(unreachable)?;
+    // One name for this instance's leases: those its dispatcher claims, and those its
+    // evaluations put on the deliveries they hand over to it. New for every run of the
+    // process, so that a restarted instance sees its predecessor's leases as a dead owner's.
+    let lease = Lease {
+        owner: DeliveryId::generate().to_string(),
+        length: settings.lease_time,
+    };
+    let liveness = store
+        .hold_liveness(&lease.owner)
+        .await
+        .map_err(unreachable)?;
     let listen_failed = |source: std::io::Error| StartError::Listen {
         addr: settings.listen,
         hint: bind_hint(&source),
@@ -93,12 +110,6 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let tuning = store.tuning();
     let writers = tuning.concurrent_writers;
     let (recorder, recorder_tasks) = Recorder::start(store.clone(), writers);
-    // One name for this instance's leases: those its dispatcher claims, and those its
-    // evaluations put on the deliveries they hand over to it.
-    let lease = Lease {
-        owner: DeliveryId::generate().to_string(),
-        length: settings.lease_time,
-    };
     let (handed, handed_over) = mpsc::unbounded_channel();
     let (ingester, ingest_tasks) = Ingester::start(
         store.clone(),
@@ -163,6 +174,13 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             stopped.clone(),
         )));
     }
+    tasks.push(tokio::spawn(free_dead_owners_periodically(
+        store.clone(),
+        lease.owner.clone(),
+        settings.poll_interval,
+        deliveries_ready.clone(),
+        stopped.clone(),
+    )));
     let notified = (store.clone(), new_posts.clone(), deliveries_ready.clone());
     let listening = stopped.clone();
     tasks.push(tokio::spawn(async move {
@@ -190,6 +208,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         stop,
         tasks,
         recorder_tasks,
+        liveness,
     })
 }
 
@@ -232,6 +251,7 @@ impl Running {
         for task in self.recorder_tasks {
             let _ = task.await;
         }
+        drop(self.liveness);
         self.store.close().await;
     }
 }

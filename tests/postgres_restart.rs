@@ -65,7 +65,7 @@ async fn postgres_restart_under_load_loses_nothing() {
         .await;
     receiver.wait_for(5, Duration::from_secs(30)).await;
 
-    // Sends go on while the database is down; their results wait to be recorded.
+    // While the database is down, results wait to be recorded, holding their send slots.
     let stopped = pg_ctl("stop");
     if !stopped {
         assert!(

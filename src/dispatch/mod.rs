@@ -6,6 +6,7 @@ mod record;
 mod schedule;
 mod send;
 pub mod signature;
+mod takeover;
 mod test_send;
 mod worker;
 
@@ -13,6 +14,7 @@ pub use guard::TargetPolicy;
 pub use record::Recorder;
 pub use schedule::RetrySchedule;
 pub use send::{Sender, Sent, RESPONSE_BODY_LIMIT, USER_AGENT};
+pub use takeover::free_dead_owners_periodically;
 pub use test_send::{test_send, TestSendResult};
 pub use worker::{Dispatcher, DispatcherConfig};
 

@@ -170,6 +170,8 @@ impl Dispatcher {
                 }
                 _ = shutdown.changed() => {}
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                // Slots are freed when results are written, not when sends end.
+                _ = this.recorder.slots_freed() => {}
                 Some(batch) = handed.recv() => this.take_handed(batch).await,
             }
         }
@@ -197,13 +199,7 @@ impl Dispatcher {
                 delivery = %claimed.delivery_id,
                 attempt = claimed.attempt_number
             );
-            tasks.spawn(
-                async move {
-                    this.deliver(claimed).await;
-                    drop(permits);
-                }
-                .instrument(span),
-            );
+            tasks.spawn(async move { this.deliver(claimed, permits).await }.instrument(span));
         }
         if !stale.is_empty() {
             {
@@ -386,13 +382,7 @@ impl Dispatcher {
                     return (ready, stale);
                 };
                 if let Some(w) = lane.waiting.pop_front() {
-                    ready.push((
-                        w.claimed,
-                        Permits {
-                            _global: global,
-                            _own: own,
-                        },
-                    ));
+                    ready.push((w.claimed, Permits { global, own }));
                     progress = true;
                 }
             }
@@ -402,11 +392,17 @@ impl Dispatcher {
         }
     }
 
-    async fn deliver(&self, claimed: Claimed) {
+    /// Sends one delivery. Its integration's slot is free again once the receiver answers; its
+    /// slot overall stays taken until its result is written, so that no more than
+    /// `--max-in-flight` webhooks are ever answered but unrecorded (sent again after a crash).
+    async fn deliver(&self, claimed: Claimed, permits: Permits) {
+        let _sending = self.recorder.sending();
+        let Permits { global, own } = permits;
         let sent = self
             .sender
             .send(&claimed.target, &claimed.delivery_id, &claimed.body)
             .await;
+        drop(own);
         metrics::counter!("lc_webhooks_attempts_total", "result" => if sent.succeeded() { "success" } else { "failure" }).increment(1);
         metrics::histogram!("lc_webhooks_attempt_duration_seconds")
             .record(sent.duration_ms as f64 / 1000.0);
@@ -435,14 +431,14 @@ impl Dispatcher {
             );
         }
         lock(&self.leased).remove(&claimed.delivery_id);
-        self.recorder.record(result);
+        self.recorder.record(result, Box::new(global));
     }
 }
 
 /// A send slot overall and one with the delivery's integration, held until the attempt ends.
 struct Permits {
-    _global: OwnedSemaphorePermit,
-    _own: OwnedSemaphorePermit,
+    global: OwnedSemaphorePermit,
+    own: OwnedSemaphorePermit,
 }
 
 /// A poisoned lock only means another task panicked mid-update of a plain map; keep going.

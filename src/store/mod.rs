@@ -60,6 +60,11 @@ pub struct Store {
     options: StoreOptions,
 }
 
+/// This instance's proof of life ([`Store::hold_liveness`]): held while it runs.
+pub struct InstanceLock {
+    _liveness: backend::Liveness,
+}
+
 /// How the store behaves, beyond where it is.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -279,6 +284,22 @@ impl Store {
     /// Writes a batch of attempts and their effect on each delivery in one transaction.
     pub async fn record(&self, results: &[SendResult]) -> Result<()> {
         queue::record(&self.db, results, self.options.disable_after).await
+    }
+
+    /// Marks this instance, whose leases are named `owner`, alive until the returned lock is
+    /// dropped or the process dies, so that other instances (or this one restarted) can tell
+    /// its leases from a dead one's.
+    pub async fn hold_liveness(&self, owner: &str) -> Result<InstanceLock> {
+        Ok(InstanceLock {
+            _liveness: self.db.hold_liveness(owner).await?,
+        })
+    }
+
+    /// Frees, at once, the leases of every other owner that is no longer alive (killed,
+    /// crashed): its deliveries are due again without waiting for the leases to run out.
+    /// Returns how many were freed.
+    pub async fn free_dead_owners(&self, own: &str) -> Result<u64> {
+        self.db.free_dead_owners(own).await
     }
 
     /// Hands leases back without an attempt (shutting down): the deliveries are due again at once.

@@ -1,5 +1,6 @@
 //! Leases at the store: a result from an instance whose lease ran out and was taken over does
-//! not overwrite the new holder's delivery.
+//! not overwrite the new holder's delivery; a dead instance's leases are freed at once, a live
+//! one's kept.
 
 use std::time::Duration;
 
@@ -11,7 +12,10 @@ use lc_webhooks::store::Store;
 use serde_json::json;
 use sqlx::AnyPool;
 
-both_stores!(a_result_after_the_lease_was_taken_over_leaves_the_delivery_to_the_new_holder);
+both_stores!(
+    a_result_after_the_lease_was_taken_over_leaves_the_delivery_to_the_new_holder,
+    a_dead_owners_leases_are_freed_at_once_and_a_live_ones_kept,
+);
 
 fn result(
     integration_id: &IntegrationId,
@@ -46,6 +50,85 @@ async fn status_of(pool: &AnyPool, id: &str) -> (String, i64) {
         .fetch_one(pool)
         .await
         .expect("delivery row")
+}
+
+/// A database holding one pending delivery (one failed attempt, its retry an hour away),
+/// with no service running: (its url, the delivery's id).
+async fn one_pending_delivery(
+    backend: Backend,
+) -> Option<(std::sync::Arc<crate::common::TestDb>, String)> {
+    let app = TestApp::start_with(backend, |s| {
+        s.retry_schedule = RetrySchedule::parse("1h").expect("schedule");
+    })
+    .await?;
+    let rx = Receiver::always(500).await;
+    app.create_integration(&rx.url(), "lease-key", json!({}))
+        .await;
+    app.create_rule(json!({"count": 1})).await;
+    let c = app.create_creator("dead@example.com", None, None).await;
+    app.post_media(c["id"].as_str().unwrap(), "STORY", json!({}))
+        .await;
+    let id = wait_until(WAIT, "first attempt logged", || async {
+        let d = app.deliveries("").await.into_iter().next()?;
+        (d["attemptCount"] == 1).then(|| d["id"].as_str().map(str::to_string))?
+    })
+    .await;
+    let db = app.db.clone();
+    app.stop().await;
+    Some((db, id))
+}
+
+async fn a_dead_owners_leases_are_freed_at_once_and_a_live_ones_kept(backend: Backend) {
+    let Some((db, id)) = one_pending_delivery(backend).await else {
+        return;
+    };
+    let store = Store::connect(&db.url).await.expect("store");
+    let pool = crate::common::any_pool(&db.url).await;
+    sqlx::query("UPDATE delivery_queue SET due_at = 0")
+        .execute(&pool)
+        .await
+        .expect("make due");
+    let survivor = store.hold_liveness("survivor").await.expect("survivor");
+    let victim = store.hold_liveness("victim").await.expect("victim");
+    // Leased for far longer than this test waits: only the owner's death can free it.
+    let leased = store
+        .claim_due(10, Duration::from_secs(3600), "victim", &[])
+        .await
+        .expect("claim");
+    assert_eq!(leased.len(), 1);
+    assert_eq!(
+        store.free_dead_owners("survivor").await.expect("look"),
+        0,
+        "a live owner's lease was freed"
+    );
+    let none = store
+        .claim_due(10, Duration::from_secs(60), "survivor", &[])
+        .await
+        .expect("claim");
+    assert!(none.is_empty(), "a live owner's delivery was claimed again");
+
+    // The victim dies: its lock goes with it.
+    drop(victim);
+    let freed = wait_until(WAIT, "the dead owner's lease freed", || async {
+        let n = store.free_dead_owners("survivor").await.expect("look");
+        (n > 0).then_some(n)
+    })
+    .await;
+    assert_eq!(freed, 1);
+    let taken = store
+        .claim_due(10, Duration::from_secs(60), "survivor", &[])
+        .await
+        .expect("claim");
+    assert_eq!(taken.len(), 1, "the freed delivery is claimable at once");
+    assert_eq!(taken[0].delivery_id.to_string(), id);
+    assert_eq!(
+        store.free_dead_owners("survivor").await.expect("look"),
+        0,
+        "the survivor's own lease is kept"
+    );
+    drop(survivor);
+    pool.close().await;
+    store.close().await;
 }
 
 async fn a_result_after_the_lease_was_taken_over_leaves_the_delivery_to_the_new_holder(

@@ -1,9 +1,10 @@
 //! Fault tolerance with real processes: kill -9 and restart, several instances on one
 //! PostgreSQL database, hanging, resetting and down receivers beside a healthy one, Retry-After,
-//! SIGTERM.
+//! SIGTERM; in `recovery.rs`, a dead instance's leases taken over without waiting for them.
 
 #[path = "../common/mod.rs"]
 mod common;
+mod recovery;
 mod support;
 
 use std::collections::HashMap;

@@ -17,6 +17,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, ValueEnum};
 use serde_json::{json, Value};
 
+mod crash;
 mod db;
 mod http;
 mod procs;
@@ -48,6 +49,12 @@ impl Backend {
     }
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Mode {
+    /// `kill -9` an instance mid-run: seconds until every reward is delivered, lost and resent.
+    Crash(crash::CrashArgs),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum IngestMode {
     Batch,
@@ -57,9 +64,13 @@ enum IngestMode {
 #[derive(Debug, Parser)]
 #[command(
     name = "lc-bench",
-    about = "End-to-end throughput and latency of lc-webhooks"
+    about = "End-to-end throughput and latency of lc-webhooks",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 struct Args {
+    #[command(subcommand)]
+    mode: Option<Mode>,
     /// Store to benchmark.
     #[arg(long, value_enum, required_unless_present = "receiver_only")]
     backend: Option<Backend>,
@@ -113,6 +124,9 @@ struct Args {
     /// Path of the `lc-webhooks` binary (default: next to this one).
     #[arg(long)]
     service_bin: Option<PathBuf>,
+    /// The receiver holds each webhook this long before answering 200.
+    #[arg(long, default_value_t = 0)]
+    receiver_delay_ms: u64,
     #[arg(long, hide = true)]
     receiver_only: bool,
     #[arg(long, hide = true, default_value_t = 0)]
@@ -123,7 +137,11 @@ fn main() -> Result<()> {
     let args = Args::parse();
     if args.receiver_only {
         let rt = tokio::runtime::Runtime::new()?;
-        return rt.block_on(receiver::serve(args.port));
+        let delay = Duration::from_millis(args.receiver_delay_ms);
+        return rt.block_on(receiver::serve(args.port, delay));
+    }
+    if let Some(Mode::Crash(crash_args)) = &args.mode {
+        return crash::main(crash_args);
     }
     let rt = tokio::runtime::Runtime::new()?;
     let mut children = Children::default();
@@ -211,6 +229,7 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     let rport = free_port()?;
     let mut rchild = Command::new(&exe)
         .args(["--receiver-only", "--port", &rport.to_string()])
+        .args(["--receiver-delay-ms", &args.receiver_delay_ms.to_string()])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(temp.join("receiver.log"))?)
         .spawn()

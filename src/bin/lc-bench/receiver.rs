@@ -1,4 +1,4 @@
-//! The receiver (answers 200 at once and remembers when each webhook arrived), the client
+//! The receiver (answers 200, at once or after `--receiver-delay-ms`, and remembers when each webhook arrived), the client
 //! that reads it back, and its ceiling measured straight.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +20,8 @@ use crate::procs::unix_micros;
 
 #[derive(Default)]
 pub struct Recv {
+    /// How long each webhook is held before the answer (`--receiver-delay-ms`).
+    pub delay: Duration,
     pub count: AtomicU64,
     /// (webhook-id, medias[0].lcId, receive time in unix µs)
     pub events: Mutex<Vec<(String, String, i64)>>,
@@ -37,8 +39,11 @@ struct PayloadMedia {
     lc_id: String,
 }
 
-pub async fn serve(port: u16) -> Result<()> {
-    let state = Arc::new(Recv::default());
+pub async fn serve(port: u16, delay: Duration) -> Result<()> {
+    let state = Arc::new(Recv {
+        delay,
+        ..Recv::default()
+    });
     let app = Router::new()
         .route("/hook", post(hook))
         .route("/count", get(count))
@@ -66,6 +71,9 @@ async fn hook(State(s): State<Arc<Recv>>, headers: HeaderMap, body: Bytes) -> St
         .unwrap_or_else(|p| p.into_inner())
         .push((id, media, at));
     s.count.fetch_add(1, Ordering::Relaxed);
+    if !s.delay.is_zero() {
+        tokio::time::sleep(s.delay).await;
+    }
     StatusCode::OK
 }
 

@@ -8,6 +8,7 @@
 //! database it runs on.
 
 mod connect_failure;
+mod liveness;
 mod postgres;
 mod sqlite;
 
@@ -21,6 +22,7 @@ use sqlx::{FromRow, PgConnection, SqliteConnection};
 use tokio::sync::{watch, Notify};
 
 pub use connect_failure::{describe_connect_failure, describe_database};
+pub(crate) use liveness::Liveness;
 
 use super::db::{Purpose, WriteTurn};
 use super::sql::claim::{ClaimRequest, ClaimRow};
@@ -235,6 +237,17 @@ impl Db {
 
     pub(crate) fn tuning(&self) -> Tuning {
         each!(self, b => b.tuning())
+    }
+
+    /// Marks this instance (`owner`) alive until the returned lock is dropped or the process
+    /// dies (`liveness.rs`).
+    pub(crate) async fn hold_liveness(&self, owner: &str) -> Result<Liveness> {
+        each!(self, b => b.hold_liveness(owner).await)
+    }
+
+    /// Frees the leases of every other owner that is no longer alive; how many were freed.
+    pub(crate) async fn free_dead_owners(&self, own: &str) -> Result<u64> {
+        each!(self, b => b.free_dead_owners(own).await)
     }
 
     /// Wakes this instance's evaluator and dispatcher when any instance (or `import`) commits

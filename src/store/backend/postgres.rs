@@ -90,6 +90,10 @@ impl Postgres {
         Ok(Postgres { pool })
     }
 
+    pub(super) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Wakes this instance's evaluator and dispatcher when any instance (or `import`) commits
     /// new work, instead of waiting for the next poll. Notifications lost while reconnecting
     /// are harmless: polling still finds the work.

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -35,6 +35,8 @@ pub(crate) struct Sqlite {
     /// from the file. One writer connection keeps the hot pages (queue, index roots) cached.
     writer: SqlitePool,
     gate: WriteGate,
+    /// The database file: instances' lock files live beside it (`liveness.rs`).
+    path: PathBuf,
 }
 
 impl Sqlite {
@@ -49,7 +51,8 @@ impl Sqlite {
             )
             .into());
         }
-        if let Some(dir) = file_path(url).and_then(Path::parent) {
+        let path = file_path(url).map(Path::to_path_buf).unwrap_or_default();
+        if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
             }
@@ -78,7 +81,12 @@ impl Sqlite {
             readers,
             writer,
             gate: WriteGate::default(),
+            path,
         })
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        &self.path
     }
 }
 

@@ -48,3 +48,14 @@ pub(crate) const CLAIM_COLUMNS: &str =
 /// The tables [`CLAIM_COLUMNS`] come from, beside the queue row `q`, and how they join it.
 pub(crate) const CLAIM_JOINS: &str = "deliveries d JOIN integrations i ON i.id = d.integration_id
      LEFT JOIN fulfillments f ON f.id = d.fulfillment_id";
+
+/// Frees every lease `owner` holds: its deliveries are due again at once, for any instance.
+/// Used when `owner` is known to be dead (its liveness lock is free), so its leases need not
+/// run out first. No index on `lease_owner` (it would move with every lease): this walks the
+/// queue, once per dead instance.
+pub(crate) fn release_all_of(owner: &str) -> super::Statement<'_> {
+    super::Statement::new(
+        "UPDATE delivery_queue SET lease_until = 0, lease_owner = NULL WHERE lease_owner = $1",
+    )
+    .bind(owner)
+}
