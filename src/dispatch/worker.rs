@@ -195,7 +195,12 @@ impl Dispatcher {
     /// fit is handed back to the queue, where a claim finds it.
     async fn take_handed(&self, batch: Leased) {
         let lease_ends = batch.since + self.config.lease;
-        let settings = self.cached_integrations();
+        let settings = self
+            .states_for(
+                batch.deliveries.iter().map(|c| &c.target.integration_id),
+                self.cached_integrations(),
+            )
+            .await;
         let mut over = Vec::new();
         {
             let mut lanes = self.lanes.lock();
@@ -273,6 +278,13 @@ impl Dispatcher {
                 "claimed"
             );
         }
+        let integrations = self
+            .states_for(
+                claimed.iter().map(|c| &c.target.integration_id),
+                Some(integrations),
+            )
+            .await
+            .unwrap_or_default();
         let mut over_cap = Vec::new();
         {
             let mut lanes = self.lanes.lock();
@@ -305,6 +317,35 @@ impl Dispatcher {
                 return Ok(states.clone());
             }
         }
+        self.read_integrations().await
+    }
+
+    /// The states as `integrations` has them, read again now if one of `ids` has no lane yet:
+    /// a new integration's own limits apply from its first send. A failed reading falls back
+    /// on the last one (the next poll applies the limits).
+    async fn states_for<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a IntegrationId>,
+        integrations: Option<Arc<IntegrationStates>>,
+    ) -> Option<Arc<IntegrationStates>> {
+        let new = {
+            let lanes = self.lanes.lock();
+            ids.into_iter().any(|id| !lanes.contains_key(id))
+        };
+        if !new {
+            return integrations;
+        }
+        match self.read_integrations().await {
+            Ok(states) => Some(states),
+            Err(e) => {
+                self.store
+                    .log_failure(&e, "reading a new integration's limits failed");
+                integrations
+            }
+        }
+    }
+
+    async fn read_integrations(&self) -> crate::error::Result<Arc<IntegrationStates>> {
         // A deletion older than a lease cannot matter: nothing claimed before it is still leased.
         let states = Arc::new(self.store.integration_states(self.config.lease).await?);
         self.lanes.configure(&states.limits);
