@@ -19,9 +19,12 @@ const MIN_ROUND: Duration = Duration::from_millis(10);
 /// became slower for good gets a new floor within two periods.
 const FLOOR_PERIOD: Duration = Duration::from_secs(10);
 /// A round whose mean latency exceeds floor × this + [`LATENCY_SLACK`] is congested. The slack
-/// keeps a fast receiver's few milliseconds of noise on a busy machine from counting.
+/// keeps a fast receiver's milliseconds of noise on a busy machine from counting.
 const LATENCY_FACTOR: u32 = 2;
 const LATENCY_SLACK: Duration = Duration::from_millis(50);
+/// Above floor × [`LATENCY_FACTOR`] + this the limit holds: answers queue somewhere already, and
+/// more at once would only lengthen the queue (for a fast receiver, the sender's own CPU).
+const HOLD_SLACK: Duration = Duration::from_millis(5);
 /// Cut on a refusal for load, a timeout or a failed connection.
 const OVERLOAD_CUT: f64 = 0.5;
 /// Cut on latency well above its floor: gentler, latency is a hint.
@@ -180,6 +183,9 @@ impl AdaptiveLimit {
             if mean > floor * LATENCY_FACTOR + LATENCY_SLACK {
                 self.slow_start = false;
                 self.limit = (self.limit * LATENCY_CUT).max(1.0);
+                return;
+            }
+            if mean > floor * LATENCY_FACTOR + HOLD_SLACK {
                 return;
             }
         }
@@ -373,7 +379,10 @@ mod tests {
         let mut l = AdaptiveLimit::new(4096, t0);
         let mut now = healthy_rounds(&mut l, t0, 2, 100 * MS);
         assert_eq!(l.limit(), 256);
-        // Within the slack: still growing.
+        // Above twice the floor but within the slack: held.
+        now = healthy_rounds(&mut l, now, 1, 240 * MS);
+        assert_eq!(l.limit(), 256);
+        // Within twice the floor: still growing.
         now = healthy_rounds(&mut l, now, 1, 150 * MS);
         let grown = l.limit();
         assert!(grown > 256, "{grown}");
