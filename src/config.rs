@@ -192,12 +192,14 @@ pub struct ServeArgs {
     /// --http-timeout (a whole number and a unit: ms, s, m, h or d).
     #[arg(long, env = "LC_LEASE_TIME", hide_env_values = true, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
     pub lease_time: Duration,
-    /// Webhook sends in flight at once, over all integrations (1 or more).
-    #[arg(long, env = "LC_MAX_IN_FLIGHT", hide_env_values = true, default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    /// Webhook sends in flight at once, over all integrations (1 or more). Sends are async: a
+    /// send waiting for its answer costs a connection and a few KiB, not a thread.
+    #[arg(long, env = "LC_MAX_IN_FLIGHT", hide_env_values = true, default_value_t = DEFAULT_MAX_IN_FLIGHT as u32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_in_flight: u32,
-    /// Webhook sends in flight at once to one integration (1 or more), so a slow receiver
-    /// cannot take every slot.
-    #[arg(long, env = "LC_MAX_IN_FLIGHT_PER_INTEGRATION", hide_env_values = true, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    /// The most webhook sends in flight at once to one integration (1 or more), so a slow
+    /// receiver cannot take every slot; an integration's `maxConcurrency` can set a lower one.
+    /// Within it each integration's limit adapts to how its receiver answers.
+    #[arg(long, env = "LC_MAX_IN_FLIGHT_PER_INTEGRATION", hide_env_values = true, default_value_t = DEFAULT_MAX_IN_FLIGHT_PER_INTEGRATION as u32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_in_flight_per_integration: u32,
     /// Also refuse loopback, private and shared addresses (127.0.0.0/8, ::1, 10/8, 172.16/12,
     /// 192.168/16, 100.64/10, fc00::/7) as webhook targets, on registration and on every
@@ -227,6 +229,12 @@ fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
         .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| format!("`{s}` is not a CIDR such as 10.0.4.0/24 or fd12::/64, or an address"))
 }
+
+/// Sends at once, in all: enough for a few thousand webhooks a second to receivers that take
+/// a few hundred milliseconds (Little's law), in bounded memory (BENCHMARKS.md).
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4096;
+/// Sends at once to one integration, at most: 2,048 at 200 ms is 10,000 a second.
+pub const DEFAULT_MAX_IN_FLIGHT_PER_INTEGRATION: usize = 2048;
 
 /// Everything the service needs to run; built from [`ServeArgs`] or directly by tests.
 #[derive(Debug, Clone)]
@@ -260,8 +268,8 @@ impl Settings {
             retry_schedule: RetrySchedule::default(),
             http_timeout: Duration::from_secs(10),
             lease_time: Duration::from_secs(60),
-            max_in_flight: 256,
-            max_in_flight_per_integration: 64,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_in_flight_per_integration: DEFAULT_MAX_IN_FLIGHT_PER_INTEGRATION,
             poll_interval: Duration::from_millis(200),
             targets: TargetPolicy::default(),
             disable_after: Duration::from_secs(5 * 86_400),

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use crate::api::{self, AppState};
 use crate::config::{bind_hint, Settings};
 use crate::dispatch::{
-    free_dead_owners_periodically, Dispatcher, DispatcherConfig, Recorder, Sender,
+    free_dead_owners_periodically, Dispatcher, DispatcherConfig, Lanes, Recorder, Sender,
 };
 use crate::domain::{DeliveryId, Lease};
 use crate::evaluator::run_evaluator;
@@ -118,6 +118,8 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         handed.clone(),
     );
 
+    // Shared by the dispatcher, which adapts each integration's limit, and the API, which shows it.
+    let lanes = Lanes::new(settings.max_in_flight_per_integration);
     let dispatcher = Dispatcher::new(
         store.clone(),
         sender.clone(),
@@ -127,11 +129,11 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             lease: settings.lease_time,
             send_timeout: settings.http_timeout,
             max_in_flight: settings.max_in_flight,
-            max_in_flight_per_integration: settings.max_in_flight_per_integration,
             poll_interval: settings.poll_interval,
         },
         deliveries_ready.clone(),
         lease.owner.clone(),
+        lanes.clone(),
     );
     let state = AppState {
         store: store.clone(),
@@ -141,6 +143,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         deliveries_ready: deliveries_ready.clone(),
         metrics: metrics_handle(),
         clock: settings.clock.clone(),
+        lanes,
     };
     let app = api::router(state);
     let mut http_stop = stopped.clone();

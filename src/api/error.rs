@@ -91,6 +91,8 @@ fn problem_code(problem: Problem) -> &'static str {
         Problem::PostedAt => "invalid_posted_at",
         Problem::Batch => "invalid_batch",
         Problem::PayloadFormat => "invalid_payload_format",
+        Problem::MaxConcurrency => "invalid_max_concurrency",
+        Problem::MaxPerSecond => "invalid_max_per_second",
         Problem::BlockedUrl => "blocked_url",
         Problem::UnknownCreator => "unknown_creator",
         Problem::UnknownIntegration => "unknown_integration",

@@ -11,8 +11,9 @@ use super::extract::{IdPath, JsonBody, OptionalJsonBody, PageParams, Params};
 use super::AppState;
 use crate::dispatch::{test_send, TestSendResult};
 use crate::domain::{
-    ApiKey, AuthHeader, AuthPrefix, Integration, IntegrationId, IntegrationPatch, Name,
-    NewIntegration, Page, PayloadFormat, SigningSecret, WebhookUrl,
+    check_max_concurrency, check_max_per_second, ApiKey, AuthHeader, AuthPrefix, Integration,
+    IntegrationId, IntegrationLimits, IntegrationPatch, Name, NewIntegration, Page, PayloadFormat,
+    SigningSecret, WebhookUrl,
 };
 use crate::payload::TestData;
 
@@ -45,6 +46,21 @@ struct CreateIntegration {
     /// Which body its webhooks carry: `medias` (default, the seed's) or `posts`.
     #[schema(value_type = Option<PayloadFormat>)]
     payload_format: Option<String>,
+    /// The most sends to it at once, 1–10,000; absent or `null`: the service's
+    /// `--max-in-flight-per-integration`.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::option::deserialize"
+    )]
+    #[schema(minimum = 1, maximum = 10000)]
+    max_concurrency: Option<u32>,
+    /// The most sends to it started in any one second, 1–10,000; absent or `null`: no limit.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::option::deserialize"
+    )]
+    #[schema(minimum = 1, maximum = 10000)]
+    max_per_second: Option<u32>,
 }
 
 /// The fields to change; a field left out, or `null`, stays as it is (but `signingSecret: null`
@@ -73,6 +89,20 @@ struct UpdateIntegration {
     /// `medias` or `posts`; rewards granted from now on are sent in it.
     #[schema(value_type = Option<PayloadFormat>)]
     payload_format: Option<String>,
+    /// 1–10,000, or `null` to use the service's `--max-in-flight-per-integration`.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::nullable::deserialize"
+    )]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 10000)]
+    max_concurrency: Option<Option<u32>>,
+    /// 1–10,000, or `null` for no rate limit.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::nullable::deserialize"
+    )]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 10000)]
+    max_per_second: Option<Option<u32>>,
 }
 
 /// Which failed deliveries to send again.
@@ -131,11 +161,13 @@ async fn create(
             .map(PayloadFormat::parse)
             .transpose()?
             .unwrap_or_default(),
+        limits: IntegrationLimits {
+            max_concurrency: req.max_concurrency.map(check_max_concurrency).transpose()?,
+            max_per_second: req.max_per_second.map(check_max_per_second).transpose()?,
+        },
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(s.store.create_integration(new).await?),
-    ))
+    let integration = s.store.create_integration(new).await?;
+    Ok((StatusCode::CREATED, Json(with_limit(&s, integration))))
 }
 
 /// Lists the integrations, oldest first.
@@ -148,7 +180,15 @@ async fn create(
     responses((status = 200, description = "One page", body = Page<Integration>)),
 )]
 async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<Integration>>> {
-    Ok(Json(s.store.list_integrations(&params.page()?).await?))
+    let mut page = s.store.list_integrations(&params.page()?).await?;
+    page.items = page.items.into_iter().map(|i| with_limit(&s, i)).collect();
+    Ok(Json(page))
+}
+
+/// The integration with the concurrency limit this instance's dispatcher runs it at now.
+fn with_limit(s: &AppState, mut integration: Integration) -> Integration {
+    integration.health.concurrency_limit = s.lanes.limit_of(&integration.id);
+    integration
 }
 
 /// One integration.
@@ -164,7 +204,7 @@ async fn show(
     State(s): State<AppState>,
     IdPath(id): IdPath<IntegrationId>,
 ) -> ApiResult<Json<Integration>> {
-    Ok(Json(s.store.integration(&id).await?))
+    Ok(Json(with_limit(&s, s.store.integration(&id).await?)))
 }
 
 /// Changes the given fields, atomically; pausing or resuming is `{"active": false|true}`.
@@ -210,13 +250,21 @@ async fn update(
             .as_deref()
             .map(PayloadFormat::parse)
             .transpose()?,
+        max_concurrency: req
+            .max_concurrency
+            .map(|n| n.map(check_max_concurrency).transpose())
+            .transpose()?,
+        max_per_second: req
+            .max_per_second
+            .map(|n| n.map(check_max_per_second).transpose())
+            .transpose()?,
     };
     let resumed = patch.active == Some(true);
     let integration = s.store.update_integration(&id, patch).await?;
     if resumed {
         s.deliveries_ready.notify_one();
     }
-    Ok(Json(integration))
+    Ok(Json(with_limit(&s, integration)))
 }
 
 /// Deletes the integration: its pending deliveries settle as `failed` ("integration deleted"),

@@ -28,7 +28,7 @@ use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::dispatch::Sender;
+use crate::dispatch::{Lanes, Sender};
 use crate::domain::{Clock, Secret};
 use crate::ingest::Ingester;
 use crate::store::Store;
@@ -50,6 +50,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// "Now" for the charts' time buckets.
     pub clock: Clock,
+    /// The dispatcher's lanes: the concurrency limit each integration runs at now.
+    pub lanes: Lanes,
 }
 
 /// Every documented route; `with_token` guards `/v1` when given the state to check it with.

@@ -33,6 +33,16 @@ function healthLine(hl) {
   return s;
 }
 
+// Its own limits and the concurrency limit the dispatcher runs it at now.
+function limitsLine(i) {
+  const most = i.maxConcurrency ? `at most ${i.maxConcurrency} at once` : "at most the service's maximum at once";
+  const rate = i.maxPerSecond ? `, ${i.maxPerSecond} a second` : ", no rate limit";
+  const now = i.health && i.health.concurrencyLimit
+    ? `; running at ${i.health.concurrencyLimit} at once now (adapts to how the receiver answers)`
+    : "";
+  return `Sends ${most}${rate}${now}.`;
+}
+
 function facts(i) {
   return h("dl", { class: "facts" },
     h("dt", {}, "Status"), h("dd", {}, integrationStatus(i)),
@@ -41,7 +51,8 @@ function facts(i) {
     h("dt", {}, "Sent in"), h("dd", {}, `${i.authHeader}: ${i.authPrefix}<key>`),
     h("dt", {}, "Signed"), h("dd", {}, i.signing ? "Yes (webhook-signature)" : "No"),
     h("dt", {}, "Payload format"), h("dd", {}, i.payloadFormat === "posts" ? "posts (with each post's platform)" : "medias (the original)"),
-    h("dt", {}, "Health"), h("dd", {}, healthLine(i.health)));
+    h("dt", {}, "Health"), h("dd", {}, healthLine(i.health)),
+    h("dt", {}, "Sending"), h("dd", { "data-key": "limits-" + i.id }, limitsLine(i)));
 }
 
 function actions(i, onDeleted) {
@@ -160,6 +171,11 @@ export function integrationForm(existing) {
     h("option", { value: "medias" }, "medias (the original payload)"),
     h("option", { value: "posts" }, "posts (each post with its platform)"));
   format.value = existing ? existing.payloadFormat : "medias";
+  const limitInput = (v) => h("input", { type: "number", min: 1, max: 10000, step: 1, value: v == null ? "" : String(v) });
+  const maxConcurrency = limitInput(existing ? existing.maxConcurrency : null);
+  const maxPerSecond = limitInput(existing ? existing.maxPerSecond : null);
+  // Empty is no limit of its own; the API says what else is wrong.
+  const limitValue = (input) => (input.value.trim() === "" ? null : Number(input.value));
   const removeSigning = existing && existing.signing ? check("Stop signing (remove the signing secret)", {}) : null;
   const secretBox = h("div", { hidden: true },
     field("Signing secret", secret, "Shown once: copy it into your receiver now. It is never shown again."),
@@ -169,6 +185,7 @@ export function integrationForm(existing) {
     invalid_name: name, invalid_url: url, blocked_url: url, invalid_api_key: key,
     invalid_auth_header: header, invalid_auth_prefix: prefix, invalid_signing_secret: secret,
     invalid_payload_format: format,
+    invalid_max_concurrency: maxConcurrency, invalid_max_per_second: maxPerSecond,
   });
   const formId = nextId("form");
   const form = h("form", {
@@ -177,7 +194,10 @@ export function integrationForm(existing) {
       ev.preventDefault();
       errors.clear();
       if (!errors.validate(form)) return;
-      const body = { name: name.value, url: url.value, authHeader: header.value, authPrefix: prefix.value, payloadFormat: format.value };
+      const body = {
+        name: name.value, url: url.value, authHeader: header.value, authPrefix: prefix.value, payloadFormat: format.value,
+        maxConcurrency: limitValue(maxConcurrency), maxPerSecond: limitValue(maxPerSecond),
+      };
       if (key.value) body.apiKey = key.value;
       if (secret.value) body.signingSecret = secret.value;
       if (removeSigning && removeSigning.querySelector("input").checked) body.signingSecret = null;
@@ -199,6 +219,8 @@ export function integrationForm(existing) {
     field("Auth header", header, "The header the API key is sent in."),
     field("Auth prefix", prefix, "Written before the key, e.g. \"Bearer \". Empty sends the bare key."),
     field("Payload format", format, "Which body webhooks carry: the original \"medias\" list, or LoudCrowd's later \"posts\" list with each post's platform."),
+    field("Most sends at once", maxConcurrency, "1 to 10,000; empty: the service's maximum. Within it the number adapts to how your receiver answers."),
+    field("Most sends a second", maxPerSecond, "1 to 10,000; empty: no rate limit."),
     group("Signature", existing && existing.signing
       ? "This integration signs its webhooks. Generate a new secret to replace it."
       : "Optional: sign every webhook (Standard Webhooks) so your receiver can verify it.",

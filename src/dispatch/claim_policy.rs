@@ -18,6 +18,8 @@ pub struct LaneLoad {
     pub free_slots: usize,
     /// Deliveries claimed for it that wait for a slot.
     pub waiting: usize,
+    /// Its concurrency limit now.
+    pub limit: usize,
 }
 
 /// The dispatcher's limits and what is free of them now.
@@ -25,6 +27,7 @@ pub struct LaneLoad {
 pub struct Capacity {
     pub max_in_flight: usize,
     pub free_in_flight: usize,
+    /// The most any integration may have in flight (`--max-in-flight-per-integration`).
     pub per_integration: usize,
 }
 
@@ -37,14 +40,15 @@ pub struct ClaimPlan {
 
 impl Capacity {
     /// Under load, a claim waits until it is worth its transaction: a claim per freed slot
-    /// would cost more than the sends it feeds.
-    fn worth_a_claim(&self) -> usize {
-        (self.per_integration / 4).clamp(1, 16)
+    /// would cost more than the sends it feeds. A lane held to a few sends by its limit is
+    /// worth a claim with less.
+    fn worth_a_claim(&self, limit: usize) -> usize {
+        (self.per_integration / 4).clamp(1, 16).min(limit.max(1))
     }
 
-    /// What a lane can take now: free slots plus room in its queue (one more slot's worth).
+    /// What a lane can take now: free slots plus room in its queue (one more limit's worth).
     fn room(&self, lane: &LaneLoad) -> usize {
-        lane.free_slots + self.per_integration.saturating_sub(lane.waiting)
+        lane.free_slots + lane.limit.saturating_sub(lane.waiting)
     }
 }
 
@@ -60,20 +64,27 @@ pub fn plan(
     paused: &[IntegrationId],
     probe: bool,
 ) -> Option<ClaimPlan> {
-    let worth = capacity.worth_a_claim();
+    let has_room = |lane: &&LaneLoad| capacity.room(lane) >= capacity.worth_a_claim(lane.limit);
+    // Worth the least that any lane with room would take.
+    let worth = lanes
+        .iter()
+        .filter(has_room)
+        .map(|lane| capacity.worth_a_claim(lane.limit))
+        .min()
+        .unwrap_or(capacity.worth_a_claim(usize::MAX));
     let known: HashSet<&IntegrationId> = lanes.iter().map(|l| &l.integration_id).collect();
     let probe = probe && active.iter().any(|id| !known.contains(id));
     let mut skip: Vec<IntegrationId> = lanes
         .iter()
-        .filter(|lane| capacity.room(lane) < worth)
+        .filter(|lane| !has_room(lane))
         .map(|lane| lane.integration_id.clone())
         .collect();
     skip.extend(paused.iter().cloned());
     let room: Option<usize> = (!lanes.is_empty()).then(|| {
         lanes
             .iter()
+            .filter(has_room)
             .map(|lane| capacity.room(lane))
-            .filter(|&n| n >= worth)
             .sum()
     });
     let waiting: usize = lanes.iter().map(|lane| lane.waiting).sum();
@@ -114,6 +125,7 @@ mod tests {
             integration_id: id(name),
             free_slots,
             waiting,
+            limit: 64,
         }
     }
 
@@ -174,6 +186,34 @@ mod tests {
         let new = plan(busy, &lanes, &[id("a"), id("b")], &[], true).expect("a probe");
         assert_eq!(new.limit as usize, NEW_INTEGRATION_PROBE);
         assert_eq!(new.skip, [id("a")]);
+    }
+
+    #[test]
+    fn a_lane_held_to_a_few_sends_is_still_claimed_for() {
+        let small = LaneLoad {
+            limit: 2,
+            ..lane("small", 1, 1)
+        };
+        let busy = Capacity {
+            free_in_flight: 200,
+            ..CAPACITY
+        };
+        let claim = plan(busy, &[small], &[id("small")], &[], false).expect("a claim");
+        assert!(claim.skip.is_empty());
+        assert_eq!(claim.limit, 2, "its free slot and one more in its queue");
+        let full = LaneLoad {
+            limit: 2,
+            ..lane("small", 0, 2)
+        };
+        let claim = plan(
+            busy,
+            &[full, lane("b", 64, 0)],
+            &[id("small"), id("b")],
+            &[],
+            false,
+        )
+        .expect("a claim");
+        assert_eq!(claim.skip, [id("small")]);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The dispatcher: claim due deliveries, send them, record each attempt, schedule the next.
 
 mod claim_policy;
+mod concurrency;
 mod guard;
+mod lane;
 mod record;
 mod schedule;
 mod send;
@@ -11,6 +13,7 @@ mod test_send;
 mod worker;
 
 pub use guard::TargetPolicy;
+pub use lane::Lanes;
 pub use record::Recorder;
 pub use schedule::RetrySchedule;
 pub use send::{Sender, Sent, RESPONSE_BODY_LIMIT, USER_AGENT};

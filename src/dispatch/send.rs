@@ -13,6 +13,9 @@ use crate::domain::{time, DeliveryId, SendTarget};
 
 /// How much of a response body the delivery log keeps.
 pub const RESPONSE_BODY_LIMIT: usize = 4096;
+/// Idle connections kept per receiver host: as many as sends may be in flight by default
+/// (`--max-in-flight`, 4096).
+const IDLE_CONNECTIONS: usize = 4096;
 pub const USER_AGENT: &str = concat!("lc-webhooks/", env!("CARGO_PKG_VERSION"));
 
 /// What one attempt saw.
@@ -56,7 +59,10 @@ impl Sender {
                 policy: policy.clone(),
             }))
             .user_agent(USER_AGENT)
-            .pool_max_idle_per_host(256)
+            // A connection per send in flight stays open for the next one: a receiver that takes
+            // 200 ms at thousands a second holds a thousand or more, and closing all but a few
+            // hundred cost a TCP handshake per send on both sides (--max-in-flight bounds them).
+            .pool_max_idle_per_host(IDLE_CONNECTIONS)
             .build()?;
         Ok(Sender { client, policy })
     }

@@ -1,7 +1,7 @@
 //! The hot path, top to bottom: claim a batch, send each under the concurrency caps, hand the
 //! result to the recorder. Nothing holds a database transaction across an HTTP call.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::claim_policy::{self, Capacity, LaneLoad};
+use super::lane::{Lanes, Slot, Waiting};
 use super::{outcome, send_result, Recorder, RetrySchedule, Sender};
 use crate::domain::{Claimed, DeliveryId, IntegrationId, Leased, Outcome};
 use crate::store::{IntegrationStates, Store};
@@ -24,7 +25,6 @@ pub struct DispatcherConfig {
     /// The longest one attempt can take.
     pub send_timeout: Duration,
     pub max_in_flight: usize,
-    pub max_in_flight_per_integration: usize,
     pub poll_interval: Duration,
 }
 
@@ -37,7 +37,7 @@ pub struct Dispatcher {
     owner: String,
     wake: Arc<Notify>,
     in_flight: Arc<Semaphore>,
-    lanes: Mutex<HashMap<IntegrationId, Lane>>,
+    lanes: Lanes,
     /// Deliveries leased and not yet handed to the recorder: released if shutdown cuts them off.
     leased: Mutex<HashSet<DeliveryId>>,
     /// Integrations as last read, and when.
@@ -52,48 +52,16 @@ enum Claim {
     Took(usize),
 }
 
-/// Deliveries handed over may wait in a lane up to this many times its send slots: the
-/// evaluation already leased them, so turning them away costs a write.
+/// Deliveries handed over may wait in a lane up to this many times its concurrency limit (and
+/// at least [`HANDED_QUEUE_MIN`]): the evaluation already leased them, so turning them away
+/// costs a write. Claiming ahead of the slots keeps sends going while the next claim waits for
+/// the database (behind a large ingest on SQLite, say).
 const HANDED_QUEUE: usize = 4;
-
-/// One integration's send slots, and what is claimed for it but waits for a slot. Claiming
-/// ahead of the slots keeps sends going while the next claim waits for the database (behind
-/// a large ingest on SQLite, say); the queue is capped at one more slot's worth of deliveries.
-struct Lane {
-    slots: Arc<Semaphore>,
-    waiting: VecDeque<Waiting>,
-}
-
-struct Waiting {
-    claimed: Claimed,
-    lease_ends: Instant,
-}
-
-impl Lane {
-    fn new(cap: usize) -> Lane {
-        Lane {
-            slots: Arc::new(Semaphore::new(cap)),
-            waiting: VecDeque::new(),
-        }
-    }
-
-    /// Deliveries this lane can take now: free slots plus room in its queue.
-    fn room(&self, cap: usize) -> usize {
-        self.slots.available_permits() + cap.saturating_sub(self.waiting.len())
-    }
-
-    fn load(&self, integration_id: &IntegrationId) -> LaneLoad {
-        LaneLoad {
-            integration_id: integration_id.clone(),
-            free_slots: self.slots.available_permits(),
-            waiting: self.waiting.len(),
-        }
-    }
-}
+const HANDED_QUEUE_MIN: usize = 256;
 
 impl Dispatcher {
     /// `owner` names this instance's leases: the ones it claims, and the ones its evaluations
-    /// put on the deliveries they hand over.
+    /// put on the deliveries they hand over. `lanes` is shared with whoever shows the limits.
     pub fn new(
         store: Store,
         sender: Sender,
@@ -101,6 +69,7 @@ impl Dispatcher {
         config: DispatcherConfig,
         wake: Arc<Notify>,
         owner: String,
+        lanes: Lanes,
     ) -> Self {
         Dispatcher {
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
@@ -110,7 +79,7 @@ impl Dispatcher {
             config,
             owner,
             wake,
-            lanes: Mutex::new(HashMap::new()),
+            lanes,
             leased: Mutex::new(HashSet::new()),
             integrations: Mutex::new(None),
         }
@@ -136,7 +105,8 @@ impl Dispatcher {
         let mut next_poll = Instant::now();
         while !*shutdown.borrow() {
             while tasks.try_join_next().is_some() {}
-            this.start_ready(&mut tasks).await;
+            // When a rate-limited lane may start its next send.
+            let rate_wake = this.start_ready(&mut tasks).await;
             if queue_may_have_work {
                 let claimed = this.claim(probe).await;
                 probe = false;
@@ -169,6 +139,7 @@ impl Dispatcher {
                     next_poll = Instant::now() + pause;
                 }
                 _ = shutdown.changed() => {}
+                _ = tokio::time::sleep_until(rate_wake.unwrap_or(next_poll).into()), if rate_wake.is_some() => {}
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 // Slots are freed when results are written, not when sends end.
                 _ = this.recorder.slots_freed() => {}
@@ -189,9 +160,10 @@ impl Dispatcher {
         }
     }
 
-    /// Starts a send for every waiting delivery that has a slot.
-    async fn start_ready(self: &Arc<Self>, tasks: &mut JoinSet<()>) {
-        let (ready, stale) = self.ready();
+    /// Starts a send for every waiting delivery that has a slot; returns when a rate limit
+    /// frees the next one, if any waits for it.
+    async fn start_ready(self: &Arc<Self>, tasks: &mut JoinSet<()>) -> Option<Instant> {
+        let (ready, stale, rate_wake) = self.ready();
         for (claimed, permits) in ready {
             let this = self.clone();
             let span = tracing::debug_span!(
@@ -212,22 +184,32 @@ impl Dispatcher {
                 tracing::warn!(error = %e, count = stale.len(), "could not release leases; they will expire");
             }
         }
+        rate_wake
     }
 
     /// Takes deliveries an evaluation leased to this instance into their lanes; what does not
     /// fit is handed back to the queue, where a claim finds it.
     async fn take_handed(&self, batch: Leased) {
-        let cap = self.config.max_in_flight_per_integration;
         let lease_ends = batch.since + self.config.lease;
+        let settings = self
+            .states_for(
+                batch.deliveries.iter().map(|c| &c.target.integration_id),
+                self.cached_integrations(),
+            )
+            .await;
         let mut over = Vec::new();
         {
-            let mut lanes = lock(&self.lanes);
+            let mut lanes = self.lanes.lock();
             let mut leased = lock(&self.leased);
             for c in batch.deliveries {
-                let lane = lanes
-                    .entry(c.target.integration_id.clone())
-                    .or_insert_with(|| Lane::new(cap));
-                if lane.waiting.len() >= cap * HANDED_QUEUE {
+                let id = &c.target.integration_id;
+                let lane = self.lanes.lane(
+                    &mut lanes,
+                    id,
+                    settings.as_ref().and_then(|s| s.limits.get(id)),
+                );
+                let cap = (lane.limit.limit() * HANDED_QUEUE).max(HANDED_QUEUE_MIN);
+                if lane.waiting.len() >= cap {
                     over.push(c.delivery_id);
                     continue;
                 }
@@ -250,16 +232,22 @@ impl Dispatcher {
     /// [`claim_policy::plan`] says.
     #[tracing::instrument(skip_all, name = "claim")]
     async fn claim(&self, probe: bool) -> crate::error::Result<Claim> {
-        let cap = self.config.max_in_flight_per_integration;
         let integrations = self.integrations().await?;
-        let loads: Vec<LaneLoad> = lock(&self.lanes)
+        let loads: Vec<LaneLoad> = self
+            .lanes
+            .lock()
             .iter()
-            .map(|(id, lane)| lane.load(id))
+            .map(|(id, lane)| LaneLoad {
+                integration_id: id.clone(),
+                free_slots: lane.free_slots(),
+                waiting: lane.waiting.len(),
+                limit: lane.limit.limit(),
+            })
             .collect();
         let capacity = Capacity {
             max_in_flight: self.config.max_in_flight,
             free_in_flight: self.in_flight.available_permits(),
-            per_integration: cap,
+            per_integration: self.lanes.max_per_integration(),
         };
         let Some(plan) = claim_policy::plan(
             capacity,
@@ -286,15 +274,21 @@ impl Dispatcher {
                 "claimed"
             );
         }
+        let integrations = self
+            .states_for(
+                claimed.iter().map(|c| &c.target.integration_id),
+                Some(integrations),
+            )
+            .await
+            .unwrap_or_default();
         let mut over_cap = Vec::new();
         {
-            let mut lanes = lock(&self.lanes);
+            let mut lanes = self.lanes.lock();
             let mut leased = lock(&self.leased);
             for c in claimed {
-                let lane = lanes
-                    .entry(c.target.integration_id.clone())
-                    .or_insert_with(|| Lane::new(cap));
-                if lane.room(cap) == 0 {
+                let id = &c.target.integration_id;
+                let lane = self.lanes.lane(&mut lanes, id, integrations.limits.get(id));
+                if lane.room() == 0 {
                     over_cap.push(c.delivery_id);
                     continue;
                 }
@@ -319,8 +313,38 @@ impl Dispatcher {
                 return Ok(states.clone());
             }
         }
+        self.read_integrations().await
+    }
+
+    /// The states as `integrations` has them, read again now if one of `ids` has no lane yet:
+    /// a new integration's own limits apply from its first send. A failed reading falls back
+    /// on the last one (the next poll applies the limits).
+    async fn states_for<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a IntegrationId>,
+        integrations: Option<Arc<IntegrationStates>>,
+    ) -> Option<Arc<IntegrationStates>> {
+        let new = {
+            let lanes = self.lanes.lock();
+            ids.into_iter().any(|id| !lanes.contains_key(id))
+        };
+        if !new {
+            return integrations;
+        }
+        match self.read_integrations().await {
+            Ok(states) => Some(states),
+            Err(e) => {
+                self.store
+                    .log_failure(&e, "reading a new integration's limits failed");
+                integrations
+            }
+        }
+    }
+
+    async fn read_integrations(&self) -> crate::error::Result<Arc<IntegrationStates>> {
         // A deletion older than a lease cannot matter: nothing claimed before it is still leased.
         let states = Arc::new(self.store.integration_states(self.config.lease).await?);
+        self.lanes.configure(&states.limits);
         let withdrawn = self.withdraw(&states);
         if !withdrawn.is_empty() {
             self.store.release(&withdrawn, &self.owner).await?;
@@ -329,21 +353,28 @@ impl Dispatcher {
         Ok(states)
     }
 
+    /// The integrations as last read, without reading them again.
+    fn cached_integrations(&self) -> Option<Arc<IntegrationStates>> {
+        lock(&self.integrations).as_ref().map(|(_, s)| s.clone())
+    }
+
     /// Takes back what waits for integrations paused or deleted since it was claimed (to be
-    /// released), and forgets lanes with nothing waiting or in flight.
+    /// released), and forgets the lanes of deleted integrations once nothing of theirs is in
+    /// flight. The others keep their lanes, and with them the limit they have learnt.
     fn withdraw(&self, states: &IntegrationStates) -> Vec<DeliveryId> {
-        let cap = self.config.max_in_flight_per_integration;
         let held: HashSet<&IntegrationId> = states.paused.iter().chain(&states.deleted).collect();
+        let known: HashSet<&IntegrationId> = states.active.iter().chain(&states.paused).collect();
         let mut withdrawn = Vec::new();
         {
-            let mut lanes = lock(&self.lanes);
+            let mut lanes = self.lanes.lock();
             for (id, lane) in lanes.iter_mut() {
                 if held.contains(id) {
                     withdrawn.extend(lane.waiting.drain(..).map(|w| w.claimed.delivery_id));
                 }
             }
-            lanes
-                .retain(|_, lane| !lane.waiting.is_empty() || lane.slots.available_permits() < cap);
+            lanes.retain(|id, lane| {
+                !lane.waiting.is_empty() || lane.in_flight > 0 || known.contains(id)
+            });
         }
         let mut leased = lock(&self.leased);
         for id in &withdrawn {
@@ -354,15 +385,19 @@ impl Dispatcher {
 
     /// Takes waiting deliveries that have a slot, one integration after the other so that each
     /// gets its turn at the global slots. A delivery whose lease could run out before its send
-    /// would is handed back instead: another claim would send it a second time.
-    fn ready(&self) -> (Vec<(Claimed, Permits)>, Vec<DeliveryId>) {
+    /// would is handed back instead: another claim would send it a second time. Also says when
+    /// the next rate-limited start is due, if one waits.
+    fn ready(&self) -> (Vec<(Claimed, Permits)>, Vec<DeliveryId>, Option<Instant>) {
         let mut ready = Vec::new();
         let mut stale = Vec::new();
-        let latest_start = Instant::now() + self.config.send_timeout;
-        let mut lanes = lock(&self.lanes);
+        let mut rate_wake: Option<Instant> = None;
+        let now = Instant::now();
+        let latest_start = now + self.config.send_timeout;
+        let mut lanes = self.lanes.lock();
+        let mut blocked: HashSet<IntegrationId> = HashSet::new();
         loop {
             let mut progress = false;
-            for lane in lanes.values_mut() {
+            for (id, lane) in lanes.iter_mut() {
                 while lane
                     .waiting
                     .front()
@@ -372,37 +407,53 @@ impl Dispatcher {
                         stale.push(w.claimed.delivery_id);
                     }
                 }
-                if lane.waiting.is_empty() {
+                if lane.waiting.is_empty() || blocked.contains(id) {
                     continue;
                 }
-                let Ok(own) = lane.slots.clone().try_acquire_owned() else {
+                if lane.free_slots() == 0 {
                     continue;
-                };
+                }
                 let Ok(global) = self.in_flight.clone().try_acquire_owned() else {
-                    return (ready, stale);
+                    return (ready, stale, rate_wake);
                 };
+                if let Err(wake) = lane.try_start(now) {
+                    if let Some(at) = wake {
+                        rate_wake = Some(rate_wake.map_or(at, |w| w.min(at)));
+                    }
+                    blocked.insert(id.clone());
+                    continue;
+                }
                 if let Some(w) = lane.waiting.pop_front() {
-                    ready.push((w.claimed, Permits { global, own }));
+                    ready.push((
+                        w.claimed,
+                        Permits {
+                            global,
+                            slot: self.lanes.slot(id.clone()),
+                        },
+                    ));
                     progress = true;
                 }
             }
             if !progress {
-                return (ready, stale);
+                return (ready, stale, rate_wake);
             }
         }
     }
 
-    /// Sends one delivery. Its integration's slot is free again once the receiver answers; its
-    /// slot overall stays taken until its result is written, so that no more than
-    /// `--max-in-flight` webhooks are ever answered but unrecorded (sent again after a crash).
+    /// Sends one delivery. Its lane's slot is free again once the receiver answers (and tells the
+    /// adaptive limit how it went); its slot overall stays taken until its result is written, so
+    /// that no more than `--max-in-flight` webhooks are ever answered but unrecorded (sent again
+    /// after a crash).
     async fn deliver(&self, claimed: Claimed, permits: Permits) {
         let _sending = self.recorder.sending();
-        let Permits { global, own } = permits;
+        let Permits { global, mut slot } = permits;
+        let clock = Instant::now();
         let sent = self
             .sender
             .send(&claimed.target, &claimed.delivery_id, &claimed.body)
             .await;
-        drop(own);
+        slot.ended(sent.status, sent.error.as_deref(), clock.elapsed());
+        drop(slot);
         metrics::counter!("lc_webhooks_attempts_total", "result" => if sent.succeeded() { "success" } else { "failure" }).increment(1);
         metrics::histogram!("lc_webhooks_attempt_duration_seconds")
             .record(sent.duration_ms as f64 / 1000.0);
@@ -435,10 +486,10 @@ impl Dispatcher {
     }
 }
 
-/// A send slot overall and one with the delivery's integration, held until the attempt ends.
+/// A send slot overall and one in the delivery's lane, held until the attempt ends.
 struct Permits {
     global: OwnedSemaphorePermit,
-    own: OwnedSemaphorePermit,
+    slot: Slot,
 }
 
 /// A poisoned lock only means another task panicked mid-update of a plain map; keep going.

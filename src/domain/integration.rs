@@ -37,6 +37,41 @@ impl PayloadFormat {
     }
 }
 
+/// The most `maxConcurrency` and `maxPerSecond` may be set to.
+pub const MAX_CONCURRENCY: u32 = 10_000;
+pub const MAX_PER_SECOND: u32 = 10_000;
+
+/// An integration's own limits on sending; `None`: none of its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IntegrationLimits {
+    /// Sends at once, at most (the adaptive limit stays within it).
+    pub max_concurrency: Option<u32>,
+    /// Sends started in any one second, at most.
+    pub max_per_second: Option<u32>,
+}
+
+/// `maxConcurrency`: 1 to [`MAX_CONCURRENCY`].
+pub fn check_max_concurrency(n: u32) -> Result<u32, Invalid> {
+    if !(1..=MAX_CONCURRENCY).contains(&n) {
+        return Err(Invalid::new(
+            Problem::MaxConcurrency,
+            format!("maxConcurrency must be from 1 to {MAX_CONCURRENCY}, or null for no limit of its own"),
+        ));
+    }
+    Ok(n)
+}
+
+/// `maxPerSecond`: 1 to [`MAX_PER_SECOND`].
+pub fn check_max_per_second(n: u32) -> Result<u32, Invalid> {
+    if !(1..=MAX_PER_SECOND).contains(&n) {
+        return Err(Invalid::new(
+            Problem::MaxPerSecond,
+            format!("maxPerSecond must be from 1 to {MAX_PER_SECOND}, or null for no rate limit"),
+        ));
+    }
+    Ok(n)
+}
+
 /// An outbound webhook as the API shows it: the key and signing secret stay out.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -63,6 +98,14 @@ pub struct Integration {
     pub active: bool,
     /// Which body its webhooks carry: `medias` (the seed's) or `posts`.
     pub payload_format: PayloadFormat,
+    /// The most sends to it at once (1–10,000); `null`: the service's
+    /// `--max-in-flight-per-integration`. Within it the limit adapts to how the receiver
+    /// answers (`health.concurrencyLimit`).
+    #[schema(required = true, minimum = 1, maximum = 10000)]
+    pub max_concurrency: Option<u32>,
+    /// The most sends to it started in any one second (1–10,000); `null`: no rate limit.
+    #[schema(required = true, minimum = 1, maximum = 10000)]
+    pub max_per_second: Option<u32>,
     /// Why it was disabled automatically (`every attempt failed since …: last HTTP 503`);
     /// `null` unless it was. Cleared by making it active again.
     #[schema(required = true)]
@@ -105,6 +148,11 @@ pub struct IntegrationHealth {
     #[serde(with = "serde_rfc3339::option")]
     #[schema(required = true)]
     pub failing_since: Option<DateTime<Utc>>,
+    /// The sends at once this instance allows it now: adaptive, growing while its receiver
+    /// answers at a steady latency, cut on 429, 502–504, timeouts, failed connections or
+    /// climbing latency, never above `maxConcurrency`. `null` until this instance has sent to it.
+    #[schema(required = true, minimum = 1)]
+    pub concurrency_limit: Option<u32>,
 }
 
 /// A validated integration to store.
@@ -118,6 +166,7 @@ pub struct NewIntegration {
     pub signing_secret: Option<Secret>,
     pub active: bool,
     pub payload_format: PayloadFormat,
+    pub limits: IntegrationLimits,
 }
 
 /// A validated partial update; `None` leaves a field as it is.
@@ -133,4 +182,8 @@ pub struct IntegrationPatch {
     /// `Some(true)` also clears an automatic disable.
     pub active: Option<bool>,
     pub payload_format: Option<PayloadFormat>,
+    /// `Some(None)` removes its own maximum.
+    pub max_concurrency: Option<Option<u32>>,
+    /// `Some(None)` removes its rate limit.
+    pub max_per_second: Option<Option<u32>>,
 }

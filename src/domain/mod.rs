@@ -30,7 +30,8 @@ pub use delivery::{Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliverySt
 pub use fulfillment::{Fulfillment, FulfillmentFilter};
 pub use ids::{CreatorId, DeliveryId, FulfillmentId, Id, IntegrationId, MediaId, RuleId};
 pub use integration::{
-    Integration, IntegrationHealth, IntegrationPatch, NewIntegration, PayloadFormat,
+    check_max_concurrency, check_max_per_second, Integration, IntegrationHealth, IntegrationLimits,
+    IntegrationPatch, NewIntegration, PayloadFormat,
 };
 pub use invalid::{Invalid, Problem};
 pub use media::{Media, MediaInput, NewMedia, Platform, PostType, MAX_BATCH};

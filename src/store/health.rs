@@ -208,6 +208,8 @@ impl HealthRow {
             last_failure: self.last_failure,
             consecutive_failures: u32::try_from(self.consecutive_failures).unwrap_or(u32::MAX),
             failing_since: self.failing_since.map(from_micros),
+            // Not the store's to know: the dispatcher's, filled in by the API.
+            concurrency_limit: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Integrations: the receivers rewards are sent to.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,8 +14,9 @@ use super::sql::rows::{IntegrationRow, INTEGRATION_COLUMNS};
 use super::sql::Statement;
 use crate::domain::time::{now, to_micros};
 use crate::domain::{
-    AuthHeader, AuthPrefix, DeliveryStatus, Integration, IntegrationId, IntegrationPatch, Name,
-    NewIntegration, Page, PageRequest, PayloadFormat, Secret, SendTarget, WebhookUrl,
+    AuthHeader, AuthPrefix, DeliveryStatus, Integration, IntegrationId, IntegrationLimits,
+    IntegrationPatch, Name, NewIntegration, Page, PageRequest, PayloadFormat, Secret, SendTarget,
+    WebhookUrl,
 };
 use crate::error::{Error, Result};
 
@@ -25,6 +27,8 @@ pub struct IntegrationStates {
     pub active: Vec<IntegrationId>,
     pub paused: Vec<IntegrationId>,
     pub deleted: Vec<IntegrationId>,
+    /// The limits of those that set any.
+    pub limits: HashMap<IntegrationId, IntegrationLimits>,
 }
 
 pub(super) async fn states(db: &Db, deleted_within: Duration) -> Result<IntegrationStates> {
@@ -32,16 +36,25 @@ pub(super) async fn states(db: &Db, deleted_within: Duration) -> Result<Integrat
     let deleted_since = now()
         .checked_sub_signed(window)
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let rows: Vec<(IntegrationId, i64, i64)> = db
+    type StateRow = (IntegrationId, i64, i64, Option<i64>, Option<i64>);
+    let rows: Vec<StateRow> = db
         .fetch_all(
             Statement::new(
-                "SELECT id, active, deleted FROM integrations WHERE deleted = 0 OR updated_at >= $1",
+                "SELECT id, active, deleted, max_concurrency, max_per_second FROM integrations
+                 WHERE deleted = 0 OR updated_at >= $1",
             )
             .bind(to_micros(deleted_since)),
         )
         .await?;
     let mut states = IntegrationStates::default();
-    for (id, active, deleted) in rows {
+    for (id, active, deleted, max_concurrency, max_per_second) in rows {
+        let limits = IntegrationLimits {
+            max_concurrency: max_concurrency.and_then(|n| u32::try_from(n).ok()),
+            max_per_second: max_per_second.and_then(|n| u32::try_from(n).ok()),
+        };
+        if limits != IntegrationLimits::default() {
+            states.limits.insert(id.clone(), limits);
+        }
         match (active != 0, deleted != 0) {
             (_, true) => states.deleted.push(id),
             (true, false) => states.active.push(id),
@@ -55,8 +68,9 @@ pub(super) async fn create(db: &Db, new: NewIntegration) -> Result<IntegrationId
     let id = IntegrationId::generate();
     let insert = Statement::new(
         "INSERT INTO integrations (id, name, url, api_key, auth_header, auth_prefix, signing_secret,
-                                   active, payload_format, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9)",
+                                   active, payload_format, max_concurrency, max_per_second,
+                                   created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $11, $12, $9, $9)",
     )
     .bind(&id)
     .bind(new.name.as_str())
@@ -67,7 +81,9 @@ pub(super) async fn create(db: &Db, new: NewIntegration) -> Result<IntegrationId
     .bind(new.signing_secret.as_ref().map(Secret::expose))
     .bind(new.active)
     .bind(to_micros(now()))
-    .bind(new.payload_format.as_str());
+    .bind(new.payload_format.as_str())
+    .bind(new.limits.max_concurrency.map(i64::from))
+    .bind(new.limits.max_per_second.map(i64::from));
     config::change(db, insert).await?;
     Ok(id)
 }
@@ -144,6 +160,8 @@ pub(super) async fn update(db: &Db, id: &IntegrationId, patch: IntegrationPatch)
             signing_secret = CASE WHEN $7 = 1 THEN $8 ELSE signing_secret END,
             active = COALESCE($9, active),
             payload_format = COALESCE($11, payload_format),
+            max_concurrency = CASE WHEN $12 = 1 THEN $13 ELSE max_concurrency END,
+            max_per_second = CASE WHEN $14 = 1 THEN $15 ELSE max_per_second END,
             disabled_reason = CASE WHEN $9 IS NULL THEN disabled_reason END,
             disabled_at = CASE WHEN $9 IS NULL THEN disabled_at END,
             updated_at = $10
@@ -159,7 +177,11 @@ pub(super) async fn update(db: &Db, id: &IntegrationId, patch: IntegrationPatch)
     .bind(secret.as_ref().map(Secret::expose))
     .bind(patch.active)
     .bind(to_micros(now()))
-    .bind(patch.payload_format.map(PayloadFormat::as_str));
+    .bind(patch.payload_format.map(PayloadFormat::as_str))
+    .bind(patch.max_concurrency.is_some())
+    .bind(patch.max_concurrency.flatten().map(i64::from))
+    .bind(patch.max_per_second.is_some())
+    .bind(patch.max_per_second.flatten().map(i64::from));
     if conn.execute(update).await? == 0 {
         tx.rollback().await?;
         return Err(Error::NotFound("integration"));

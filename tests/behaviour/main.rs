@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod adaptive;
 mod api_reference;
 mod claims;
 mod cli;

@@ -559,6 +559,19 @@ struct ReceiverState {
     log: Vec<Received>,
     script: Script,
     served: usize,
+    /// Requests being answered now, and the most at once since the last [`Receiver::reset_peak`].
+    in_flight: usize,
+    peak_in_flight: usize,
+}
+
+/// Counts a request as being answered until it is dropped (answered, or the sender gave up).
+struct Answering(Arc<Mutex<ReceiverState>>);
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        s.in_flight -= 1;
+    }
 }
 
 /// A real HTTP server on 127.0.0.1:0 answering every path and method from its script.
@@ -573,6 +586,8 @@ impl Receiver {
             log: Vec::new(),
             script,
             served: 0,
+            in_flight: 0,
+            peak_in_flight: 0,
         }));
         let shared = state.clone();
         let app = Router::new().fallback(
@@ -590,12 +605,15 @@ impl Receiver {
                         });
                         let n = s.served;
                         s.served += 1;
+                        s.in_flight += 1;
+                        s.peak_in_flight = s.peak_in_flight.max(s.in_flight);
                         s.script
                             .steps
                             .get(n)
                             .cloned()
                             .unwrap_or_else(|| s.script.then.clone())
                     };
+                    let _answering = Answering(shared.clone());
                     answer(reply).await
                 }
             },
@@ -631,6 +649,16 @@ impl Receiver {
 
     pub fn count(&self) -> usize {
         self.state.lock().expect("receiver lock").log.len()
+    }
+
+    /// The most requests it was answering at once since it started or [`Receiver::reset_peak`].
+    pub fn peak_in_flight(&self) -> usize {
+        self.state.lock().expect("receiver lock").peak_in_flight
+    }
+
+    pub fn reset_peak(&self) {
+        let mut s = self.state.lock().expect("receiver lock");
+        s.peak_in_flight = s.in_flight;
     }
 
     /// Waits until at least `n` requests arrived; returns them all.

@@ -131,6 +131,7 @@ async fn run(args: &CrashArgs, children: &mut Children) -> Result<()> {
     let receiver = ReceiverClient {
         client: client.clone(),
         base: receiver_base.clone(),
+        healthy_only: false,
     };
 
     let database_url = match args.backend {
@@ -158,7 +159,7 @@ async fn run(args: &CrashArgs, children: &mut Children) -> Result<()> {
     post_json(
         &client,
         &format!("{victim}/v1/integrations"),
-        &json!({"name": "crash", "url": format!("{receiver_base}/hook"), "apiKey": "crash-key"}),
+        &json!({"name": "crash", "url": format!("{receiver_base}/hook/0"), "apiKey": "crash-key"}),
     )
     .await?;
     post_json(

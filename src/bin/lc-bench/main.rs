@@ -124,9 +124,16 @@ struct Args {
     /// Path of the `lc-webhooks` binary (default: next to this one).
     #[arg(long)]
     service_bin: Option<PathBuf>,
-    /// The receiver holds each webhook this long before answering 200.
+    /// The receiver answers each webhook after this many milliseconds (it records the arrival
+    /// at once, so latency figures are to the arrival).
     #[arg(long, default_value_t = 0)]
     receiver_delay_ms: u64,
+    /// The share of the first integration's webhooks the receiver answers `503` (0 to 1); the
+    /// others stay healthy. Phase 1 then ends when the healthy ones have every webhook, its
+    /// rate is theirs, and the per-integration figures show what each got; phase 2 and the
+    /// delivery-log check are skipped.
+    #[arg(long, default_value_t = 0.0)]
+    receiver_fail_ratio: f64,
     #[arg(long, hide = true)]
     receiver_only: bool,
     #[arg(long, hide = true, default_value_t = 0)]
@@ -137,8 +144,11 @@ fn main() -> Result<()> {
     let args = Args::parse();
     if args.receiver_only {
         let rt = tokio::runtime::Runtime::new()?;
-        let delay = Duration::from_millis(args.receiver_delay_ms);
-        return rt.block_on(receiver::serve(args.port, delay));
+        return rt.block_on(receiver::serve(
+            args.port,
+            Duration::from_millis(args.receiver_delay_ms),
+            args.receiver_fail_ratio.clamp(0.0, 1.0),
+        ));
     }
     if let Some(Mode::Crash(crash_args)) = &args.mode {
         return crash::main(crash_args);
@@ -159,6 +169,48 @@ fn main() -> Result<()> {
 }
 
 // The bench.
+
+/// Per integration, from the receiver and the service's `/metrics` at the end of phase 1:
+/// webhooks answered 200 a second over phase 1, 503s, the most at once at the receiver and the
+/// concurrency limit the service ran it at. Only the first few and the failing one are listed
+/// one by one when there are many; the rest are summed up as min/median/max.
+fn per_integration_figures(
+    stats: &[(u64, u64, u64)],
+    ids: &[String],
+    limits: &std::collections::BTreeMap<String, f64>,
+    secs: f64,
+) -> Value {
+    let rows: Vec<Value> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let (ok, refused, peak) = stats.get(i).copied().unwrap_or_default();
+            json!({
+                "ok_per_s": round1(ok as f64 / secs.max(1e-9)),
+                "ok": ok,
+                "refused": refused,
+                "receiver_peak_in_flight": peak,
+                "concurrency_limit": limits.get(id),
+            })
+        })
+        .collect();
+    if rows.len() <= 4 {
+        return json!(rows);
+    }
+    let mut rates: Vec<f64> = rows
+        .iter()
+        .map(|r| r["ok_per_s"].as_f64().unwrap_or(0.0))
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    let mut peaks: Vec<u64> = stats.iter().map(|s| s.2).collect();
+    peaks.sort_unstable();
+    json!({
+        "count": rows.len(),
+        "ok_per_s_min_median_max": [rates[0], percentile(&rates, 50.0), rates[rates.len() - 1]],
+        "receiver_peak_in_flight_min_max": [peaks.first(), peaks.last()],
+        "first": rows[0],
+    })
+}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -193,7 +245,12 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     let rewards: u64 = (0..creators)
         .map(|i| (posts / creators + u64::from(i < posts % creators)) / rule_count)
         .sum();
-    let expected = rewards * k as u64;
+    let failing = args.receiver_fail_ratio > 0.0;
+    if failing && k < 2 {
+        bail!("--receiver-fail-ratio needs --integrations 2 or more: a healthy one beside the failing one");
+    }
+    // With a failing integration, phase 1 waits for the healthy ones only.
+    let expected = rewards * (k - usize::from(failing)) as u64;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -228,8 +285,15 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     // 1. The receiver, in its own process.
     let rport = free_port()?;
     let mut rchild = Command::new(&exe)
-        .args(["--receiver-only", "--port", &rport.to_string()])
-        .args(["--receiver-delay-ms", &args.receiver_delay_ms.to_string()])
+        .args([
+            "--receiver-only",
+            "--port",
+            &rport.to_string(),
+            "--receiver-delay-ms",
+            &args.receiver_delay_ms.to_string(),
+            "--receiver-fail-ratio",
+            &args.receiver_fail_ratio.to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(temp.join("receiver.log"))?)
         .spawn()
@@ -241,6 +305,7 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     let receiver = ReceiverClient {
         client: client.clone(),
         base: receiver_base.clone(),
+        healthy_only: failing,
     };
 
     // 2. The service on a fresh database.
@@ -287,13 +352,15 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     let db = Db::connect(&database_url).await?;
 
     // 3. Integrations, the rule, creators.
+    let mut integration_ids = Vec::new();
     for i in 0..k {
-        post_json(
+        let created = post_json(
             &client,
             &format!("{api}/v1/integrations"),
-            &json!({"name": format!("bench-{i}"), "url": format!("{receiver_base}/hook"), "apiKey": format!("bench-key-{i}")}),
+            &json!({"name": format!("bench-{i}"), "url": format!("{receiver_base}/hook/{i}"), "apiKey": format!("bench-key-{i}")}),
         )
         .await?;
+        integration_ids.push(created["id"].as_str().unwrap_or_default().to_string());
     }
     post_json(
         &client,
@@ -352,8 +419,15 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     if got < expected {
         bail!("timed out: the receiver has {got} of {expected} webhooks");
     }
+    let done_at = unix_micros();
     let events = receiver.events(0).await?;
-    let last_received = events.iter().map(|e| e.2).max().unwrap_or(0);
+    // With a failing integration its late successes would stretch the window: it ends when
+    // the healthy ones were done (to the 20 ms the wait polls at).
+    let last_received = if failing {
+        done_at
+    } else {
+        events.iter().map(|e| e.2).max().unwrap_or(0)
+    };
     let first_received = events.iter().map(|e| e.2).min().unwrap_or(0);
     let e2e_secs = (last_received - ingest.first_accepted_us) as f64 / 1e6;
     let deliveries_per_s = expected as f64 / e2e_secs;
@@ -391,11 +465,22 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     let bases: Vec<String> = services.iter().map(|(base, _)| base.clone()).collect();
     let pages = scrape_metrics(&client, &bases).await?;
     let batches = batch_figures(&pages);
+    let limits = metric_by_label(&pages, "lc_webhooks_integration_concurrency_limit");
+    let per_integration = per_integration_figures(
+        &receiver.stats().await?,
+        &integration_ids,
+        &limits,
+        e2e_secs,
+    );
     let gate_wait = metric_by_label(&pages, "lc_webhooks_write_gate_wait_seconds_sum");
     let gate_hold = metric_by_label(&pages, "lc_webhooks_write_gate_hold_seconds_sum");
 
     // 5. Phase 2: latency at a steady rate (single posts: measured on phase 1 itself).
-    if args.latency_secs > 0 && rule_count > 1 {
+    if failing {
+        println!(
+            "# phase 2 and the delivery-log check skipped: the failing integration is never done"
+        );
+    } else if args.latency_secs > 0 && rule_count > 1 {
         println!("# phase 2 skipped: latency is measured with --rule-count 1");
     }
     let sent_to_received = single_accepted
@@ -425,7 +510,7 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
         });
     let lat = if phase1_latency.is_some() {
         phase1_latency
-    } else if args.latency_secs > 0 && rule_count == 1 {
+    } else if args.latency_secs > 0 && rule_count == 1 && !failing {
         Some(
             latency_phase(
                 &client,
@@ -458,7 +543,7 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     let total_expected = expected + lat.as_ref().map_or(0, |l| l.webhooks);
     let mut deliveries_rows = 0;
     let mut attempts_rows = 0;
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(if failing { 0 } else { 60 });
     while Instant::now() < deadline {
         deliveries_rows = db.count("SELECT COUNT(*) FROM deliveries").await?;
         attempts_rows = db.count("SELECT COUNT(*) FROM attempts").await?;
@@ -470,7 +555,8 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     let succeeded_rows = db
         .count("SELECT COUNT(*) FROM deliveries WHERE status = 'succeeded'")
         .await?;
-    let log_matches = deliveries_rows as u64 == total_expected
+    let log_matches = !failing
+        && deliveries_rows as u64 == total_expected
         && attempts_rows as u64 == total_expected
         && succeeded_rows as u64 == total_expected;
     let file_size = |f: &str| std::fs::metadata(temp.join(f)).map_or(0, |m| m.len()) as i64;
@@ -600,6 +686,9 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
         ("receiver_ceiling_per_s", json!(round1(ceiling))),
         ("receiver_ceiling_connections", json!(connections)),
         ("ratio_to_ceiling", json!((ratio * 1000.0).round() / 1000.0)),
+        ("receiver_delay_ms", json!(args.receiver_delay_ms)),
+        ("receiver_fail_ratio", json!(args.receiver_fail_ratio)),
+        ("per_integration", per_integration),
     ]);
     for (name, value) in &figures {
         println!("{name}: {value}");

@@ -47,7 +47,7 @@ impl TargetRow {
 
 pub(crate) const INTEGRATION_COLUMNS: &str =
     "id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, payload_format,
-     disabled_reason, disabled_at, created_at, updated_at";
+     max_concurrency, max_per_second, disabled_reason, disabled_at, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct IntegrationRow {
@@ -57,6 +57,8 @@ pub(crate) struct IntegrationRow {
     pub target: TargetRow,
     pub active: i64,
     pub payload_format: String,
+    pub max_concurrency: Option<i64>,
+    pub max_per_second: Option<i64>,
     pub disabled_reason: Option<String>,
     pub disabled_at: Option<i64>,
     pub created_at: i64,
@@ -75,6 +77,8 @@ impl From<IntegrationRow> for Integration {
     fn from(r: IntegrationRow) -> Self {
         Integration {
             payload_format: r.format(),
+            max_concurrency: r.max_concurrency.and_then(|n| u32::try_from(n).ok()),
+            max_per_second: r.max_per_second.and_then(|n| u32::try_from(n).ok()),
             disabled_reason: r.disabled_reason,
             disabled_at: r.disabled_at.map(from_micros),
             api_key_hint: key_hint(&r.target.api_key),
