@@ -91,6 +91,8 @@ fn problem_code(problem: Problem) -> &'static str {
         Problem::PostedAt => "invalid_posted_at",
         Problem::Batch => "invalid_batch",
         Problem::PayloadFormat => "invalid_payload_format",
+        Problem::Segments => "invalid_segments",
+        Problem::TimeZone => "invalid_time_zone",
         Problem::BlockedUrl => "blocked_url",
         Problem::UnknownCreator => "unknown_creator",
         Problem::UnknownIntegration => "unknown_integration",
@@ -102,6 +104,7 @@ fn conflict_code(conflict: &Conflict) -> &'static str {
         Conflict::EmailTaken(_) => "email_taken",
         Conflict::DeliveryPending => "delivery_pending",
         Conflict::IntegrationDeleted => "integration_deleted",
+        Conflict::InvalidTransition(_) => "invalid_transition",
     }
 }
 

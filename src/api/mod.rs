@@ -9,8 +9,10 @@ mod extract;
 mod fulfillments;
 mod integrations;
 mod media;
+mod members;
 mod openapi;
 mod ops;
+mod programs;
 mod query;
 mod rules;
 mod stats;
@@ -59,6 +61,8 @@ fn routes(with_token: Option<AppState>) -> OpenApiRouter<AppState> {
         .merge(creators::router())
         .merge(media::router())
         .merge(rules::router())
+        .merge(programs::router())
+        .merge(members::router())
         .merge(fulfillments::router())
         .merge(deliveries::router())
         .merge(stats::router());

@@ -32,6 +32,8 @@ pub enum Problem {
     PostedAt,
     Batch,
     PayloadFormat,
+    Segments,
+    TimeZone,
     /// A URL whose host is an address the sender refuses to reach.
     BlockedUrl,
     /// A creator id that names no creator: valid input the current state refuses (a 409).
