@@ -8,6 +8,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{IdPath, JsonBody, PageParams, Params};
+use super::object::Object;
 use super::AppState;
 use crate::domain::{
     parse_segments, CreatorId, CreatorView, Email, Member, NewCreator, Page, Profile, ProfilePatch,
@@ -89,7 +90,7 @@ struct CreateCreator {
 )]
 async fn create(
     State(s): State<AppState>,
-    JsonBody(req): JsonBody<CreateCreator>,
+    JsonBody(Object(req)): JsonBody<Object<CreateCreator>>,
 ) -> ApiResult<(StatusCode, Json<CreatorView>)> {
     let username = |field, raw: Option<String>| {
         raw.map(|u| Username::parse(field, &u))
@@ -158,7 +159,7 @@ async fn show(
 async fn update(
     State(s): State<AppState>,
     IdPath(id): IdPath<CreatorId>,
-    JsonBody(req): JsonBody<UpdateCreator>,
+    JsonBody(Object(req)): JsonBody<Object<UpdateCreator>>,
 ) -> ApiResult<Json<CreatorView>> {
     let patch = ProfilePatch {
         followers: req.followers,

@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{IdPath, JsonBody, PageParams, Params};
+use super::object::Object;
 use super::AppState;
 use crate::domain::{CreatorId, Id, Member, MemberStatus, Page, ProgramId};
 
@@ -47,14 +48,16 @@ struct SetStatus {
         (status = 201, description = "Signed up (or signed up anew)", body = Member, links(
             ("SetMemberStatus" = (operation_id = "setMemberStatus", parameters(("id" = "$response.body#/programId"), ("creatorId" = "$response.body#/creatorId")))),
         )),
-        (status = 200, description = "Already a member, `PENDING` or `APPROVED`: the member as it is", body = Member),
+        (status = 200, description = "Already a member, `PENDING` or `APPROVED`: the member as it is", body = Member, links(
+            ("SetMemberStatus" = (operation_id = "setMemberStatus", parameters(("id" = "$response.body#/programId"), ("creatorId" = "$response.body#/creatorId")))),
+        )),
         (status = 409, description = "No creator with this id (`unknown_creator`)", body = super::error::ErrorBody),
     ),
 )]
 async fn sign_up(
     State(s): State<AppState>,
     IdPath(program): IdPath<ProgramId>,
-    JsonBody(req): JsonBody<SignUp>,
+    JsonBody(Object(req)): JsonBody<Object<SignUp>>,
 ) -> ApiResult<(StatusCode, Json<Member>)> {
     let done = s
         .store
@@ -127,7 +130,7 @@ async fn list(
 async fn set_status(
     State(s): State<AppState>,
     MemberPath(program, creator): MemberPath,
-    JsonBody(req): JsonBody<SetStatus>,
+    JsonBody(Object(req)): JsonBody<Object<SetStatus>>,
 ) -> ApiResult<Json<Member>> {
     Ok(Json(
         s.store

@@ -10,6 +10,7 @@ mod fulfillments;
 mod integrations;
 mod media;
 mod members;
+mod object;
 mod openapi;
 mod ops;
 mod programs;

@@ -8,6 +8,7 @@ use utoipa_axum::routes;
 
 use super::error::ApiResult;
 use super::extract::{IdPath, JsonBody, PageParams, Params};
+use super::object::Object;
 use super::AppState;
 use crate::domain::{
     Approval, Name, NewProgram, Page, Program, ProgramId, ProgramPatch, TimeZoneName,
@@ -54,12 +55,13 @@ struct UpdateProgram {
         ("GetProgram" = (operation_id = "getProgram", parameters(("id" = "$response.body#/id")))),
         ("UpdateProgram" = (operation_id = "updateProgram", parameters(("id" = "$response.body#/id")))),
         ("ListMembers" = (operation_id = "listMembers", parameters(("id" = "$response.body#/id")))),
+        ("SignUp" = (operation_id = "signUp", parameters(("id" = "$response.body#/id")))),
         ("DeleteProgram" = (operation_id = "deleteProgram", parameters(("id" = "$response.body#/id")))),
     ))),
 )]
 async fn create(
     State(s): State<AppState>,
-    JsonBody(req): JsonBody<CreateProgram>,
+    JsonBody(Object(req)): JsonBody<Object<CreateProgram>>,
 ) -> ApiResult<(StatusCode, Json<Program>)> {
     let new = NewProgram {
         name: Name::parse(&req.name)?,
@@ -115,7 +117,7 @@ async fn show(
 async fn update(
     State(s): State<AppState>,
     IdPath(id): IdPath<ProgramId>,
-    JsonBody(req): JsonBody<UpdateProgram>,
+    JsonBody(Object(req)): JsonBody<Object<UpdateProgram>>,
 ) -> ApiResult<Json<Program>> {
     let patch = ProgramPatch {
         name: req.name.as_deref().map(Name::parse).transpose()?,
