@@ -77,12 +77,12 @@ async function programSection(p, creators, emails) {
       h("td", { "data-label": "Status" }, h("span", { class: m.status === "APPROVED" ? "status-ok" : m.status === "PENDING" ? "status-wait" : "status-bad" }, m.status)),
       h("td", { "data-label": "Joined" }, when(m.joinedAt)),
       h("td", { "data-label": "Approved" }, when(m.approvedAt)),
-      h("td", {}, MOVES[m.status].map(([to, label]) => h("button", {
+      h("td", {}, h("div", { class: "row" }, MOVES[m.status].map(([to, label]) => h("button", {
         type: "button", "aria-label": `${label} ${email}`, "data-key": `${to}-${p.id}-${m.creatorId}`,
         onclick: async () => {
           try { await api("PATCH", `/programs/${p.id}/members/${m.creatorId}`, { status: to }); refresh(); } catch (e) { showError(e); }
         },
-      }, label))));
+      }, label)))));
   });
   section.append(
     h("h2", { id: "pr-" + p.id }, p.name),
