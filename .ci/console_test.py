@@ -262,6 +262,29 @@ with sync_playwright() as p:
     expect(sec.get_by_text(re.compile(r"^STORY-"))).to_be_visible(timeout=10000)
     look(page, "creators")
 
+    # Programs: one under manual approval; Ana signs up, waits, and is approved.
+    nav(page, "Programs")
+    expect(page.locator(".empty")).to_contain_text("No programs yet")
+    page.get_by_label("Program name").fill("Ambassadors")
+    page.get_by_label("Approval").select_option("MANUAL")
+    page.get_by_label("Time zone").fill("Mars/Olympus")
+    page.get_by_role("button", name="Create program").click()
+    field_error(page, "Time zone")
+    page.get_by_label("Time zone").fill("America/New_York")
+    page.get_by_role("button", name="Create program").click()
+    sec = page.get_by_role("region", name="Ambassadors")
+    expect(sec).to_be_visible()
+    expect(sec).to_contain_text("Time zone: America/New_York")
+    sec.get_by_label("Creator", exact=True).select_option(label="ana@example.com")
+    sec.get_by_role("button", name="Sign up").click()
+    row = sec.get_by_role("row").filter(has_text="ana@example.com")
+    expect(row.get_by_role("cell").nth(1)).to_have_text("PENDING")
+    look(page, "programs")
+    row.get_by_role("button", name="Approve ana@example.com").click()
+    expect(row.get_by_role("cell").nth(1)).to_have_text("APPROVED")
+    expect(row.get_by_role("button", name="Remove ana@example.com")).to_be_visible()
+    expect(row.get_by_role("button", name="Approve ana@example.com")).to_have_count(0)
+
     # Delivery log: the chart's numbers are the receiver's, the new columns, the email in any case.
     nav(page, "Delivery log")
     expect(page.get_by_text("Pending:")).to_be_visible()
@@ -384,7 +407,7 @@ with sync_playwright() as p:
     def fits(where):
         sw = page.evaluate("document.documentElement.scrollWidth")
         assert sw <= 390, f"{where} is {sw}px wide at phone width"
-    for name, slug in [("Integrations", "integrations"), ("Rewards", "rewards"), ("Creators", "creators"), ("Delivery log", "log")]:
+    for name, slug in [("Integrations", "integrations"), ("Rewards", "rewards"), ("Programs", "programs"), ("Creators", "creators"), ("Delivery log", "log")]:
         nav(page, name)
         page.wait_for_timeout(300)
         fits(name)

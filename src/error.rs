@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-use crate::domain::Invalid;
+use crate::domain::{Invalid, InvalidTransition};
 
 /// Every failure the library reports. The API turns each kind into a status and an error code.
 #[derive(Debug, Error)]
@@ -33,6 +33,8 @@ pub enum Conflict {
     DeliveryPending,
     #[error("the delivery's integration has been deleted")]
     IntegrationDeleted,
+    #[error(transparent)]
+    InvalidTransition(#[from] InvalidTransition),
 }
 
 impl From<serde_json::Error> for Error {

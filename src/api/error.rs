@@ -93,6 +93,8 @@ fn problem_code(problem: Problem) -> &'static str {
         Problem::PayloadFormat => "invalid_payload_format",
         Problem::MaxConcurrency => "invalid_max_concurrency",
         Problem::MaxPerSecond => "invalid_max_per_second",
+        Problem::Segments => "invalid_segments",
+        Problem::TimeZone => "invalid_time_zone",
         Problem::BlockedUrl => "blocked_url",
         Problem::UnknownCreator => "unknown_creator",
         Problem::UnknownIntegration => "unknown_integration",
@@ -104,6 +106,7 @@ fn conflict_code(conflict: &Conflict) -> &'static str {
         Conflict::EmailTaken(_) => "email_taken",
         Conflict::DeliveryPending => "delivery_pending",
         Conflict::IntegrationDeleted => "integration_deleted",
+        Conflict::InvalidTransition(_) => "invalid_transition",
     }
 }
 

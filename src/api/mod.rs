@@ -9,8 +9,11 @@ mod extract;
 mod fulfillments;
 mod integrations;
 mod media;
+mod members;
+mod object;
 mod openapi;
 mod ops;
+mod programs;
 mod query;
 mod rules;
 mod stats;
@@ -61,6 +64,8 @@ fn routes(with_token: Option<AppState>) -> OpenApiRouter<AppState> {
         .merge(creators::router())
         .merge(media::router())
         .merge(rules::router())
+        .merge(programs::router())
+        .merge(members::router())
         .merge(fulfillments::router())
         .merge(deliveries::router())
         .merge(stats::router());

@@ -57,6 +57,10 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
             ),
             ("rules", "Reward rules, e.g. \"2 Story posts\""),
             (
+                "programs",
+                "Programs creators sign up for, and their members: approve, reject, remove",
+            ),
+            (
                 "fulfillments",
                 "Rewards granted, with the payload sent for each",
             ),

@@ -7,6 +7,7 @@ import { creatorsPage } from "./creators.js";
 import { h, field, formErrors, errorSummary, keepFocus } from "./dom.js";
 import { integrationPage, integrationsPage } from "./integrations.js";
 import { logPage } from "./log.js";
+import { programsPage } from "./programs.js";
 import { rewardsPage } from "./rewards.js";
 
 const view = document.getElementById("view");
@@ -60,7 +61,7 @@ window.addEventListener("lc-unauthorized", (ev) => {
 });
 
 // ---- routing ----
-const pages = { integrations: integrationsPage, rewards: rewardsPage, creators: creatorsPage, log: logPage };
+const pages = { integrations: integrationsPage, rewards: rewardsPage, programs: programsPage, creators: creatorsPage, log: logPage };
 
 function where() {
   const hash = location.hash.startsWith("#/") ? location.hash.slice(2) : "";

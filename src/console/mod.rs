@@ -18,6 +18,7 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("/charts.js", include_str!("charts.js")),
     ("/integrations.js", include_str!("integrations.js")),
     ("/rewards.js", include_str!("rewards.js")),
+    ("/programs.js", include_str!("programs.js")),
     ("/creators.js", include_str!("creators.js")),
     ("/log.js", include_str!("log.js")),
 ];

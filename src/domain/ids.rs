@@ -81,6 +81,7 @@ ids! {
     CreatorId;
     MediaId;
     RuleId;
+    ProgramId;
     FulfillmentId;
     /// Also the `webhook-id` header of every attempt.
     DeliveryId;

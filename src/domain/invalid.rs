@@ -34,6 +34,8 @@ pub enum Problem {
     PayloadFormat,
     MaxConcurrency,
     MaxPerSecond,
+    Segments,
+    TimeZone,
     /// A URL whose host is an address the sender refuses to reach.
     BlockedUrl,
     /// A creator id that names no creator: valid input the current state refuses (a 409).

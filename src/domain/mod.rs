@@ -9,9 +9,12 @@ mod ids;
 mod integration;
 pub mod invalid;
 mod media;
+mod member;
 mod name;
 pub mod nullable;
 pub mod page;
+mod profile;
+mod program;
 mod rule;
 mod schema;
 mod secret;
@@ -28,15 +31,20 @@ pub use credentials::{
 };
 pub use delivery::{Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus, Order};
 pub use fulfillment::{Fulfillment, FulfillmentFilter};
-pub use ids::{CreatorId, DeliveryId, FulfillmentId, Id, IntegrationId, MediaId, RuleId};
+pub use ids::{
+    CreatorId, DeliveryId, FulfillmentId, Id, IntegrationId, MediaId, ProgramId, RuleId,
+};
 pub use integration::{
     check_max_concurrency, check_max_per_second, Integration, IntegrationHealth, IntegrationLimits,
     IntegrationPatch, NewIntegration, PayloadFormat,
 };
 pub use invalid::{Invalid, Problem};
 pub use media::{Media, MediaInput, NewMedia, Platform, PostType, MAX_BATCH};
+pub use member::{sign_up, transition, InvalidTransition, Member, MemberStatus, Standing};
 pub use name::Name;
 pub use page::{Page, PageRequest};
+pub use profile::{parse_segments, CreatorView, Profile, ProfilePatch, Segment, MAX_SEGMENTS};
+pub use program::{Approval, NewProgram, Program, ProgramPatch, TimeZoneName};
 pub use rule::{
     check_count, check_platforms, check_window_days, NewRule, Reward, Rule, RulePatch, MAX_COUNT,
     MAX_WINDOW_DAYS,

@@ -22,7 +22,9 @@ mod full;
 mod health;
 mod integrations;
 mod media;
+mod members;
 mod page;
+mod programs;
 mod queue;
 mod retention;
 mod rules;
@@ -37,10 +39,11 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
 use crate::domain::{
-    Claimed, Creator, CreatorId, Delivery, DeliveryDetail, DeliveryFilter, DeliveryId, Fulfillment,
-    FulfillmentFilter, FulfillmentId, Integration, IntegrationId, IntegrationPatch, Lease, Media,
-    NewCreator, NewIntegration, NewMedia, NewRule, OutcomeCounts, Page, PageRequest, PayloadFormat,
-    Rule, RuleId, RulePatch, SendResult, SendTarget, Window,
+    Claimed, CreatorId, CreatorView, Delivery, DeliveryDetail, DeliveryFilter, DeliveryId,
+    Fulfillment, FulfillmentFilter, FulfillmentId, Integration, IntegrationId, IntegrationPatch,
+    Lease, Media, Member, MemberStatus, NewCreator, NewIntegration, NewMedia, NewProgram, NewRule,
+    OutcomeCounts, Page, PageRequest, PayloadFormat, Profile, ProfilePatch, Program, ProgramId,
+    ProgramPatch, Rule, RuleId, RulePatch, SendResult, SendTarget, Window,
 };
 use crate::error::{Error, Result};
 use crate::telemetry::Backlog;
@@ -48,6 +51,7 @@ use crate::telemetry::Backlog;
 pub use backend::{describe_connect_failure, describe_database, storage_full, Tuning};
 pub use evaluation::{Evaluated, Evaluation, Ingested};
 pub use integrations::IntegrationStates;
+pub use members::SignedUp;
 
 /// The store: one interface over SQLite or PostgreSQL. Cheap to clone.
 #[derive(Clone)]
@@ -221,17 +225,24 @@ impl Store {
 
     // Creators and their posts.
 
-    pub async fn create_creator(&self, new: NewCreator) -> Result<Creator> {
-        let id = creators::create(&self.db, new).await?;
+    pub async fn create_creator(&self, new: NewCreator, profile: Profile) -> Result<CreatorView> {
+        let id = creators::create(&self.db, new, profile).await?;
         self.creator(&id).await
     }
 
-    pub async fn creator(&self, id: &CreatorId) -> Result<Creator> {
+    pub async fn creator(&self, id: &CreatorId) -> Result<CreatorView> {
         creators::get(&self.db, id).await
     }
 
-    pub async fn list_creators(&self, page: &PageRequest) -> Result<Page<Creator>> {
+    pub async fn list_creators(&self, page: &PageRequest) -> Result<Page<CreatorView>> {
         creators::list(&self.db, page).await
+    }
+
+    /// Changes the profile fields `patch` gives; concurrent patches of different fields all
+    /// take effect.
+    pub async fn update_creator(&self, id: &CreatorId, patch: ProfilePatch) -> Result<CreatorView> {
+        creators::update_profile(&self.db, id, patch).await?;
+        self.creator(id).await
     }
 
     /// Stores posts and queues each in the inbox for the evaluator, all in one transaction: every
@@ -246,6 +257,70 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<Media>> {
         media::list(&self.db, creator_id, page).await
+    }
+
+    // Programs and their members. `now` is the caller's clock.
+
+    pub async fn create_program(&self, new: NewProgram, now: DateTime<Utc>) -> Result<Program> {
+        programs::create(&self.db, new, now).await
+    }
+
+    pub async fn program(&self, id: &ProgramId) -> Result<Program> {
+        programs::get(&self.db, id).await
+    }
+
+    pub async fn list_programs(&self, page: &PageRequest) -> Result<Page<Program>> {
+        programs::list(&self.db, page).await
+    }
+
+    pub async fn update_program(
+        &self,
+        id: &ProgramId,
+        patch: ProgramPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Program> {
+        programs::update(&self.db, id, patch, now).await
+    }
+
+    /// Hides the program; its members stay readable by creator.
+    pub async fn delete_program(&self, id: &ProgramId, now: DateTime<Utc>) -> Result<()> {
+        programs::delete(&self.db, id, now).await
+    }
+
+    /// Signs a creator up: a new member (approved at once under `AUTOMATIC` approval), or the
+    /// member as it is while `PENDING` or `APPROVED`. One member however many sign up at once.
+    pub async fn sign_up(
+        &self,
+        program: &ProgramId,
+        creator: &CreatorId,
+        now: DateTime<Utc>,
+    ) -> Result<SignedUp> {
+        members::sign_up(&self.db, program, creator, now).await
+    }
+
+    /// Moves a member to `status` if the domain allows the move from where it stands.
+    pub async fn set_member_status(
+        &self,
+        program: &ProgramId,
+        creator: &CreatorId,
+        status: MemberStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Member> {
+        members::set_status(&self.db, program, creator, status, now).await
+    }
+
+    pub async fn list_members(
+        &self,
+        program: &ProgramId,
+        status: Option<MemberStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<Member>> {
+        members::list(&self.db, program, status, page).await
+    }
+
+    /// The creator's memberships in live programs.
+    pub async fn memberships(&self, creator: &CreatorId) -> Result<Vec<Member>> {
+        members::of_creator(&self.db, creator).await
     }
 
     // Evaluation.

@@ -122,11 +122,25 @@ macro_rules! keyed {
 keyed!(
     crate::domain::Integration,
     crate::domain::Creator,
+    crate::domain::Program,
     crate::domain::Media,
     crate::domain::Rule,
     crate::domain::Fulfillment,
     crate::domain::Delivery
 );
+
+impl Keyed for crate::domain::CreatorView {
+    fn key(&self) -> String {
+        self.creator.id.to_string()
+    }
+}
+
+/// A program's members are listed by creator.
+impl Keyed for crate::domain::Member {
+    fn key(&self) -> String {
+        self.creator_id.to_string()
+    }
+}
 
 #[cfg(test)]
 pub(super) mod tests {

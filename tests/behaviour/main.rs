@@ -27,6 +27,7 @@ mod listen;
 mod migrations;
 mod ops;
 mod payload_format;
+mod programs;
 mod readme;
 mod retention;
 mod retries;

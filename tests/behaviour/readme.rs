@@ -387,6 +387,19 @@ async fn the_readme_walkthrough_runs_as_written_and_shows_what_it_says() {
         "Dan's reward: {out}"
     );
     signed.wait_for("dan@example.com").await;
+
+    // Programs.
+    let out = shell
+        .run(&adapt, dir, block_with("\"approval\": \"MANUAL\""))
+        .await;
+    let said = r#"{"followers":12500,"segments":["EU"],"memberships":["APPROVED"]}"#;
+    assert!(walkthrough().contains(&format!("`{said}`")));
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(
+        lines,
+        ["PENDING", "APPROVED", "invalid_transition", said],
+        "{out}"
+    );
     let left: Vec<String> = std::fs::read_dir(dir)
         .expect("the folder")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

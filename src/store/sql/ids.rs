@@ -9,7 +9,9 @@ use sqlx::sqlite::{SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Postgres, Sqlite, Type};
 
 use super::statement::{text_arg, Arg, Text, Value};
-use crate::domain::{CreatorId, DeliveryId, FulfillmentId, Id, IntegrationId, MediaId, RuleId};
+use crate::domain::{
+    CreatorId, DeliveryId, FulfillmentId, Id, IntegrationId, MediaId, ProgramId, RuleId,
+};
 
 /// A stored id: anything but one is a corrupt row.
 fn parse<T: Id>(raw: &str) -> Result<T, BoxDynError> {
@@ -68,5 +70,6 @@ text_columns!(
     MediaId,
     RuleId,
     FulfillmentId,
-    DeliveryId
+    DeliveryId,
+    ProgramId
 );

@@ -5,6 +5,7 @@
 pub(crate) mod claim;
 pub(crate) mod ids;
 pub(crate) mod inbox;
+pub(crate) mod program_rows;
 pub(crate) mod rows;
 pub(crate) mod statement;
 pub(crate) mod write;
