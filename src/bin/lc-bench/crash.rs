@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::db::{create_pg_database, drop_pg_database, with_database, Db};
+use crate::db::{create_pg_database, with_database, Db};
 use crate::http::{post_json, wait_ready};
 use crate::procs::{free_port, unix_micros, Children};
 use crate::receiver::ReceiverClient;
@@ -53,15 +53,7 @@ pub(crate) fn main(args: &CrashArgs) -> Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     let mut children = Children::default();
     let result = rt.block_on(run(args, &mut children));
-    children.kill_all();
-    if let Some(db) = children.pg_database.take() {
-        if let Err(e) = rt.block_on(drop_pg_database(&args.postgres_url, &db)) {
-            eprintln!("warning: could not drop database {db}: {e:#}");
-        }
-    }
-    if let Some(dir) = children.temp_dir.take() {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    children.clean_up(&rt, &args.postgres_url);
     result
 }
 

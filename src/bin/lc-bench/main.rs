@@ -24,7 +24,7 @@ mod procs;
 mod receiver;
 mod workload;
 
-use db::{create_pg_database, drop_pg_database, with_database, Db};
+use db::{create_pg_database, with_database, Db};
 use http::{batch_figures, metric_by_label, post_json, scrape_metrics, wait_ready};
 use procs::{cpu_secs, free_port, machine_jiffies, peak_rss_kib, unix_micros, Children};
 use receiver::{receiver_ceiling, ReceiverClient};
@@ -156,15 +156,7 @@ fn main() -> Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     let mut children = Children::default();
     let result = rt.block_on(bench(&args, &mut children));
-    children.kill_all();
-    if let Some(db) = children.pg_database.take() {
-        if let Err(e) = rt.block_on(drop_pg_database(&args.postgres_url, &db)) {
-            eprintln!("warning: could not drop database {db}: {e:#}");
-        }
-    }
-    if let Some(dir) = children.temp_dir.take() {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    children.clean_up(&rt, &args.postgres_url);
     result
 }
 

@@ -27,6 +27,20 @@ pub(crate) struct Children {
 }
 
 impl Children {
+    /// Kills every child and removes what the run left: its PostgreSQL database and temporary
+    /// folder.
+    pub(crate) fn clean_up(&mut self, rt: &tokio::runtime::Runtime, postgres_url: &str) {
+        self.kill_all();
+        if let Some(db) = self.pg_database.take() {
+            if let Err(e) = rt.block_on(crate::db::drop_pg_database(postgres_url, &db)) {
+                eprintln!("warning: could not drop database {db}: {e:#}");
+            }
+        }
+        if let Some(dir) = self.temp_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
     pub(crate) fn kill_all(&mut self) {
         for (_, child) in &mut self.procs {
             let _ = child.kill();
