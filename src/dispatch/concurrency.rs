@@ -31,6 +31,11 @@ const OVERLOAD_CUT: f64 = 0.5;
 const LATENCY_CUT: f64 = 0.9;
 /// Growth per healthy round after slow start: 1, or this share of the limit if larger.
 const STEADY_GROWTH: f64 = 0.05;
+/// The limit grows only while below the round's rate × the latency floor × this (Little's law:
+/// the sends in flight that rate needs at that latency, with room to find out whether more
+/// buys more), or below [`INITIAL_LIMIT`]. A fast receiver whose latency only rises with more at
+/// once (the sender's own CPU is the bottleneck) stays near the start; a slow one doubles.
+const HEADROOM: f64 = 2.0;
 
 /// What one attempt says about the receiver's load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,10 +171,10 @@ impl AdaptiveLimit {
             return;
         }
         let round = std::mem::replace(&mut self.round, Round::new(now));
-        self.adjust(&round);
+        self.adjust(&round, now);
     }
 
-    fn adjust(&mut self, round: &Round) {
+    fn adjust(&mut self, round: &Round, now: Instant) {
         if round.overloaded > 0 {
             self.slow_start = false;
             self.limit = (self.limit * OVERLOAD_CUT).max(1.0);
@@ -193,13 +198,30 @@ impl AdaptiveLimit {
         if round.busiest * 2 < self.limit() {
             return;
         }
+        let bound = self.useful_bound(round, now);
+        if self.limit >= bound {
+            return;
+        }
         let grown = if self.slow_start {
             // One more per answer: doubles per round trip, as TCP's slow start.
             self.limit + f64::from(round.answered).min(self.limit)
         } else {
             self.limit + (self.limit * STEADY_GROWTH).max(1.0)
         };
-        self.limit = grown.min(self.max as f64);
+        self.limit = grown.min(bound).min(self.max as f64);
+    }
+
+    /// The most sends in flight the round's rate can use at the latency floor, with
+    /// [`HEADROOM`]; never below [`INITIAL_LIMIT`], so a new or slow receiver still ramps.
+    fn useful_bound(&self, round: &Round, now: Instant) -> f64 {
+        let took = now.duration_since(round.started).as_secs_f64();
+        let floor = self.floor.get().unwrap_or(MIN_ROUND).as_secs_f64();
+        let needed = if took > 0.0 {
+            f64::from(round.answered) / took * floor * HEADROOM
+        } else {
+            f64::INFINITY
+        };
+        needed.max(INITIAL_LIMIT as f64)
     }
 }
 
@@ -303,6 +325,48 @@ mod tests {
             "took {rounds} rounds"
         );
         assert!(l.limit() <= 4096);
+    }
+
+    /// Rounds of `latency` in which the receiver answers `per_second` whatever the limit, with
+    /// the limit in use: more at once would buy nothing.
+    fn rounds_at_rate(
+        l: &mut AdaptiveLimit,
+        start: Instant,
+        rounds: u32,
+        latency: Duration,
+        per_second: u32,
+    ) -> Instant {
+        let mut now = start;
+        let length = latency.max(MIN_ROUND);
+        let answers = (u64::from(per_second) * length.as_millis() as u64 / 1000).max(1);
+        let answers = u32::try_from(answers).expect("small");
+        for _ in 0..rounds {
+            l.started(l.limit());
+            for i in 1..=answers {
+                l.ended(Signal::Answered(latency), now + length * i / answers);
+            }
+            now += length;
+        }
+        now
+    }
+
+    #[test]
+    fn a_fast_receiver_at_a_steady_rate_keeps_the_initial_limit() {
+        let t0 = Instant::now();
+        let mut l = AdaptiveLimit::new(4096, t0);
+        // 5,000 a second at 1 ms needs 5 in flight: no reason to go above the start.
+        rounds_at_rate(&mut l, t0, 200, MS, 5_000);
+        assert_eq!(l.limit(), INITIAL_LIMIT);
+    }
+
+    #[test]
+    fn growth_stops_at_twice_rate_times_the_latency_floor() {
+        let t0 = Instant::now();
+        let mut l = AdaptiveLimit::new(4096, t0);
+        // 1,000 a second at 200 ms needs 200 in flight; with room to probe, at most 400.
+        rounds_at_rate(&mut l, t0, 30, 200 * MS, 1_000);
+        assert!(l.limit() >= 200, "{}", l.limit());
+        assert!(l.limit() <= 400, "{}", l.limit());
     }
 
     #[test]

@@ -201,6 +201,9 @@ impl Dispatcher {
         {
             let mut lanes = self.lanes.lock();
             let mut leased = lock(&self.leased);
+            // All lanes together hold at most one `max_in_flight` of handed-over deliveries: a
+            // large batch fanned out to many integrations would otherwise sit in memory.
+            let mut held: usize = lanes.values().map(|lane| lane.waiting.len()).sum();
             for c in batch.deliveries {
                 let id = &c.target.integration_id;
                 let lane = self.lanes.lane(
@@ -209,10 +212,11 @@ impl Dispatcher {
                     settings.as_ref().and_then(|s| s.limits.get(id)),
                 );
                 let cap = (lane.limit.limit() * HANDED_QUEUE).max(HANDED_QUEUE_MIN);
-                if lane.waiting.len() >= cap {
+                if lane.waiting.len() >= cap || held >= self.config.max_in_flight {
                     over.push(c.delivery_id);
                     continue;
                 }
+                held += 1;
                 tracing::debug!(delivery = %c.delivery_id, "handed over");
                 leased.insert(c.delivery_id.clone());
                 lane.waiting.push_back(Waiting {
