@@ -64,14 +64,16 @@ async fn concurrency_limit(app: &TestApp, id: &str) -> Value {
     app.get_ok(&format!("/v1/integrations/{id}")).await["health"]["concurrencyLimit"].clone()
 }
 
-/// A receiver that takes 100 ms and answers 200 gets more than the starting limit at once, and
+/// A receiver that takes 250 ms and answers 200 gets more than the starting limit at once, and
 /// every webhook once.
 async fn concurrency_grows_on_a_healthy_slow_receiver(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
         return;
     };
+    // 250 ms: at the initial limit that is 256 answers a second, little enough for a busy
+    // machine to keep up with, so growth is decided by the receiver, not by the test's CPU share.
     let rx = Receiver::start(Script::always(
-        Reply::ok().after(Duration::from_millis(100)),
+        Reply::ok().after(Duration::from_millis(250)),
     ))
     .await;
     let integration = app
