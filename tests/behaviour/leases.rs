@@ -134,28 +134,9 @@ async fn a_dead_owners_leases_are_freed_at_once_and_a_live_ones_kept(backend: Ba
 async fn a_result_after_the_lease_was_taken_over_leaves_the_delivery_to_the_new_holder(
     backend: Backend,
 ) {
-    // A pending delivery after one failed attempt, its retry an hour away.
-    let Some(app) = TestApp::start_with(backend, |s| {
-        s.retry_schedule = RetrySchedule::parse("1h").expect("schedule");
-    })
-    .await
-    else {
+    let Some((db, id)) = one_pending_delivery(backend).await else {
         return;
     };
-    let rx = Receiver::always(500).await;
-    app.create_integration(&rx.url(), "lease-key", json!({}))
-        .await;
-    app.create_rule(json!({"count": 1})).await;
-    let c = app.create_creator("lease@example.com", None, None).await;
-    app.post_media(c["id"].as_str().unwrap(), "STORY", json!({}))
-        .await;
-    let id = wait_until(WAIT, "first attempt logged", || async {
-        let d = app.deliveries("").await.into_iter().next()?;
-        (d["attemptCount"] == 1).then(|| d["id"].as_str().map(str::to_string))?
-    })
-    .await;
-    let db = app.db.clone();
-    app.stop().await;
 
     let store = Store::connect(&db.url).await.expect("store");
     let pool = crate::common::any_pool(&db.url).await;
