@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use common::{Backend, Receiver, Reply, Script, TestDb};
 use serde_json::json;
-use support::{distinct_ids, first_receipt_of_repeats, wait_for_distinct, Service};
+use support::{
+    distinct_ids, every_post_earns, first_receipt_of_repeats, wait_for_distinct, Service,
+};
 
 both_stores!(
     kill_nine_mid_run_loses_nothing,
@@ -23,20 +25,6 @@ both_stores!(
 );
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// One integration at `receiver`, a rule every post earns, one creator. Returns the creator id.
-async fn every_post_earns(service: &Service, receiver: &Receiver) -> String {
-    service
-        .create_integration("receiver", &receiver.url())
-        .await;
-    service
-        .post(
-            "/v1/rules",
-            json!({"name": "every post", "count": 1, "repeatable": true, "reward": {"type": "DISCOUNT_CODE"}}),
-        )
-        .await;
-    service.create_creator("crash@example.com").await
-}
 
 /// `n` posts by `creator` in one batch request.
 async fn post_reels(service: &Service, creator: &str, n: usize) {

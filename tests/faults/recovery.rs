@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::both_stores;
 use crate::common::{Backend, Receiver, Reply, Script, TestDb};
-use crate::support::{first_receipt_of_repeats, wait_for_distinct, Service};
+use crate::support::{every_post_earns, first_receipt_of_repeats, wait_for_distinct, Service};
 
 both_stores!(a_restart_after_kill_nine_sends_everything_without_waiting_for_leases);
 
@@ -26,16 +26,7 @@ fn flags() -> [(&'static str, &'static str); 2] {
 /// One integration at `receiver`, a rule every post earns, `POSTS` posts by one creator in
 /// three batches, all through `service`, which therefore holds every delivery's lease.
 async fn earn_rewards(service: &Service, receiver: &Receiver) {
-    service
-        .create_integration("receiver", &receiver.url())
-        .await;
-    service
-        .post(
-            "/v1/rules",
-            json!({"name": "every post", "count": 1, "repeatable": true, "reward": {"type": "DISCOUNT_CODE"}}),
-        )
-        .await;
-    let creator = service.create_creator("recovery@example.com").await;
+    let creator = every_post_earns(service, receiver).await;
     for chunk in 0..3 {
         let media: Vec<_> = (0..POSTS / 3)
             .map(|i| json!({"creatorId": creator, "postType": "STORY", "postedAt": format!("2024-01-0{}T00:00:{:02}Z", chunk + 1, i % 60)}))

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
 use crate::common::{Receiver, TestDb};
@@ -212,4 +212,18 @@ impl Service {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// One integration at `receiver`, a rule every post earns, one creator. Returns the creator id.
+pub async fn every_post_earns(service: &Service, receiver: &Receiver) -> String {
+    service
+        .create_integration("receiver", &receiver.url())
+        .await;
+    service
+        .post(
+            "/v1/rules",
+            json!({"name": "every post", "count": 1, "repeatable": true, "reward": {"type": "DISCOUNT_CODE"}}),
+        )
+        .await;
+    service.create_creator("crash@example.com").await
 }
