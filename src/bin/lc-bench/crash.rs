@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::db::{create_pg_database, with_database, Db};
 use crate::http::{post_json, wait_ready};
-use crate::procs::{free_port, unix_micros, Children};
+use crate::procs::{free_port, service_bin, unix_micros, Children};
 use crate::receiver::ReceiverClient;
 use crate::workload::{create_creators, media_batch};
 use crate::{Backend, ADMIN_POSTGRES_URL};
@@ -95,13 +95,7 @@ async fn run(args: &CrashArgs, children: &mut Children) -> Result<()> {
         bail!("--takeover needs --backend postgres (SQLite is one process's store)");
     }
     let exe = std::env::current_exe()?;
-    let service_bin = match &args.service_bin {
-        Some(p) => p.clone(),
-        None => exe
-            .parent()
-            .ok_or_else(|| anyhow!("no parent dir"))?
-            .join("lc-webhooks"),
-    };
+    let service_bin = service_bin(args.service_bin.as_deref())?;
     let temp = std::env::temp_dir().join(format!("lc-crash-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&temp)?;
     children.temp_dir = Some(temp.clone());

@@ -26,7 +26,9 @@ mod workload;
 
 use db::{create_pg_database, with_database, Db};
 use http::{batch_figures, metric_by_label, post_json, scrape_metrics, wait_ready};
-use procs::{cpu_secs, free_port, machine_jiffies, peak_rss_kib, unix_micros, Children};
+use procs::{
+    cpu_secs, free_port, machine_jiffies, peak_rss_kib, service_bin, unix_micros, Children,
+};
 use receiver::{receiver_ceiling, ReceiverClient};
 use workload::{
     accepted_to_received, create_creators, ingest, ingest_single, latency_phase, wait_for, Latency,
@@ -247,13 +249,7 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
         .map(|n| n.get())
         .unwrap_or(1);
     let exe = std::env::current_exe()?;
-    let service_bin = match &args.service_bin {
-        Some(p) => p.clone(),
-        None => exe
-            .parent()
-            .ok_or_else(|| anyhow!("no parent dir"))?
-            .join("lc-webhooks"),
-    };
+    let service_bin = service_bin(args.service_bin.as_deref())?;
     if !service_bin.exists() {
         bail!(
             "{} not found: run `cargo build --release` first (it builds lc-webhooks and lc-bench)",

@@ -26,6 +26,17 @@ pub(crate) struct Children {
     pub(crate) temp_dir: Option<PathBuf>,
 }
 
+/// The `lc-webhooks` to run: the one given, or the one beside this binary.
+pub(crate) fn service_bin(given: Option<&std::path::Path>) -> Result<PathBuf> {
+    match given {
+        Some(p) => Ok(p.to_path_buf()),
+        None => Ok(std::env::current_exe()?
+            .parent()
+            .ok_or_else(|| anyhow::anyhow!("no parent dir"))?
+            .join("lc-webhooks")),
+    }
+}
+
 impl Children {
     /// Kills every child and removes what the run left: its PostgreSQL database and temporary
     /// folder.
