@@ -10,6 +10,7 @@ mod integration;
 pub mod invalid;
 mod media;
 mod member;
+mod month;
 mod name;
 pub mod nullable;
 pub mod page;
@@ -41,6 +42,7 @@ pub use integration::{
 pub use invalid::{Invalid, Problem};
 pub use media::{Media, MediaInput, NewMedia, Platform, PostType, MAX_BATCH};
 pub use member::{sign_up, transition, InvalidTransition, Member, MemberStatus, Standing};
+pub use month::{InvalidMonth, Month};
 pub use name::Name;
 pub use page::{Page, PageRequest};
 pub use profile::{parse_segments, CreatorView, Profile, ProfilePatch, Segment, MAX_SEGMENTS};

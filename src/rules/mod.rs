@@ -6,6 +6,7 @@ mod discount_code;
 mod evaluation;
 mod grouping;
 mod matching;
+pub mod monthly;
 
 pub use discount_code::discount_code;
 pub use evaluation::{count, match_posts, Award, Counted, Grant, Matched, PairKey, Pending, Tally};
