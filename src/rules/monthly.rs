@@ -140,8 +140,9 @@ pub(crate) fn start_of_day(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
         chrono::LocalResult::Ambiguous(first, second) => first.min(second).with_timezone(&Utc),
         chrono::LocalResult::None => match GapInfo::new(&midnight, &tz).and_then(|gap| gap.end) {
             Some(after_gap) => after_gap.with_timezone(&Utc),
-            // Only a gap at the very end of the tz database's table lacks an end, and none
-            // does; read midnight at the offset of that instant rather than fail.
+            // A gap has no end only past the zone's last change, or if the instant after it
+            // were itself repeated; no zone has either. Read midnight at the offset then in
+            // force rather than fail.
             None => midnight.and_utc() - offset_at(midnight.and_utc(), tz),
         },
     }
