@@ -39,7 +39,9 @@ pub use integration::{
     IntegrationPatch, NewIntegration, PayloadFormat,
 };
 pub use invalid::{Invalid, Problem};
-pub use media::{Media, MediaInput, NewMedia, Platform, PostType, MAX_BATCH};
+pub use media::{
+    Media, MediaInput, MediaType, NewMedia, Platform, PostType, Posted, MAX_BATCH, MAX_EXTERNAL_ID,
+};
 pub use member::{sign_up, transition, InvalidTransition, Member, MemberStatus, Standing};
 pub use name::Name;
 pub use page::{Page, PageRequest};
