@@ -155,7 +155,9 @@ pub struct ImportArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// The posts: one JSON object per line, each the body of `POST /v1/media`
-    /// (`{"creatorId": "…", "postType": "STORY"}`). A bad line writes nothing.
+    /// (`{"creatorId": "…", "postType": "STORY", "platform"?, "postedAt"?, "externalId"?,
+    /// "mediaType"?}`). A bad line writes nothing. A line whose platform and `externalId` are
+    /// already stored (or came earlier in the file) is not stored or counted again.
     #[arg(long, value_name = "PATH")]
     pub file: PathBuf,
 }

@@ -26,9 +26,19 @@ pub enum ImportError {
 /// Batches written between two runs of the store's housekeeping.
 const MAINTAIN_EVERY: usize = 20;
 
-/// Validates every line first, then writes in batches of up to [`MAX_BATCH`] posts; returns
-/// how many were written. A bad line writes nothing.
-pub async fn import_file(store: &Store, path: &Path) -> Result<usize, ImportError> {
+/// What an import wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Imported {
+    /// New posts, queued for evaluation.
+    pub posts: usize,
+    /// Lines whose `(platform, externalId)` was already stored (or came earlier in the file):
+    /// not stored or counted again.
+    pub already_stored: usize,
+}
+
+/// Validates every line first, then writes in batches of up to [`MAX_BATCH`] posts. A bad
+/// line writes nothing.
+pub async fn import_file(store: &Store, path: &Path) -> Result<Imported, ImportError> {
     let read_err = |source| ImportError::Read {
         path: path.display().to_string(),
         source,
@@ -47,12 +57,15 @@ pub async fn import_file(store: &Store, path: &Path) -> Result<usize, ImportErro
             message,
         })?);
     }
-    let total = posts.len();
+    let mut imported = Imported::default();
     let mut rest = posts;
     let mut batches = 0;
     while !rest.is_empty() {
         let tail = rest.split_off(rest.len().min(MAX_BATCH));
-        store.insert_media(rest).await?;
+        let posted = store.insert_media(rest).await?;
+        let new = posted.iter().filter(|p| p.created).count();
+        imported.posts += new;
+        imported.already_stored += posted.len() - new;
         rest = tail;
         batches += 1;
         // No service may be running to keep SQLite's log short (or PostgreSQL's inbox vacuumed).
@@ -60,7 +73,7 @@ pub async fn import_file(store: &Store, path: &Path) -> Result<usize, ImportErro
             store.maintain().await?;
         }
     }
-    Ok(total)
+    Ok(imported)
 }
 
 /// One line: a JSON object, the body of `POST /v1/media`.

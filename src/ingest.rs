@@ -9,7 +9,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
 
-use crate::domain::{Lease, Leased, Media, NewMedia};
+use crate::domain::{Lease, Leased, NewMedia, Posted};
 use crate::error::{Error, Result};
 use crate::store::{Ingested, Store};
 use crate::telemetry;
@@ -28,7 +28,7 @@ pub struct Ingester {
 
 struct Request {
     posts: Vec<NewMedia>,
-    reply: oneshot::Sender<Result<Vec<Media>>>,
+    reply: oneshot::Sender<Result<Vec<Posted>>>,
 }
 
 impl Ingester {
@@ -57,7 +57,8 @@ impl Ingester {
     }
 
     /// Writes `posts` and evaluates them; answers once they and what they earned are committed.
-    pub async fn write(&self, posts: Vec<NewMedia>) -> Result<Vec<Media>> {
+    /// A post whose `(platform, externalId)` is already stored is answered with the stored one.
+    pub async fn write(&self, posts: Vec<NewMedia>) -> Result<Vec<Posted>> {
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Request { posts, reply })
@@ -135,7 +136,7 @@ async fn write_group(
 /// Hands the group's deliveries to the dispatcher and answers each request.
 fn deliver(
     ingested: Ingested,
-    replies: Vec<oneshot::Sender<Result<Vec<Media>>>>,
+    replies: Vec<oneshot::Sender<Result<Vec<Posted>>>>,
     started: Instant,
     handed: &mpsc::UnboundedSender<Leased>,
 ) {

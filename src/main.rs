@@ -88,11 +88,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Import(args)) => {
             let store = connect(&args.store).await?;
-            let n = lc_webhooks::import::import_file(&store, &args.file)
+            let imported = lc_webhooks::import::import_file(&store, &args.file)
                 .await
                 .with_context(|| format!("import from {} wrote nothing", args.file.display()))
                 .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-            println!("imported {n} posts");
+            if imported.already_stored == 0 {
+                println!("imported {} posts", imported.posts);
+            } else {
+                println!(
+                    "imported {} posts; {} already stored (same platform and externalId), not counted again",
+                    imported.posts, imported.already_stored
+                );
+            }
             Ok(())
         }
         Some(Command::Listen(args)) => {

@@ -304,6 +304,8 @@ mod tests {
             post_type: PostType::Story,
             posted_at: t,
             ingested_at: t,
+            external_id: None,
+            media_type: None,
         }
     }
 

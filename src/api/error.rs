@@ -89,6 +89,7 @@ fn problem_code(problem: Problem) -> &'static str {
         Problem::CreatorId => "invalid_creator_id",
         Problem::IntegrationId => "invalid_integration_id",
         Problem::PostedAt => "invalid_posted_at",
+        Problem::ExternalId => "invalid_external_id",
         Problem::Batch => "invalid_batch",
         Problem::PayloadFormat => "invalid_payload_format",
         Problem::MaxConcurrency => "invalid_max_concurrency",

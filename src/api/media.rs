@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PageParams, Params};
 use super::AppState;
-use crate::domain::{CreatorId, Invalid, Media, MediaInput, Page, Problem, MAX_BATCH};
+use crate::domain::{CreatorId, Invalid, Media, MediaInput, Page, Posted, Problem, MAX_BATCH};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -33,7 +33,9 @@ struct Items<T> {
 }
 
 /// Records a creator's post and evaluates it against the rules, in one transaction: a `201`
-/// means what it earned is committed, and its webhooks are on their way.
+/// means what it earned is committed, and its webhooks are on their way. A post whose
+/// `(platform, externalId)` is already stored answers `200` with the stored post (same `id`)
+/// and counts nothing again: a retry, or a poller seeing a post twice, is safe.
 #[utoipa::path(
     post,
     path = "/media",
@@ -42,6 +44,7 @@ struct Items<T> {
     request_body = MediaInput,
     responses(
         (status = 201, description = "Stored; it will be evaluated exactly once", body = Media),
+        (status = 200, description = "Its `(platform, externalId)` was already stored: the stored post, counted nothing again", body = Media),
         (status = 409, description = "`creatorId` names no creator (`unknown_creator`)", body = super::error::ErrorBody),
     ),
 )]
@@ -50,16 +53,18 @@ async fn create(
     JsonBody(req): JsonBody<MediaInput>,
 ) -> ApiResult<(StatusCode, Json<Media>)> {
     let mut stored = s.ingester.write(vec![req.parse()?]).await?;
-    let media = stored.pop().ok_or_else(|| {
+    let posted = stored.pop().ok_or_else(|| {
         ApiError::from(crate::error::Error::Corrupt(
             "insert returned nothing".into(),
         ))
     })?;
-    Ok((StatusCode::CREATED, Json(media)))
+    Ok((status(std::slice::from_ref(&posted)), Json(posted.media)))
 }
 
 /// Records up to 1,000 posts and evaluates them, in one transaction. One bad post refuses the
-/// whole batch, named by its index (`media[3]: …`).
+/// whole batch, named by its index (`media[3]: …`). Each post is answered with the post stored:
+/// one whose `(platform, externalId)` is already stored, or comes earlier in the batch, is that
+/// post (same `id`) and counts nothing again.
 #[utoipa::path(
     post,
     path = "/media/batch",
@@ -67,7 +72,8 @@ async fn create(
     operation_id = "createMediaBatch",
     request_body = Batch,
     responses(
-        (status = 201, description = "Every post stored", body = Items<Media>),
+        (status = 201, description = "Every post stored (at least one of them new)", body = Items<Media>),
+        (status = 200, description = "Every post was already stored (by its `(platform, externalId)`): the stored posts", body = Items<Media>),
         (status = 409, description = "A `creatorId` names no creator (`unknown_creator`, listing them); nothing is stored", body = super::error::ErrorBody),
     ),
 )]
@@ -93,8 +99,19 @@ async fn create_batch(
                 .and_then(|m| m.parse().map_err(|e| e.at(&place).into()))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let items = s.ingester.write(posts).await?;
-    Ok((StatusCode::CREATED, Json(Items { items })))
+    let posted = s.ingester.write(posts).await?;
+    let status = status(&posted);
+    let items = posted.into_iter().map(|p| p.media).collect();
+    Ok((status, Json(Items { items })))
+}
+
+/// `201` when the write stored a post, `200` when every post was already stored.
+fn status(posted: &[Posted]) -> StatusCode {
+    if posted.iter().any(|p| p.created) {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
 }
 
 /// Lists posts, oldest first, optionally one creator's.

@@ -42,15 +42,21 @@ async function creatorSection(c) {
   const type = h("select", {}, ["STORY", "FEED", "REEL"].map((t) => h("option", { value: t }, t)));
   const platform = h("select", {}, h("option", { value: "INSTAGRAM" }, "Instagram"), h("option", { value: "TIKTOK" }, "TikTok"));
   const at = h("input", { type: "datetime-local", step: 1 });
+  const externalId = h("input", { type: "text", maxlength: 200, autocomplete: "off" });
+  const mediaType = h("select", {}, h("option", { value: "" }, "Unknown"), h("option", { value: "IMAGE" }, "Image"), h("option", { value: "VIDEO" }, "Video"));
   const done = h("p", { role: "status" });
   const summary = errorSummary();
-  const errors = formErrors(summary, { invalid_posted_at: at });
+  const errors = formErrors(summary, { invalid_posted_at: at, invalid_external_id: externalId });
   const posts = h("div", {});
   const rewards = h("div", {});
   let simulated = 0;
+  let stored = new Set();
+  const describePost = (p) => `${p.postType}${p.mediaType ? " (" + p.mediaType.toLowerCase() + ")" : ""} on ${p.platform}, posted ${when(p.postedAt)}`
+    + (p.externalId ? ` · platform id ${p.externalId}` : "");
   async function load() {
     const [m, f] = await Promise.all([all("/media?creatorId=" + c.id), all("/fulfillments?creatorId=" + c.id)]);
-    posts.replaceChildren(m.length ? h("ul", {}, m.map((p) => h("li", {}, `${p.postType} on ${p.platform}, posted ${when(p.postedAt)}`))) : h("p", {}, "No posts yet."));
+    stored = new Set(m.map((p) => p.id));
+    posts.replaceChildren(m.length ? h("ul", {}, m.map((p) => h("li", {}, describePost(p)))) : h("p", {}, "No posts yet."));
     rewards.replaceChildren(f.length
       ? h("ul", {}, f.map((x) => h("li", {}, "Code ", h("strong", {}, x.discountCode || "(no code)"), ` earned ${when(x.createdAt)} · `,
         h("a", { href: "#/log?fulfillment=" + x.id }, "its deliveries"))))
@@ -65,14 +71,22 @@ async function creatorSection(c) {
       if (!errors.validate(form)) return;
       const body = { creatorId: c.id, postType: type.value, platform: platform.value };
       if (at.value) body.postedAt = new Date(at.value).toISOString();
+      if (externalId.value) body.externalId = externalId.value;
+      if (mediaType.value) body.mediaType = mediaType.value;
       try {
-        await api("POST", "/media", body);
-        simulated += 1;
-        done.textContent = `Post ${simulated} stored and evaluated.`;
+        const post = await api("POST", "/media", body);
+        if (stored.has(post.id)) {
+          done.textContent = "Already stored: a post with this platform id was sent before, and it was not counted again.";
+        } else {
+          simulated += 1;
+          done.textContent = `Post ${simulated} stored and evaluated.`;
+        }
         await load();
       } catch (e) { errors.show(e); }
     },
-  }, h("div", { class: "row fields" }, field("Post type", type), field("Platform", platform), field("Posted at", at, "Empty: now (your local time).")),
+  }, h("div", { class: "row fields" }, field("Post type", type), field("Platform", platform), field("Posted at", at, "Empty: now (your local time)."),
+    field("Platform post id", externalId, "Optional. The same id on the same platform is one post: sending it again counts nothing."),
+    field("Media type", mediaType)),
   summary,
   h("div", { class: "row" }, h("button", { type: "submit", "data-key": "simulate-" + c.id }, "Simulate post")), done);
   section.append(

@@ -30,6 +30,7 @@ pub enum Problem {
     /// An entry of `integrationIds` that is not an id.
     IntegrationId,
     PostedAt,
+    ExternalId,
     Batch,
     PayloadFormat,
     MaxConcurrency,

@@ -40,7 +40,9 @@ pub use integration::{
     IntegrationPatch, NewIntegration, PayloadFormat,
 };
 pub use invalid::{Invalid, Problem};
-pub use media::{Media, MediaInput, NewMedia, Platform, PostType, MAX_BATCH};
+pub use media::{
+    Media, MediaInput, MediaType, NewMedia, Platform, PostType, Posted, MAX_BATCH, MAX_EXTERNAL_ID,
+};
 pub use member::{sign_up, transition, InvalidTransition, Member, MemberStatus, Standing};
 pub use month::{InvalidMonth, Month};
 pub use name::Name;

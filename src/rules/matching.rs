@@ -83,6 +83,8 @@ pub(super) mod tests {
             post_type: PostType::Story,
             posted_at: time::from_micros(day * MICROS_PER_DAY),
             ingested_at: time::from_micros(2_000),
+            external_id: None,
+            media_type: None,
         }
     }
 

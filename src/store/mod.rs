@@ -42,8 +42,8 @@ use crate::domain::{
     Claimed, CreatorId, CreatorView, Delivery, DeliveryDetail, DeliveryFilter, DeliveryId,
     Fulfillment, FulfillmentFilter, FulfillmentId, Integration, IntegrationId, IntegrationPatch,
     Lease, Media, Member, MemberStatus, NewCreator, NewIntegration, NewMedia, NewProgram, NewRule,
-    OutcomeCounts, Page, PageRequest, PayloadFormat, Profile, ProfilePatch, Program, ProgramId,
-    ProgramPatch, Rule, RuleId, RulePatch, SendResult, SendTarget, Window,
+    OutcomeCounts, Page, PageRequest, PayloadFormat, Posted, Profile, ProfilePatch, Program,
+    ProgramId, ProgramPatch, Rule, RuleId, RulePatch, SendResult, SendTarget, Window,
 };
 use crate::error::{Error, Result};
 use crate::telemetry::Backlog;
@@ -246,8 +246,9 @@ impl Store {
     }
 
     /// Stores posts and queues each in the inbox for the evaluator, all in one transaction: every
-    /// post or none. (The API writes and evaluates at once: [`Store::ingest`].)
-    pub async fn insert_media(&self, posts: Vec<NewMedia>) -> Result<Vec<Media>> {
+    /// post or none; a post whose `(platform, externalId)` is already stored is answered with the
+    /// stored one. (The API writes and evaluates at once: [`Store::ingest`].)
+    pub async fn insert_media(&self, posts: Vec<NewMedia>) -> Result<Vec<Posted>> {
         media::insert(&self.db, posts).await
     }
 

@@ -210,6 +210,8 @@ async fn two_stores_on_one_database_take_each_post_and_each_delivery_once(backen
             platform: Platform::Instagram,
             post_type: PostType::Story,
             posted_at: Utc::now(),
+            external_id: None,
+            media_type: None,
         })
         .collect();
     a.insert_media(posts).await.expect("posts");

@@ -17,6 +17,7 @@ mod console;
 mod delivery_log;
 mod deployment;
 mod disable_replay;
+mod external_ids;
 mod full_disk;
 mod import;
 mod ingest;

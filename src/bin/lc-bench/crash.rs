@@ -163,7 +163,7 @@ async fn run(args: &CrashArgs, children: &mut Children) -> Result<()> {
         post_json(
             &client,
             &format!("{victim}/v1/media/batch"),
-            &media_batch(&creators, start, len),
+            &media_batch(&creators, start, len, None),
         )
         .await?;
         start += len as u64;

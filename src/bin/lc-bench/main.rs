@@ -113,6 +113,10 @@ struct Args {
     /// Length of the latency phase in seconds (0 skips it).
     #[arg(long, default_value_t = 10)]
     latency_secs: u64,
+    /// Every post carries an `externalId` of its own (`POST /v1/media`'s idempotency key), as
+    /// a poller's posts do: the cost of the one-post-per-id check on the ingest path.
+    #[arg(long)]
+    external_ids: bool,
     /// Give up waiting for deliveries after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout_secs: u64,
@@ -387,13 +391,21 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
                 posts,
                 batch,
                 args.ingest_concurrency.max(1),
+                args.external_ids,
             )
             .await?,
             None,
         ),
         IngestMode::Single => {
-            let (ingest, accepted) =
-                ingest_single(&client, &services, &creator_ids, posts, args.concurrency).await?;
+            let (ingest, accepted) = ingest_single(
+                &client,
+                &services,
+                &creator_ids,
+                posts,
+                args.concurrency,
+                args.external_ids,
+            )
+            .await?;
             (ingest, Some(accepted))
         }
     };
@@ -509,6 +521,7 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
                 args.latency_rate.max(1),
                 args.latency_secs,
                 k,
+                args.external_ids,
             )
             .await?,
         )
@@ -693,6 +706,7 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     all.insert("deliveries".into(), json!(expected));
     all.insert("posts".into(), json!(posts));
     all.insert("history_posts".into(), json!(args.history));
+    all.insert("external_ids".into(), json!(args.external_ids));
     all.insert("rule_count".into(), json!(rule_count));
     all.insert("integrations".into(), json!(k));
     all.insert("instances".into(), json!(instances));

@@ -48,16 +48,28 @@ pub(crate) async fn create_creators(
     Ok(ids)
 }
 
-pub(crate) fn media_batch(creators: &[String], start: u64, len: usize) -> Value {
+/// Post `n` of a phase: with `--external-ids`, it carries an `externalId` of its own
+/// (`{phase}{n}`, unique in the run), as a poller's posts do.
+fn post(creators: &[String], n: u64, external_ids: Option<&str>) -> Value {
     const TYPES: [&str; 3] = ["STORY", "FEED", "REEL"];
+    let mut post = json!({
+        "creatorId": creators[(n % creators.len() as u64) as usize],
+        "postType": TYPES[(n % 3) as usize],
+    });
+    if let Some(phase) = external_ids {
+        post["externalId"] = json!(format!("{phase}{n}"));
+    }
+    post
+}
+
+pub(crate) fn media_batch(
+    creators: &[String],
+    start: u64,
+    len: usize,
+    external_ids: Option<&str>,
+) -> Value {
     let media: Vec<Value> = (0..len as u64)
-        .map(|j| {
-            let n = start + j;
-            json!({
-                "creatorId": creators[(n % creators.len() as u64) as usize],
-                "postType": TYPES[(n % 3) as usize],
-            })
-        })
+        .map(|j| post(creators, start + j, external_ids))
         .collect();
     json!({ "media": media })
 }
@@ -76,13 +88,15 @@ pub(crate) async fn ingest(
     posts: u64,
     batch: usize,
     concurrency: usize,
+    external_ids: bool,
 ) -> Result<Ingest> {
     // Bodies are built before the clock starts.
     let mut bodies = Vec::new();
     let mut start = 0;
     while start < posts {
         let len = (posts - start).min(batch as u64) as usize;
-        bodies.push(serde_json::to_vec(&media_batch(creators, start, len))?);
+        let ids = external_ids.then_some("ingest-");
+        bodies.push(serde_json::to_vec(&media_batch(creators, start, len, ids))?);
         start += len as u64;
     }
     let first_accepted = Arc::new(AtomicU64::new(u64::MAX));
@@ -181,6 +195,7 @@ pub(crate) async fn latency_phase(
     rate: u64,
     secs: u64,
     k: usize,
+    external_ids: bool,
 ) -> Result<Latency> {
     // Batches of 10 every 10 ms at 1,000 posts/s; scaled for other rates.
     let per_tick = (rate / 100).max(1);
@@ -194,7 +209,9 @@ pub(crate) async fn latency_phase(
     let started = Instant::now();
     for t in 0..ticks {
         interval.tick().await;
-        let body = serde_json::to_vec(&media_batch(creators, t * per_tick, per_tick as usize))?;
+        let ids = external_ids.then_some("latency-");
+        let body =
+            serde_json::to_vec(&media_batch(creators, t * per_tick, per_tick as usize, ids))?;
         let client = client.clone();
         let url = format!("{}/v1/media/batch", services[t as usize % services.len()].0);
         let accepted = accepted.clone();
@@ -270,8 +287,8 @@ pub(crate) async fn ingest_single(
     creators: &[String],
     posts: u64,
     concurrency: usize,
+    external_ids: bool,
 ) -> Result<(Ingest, SentAccepted)> {
-    const TYPES: [&str; 3] = ["STORY", "FEED", "REEL"];
     let next = Arc::new(AtomicU64::new(0));
     let first_accepted = Arc::new(AtomicU64::new(u64::MAX));
     let creators: Arc<Vec<String>> = Arc::new(creators.to_vec());
@@ -288,10 +305,7 @@ pub(crate) async fn ingest_single(
                 if n >= posts {
                     return Ok::<_, anyhow::Error>(accepted);
                 }
-                let body = json!({
-                    "creatorId": creators[(n % creators.len() as u64) as usize],
-                    "postType": TYPES[(n % 3) as usize],
-                });
+                let body = post(&creators, n, external_ids.then_some("ingest-"));
                 let body = serde_json::to_vec(&body)?;
                 let sent = unix_micros();
                 let resp = client

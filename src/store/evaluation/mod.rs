@@ -22,7 +22,7 @@ use super::db::Purpose;
 use super::media;
 use super::sql::{inbox, Writes};
 use crate::domain::time::{now, to_micros};
-use crate::domain::{Creator, CreatorId, Invalid, Lease, Leased, Media, NewMedia, Problem};
+use crate::domain::{Creator, CreatorId, Invalid, Lease, Leased, Media, NewMedia, Posted, Problem};
 use crate::error::Result;
 use crate::rules::{self, Award, Counted, Tally};
 
@@ -45,7 +45,7 @@ pub struct Evaluated {
 /// refused, writing none of them), and the evaluation of all of them.
 #[derive(Debug, Default)]
 pub struct Ingested {
-    pub results: Vec<std::result::Result<Vec<Media>, Invalid>>,
+    pub results: Vec<std::result::Result<Vec<Posted>, Invalid>>,
     pub evaluated: Evaluated,
 }
 
@@ -67,8 +67,9 @@ pub(super) async fn ingest(
     let wanted: BTreeSet<&CreatorId> = requests.iter().flatten().map(|p| &p.creator_id).collect();
     let (creators, version) = creators::read(&mut tx.conn(), &wanted).await?;
     let ingested_at = now();
-    let mut results = Vec::with_capacity(requests.len());
-    let mut posts = Vec::new();
+    // Each request's posts, as a range of `all`, or why it was refused.
+    let mut ranges = Vec::with_capacity(requests.len());
+    let mut all = Vec::new();
     for request in requests {
         let mut unknown: Vec<String> = request
             .iter()
@@ -78,26 +79,67 @@ pub(super) async fn ingest(
         if !unknown.is_empty() {
             unknown.sort_unstable();
             unknown.dedup();
-            results.push(Err(Invalid::new(
+            ranges.push(Err(Invalid::new(
                 Problem::UnknownCreator,
                 format!("no creator with id {}", unknown.join(", ")),
             )));
             continue;
         }
-        let media: Vec<Media> = request.iter().map(|p| p.to_media(ingested_at)).collect();
-        posts.extend(media.iter().cloned());
-        results.push(Ok(media));
+        let start = all.len();
+        all.extend(request.iter().map(|p| p.to_media(ingested_at)));
+        ranges.push(Ok(start..all.len()));
     }
-    let Some(version) = version.filter(|_| !posts.is_empty()) else {
+    let Some(version) = version.filter(|_| !all.is_empty()) else {
         tx.rollback().await?;
         return Ok(Ingested {
-            results,
+            results: answers(ranges, Vec::new()),
             evaluated: Evaluated::default(),
         });
     };
+    // Posts with a platform id are written first, in the transaction (begun for them), so that
+    // one already stored, or stored at this moment by another writer, is not counted again.
+    // Posts without one are written with the evaluation's other rows, as before.
+    let posted = if all.iter().any(|m| m.external_id.is_some()) {
+        tx = tx.begun(false).await?;
+        media::store_keyed(&mut tx.conn(), all).await?
+    } else {
+        all.into_iter()
+            .map(|media| Posted {
+                media,
+                created: true,
+            })
+            .collect()
+    };
+    let posts: Vec<Media> = posted
+        .iter()
+        .filter(|p| p.created)
+        .map(|p| p.media.clone())
+        .collect();
+    if posts.is_empty() {
+        tx.commit().await?;
+        return Ok(Ingested {
+            results: answers(ranges, posted),
+            evaluated: Evaluated::default(),
+        });
+    }
     let config = config.at(&mut tx.conn(), version).await?;
     let evaluated = evaluate(tx, &config, &posts, true, &creators, lease).await?;
-    Ok(Ingested { results, evaluated })
+    Ok(Ingested {
+        results: answers(ranges, posted),
+        evaluated,
+    })
+}
+
+/// Each request's answer: its range of `posted`, or why it was refused.
+fn answers(
+    ranges: Vec<std::result::Result<std::ops::Range<usize>, Invalid>>,
+    posted: Vec<Posted>,
+) -> Vec<std::result::Result<Vec<Posted>, Invalid>> {
+    let mut posted = posted.into_iter();
+    ranges
+        .into_iter()
+        .map(|range| range.map(|r| posted.by_ref().take(r.len()).collect()))
+        .collect()
 }
 
 /// Evaluates up to `limit` posts from the inbox (those `import` wrote). Each post leaves the
@@ -117,8 +159,8 @@ pub(super) async fn evaluate_inbox(
     evaluate(tx, &config, &posts, false, &creators, lease).await
 }
 
-/// Evaluates `posts` in `tx`, as the rule engine decides, writing them too if `new`, and
-/// commits. What the evaluation writes goes in one batch of inserts at the end; only rules that
+/// Evaluates `posts` in `tx`, as the rule engine decides, writing them too if `new` (those
+/// without a platform id: [`media::store_keyed`] wrote the others), and commits. What the evaluation writes goes in one batch of inserts at the end; only rules that
 /// keep count read and write before it.
 async fn evaluate(
     mut tx: WriteTx,
@@ -128,13 +170,17 @@ async fn evaluate(
     creators: &HashMap<CreatorId, Creator>,
     lease: Option<&Lease>,
 ) -> Result<Evaluated> {
-    let new_posts = if new { posts } else { &[] };
+    let new_posts: Vec<&Media> = if new {
+        posts.iter().filter(|m| m.external_id.is_none()).collect()
+    } else {
+        Vec::new()
+    };
     let matched = rules::match_posts(posts, creators, &config.rules)?;
     let counted = if matched.tallies.is_empty() {
         Counted::default()
     } else {
         tx = tx.begun(true).await?;
-        count(&mut tx.conn(), &matched.tallies, new_posts).await?
+        count(&mut tx.conn(), &matched.tallies, &new_posts).await?
     };
 
     let awards = matched
@@ -152,7 +198,7 @@ async fn evaluate(
     let until = lease.map(|l| at + i64::try_from(l.length.as_micros()).unwrap_or(i64::MAX / 2));
     let mut writes = Writes::default();
     if matched.tallies.is_empty() {
-        writes.insert("media", "", media::post_rows(new_posts));
+        writes.insert("media", "", media::post_rows(new_posts.iter().copied()));
     }
     let deliveries = awards::add(&mut writes, &awards, at, lease, until, &config.disabled);
     // Deliveries leased here go to this instance's dispatcher; others are announced, when the
@@ -184,7 +230,7 @@ async fn evaluate(
 async fn count<'a>(
     conn: &mut Conn<'_>,
     tallies: &'a [Tally<'a>],
-    new_posts: &'a [Media],
+    new_posts: &[&'a Media],
 ) -> Result<Counted<'a>> {
     let rewarded = progress::lock(conn, tallies).await?;
     let open: Vec<&Tally<'_>> = tallies
@@ -192,7 +238,7 @@ async fn count<'a>(
         .filter(|t| t.can_earn(rewarded.get(&t.key()).copied().unwrap_or(0)))
         .collect();
     let mut writes = Writes::default();
-    writes.insert("media", "", media::post_rows(new_posts));
+    writes.insert("media", "", media::post_rows(new_posts.iter().copied()));
     pending::add(&mut writes, &open);
     conn.insert_all(&writes).await?;
     let pending = pending::read(conn, &open).await?;

@@ -73,7 +73,7 @@ pub(super) async fn read(conn: &mut Conn<'_>, open: &[&Tally<'_>]) -> Result<Pen
         .select_from(
             &reaches,
             "SELECT rp.rule_id, m.id, m.creator_id, m.platform, m.post_type, m.posted_at,
-                    m.ingested_at",
+                    m.ingested_at, m.external_id, m.media_type",
             "JOIN rule_posts rp ON rp.rule_id = v.rule_id AND rp.creator_id = v.creator_id
                                AND rp.posted_at >= v.reach_from AND rp.posted_at <= v.reach_to
              JOIN media m ON m.id = rp.media_id

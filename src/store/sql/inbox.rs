@@ -11,7 +11,7 @@ use crate::error::Result;
 
 /// A post with its creator's columns.
 const INBOX_COLUMNS: &str = "m.id, m.creator_id, m.platform, m.post_type, m.posted_at, \
-     m.ingested_at, c.email, c.ig_username, c.tt_username, c.created_at AS creator_created_at";
+     m.ingested_at, m.external_id, m.media_type, c.email, c.ig_username, c.tt_username, c.created_at AS creator_created_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct InboxRow {

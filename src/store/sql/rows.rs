@@ -5,8 +5,8 @@ use serde::de::DeserializeOwned;
 use crate::domain::time::from_micros;
 use crate::domain::{
     key_hint, Attempt, Creator, CreatorId, Delivery, DeliveryId, DeliveryStatus, FulfillmentId,
-    Integration, IntegrationId, Media, MediaId, PayloadFormat, Platform, PostType, Rule, RuleId,
-    Secret, SendTarget,
+    Integration, IntegrationId, Media, MediaId, MediaType, PayloadFormat, Platform, PostType, Rule,
+    RuleId, Secret, SendTarget,
 };
 use crate::error::{Error, Result};
 
@@ -121,7 +121,7 @@ impl From<CreatorRow> for Creator {
 }
 
 pub(crate) const MEDIA_COLUMNS: &str =
-    "id, creator_id, platform, post_type, posted_at, ingested_at";
+    "id, creator_id, platform, post_type, posted_at, ingested_at, external_id, media_type";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct MediaRow {
@@ -131,6 +131,8 @@ pub(crate) struct MediaRow {
     pub post_type: String,
     pub posted_at: i64,
     pub ingested_at: i64,
+    pub external_id: Option<String>,
+    pub media_type: Option<String>,
 }
 
 impl TryFrom<MediaRow> for Media {
@@ -145,6 +147,13 @@ impl TryFrom<MediaRow> for Media {
             creator_id: r.creator_id,
             posted_at: from_micros(r.posted_at),
             ingested_at: from_micros(r.ingested_at),
+            media_type: r
+                .media_type
+                .map(|t| {
+                    MediaType::parse(&t).ok_or_else(|| Error::Corrupt(format!("media type {t}")))
+                })
+                .transpose()?,
+            external_id: r.external_id,
         })
     }
 }
