@@ -112,18 +112,23 @@ async fn write_batches(
             }
         }
         let (batch, holds): (Vec<SendResult>, Vec<Hold>) = held.drain(..).unzip();
-        let mut wait = Duration::from_millis(50);
         let started = Instant::now();
-        // A database outage must not lose results: keep the batch until it is written.
-        while let Err(e) = store.record(&batch).await {
-            if storage_full(&e).is_some() {
-                store.note_full(&e);
-            } else {
-                tracing::error!(error = %e, attempts = batch.len(), "recording attempts failed; retrying");
-            }
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(5));
-        }
+        // Each write until it succeeds: a database outage must not lose results. Each once:
+        // the counts, written again, would count the batch twice.
+        retry(
+            || store.record_health(&batch),
+            &store,
+            &batch,
+            "recording health and chart counts",
+        )
+        .await;
+        retry(
+            || store.record(&batch),
+            &store,
+            &batch,
+            "recording attempts",
+        )
+        .await;
         store.note_written();
         drop(holds);
         written.notify_one();
@@ -133,5 +138,23 @@ async fn write_batches(
             deliveries = %batch.iter().map(|r| r.delivery_id.to_string()).collect::<Vec<_>>().join(","),
             "recorded"
         );
+    }
+}
+
+/// Runs `write` until it succeeds, waiting longer after each failure (up to 5 s).
+async fn retry<F, Fut>(mut write: F, store: &Store, batch: &[SendResult], what: &str)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::error::Result<()>>,
+{
+    let mut wait = Duration::from_millis(50);
+    while let Err(e) = write().await {
+        if storage_full(&e).is_some() {
+            store.note_full(&e);
+        } else {
+            tracing::error!(error = %e, attempts = batch.len(), "{what} failed; retrying");
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
     }
 }

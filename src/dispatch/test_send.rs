@@ -61,6 +61,8 @@ pub async fn test_send(
         test: true,
         ..send_result(&delivery_id, integration_id, 1, "", sent, outcome)
     };
-    store.record(&[logged]).await?;
+    let logged = [logged];
+    store.record_health(&logged).await?;
+    store.record(&logged).await?;
     Ok(result)
 }

@@ -1,13 +1,14 @@
-//! Each integration's health, kept by the transaction that records attempts: recent counts in
-//! hour-long windows, the last success and failure, and the current run of failures.
+//! Each integration's health, written just after each batch of attempts commits (with the
+//! chart counts, `queue.rs`): recent counts in hour-long windows, the last success and failure,
+//! and the current run of failures.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use super::backend::{Conn, Db};
+use super::backend::Db;
 use super::config;
 use super::db::Purpose;
-use super::sql::{write_row, Statement};
+use super::sql::{write_row, Statement, Writes};
 use crate::domain::time::{from_micros, now, to_micros};
 use crate::domain::{IntegrationHealth, IntegrationId, Outcome, SendResult};
 use crate::error::Result;
@@ -31,14 +32,46 @@ write_row! {
     }
 }
 
-/// Folds a batch of attempt results into the health of their integrations.
-pub(super) async fn record(conn: &mut Conn<'_>, results: &[&SendResult]) -> Result<()> {
+/// How a batch's view of an integration folds into its row. SET sees the row as it was;
+/// `excluded` is the batch's own view. A batch with a success starts the run of failures
+/// afresh; one without adds to it. 3,600,000,000 is [`WINDOW_MICROS`] (a test pins it).
+const UPSERT: &str = "ON CONFLICT (integration_id) DO UPDATE SET
+    previous_attempts = CASE WHEN excluded.window_started_at < h.window_started_at + 3600000000
+        THEN h.previous_attempts
+        WHEN excluded.window_started_at < h.window_started_at + 2 * 3600000000 THEN h.attempts ELSE 0 END,
+    previous_failures = CASE WHEN excluded.window_started_at < h.window_started_at + 3600000000
+        THEN h.previous_failures
+        WHEN excluded.window_started_at < h.window_started_at + 2 * 3600000000 THEN h.failures ELSE 0 END,
+    attempts = CASE WHEN excluded.window_started_at < h.window_started_at + 3600000000
+        THEN h.attempts + excluded.attempts ELSE excluded.attempts END,
+    failures = CASE WHEN excluded.window_started_at < h.window_started_at + 3600000000
+        THEN h.failures + excluded.failures ELSE excluded.failures END,
+    window_started_at = CASE WHEN excluded.window_started_at < h.window_started_at + 3600000000
+        THEN h.window_started_at ELSE excluded.window_started_at END,
+    last_attempt_at = CASE WHEN excluded.last_attempt_at > h.last_attempt_at
+        THEN excluded.last_attempt_at ELSE h.last_attempt_at END,
+    last_success_at = CASE WHEN excluded.last_success_at IS NULL THEN h.last_success_at
+        WHEN h.last_success_at IS NULL OR excluded.last_success_at > h.last_success_at
+        THEN excluded.last_success_at ELSE h.last_success_at END,
+    last_failure_at = CASE WHEN excluded.last_failure_at IS NULL THEN h.last_failure_at
+        WHEN h.last_failure_at IS NULL OR excluded.last_failure_at > h.last_failure_at
+        THEN excluded.last_failure_at ELSE h.last_failure_at END,
+    last_failure = COALESCE(excluded.last_failure, h.last_failure),
+    consecutive_failures = CASE WHEN excluded.last_success_at IS NOT NULL
+        THEN excluded.consecutive_failures
+        ELSE h.consecutive_failures + excluded.consecutive_failures END,
+    failing_since = CASE WHEN excluded.last_success_at IS NOT NULL THEN excluded.failing_since
+        ELSE COALESCE(h.failing_since, excluded.failing_since) END";
+
+/// Adds to `writes` the upserts that fold a batch of attempt results into the health of their
+/// integrations.
+pub(super) fn record<'a>(writes: &mut Writes<'a>, results: &[&'a SendResult]) {
     let at = to_micros(now());
     let mut by_integration: BTreeMap<&IntegrationId, Vec<&SendResult>> = BTreeMap::new();
-    for r in results {
+    for &r in results {
         by_integration.entry(&r.integration_id).or_default().push(r);
     }
-    let rows: Vec<HealthUpdate<'_>> = by_integration
+    let rows: Vec<HealthUpdate<'a>> = by_integration
         .into_iter()
         .map(|(integration_id, mut attempts)| {
             attempts.sort_by_key(|r| r.started_at);
@@ -60,39 +93,7 @@ pub(super) async fn record(conn: &mut Conn<'_>, results: &[&SendResult]) -> Resu
             }
         })
         .collect();
-    // SET sees the row as it was; `excluded` is the batch's own view. A batch with a success
-    // starts the run of failures afresh; one without adds to it.
-    let w = WINDOW_MICROS;
-    let tail = format!(
-        "ON CONFLICT (integration_id) DO UPDATE SET
-            previous_attempts = CASE WHEN excluded.window_started_at < h.window_started_at + {w}
-                THEN h.previous_attempts
-                WHEN excluded.window_started_at < h.window_started_at + 2 * {w} THEN h.attempts ELSE 0 END,
-            previous_failures = CASE WHEN excluded.window_started_at < h.window_started_at + {w}
-                THEN h.previous_failures
-                WHEN excluded.window_started_at < h.window_started_at + 2 * {w} THEN h.failures ELSE 0 END,
-            attempts = CASE WHEN excluded.window_started_at < h.window_started_at + {w}
-                THEN h.attempts + excluded.attempts ELSE excluded.attempts END,
-            failures = CASE WHEN excluded.window_started_at < h.window_started_at + {w}
-                THEN h.failures + excluded.failures ELSE excluded.failures END,
-            window_started_at = CASE WHEN excluded.window_started_at < h.window_started_at + {w}
-                THEN h.window_started_at ELSE excluded.window_started_at END,
-            last_attempt_at = CASE WHEN excluded.last_attempt_at > h.last_attempt_at
-                THEN excluded.last_attempt_at ELSE h.last_attempt_at END,
-            last_success_at = CASE WHEN excluded.last_success_at IS NULL THEN h.last_success_at
-                WHEN h.last_success_at IS NULL OR excluded.last_success_at > h.last_success_at
-                THEN excluded.last_success_at ELSE h.last_success_at END,
-            last_failure_at = CASE WHEN excluded.last_failure_at IS NULL THEN h.last_failure_at
-                WHEN h.last_failure_at IS NULL OR excluded.last_failure_at > h.last_failure_at
-                THEN excluded.last_failure_at ELSE h.last_failure_at END,
-            last_failure = COALESCE(excluded.last_failure, h.last_failure),
-            consecutive_failures = CASE WHEN excluded.last_success_at IS NOT NULL
-                THEN excluded.consecutive_failures
-                ELSE h.consecutive_failures + excluded.consecutive_failures END,
-            failing_since = CASE WHEN excluded.last_success_at IS NOT NULL THEN excluded.failing_since
-                ELSE COALESCE(h.failing_since, excluded.failing_since) END"
-    );
-    conn.insert("integration_health AS h", &tail, &rows).await
+    writes.insert("integration_health AS h", UPSERT, rows);
 }
 
 /// Disables the integrations of `results` whose every attempt has failed for longer than
@@ -238,4 +239,15 @@ pub(super) async fn of(
         .into_iter()
         .map(|row| (row.integration_id.clone(), row.health(at)))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{UPSERT, WINDOW_MICROS};
+
+    #[test]
+    fn the_upsert_spells_the_window_as_it_is() {
+        assert!(UPSERT.contains(&format!("+ {WINDOW_MICROS}\n")));
+        assert!(UPSERT.contains(&format!("+ 2 * {WINDOW_MICROS} ")));
+    }
 }

@@ -357,7 +357,16 @@ impl Store {
         queue::claim_due(&self.db, limit, lease, owner, skip).await
     }
 
-    /// Writes a batch of attempts and their effect on each delivery in one transaction.
+    /// Adds a batch of attempts to its integrations' health and chart counts, in one short
+    /// write of its own, before [`Store::record`] writes the batch. Once per batch: called
+    /// again, it counts the batch again.
+    pub async fn record_health(&self, results: &[SendResult]) -> Result<()> {
+        queue::record_health(&self.db, results).await
+    }
+
+    /// Writes a batch of attempts and their effect on each delivery in one transaction, then
+    /// disables integrations whose every attempt has failed for `--disable-after` (after
+    /// [`Store::record_health`], whose counts that reads).
     pub async fn record(&self, results: &[SendResult]) -> Result<()> {
         queue::record(&self.db, results, self.options.disable_after).await
     }

@@ -7,7 +7,7 @@ use super::backend::Db;
 use super::db::Purpose;
 use super::health;
 use super::sql::claim::ClaimRequest;
-use super::sql::{write_row, Statement};
+use super::sql::{write_row, Statement, Writes};
 use super::stats;
 use crate::domain::time::{now, to_micros};
 use crate::domain::{Claimed, DeliveryId, IntegrationId, Outcome, SendResult};
@@ -79,6 +79,7 @@ write_row! {
 
 /// Writes a batch of attempts and their effect on each delivery in one transaction, a few
 /// statements whatever the batch size; then disables integrations failing for `disable_after`.
+/// Their health and chart counts are written before, by [`record_health`].
 pub(super) async fn record(db: &Db, results: &[SendResult], disable_after: Duration) -> Result<()> {
     if results.is_empty() {
         return Ok(());
@@ -153,8 +154,6 @@ pub(super) async fn record(db: &Db, results: &[SendResult], disable_after: Durat
     // A delivery sent twice (its lease ran out mid-send) keeps the first log of that number.
     conn.insert("attempts", "ON CONFLICT DO NOTHING", &attempts)
         .await?;
-    health::record(&mut conn, &results).await?;
-    stats::record(&mut conn, &results).await?;
     conn.update_from(
         &reschedules,
         "UPDATE delivery_queue SET due_at = v.due_at, lease_until = 0, lease_owner = NULL",
@@ -191,6 +190,30 @@ pub(super) async fn record(db: &Db, results: &[SendResult], disable_after: Durat
         tracing::warn!(error = %e, "checking for integrations to disable failed; the next failure checks again");
     }
     Ok(())
+}
+
+/// Adds a batch of attempts to its integrations' health and chart counts, just before
+/// [`record`] writes the batch.
+///
+/// Apart from the batch's transaction, in one statement that commits on its own on
+/// PostgreSQL: every batch of every instance sending to an integration updates its one health
+/// row, and inside the batch's transaction that row stayed locked until the commit, so the
+/// batches of all instances waited on each other (BENCHMARKS.md, "Several instances, one
+/// integration"). Before the batch, so that whoever sees an attempt sees it counted. A crash
+/// between the two writes counts the batch's attempts once more when they are sent again;
+/// it never loses an attempt or a delivery.
+pub(super) async fn record_health(db: &Db, results: &[SendResult]) -> Result<()> {
+    if results.is_empty() {
+        return Ok(());
+    }
+    let results: Vec<&SendResult> = results.iter().collect();
+    let mut writes = Writes::default();
+    health::record(&mut writes, &results);
+    stats::record(&mut writes, &results);
+    db.begin_deferred(Purpose::Record)
+        .await?
+        .finish(&writes)
+        .await
 }
 
 /// Hands leases back without an attempt (shutting down): the deliveries are due again at once.

@@ -1,4 +1,4 @@
-//! The counts behind the console's charts, kept by the transaction that records attempts:
+//! The counts behind the console's charts, written just after each batch of attempts commits:
 //! attempts per integration and minute by outcome, and their durations per integration and
 //! hour. A chart reads these few rows, never the attempts.
 
@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::backend::{Conn, Db};
+use super::backend::Db;
 use super::db::Purpose;
-use super::sql::{write_row, Statement};
+use super::sql::{write_row, Statement, Writes};
 use crate::domain::stats::latency_bin;
 use crate::domain::time::to_micros;
 use crate::domain::{
@@ -49,12 +49,13 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// Adds a batch of attempts to the counts. Each key appears once per statement (PostgreSQL
-/// refuses to update a row twice in one), in key order, as every instance takes them.
-pub(super) async fn record(conn: &mut Conn<'_>, results: &[&SendResult]) -> Result<()> {
+/// Adds to `writes` the upserts that add a batch of attempts to the counts. Each key appears
+/// once per statement (PostgreSQL refuses to update a row twice in one), in key order, as
+/// every instance takes them.
+pub(super) fn record<'a>(writes: &mut Writes<'a>, results: &[&'a SendResult]) {
     let mut counts: BTreeMap<(&IntegrationId, i64), OutcomeCounts> = BTreeMap::new();
     let mut durations: BTreeMap<(&IntegrationId, i64, u64), u64> = BTreeMap::new();
-    for r in results {
+    for &r in results {
         let at = to_micros(r.started_at);
         let c = counts
             .entry((&r.integration_id, floor(at, MINUTE_MICROS)))
@@ -72,7 +73,7 @@ pub(super) async fn record(conn: &mut Conn<'_>, results: &[&SendResult]) -> Resu
             ))
             .or_default() += 1;
     }
-    let counts: Vec<CountsUpdate<'_>> = counts
+    let counts: Vec<CountsUpdate<'a>> = counts
         .into_iter()
         .map(|((integration_id, minute_start), c)| CountsUpdate {
             integration_id,
@@ -82,15 +83,14 @@ pub(super) async fn record(conn: &mut Conn<'_>, results: &[&SendResult]) -> Resu
             failed: int(c.failed),
         })
         .collect();
-    conn.insert(
+    writes.insert(
         "attempt_counts AS s",
         "ON CONFLICT (integration_id, minute_start) DO UPDATE SET
             succeeded = s.succeeded + excluded.succeeded, retried = s.retried + excluded.retried,
             failed = s.failed + excluded.failed",
-        &counts,
-    )
-    .await?;
-    let durations: Vec<LatencyUpdate<'_>> = durations
+        counts,
+    );
+    let durations: Vec<LatencyUpdate<'a>> = durations
         .into_iter()
         .map(|((integration_id, hour_start, ms), n)| LatencyUpdate {
             integration_id,
@@ -99,13 +99,12 @@ pub(super) async fn record(conn: &mut Conn<'_>, results: &[&SendResult]) -> Resu
             attempts: int(n),
         })
         .collect();
-    conn.insert(
+    writes.insert(
         "attempt_latency AS s",
         "ON CONFLICT (integration_id, hour_start, duration_ms) DO UPDATE SET
             attempts = s.attempts + excluded.attempts",
-        &durations,
-    )
-    .await
+        durations,
+    );
 }
 
 /// One integration's minutes in a window: a range of its primary key.

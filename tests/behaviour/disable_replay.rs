@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use lc_webhooks::dispatch::RetrySchedule;
 use serde_json::{json, Value};
 
-use crate::common::{assert_error, wait_until, Backend, Receiver, Reply, Script, TestApp, WAIT};
+use crate::common::{
+    assert_error, wait_until, Backend, Receiver, Reply, Script, TestApp, TestDb, WAIT,
+};
 
 both_stores!(
     an_integration_failing_for_longer_than_the_disable_period_is_disabled_and_resumes_when_enabled,
@@ -15,6 +17,7 @@ both_stores!(
     failing_test_sends_do_not_disable_an_integration,
     replay_resends_failed_deliveries_under_their_webhook_id_once,
     replay_refuses_a_bad_since_and_an_unknown_integration,
+    two_instances_failing_to_one_integration_disable_it,
 );
 
 /// A rule of one Story post, a creator, and `n` posts: `n` rewards to every integration.
@@ -234,4 +237,65 @@ async fn replay_refuses_a_bad_since_and_an_unknown_integration(backend: Backend)
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND);
     app.stop().await;
+}
+
+/// Two instances on one database, each recording its own failed attempts to one integration:
+/// together they disable it once every attempt has failed for the disable period, and its
+/// health counts every attempt either of them made.
+async fn two_instances_failing_to_one_integration_disable_it(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let db = std::sync::Arc::new(db);
+    let tweak = |s: &mut lc_webhooks::config::Settings| {
+        s.retry_schedule = RetrySchedule::parse(
+            "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms",
+        )
+        .expect("schedule");
+        s.disable_after = Duration::from_secs(1);
+    };
+    let a = TestApp::start_on(db.clone(), tweak)
+        .await
+        .expect("instance a");
+    let b = TestApp::start_on(db.clone(), tweak)
+        .await
+        .expect("instance b");
+    let rx = Receiver::always(503).await;
+    let i = a.create_integration(&rx.url(), "k", json!({})).await;
+    let id = i["id"].as_str().expect("id").to_string();
+    earn(&a, 6).await;
+
+    let disabled = wait_until(WAIT, "the integration to be disabled", || async {
+        let i = integration(&b, &id).await;
+        (i["active"] == false).then_some(i)
+    })
+    .await;
+    let reason = disabled["disabledReason"].as_str().expect("a reason");
+    assert!(reason.ends_with("last HTTP 503"), "{reason}");
+    let health = &disabled["health"];
+    assert!(
+        health["consecutiveFailures"].as_u64() >= Some(3),
+        "{health}"
+    );
+    assert_eq!(health["recentSuccessRate"], 0.0, "{health}");
+    assert_eq!(health["lastSuccessAt"], Value::Null, "{health}");
+    // Every attempt either instance made, and no other, is counted.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let attempts: u64 = a
+        .deliveries("limit=500")
+        .await
+        .iter()
+        .map(|d| d["attemptCount"].as_u64().expect("attemptCount"))
+        .sum();
+    let after = integration(&a, &id).await;
+    assert_eq!(after["active"], false, "{after}");
+    assert_eq!(after["health"]["recentAttempts"], attempts, "{after}");
+    assert_eq!(after["health"]["consecutiveFailures"], attempts, "{after}");
+    assert_eq!(
+        rx.count() as u64,
+        attempts,
+        "every attempt reached the receiver once"
+    );
+    a.stop().await;
+    b.stop().await;
 }

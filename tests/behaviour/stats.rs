@@ -10,7 +10,7 @@ use lc_webhooks::domain::{Clock, Window, HOUR_MICROS};
 use serde_json::{json, Value};
 
 use crate::common::{
-    assert_error, wait_until, Backend, Receiver, Reply, Script, TestApp, SETTLE, WAIT,
+    assert_error, wait_until, Backend, Receiver, Reply, Script, TestApp, TestDb, SETTLE, WAIT,
 };
 
 both_stores!(
@@ -18,6 +18,7 @@ both_stores!(
     chart_buckets_follow_the_clock,
     a_chart_window_out_of_bounds_is_refused,
     chart_counts_go_once_no_chart_can_show_them,
+    two_instances_sending_to_one_integration_count_each_attempt_once,
 );
 
 fn counts(v: &Value) -> (u64, u64, u64) {
@@ -336,4 +337,56 @@ async fn chart_counts_go_once_no_chart_can_show_them(backend: Backend) {
     })
     .await;
     app.stop().await;
+}
+
+/// Two instances on one database send one integration's webhooks, each recording its own
+/// batches: its health and its charts count every attempt once, and are up to date as soon
+/// as the deliveries show as sent (they are written before each batch of results).
+async fn two_instances_sending_to_one_integration_count_each_attempt_once(backend: Backend) {
+    const N: usize = 60;
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let db = std::sync::Arc::new(db);
+    let a = TestApp::start_on(db.clone(), |_| {})
+        .await
+        .expect("instance a");
+    let b = TestApp::start_on(db.clone(), |_| {})
+        .await
+        .expect("instance b");
+    let rx = Receiver::always(200).await;
+    let i = a.create_integration(&rx.url(), "two-key", json!({})).await;
+    let iid = i["id"].as_str().expect("id").to_string();
+    a.create_rule(json!({"count": 1, "repeatable": true})).await;
+    let creator = a.create_creator("two@example.com", None, None).await;
+    let cid = creator["id"].as_str().expect("id").to_string();
+    // Posts to both at once: both evaluate, and both dispatchers claim and send.
+    let posts = (0..N).map(|n| {
+        let app = if n % 2 == 0 { &a } else { &b };
+        app.post_media(&cid, "STORY", json!({}))
+    });
+    futures::future::join_all(posts).await;
+    wait_until(WAIT, "every delivery sent", || async {
+        let sent = a
+            .deliveries(&format!("integrationId={iid}&status=succeeded&limit=500"))
+            .await;
+        (sent.len() == N).then_some(())
+    })
+    .await;
+
+    for app in [&a, &b] {
+        let h = &app.get_ok(&format!("/v1/integrations/{iid}")).await["health"];
+        assert_eq!(h["recentAttempts"], N, "{h}");
+        assert_eq!(h["recentSuccessRate"], 1.0, "{h}");
+        assert_eq!(h["consecutiveFailures"], 0, "{h}");
+        assert!(h["lastSuccessAt"].is_string(), "{h}");
+        let stats = app.get_ok(&format!("/v1/integrations/{iid}/stats")).await;
+        assert_eq!(counts(&stats["totals"]), (N as u64, 0, 0), "{stats}");
+        assert_eq!(stats["latency"]["attempts"], N, "{stats}");
+        let all = app.get_ok("/v1/deliveries/stats").await;
+        assert_eq!(counts(&all["totals"]), (N as u64, 0, 0), "{all}");
+    }
+    rx.assert_exactly(N).await;
+    a.stop().await;
+    b.stop().await;
 }

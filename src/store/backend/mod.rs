@@ -460,9 +460,16 @@ impl WriteTx {
 
     /// The last inserts, then the commit: one statement that commits itself if the
     /// transaction was never begun.
-    pub(crate) async fn finish(mut self, writes: &Writes<'_>) -> Result<()> {
-        self.conn().insert_all(writes).await?;
-        self.commit().await
+    pub(crate) async fn finish(self, writes: &Writes<'_>) -> Result<()> {
+        let mut tx = match self.tx {
+            Tx::PostgresDeferred(d) => return d.finish(writes).await,
+            tx => WriteTx {
+                tx,
+                _turn: self._turn,
+            },
+        };
+        tx.conn().insert_all(writes).await?;
+        tx.commit().await
     }
 
     pub(crate) async fn commit(self) -> Result<()> {

@@ -44,6 +44,8 @@ pub(crate) struct Postgres {
 pub(crate) struct Deferred {
     conn: PoolConnection<sqlx::Postgres>,
     pool: PgPool,
+    /// What [`Deferred::finish`] commits under (a `SELECT` of `set_config` calls).
+    settings: Option<&'static str>,
 }
 
 impl Deferred {
@@ -51,12 +53,28 @@ impl Deferred {
         &mut self.conn
     }
 
+    /// Every insert of `writes` in one statement that commits on its own, under the purpose's
+    /// settings: with them, the inserts are the `WITH` parts and the settings the statement
+    /// itself, since a local setting holds until the statement's own commit. Without the
+    /// bookkeeping settings, the health write waited for the WAL flush (5 ms here) holding its
+    /// integration's row, and other instances' writes waited behind it (BENCHMARKS.md).
+    pub(super) async fn finish(mut self, writes: &Writes<'_>) -> Result<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let sql = match self.settings {
+            Some(settings) => format!("WITH {} {settings}", with_parts(&insert_parts(writes))),
+            None => insert_all_text(writes),
+        };
+        execute_inserts(&mut self.conn, &sql, writes).await
+    }
+
     /// The transaction, on a connection of the pool (most often this one, handed back).
     pub(super) async fn begin(
         self,
         counting: bool,
     ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        let Deferred { conn, pool } = self;
+        let Deferred { conn, pool, .. } = self;
         drop(conn);
         begin(&pool, counting.then_some(EVALUATION_SETTINGS)).await
     }
@@ -256,10 +274,13 @@ impl Backend for Postgres {
         })
     }
 
-    async fn begin_deferred(&self, _: Purpose) -> Result<WriteTx> {
+    async fn begin_deferred(&self, purpose: Purpose) -> Result<WriteTx> {
         let deferred = Deferred {
             conn: self.pool.acquire().await?,
             pool: self.pool.clone(),
+            // The attempts' health and chart counts, written before their batch, whose commit
+            // flushes them with it (the WAL is written in order).
+            settings: (purpose == Purpose::Record).then_some(BOOKKEEPING_SETTINGS),
         };
         Ok(WriteTx {
             tx: super::Tx::PostgresDeferred(deferred),
@@ -374,11 +395,7 @@ impl Backend for Postgres {
     }
 
     async fn insert_all(conn: &mut PgConnection, writes: &Writes<'_>) -> Result<()> {
-        let sql = insert_all_text(writes);
-        bind_columns!(sqlx::query(&sql), columns_of_all(writes))
-            .execute(conn)
-            .await?;
-        Ok(())
+        execute_inserts(conn, &insert_all_text(writes), writes).await
     }
 
     async fn insert_returning<R: Row, O: FromRows>(
@@ -477,6 +494,24 @@ fn unnest_from(pg_types: &[&str], first: usize) -> String {
 /// the last as the statement itself. PostgreSQL runs each part once, and checks foreign keys at
 /// the end of the statement, so the order of the parts does not matter.
 fn insert_all_text(writes: &Writes<'_>) -> String {
+    let mut parts = insert_parts(writes);
+    let last = parts.pop().unwrap_or_default();
+    if parts.is_empty() {
+        return last;
+    }
+    format!("WITH {} {last}", with_parts(&parts))
+}
+
+/// `sql`, made of the inserts of `writes`, with their columns bound.
+async fn execute_inserts(conn: &mut PgConnection, sql: &str, writes: &Writes<'_>) -> Result<()> {
+    bind_columns!(sqlx::query(sql), columns_of_all(writes))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Each insert of `writes`, their arrays numbered on from one to the next.
+fn insert_parts(writes: &Writes<'_>) -> Vec<String> {
     let mut parts = Vec::new();
     let mut next = 1;
     for batch in writes.batches() {
@@ -489,16 +524,17 @@ fn insert_all_text(writes: &Writes<'_>) -> String {
         ));
         next += batch.columns().len();
     }
-    let last = parts.pop().unwrap_or_default();
-    if parts.is_empty() {
-        return last;
-    }
+    parts
+}
+
+/// `w0 AS (…), w1 AS (…)`: `parts` as the parts of a `WITH`.
+fn with_parts(parts: &[String]) -> String {
     let with: Vec<String> = parts
         .iter()
         .enumerate()
         .map(|(i, part)| format!("w{i} AS ({part})"))
         .collect();
-    format!("WITH {} {last}", with.join(", "))
+    with.join(", ")
 }
 
 /// One array per column of `rows`.
