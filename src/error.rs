@@ -35,6 +35,8 @@ pub enum Conflict {
     IntegrationDeleted,
     #[error(transparent)]
     InvalidTransition(#[from] InvalidTransition),
+    #[error("a rule names this program; delete the rule or change its programId first")]
+    ProgramInUse,
 }
 
 impl From<serde_json::Error> for Error {

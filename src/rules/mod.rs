@@ -8,5 +8,8 @@ mod grouping;
 mod matching;
 
 pub use discount_code::discount_code;
-pub use evaluation::{count, match_posts, Award, Counted, Grant, Matched, PairKey, Pending, Tally};
-pub use grouping::{earned_groups, Candidate};
+pub use evaluation::{
+    count, match_posts, Award, Counted, Grant, Matched, PairKey, Pending, Progress, Tally,
+};
+pub use grouping::{earned_groups, spaced, Candidate};
+pub use matching::Eligibility;
