@@ -115,6 +115,10 @@ fn conflict_code(conflict: &Conflict) -> &'static str {
         Conflict::IntegrationDeleted => "integration_deleted",
         Conflict::InvalidTransition(_) => "invalid_transition",
         Conflict::ProgramInUse => "program_in_use",
+        Conflict::RuleOptions(invalid) => match invalid.problem {
+            Problem::FulfillmentLimit => "limit_needs_repeatable",
+            _ => "timeframe_needs_program",
+        },
     }
 }
 

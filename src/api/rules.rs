@@ -287,7 +287,7 @@ async fn show(State(s): State<AppState>, IdPath(id): IdPath<RuleId>) -> ApiResul
     request_body = UpdateRule,
     responses(
         (status = 200, description = "The rule as changed", body = RuleView),
-        (status = 409, description = "`integrationIds` names an integration that does not exist or was deleted (`unknown_integration`), or `programId` a program (`unknown_program`); nothing changes", body = super::error::ErrorBody),
+        (status = 409, description = "`integrationIds` names an integration that does not exist or was deleted (`unknown_integration`), or `programId` a program (`unknown_program`); or the rule as changed would not hold together (`limit_needs_repeatable`, `timeframe_needs_program`); nothing changes", body = super::error::ErrorBody),
     ),
 )]
 async fn update(
@@ -355,6 +355,49 @@ fn integration_ids(ids: Vec<String>) -> Result<Vec<IntegrationId>, Invalid> {
             })
         })
         .collect()
+}
+
+/// The create schema, with what one option asks of another: `fulfillmentLimit` above 1 needs
+/// `repeatable: true`, `timeframeDays` needs `programId` (else a 422, as any refused value).
+pub(super) fn with_option_pairs(
+    create: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, SchemaType, Type};
+    let nullable_int = || SchemaType::from_iter([Type::Integer, Type::Null]);
+    let limit = AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new().property(
+                "fulfillmentLimit",
+                ObjectBuilder::new()
+                    .schema_type(nullable_int())
+                    .maximum(Some(1)),
+            ),
+        )
+        .item(
+            ObjectBuilder::new()
+                .property(
+                    "repeatable",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Boolean)
+                        .enum_values(Some([true])),
+                )
+                .required("repeatable"),
+        );
+    let timeframe = AnyOfBuilder::new()
+        .item(ObjectBuilder::new().property(
+            "timeframeDays",
+            ObjectBuilder::new().schema_type(Type::Null),
+        ))
+        .item(
+            ObjectBuilder::new()
+                .property("programId", ObjectBuilder::new().schema_type(Type::String))
+                .required("programId"),
+        );
+    AllOfBuilder::new()
+        .item(create)
+        .item(limit)
+        .item(timeframe)
+        .into()
 }
 
 /// A well-formed program id; whether it names a program is checked where the rule is written.

@@ -10,7 +10,7 @@ use crate::domain::time::{now, to_micros};
 use crate::domain::{
     IntegrationId, Invalid, NewRule, Page, PageRequest, Problem, ProgramId, Rule, RuleId, RulePatch,
 };
-use crate::error::{Error, Result};
+use crate::error::{Conflict, Error, Result};
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String> {
     Ok(serde_json::to_string(value)?)
@@ -154,9 +154,11 @@ pub(super) async fn update(db: &Db, id: &RuleId, patch: RulePatch) -> Result<Rul
     if matches!(options.fulfillment_limit, Some(Some(_))) {
         count_rewards_so_far(&mut conn, id).await?;
     }
-    // Checked on the rule as changed (concurrent patches included); refused, the transaction
-    // rolls back and nothing changes.
-    rule.options.check(rule.repeatable)?;
+    // Checked on the rule as changed (concurrent patches included): what it refuses depends on
+    // the stored rule, a 409; the transaction rolls back and nothing changes.
+    rule.options
+        .check(rule.repeatable)
+        .map_err(Conflict::RuleOptions)?;
     config::bump(&mut conn).await?;
     tx.commit().await?;
     Ok(rule)

@@ -356,15 +356,16 @@ async fn bad_options_are_refused_and_change_nothing(backend: Backend) {
         .create_rule(json!({"repeatable": true, "fulfillmentLimit": 5}))
         .await;
     let path = format!("/v1/rules/{}", id(&rule));
+    // (What it refuses depends on the stored rule: a 409.)
     let (status, body) = app.patch(&path, json!({"repeatable": false})).await;
     assert_eq!(
-        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY),
-        "invalid_fulfillment_limit"
+        assert_error(status, &body, StatusCode::CONFLICT),
+        "limit_needs_repeatable"
     );
     let (status, body) = app.patch(&path, json!({"timeframeDays": 10})).await;
     assert_eq!(
-        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY),
-        "invalid_timeframe_days"
+        assert_error(status, &body, StatusCode::CONFLICT),
+        "timeframe_needs_program"
     );
     let (status, body) = app
         .patch(&path, json!({"programId": unknown_program}))
