@@ -109,7 +109,7 @@ struct CreateRule {
         default,
         deserialize_with = "crate::domain::whole_number::option::deserialize"
     )]
-    #[schema(minimum = 0, maximum = 4294967295_u64)]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     min_followers: Option<u32>,
 }
 
@@ -179,7 +179,7 @@ struct UpdateRule {
         default,
         deserialize_with = "crate::domain::whole_number::nullable::deserialize"
     )]
-    #[schema(value_type = Option<u32>, minimum = 0, maximum = 4294967295_u64)]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     min_followers: Option<Option<u32>>,
 }
 

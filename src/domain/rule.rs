@@ -158,7 +158,7 @@ pub struct RuleOptions {
     pub segments: Vec<String>,
     /// The creator's followers must be at least this (unknown followers do not qualify);
     /// `null`: any.
-    #[schema(required = true, minimum = 0, maximum = 4294967295_u64)]
+    #[schema(required = true, value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     pub min_followers: Option<u32>,
 }
 
