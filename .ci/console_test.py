@@ -236,6 +236,11 @@ with sync_playwright() as p:
     dlg.get_by_label("Name", exact=True).fill("2 Story posts")
     dlg.get_by_role("group", name="Post types").get_by_label("STORY").check()
     dlg.get_by_label("Code prefix").fill("STORY-")
+    # LoudCrowd's Fulfillment Limit: above 1 on a rule earned once is refused next to its field.
+    dlg.get_by_label("Fulfillment Limit", exact=True).fill("5")
+    dlg.get_by_role("button", name="Create rule").click()
+    expect(field_error(dlg, "Fulfillment Limit")).to_contain_text("repeatable")
+    dlg.get_by_label("Fulfillment Limit", exact=True).fill("1")
     look(page, "rule-form")
     dlg.get_by_role("button", name="Create rule").click()
     row = page.get_by_role("row").filter(has_text="2 Story posts")

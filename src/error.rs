@@ -35,6 +35,11 @@ pub enum Conflict {
     IntegrationDeleted,
     #[error(transparent)]
     InvalidTransition(#[from] InvalidTransition),
+    #[error("a rule names this program; delete the rule or change its programId first")]
+    ProgramInUse,
+    /// A rule's options that would not hold together once changed.
+    #[error(transparent)]
+    RuleOptions(crate::domain::Invalid),
 }
 
 impl From<serde_json::Error> for Error {

@@ -40,7 +40,7 @@ struct UpdateCreator {
         default,
         deserialize_with = "crate::domain::whole_number::nullable::deserialize"
     )]
-    #[schema(value_type = Option<u32>, minimum = 0, maximum = 4294967295_u64)]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     followers: Option<Option<u32>>,
     /// Replaces the segments; `[]` clears them.
     #[schema(value_type = Option<Vec<Segment>>, max_items = 20)]
@@ -63,7 +63,7 @@ struct CreateCreator {
         default,
         deserialize_with = "crate::domain::whole_number::option::deserialize"
     )]
-    #[schema(minimum = 0, maximum = 4294967295_u64)]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     followers: Option<u32>,
     /// Labels such as a region (`EU`), at most 20; duplicates are dropped.
     #[serde(default)]

@@ -65,7 +65,9 @@ impl From<Invalid> for ApiError {
     /// other refused value is a 422.
     fn from(e: Invalid) -> Self {
         let status = match e.problem {
-            Problem::UnknownCreator | Problem::UnknownIntegration => StatusCode::CONFLICT,
+            Problem::UnknownCreator | Problem::UnknownIntegration | Problem::UnknownProgram => {
+                StatusCode::CONFLICT
+            }
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(status, problem_code(e.problem), e.message)
@@ -96,9 +98,14 @@ fn problem_code(problem: Problem) -> &'static str {
         Problem::MaxPerSecond => "invalid_max_per_second",
         Problem::Segments => "invalid_segments",
         Problem::TimeZone => "invalid_time_zone",
+        Problem::BufferDays => "invalid_buffer_days",
+        Problem::FulfillmentLimit => "invalid_fulfillment_limit",
+        Problem::TimeframeDays => "invalid_timeframe_days",
+        Problem::ProgramId => "invalid_program_id",
         Problem::BlockedUrl => "blocked_url",
         Problem::UnknownCreator => "unknown_creator",
         Problem::UnknownIntegration => "unknown_integration",
+        Problem::UnknownProgram => "unknown_program",
     }
 }
 
@@ -108,6 +115,11 @@ fn conflict_code(conflict: &Conflict) -> &'static str {
         Conflict::DeliveryPending => "delivery_pending",
         Conflict::IntegrationDeleted => "integration_deleted",
         Conflict::InvalidTransition(_) => "invalid_transition",
+        Conflict::ProgramInUse => "program_in_use",
+        Conflict::RuleOptions(invalid) => match invalid.problem {
+            Problem::FulfillmentLimit => "limit_needs_repeatable",
+            _ => "timeframe_needs_program",
+        },
     }
 }
 

@@ -101,6 +101,12 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
     schemas.push((PostsPayload::name().into_owned(), PostsPayload::schema()));
     PostsPayload::schemas(&mut schemas);
     components.schemas.extend(schemas);
+    if let Some(create_rule) = components.schemas.remove("CreateRule") {
+        components.schemas.insert(
+            "CreateRule".into(),
+            super::rules::with_option_pairs(create_rule),
+        );
+    }
     for (name, description) in ERRORS {
         components.responses.insert(
             name.to_string(),

@@ -140,7 +140,10 @@ async fn update(
     tag = "programs",
     operation_id = "deleteProgram",
     params(("id" = String, Path, format = Uuid, description = "The program's id")),
-    responses((status = 204, description = "Deleted")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "A rule names the program (`program_in_use`); nothing changes", body = super::error::ErrorBody),
+    ),
 )]
 async fn remove(State(s): State<AppState>, IdPath(id): IdPath<ProgramId>) -> ApiResult<StatusCode> {
     s.store.delete_program(&id, s.clock.now()).await?;

@@ -10,8 +10,10 @@ use super::error::ApiResult;
 use super::extract::{IdPath, JsonBody, PageParams, Params};
 use super::AppState;
 use crate::domain::{
-    check_count, check_platforms, check_window_days, Id, IntegrationId, Invalid, Name, NewRule,
-    Page, Platform, PostType, Problem, Reward, Rule, RuleId, RulePatch,
+    check_buffer_days, check_count, check_fulfillment_limit, check_platforms, check_timeframe_days,
+    check_window_days, parse_segments, Id, IntegrationId, Invalid, Name, NewRule, Page, Platform,
+    PostType, Problem, ProgramId, Reward, Rule, RuleId, RuleOptions, RuleOptionsPatch, RulePatch,
+    Segment,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -69,10 +71,51 @@ struct CreateRule {
     integration_ids: Option<Vec<String>>,
     /// Default `true`.
     active: Option<bool>,
+    /// Only posts by an `APPROVED` member of this program, posted at or after their approval,
+    /// count. Absent or `null`: anyone's.
+    #[schema(value_type = Option<ProgramId>)]
+    program_id: Option<String>,
+    /// Buffer Limit: a post counts only if posted at least this many days after the previous
+    /// post that counted (7: one week, 30: one month). Absent or `null`: no buffer.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::option::deserialize"
+    )]
+    #[schema(minimum = 1, maximum = 31)]
+    buffer_days: Option<u32>,
+    /// Fulfillment Limit: the most times one creator can earn the rule. Absent: once if not
+    /// `repeatable`, else unlimited. Above 1 needs `repeatable: true`.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::option::deserialize"
+    )]
+    #[schema(minimum = 1, maximum = 1000)]
+    fulfillment_limit: Option<u32>,
+    /// Timeframe: only posts posted within this many days of the member's approval count.
+    /// Needs `programId`.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::option::deserialize"
+    )]
+    #[schema(minimum = 1, maximum = 3650)]
+    timeframe_days: Option<u32>,
+    /// The creator must carry at least one of these segments. Empty or absent: any creator.
+    #[serde(default)]
+    #[schema(value_type = Vec<Segment>, max_items = 20)]
+    segments: Vec<String>,
+    /// The creator's `followers` must be at least this; unknown followers do not qualify.
+    /// Absent or `null`: any.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::option::deserialize"
+    )]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
+    min_followers: Option<u32>,
 }
 
 /// The fields to change, atomically; a field left out, or `null`, stays as it is, except
-/// `platforms`, `windowDays` and `integrationIds`, which `null` clears.
+/// `platforms`, `windowDays`, `integrationIds` and the nullable options (`programId`,
+/// `bufferDays`, `fulfillmentLimit`, `timeframeDays`, `minFollowers`), which `null` clears.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UpdateRule {
@@ -103,6 +146,41 @@ struct UpdateRule {
     #[schema(value_type = Option<Vec<IntegrationId>>)]
     integration_ids: Option<Option<Vec<String>>>,
     active: Option<bool>,
+    /// `null`: anyone's posts.
+    #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
+    #[schema(value_type = Option<ProgramId>)]
+    program_id: Option<Option<String>>,
+    /// `null`: no buffer.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::nullable::deserialize"
+    )]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 31)]
+    buffer_days: Option<Option<u32>>,
+    /// `null`: no limit beyond `repeatable`.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::nullable::deserialize"
+    )]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    fulfillment_limit: Option<Option<u32>>,
+    /// `null`: no timeframe.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::nullable::deserialize"
+    )]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
+    timeframe_days: Option<Option<u32>>,
+    /// `[]`: any creator.
+    #[schema(value_type = Option<Vec<Segment>>, max_items = 20)]
+    segments: Option<Vec<String>>,
+    /// `null`: any follower count.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::whole_number::nullable::deserialize"
+    )]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
+    min_followers: Option<Option<u32>>,
 }
 
 /// Creates a reward rule. It counts the posts that arrive from now on, while it is active.
@@ -117,23 +195,37 @@ struct UpdateRule {
         ("UpdateRule" = (operation_id = "updateRule", parameters(("id" = "$response.body#/id")))),
         ("DeleteRule" = (operation_id = "deleteRule", parameters(("id" = "$response.body#/id")))),
     )),
-    (status = 409, description = "`integrationIds` names an integration that does not exist or was deleted (`unknown_integration`)", body = super::error::ErrorBody)),
+    (status = 409, description = "`integrationIds` names an integration that does not exist or was deleted (`unknown_integration`), or `programId` a program (`unknown_program`)", body = super::error::ErrorBody)),
 )]
 async fn create(
     State(s): State<AppState>,
     JsonBody(req): JsonBody<CreateRule>,
 ) -> ApiResult<(StatusCode, Json<RuleView>)> {
     req.reward.check()?;
+    let options = RuleOptions {
+        program_id: req.program_id.as_deref().map(program_id).transpose()?,
+        buffer_days: req.buffer_days.map(check_buffer_days).transpose()?,
+        fulfillment_limit: req
+            .fulfillment_limit
+            .map(check_fulfillment_limit)
+            .transpose()?,
+        timeframe_days: req.timeframe_days.map(check_timeframe_days).transpose()?,
+        segments: parse_segments(req.segments)?,
+        min_followers: req.min_followers,
+    };
+    let repeatable = req.repeatable.unwrap_or(false);
+    options.check(repeatable)?;
     let new = NewRule {
         name: Name::parse(&req.name)?,
         post_types: req.post_types,
         platforms: req.platforms.map(check_platforms).transpose()?,
         count: check_count(req.count)?,
         window_days: req.window_days.map(check_window_days).transpose()?,
-        repeatable: req.repeatable.unwrap_or(false),
+        repeatable,
         reward: req.reward,
         integration_ids: req.integration_ids.map(integration_ids).transpose()?,
         active: req.active.unwrap_or(true),
+        options,
     };
     let rule = s.store.create_rule(new).await?;
     Ok((
@@ -195,7 +287,7 @@ async fn show(State(s): State<AppState>, IdPath(id): IdPath<RuleId>) -> ApiResul
     request_body = UpdateRule,
     responses(
         (status = 200, description = "The rule as changed", body = RuleView),
-        (status = 409, description = "`integrationIds` names an integration that does not exist or was deleted (`unknown_integration`); nothing changes", body = super::error::ErrorBody),
+        (status = 409, description = "`integrationIds` names an integration that does not exist or was deleted (`unknown_integration`), or `programId` a program (`unknown_program`); or the rule as changed would not hold together (`limit_needs_repeatable`, `timeframe_needs_program`); nothing changes", body = super::error::ErrorBody),
     ),
 )]
 async fn update(
@@ -225,6 +317,26 @@ async fn update(
             .map(|ids| ids.map(integration_ids).transpose())
             .transpose()?,
         active: req.active,
+        options: RuleOptionsPatch {
+            program_id: req
+                .program_id
+                .map(|p| p.as_deref().map(program_id).transpose())
+                .transpose()?,
+            buffer_days: req
+                .buffer_days
+                .map(|d| d.map(check_buffer_days).transpose())
+                .transpose()?,
+            fulfillment_limit: req
+                .fulfillment_limit
+                .map(|l| l.map(check_fulfillment_limit).transpose())
+                .transpose()?,
+            timeframe_days: req
+                .timeframe_days
+                .map(|d| d.map(check_timeframe_days).transpose())
+                .transpose()?,
+            segments: req.segments.map(parse_segments).transpose()?,
+            min_followers: req.min_followers,
+        },
     };
     Ok(Json(
         view(&s, s.store.update_rule(&id, patch).await?).await?,
@@ -243,6 +355,59 @@ fn integration_ids(ids: Vec<String>) -> Result<Vec<IntegrationId>, Invalid> {
             })
         })
         .collect()
+}
+
+/// The create schema, with what one option asks of another: `fulfillmentLimit` above 1 needs
+/// `repeatable: true`, `timeframeDays` needs `programId` (else a 422, as any refused value).
+pub(super) fn with_option_pairs(
+    create: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, SchemaType, Type};
+    let nullable_int = || SchemaType::from_iter([Type::Integer, Type::Null]);
+    let limit = AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new().property(
+                "fulfillmentLimit",
+                ObjectBuilder::new()
+                    .schema_type(nullable_int())
+                    .maximum(Some(1)),
+            ),
+        )
+        .item(
+            ObjectBuilder::new()
+                .property(
+                    "repeatable",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Boolean)
+                        .enum_values(Some([true])),
+                )
+                .required("repeatable"),
+        );
+    let timeframe = AnyOfBuilder::new()
+        .item(ObjectBuilder::new().property(
+            "timeframeDays",
+            ObjectBuilder::new().schema_type(Type::Null),
+        ))
+        .item(
+            ObjectBuilder::new()
+                .property("programId", ObjectBuilder::new().schema_type(Type::String))
+                .required("programId"),
+        );
+    AllOfBuilder::new()
+        .item(create)
+        .item(limit)
+        .item(timeframe)
+        .into()
+}
+
+/// A well-formed program id; whether it names a program is checked where the rule is written.
+fn program_id(id: &str) -> Result<ProgramId, Invalid> {
+    ProgramId::parse(id).ok_or_else(|| {
+        Invalid::new(
+            Problem::ProgramId,
+            format!("programId: `{}` is not an id", id.escape_debug()),
+        )
+    })
 }
 
 /// Deletes the rule; its fulfillments stay readable.

@@ -37,6 +37,11 @@ pub enum Problem {
     MaxPerSecond,
     Segments,
     TimeZone,
+    BufferDays,
+    FulfillmentLimit,
+    TimeframeDays,
+    /// A `programId` that is not an id.
+    ProgramId,
     /// A URL whose host is an address the sender refuses to reach.
     BlockedUrl,
     /// A creator id that names no creator: valid input the current state refuses (a 409).
@@ -44,6 +49,8 @@ pub enum Problem {
     /// An integration id that names no live integration: valid input the current state
     /// refuses (a 409).
     UnknownIntegration,
+    /// A program id that names no live program: valid input the current state refuses (a 409).
+    UnknownProgram,
 }
 
 impl Invalid {

@@ -50,7 +50,8 @@ pub use page::{Page, PageRequest};
 pub use profile::{parse_segments, CreatorView, Profile, ProfilePatch, Segment, MAX_SEGMENTS};
 pub use program::{Approval, NewProgram, Program, ProgramPatch, TimeZoneName};
 pub use rule::{
-    check_count, check_platforms, check_window_days, NewRule, Reward, Rule, RulePatch, MAX_COUNT,
+    check_buffer_days, check_count, check_fulfillment_limit, check_platforms, check_timeframe_days,
+    check_window_days, NewRule, Reward, Rule, RuleOptions, RuleOptionsPatch, RulePatch, MAX_COUNT,
     MAX_WINDOW_DAYS,
 };
 pub use secret::{key_hint, Secret};

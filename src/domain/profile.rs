@@ -25,7 +25,7 @@ pub struct CreatorView {
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     /// Followers; `null` when unknown.
-    #[schema(required = true, minimum = 0, maximum = 4294967295_u64)]
+    #[schema(required = true, value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     pub followers: Option<u32>,
     /// The creator's segments (e.g. `EU`), in the order given, each once.
     #[schema(value_type = Vec<Segment>)]

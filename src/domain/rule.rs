@@ -8,10 +8,13 @@ use utoipa::ToSchema;
 
 use super::invalid::{Invalid, Problem};
 use super::time::serde_rfc3339;
-use super::{IntegrationId, Name, Platform, PostType, RuleId};
+use super::{IntegrationId, Name, Platform, PostType, ProgramId, RuleId};
 
 pub const MAX_COUNT: u32 = 10_000;
 pub const MAX_WINDOW_DAYS: u32 = 3_650;
+pub const MAX_BUFFER_DAYS: u32 = 31;
+pub const MAX_FULFILLMENT_LIMIT: u32 = 1_000;
+pub const MAX_TIMEFRAME_DAYS: u32 = 3_650;
 const MAX_CODE_PREFIX: usize = 20;
 
 /// What a creator earns.
@@ -121,10 +124,73 @@ pub struct Rule {
     pub integration_ids: Option<Vec<IntegrationId>>,
     /// A rule counts the posts that arrive while it is active.
     pub active: bool,
+    #[serde(flatten)]
+    pub options: RuleOptions,
     #[serde(with = "serde_rfc3339")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "serde_rfc3339")]
     pub updated_at: DateTime<Utc>,
+}
+
+/// LoudCrowd's options: who may earn, which posts count, how often. Each absent (`null`, `[]`)
+/// leaves the rule as it behaves without it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleOptions {
+    /// Only posts by an `APPROVED` member of this program, posted at or after their approval,
+    /// count; `null`: anyone's.
+    #[schema(required = true)]
+    pub program_id: Option<ProgramId>,
+    /// Buffer Limit: a post counts only if posted at least this many days after the previous
+    /// post that counted; `null`: no buffer.
+    #[schema(required = true, minimum = 1, maximum = 31)]
+    pub buffer_days: Option<u32>,
+    /// Fulfillment Limit: the most times one creator can earn the rule; `null`: once if not
+    /// `repeatable`, else unlimited.
+    #[schema(required = true, minimum = 1, maximum = 1000)]
+    pub fulfillment_limit: Option<u32>,
+    /// Timeframe: only posts posted within this many days of the member's approval count;
+    /// `null`: no deadline.
+    #[schema(required = true, minimum = 1, maximum = 3650)]
+    pub timeframe_days: Option<u32>,
+    /// The creator must carry at least one of these segments; empty: any creator.
+    #[schema(value_type = Vec<super::Segment>)]
+    pub segments: Vec<String>,
+    /// The creator's followers must be at least this (unknown followers do not qualify);
+    /// `null`: any.
+    #[schema(required = true, value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
+    pub min_followers: Option<u32>,
+}
+
+impl RuleOptions {
+    /// Refuses combinations the contract forbids: a limit above 1 on a rule earned once, a
+    /// timeframe without a program (it counts from the approval).
+    pub fn check(&self, repeatable: bool) -> Result<(), Invalid> {
+        if !repeatable && self.fulfillment_limit.is_some_and(|l| l > 1) {
+            return Err(Invalid::new(
+                Problem::FulfillmentLimit,
+                "fulfillmentLimit above 1 needs repeatable: true (a rule that is not repeatable is earned once)",
+            ));
+        }
+        if self.timeframe_days.is_some() && self.program_id.is_none() {
+            return Err(Invalid::new(
+                Problem::TimeframeDays,
+                "timeframeDays needs programId: the timeframe starts at the member's approval",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Changes to [`RuleOptions`]; `None` leaves an option as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct RuleOptionsPatch {
+    pub program_id: Option<Option<ProgramId>>,
+    pub buffer_days: Option<Option<u32>>,
+    pub fulfillment_limit: Option<Option<u32>>,
+    pub timeframe_days: Option<Option<u32>>,
+    pub segments: Option<Vec<String>>,
+    pub min_followers: Option<Option<u32>>,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +204,7 @@ pub struct NewRule {
     pub reward: Reward,
     pub integration_ids: Option<Vec<IntegrationId>>,
     pub active: bool,
+    pub options: RuleOptions,
 }
 
 /// `None` leaves a field as it is; `Some(None)` clears an optional one.
@@ -152,6 +219,7 @@ pub struct RulePatch {
     pub reward: Option<Reward>,
     pub integration_ids: Option<Option<Vec<IntegrationId>>>,
     pub active: Option<bool>,
+    pub options: RuleOptionsPatch,
 }
 
 /// Posts it takes: 1 to 10,000.
@@ -174,6 +242,42 @@ pub fn check_window_days(days: u32) -> Result<u32, Invalid> {
         ));
     }
     Ok(days)
+}
+
+/// A value within `1..=max`, else the `problem` naming `field`.
+fn within(value: u32, max: u32, problem: Problem, field: &str) -> Result<u32, Invalid> {
+    if !(1..=max).contains(&value) {
+        return Err(Invalid::new(
+            problem,
+            format!("{field} must be from 1 to {max}"),
+        ));
+    }
+    Ok(value)
+}
+
+/// A Buffer Limit of 1 to 31 days.
+pub fn check_buffer_days(days: u32) -> Result<u32, Invalid> {
+    within(days, MAX_BUFFER_DAYS, Problem::BufferDays, "bufferDays")
+}
+
+/// A Fulfillment Limit of 1 to 1,000 rewards.
+pub fn check_fulfillment_limit(limit: u32) -> Result<u32, Invalid> {
+    within(
+        limit,
+        MAX_FULFILLMENT_LIMIT,
+        Problem::FulfillmentLimit,
+        "fulfillmentLimit",
+    )
+}
+
+/// A Timeframe of 1 to 3,650 days.
+pub fn check_timeframe_days(days: u32) -> Result<u32, Invalid> {
+    within(
+        days,
+        MAX_TIMEFRAME_DAYS,
+        Problem::TimeframeDays,
+        "timeframeDays",
+    )
 }
 
 /// A platform list names at least one; "any platform" is no list.
@@ -199,6 +303,33 @@ mod tests {
         assert!(check_window_days(0).is_err());
         assert!(check_window_days(MAX_WINDOW_DAYS).is_ok());
         assert!(check_platforms(vec![]).is_err());
+        assert!(check_buffer_days(0).is_err());
+        assert!(check_buffer_days(31).is_ok());
+        assert!(check_buffer_days(32).is_err());
+        assert!(check_fulfillment_limit(0).is_err());
+        assert!(check_fulfillment_limit(1000).is_ok());
+        assert!(check_fulfillment_limit(1001).is_err());
+        assert!(check_timeframe_days(0).is_err());
+        assert!(check_timeframe_days(3650).is_ok());
+        assert!(check_timeframe_days(3651).is_err());
+    }
+
+    #[test]
+    fn a_limit_above_one_needs_a_repeatable_rule_and_a_timeframe_a_program() {
+        let limit = |n| RuleOptions {
+            fulfillment_limit: Some(n),
+            ..RuleOptions::default()
+        };
+        assert!(limit(1).check(false).is_ok());
+        assert!(limit(2).check(false).is_err());
+        assert!(limit(2).check(true).is_ok());
+        let mut timeframe = RuleOptions {
+            timeframe_days: Some(30),
+            ..RuleOptions::default()
+        };
+        assert!(timeframe.check(true).is_err());
+        timeframe.program_id = Some(ProgramId::generate());
+        assert!(timeframe.check(true).is_ok());
     }
 
     #[test]

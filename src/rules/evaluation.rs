@@ -3,17 +3,21 @@
 //! store writes what they decided, in the transaction that took the posts.
 //!
 //! The steps, in the store's order:
-//! 1. [`match_posts`]: which rules count which new post. A rule where every post earns grants
-//!    at once; the others get a [`Tally`] per (rule, creator), in the order the store locks them.
-//! 2. The store locks each tally's pair and reads how often it was rewarded; a pair that
-//!    [`Tally::can_earn`] no more is dropped, the others' new posts are stored as pending.
+//! 1. [`match_posts`]: which rules count which new post — its type, platform and, for rules
+//!    with LoudCrowd's options, the creator's profile and membership ([`Eligibility`], read by
+//!    the store only when a rule has such an option). A rule where every post earns grants at
+//!    once; the others get a [`Tally`] per (rule, creator), in the order the store locks them.
+//! 2. The store locks each tally's pair and reads its [`Progress`] (how often it was rewarded,
+//!    the last post a reward counted); a pair that [`Tally::can_earn`] no more (its limit
+//!    reached) is dropped, the others' new posts are stored as pending.
 //! 3. The store reads each pair's pending posts within the tally's [`Tally::reach`].
-//! 4. [`count`]: which pending posts earn, and what leaves the pending list.
+//! 4. [`count`]: which pending posts earn (spaced by the Buffer Limit, at most up to the
+//!    Fulfillment Limit), and what leaves the pending list.
 //! 5. [`Grant::award`]: each reward made concrete (ids, code, body, deliveries), to write.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::{discount_code, earned_groups, Candidate};
+use super::{discount_code, earned_groups, spaced, Candidate, Eligibility};
 use crate::domain::time::to_micros;
 use crate::domain::{
     Creator, CreatorId, DeliveryId, FulfillmentId, IntegrationId, Media, MediaId, PayloadFormat,
@@ -58,6 +62,14 @@ pub struct Grant<'a> {
 /// Pending posts per pair, as the store read them.
 pub type Pending = HashMap<PairKey, Vec<Media>>;
 
+/// A pair's rewards so far, as the store read them when it locked the pair.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub rewarded: u32,
+    /// `posted_at` (µs) of the last post a reward counted, kept for rules with a Buffer Limit.
+    pub last_counted_at: Option<i64>,
+}
+
 /// What counting decided.
 #[derive(Debug, Default)]
 pub struct Counted<'a> {
@@ -68,6 +80,8 @@ pub struct Counted<'a> {
     pub closed: Vec<PairKey>,
     /// Rewards granted to each pair by this batch.
     pub rewarded: Vec<(PairKey, u32)>,
+    /// Pairs of rules with a Buffer Limit that earned: the last post their rewards counted.
+    pub last_counted: Vec<(PairKey, i64)>,
 }
 
 /// A reward made concrete, ready to write: its fulfillment, the body sent for it, and one
@@ -88,11 +102,12 @@ pub struct Award {
     pub deliveries: Vec<(DeliveryId, IntegrationId, PayloadFormat)>,
 }
 
-/// Step 1: which rules count which of `posts`.
+/// Step 1: which rules count which of `posts`; `about` holds what the rules' options need.
 pub fn match_posts<'a>(
     posts: &'a [Media],
     creators: &'a HashMap<CreatorId, Creator>,
     rules: &'a [Rule],
+    about: &Eligibility,
 ) -> Result<Matched<'a>> {
     let mut instant = Vec::new();
     let mut pairs: BTreeMap<PairKey, Tally<'a>> = BTreeMap::new();
@@ -103,7 +118,10 @@ pub fn match_posts<'a>(
                 post.id, post.creator_id
             ))
         })?;
-        for rule in rules.iter().filter(|r| r.counts(post)) {
+        for rule in rules
+            .iter()
+            .filter(|r| r.counts(post) && r.admits(post, about))
+        {
             if rule.every_post_earns() {
                 instant.push(Grant {
                     rule,
@@ -143,14 +161,21 @@ impl Tally<'_> {
 
     /// Step 2: can the pair earn again, given how often it was rewarded before?
     pub fn can_earn(&self, rewarded_before: u32) -> bool {
-        self.rule.repeatable || rewarded_before == 0
+        self.rule
+            .limit()
+            .is_none_or(|limit| rewarded_before < limit)
     }
 
     /// Step 3: the `posted_at` range (µs) a reward with one of the new posts can span. Pending
     /// posts never formed a reward among themselves, so a new reward holds a new post and lies
-    /// within a window of it: what is further away need not be read. Without a window: all.
+    /// within a window of it: what is further away need not be read. Without a window, or with
+    /// a Buffer Limit (which posts count depends on every earlier pending one): all.
     pub fn reach(&self) -> (i64, i64) {
-        let Some(window) = self.rule.window_micros() else {
+        let window = self
+            .rule
+            .window_micros()
+            .filter(|_| self.rule.buffer_micros().is_none());
+        let Some(window) = window else {
             return (i64::MIN, i64::MAX);
         };
         let times = self.new_posts.iter().map(|m| to_micros(m.posted_at));
@@ -161,10 +186,10 @@ impl Tally<'_> {
 }
 
 /// Step 4: which pending posts earn. `pending` holds each pair's pending posts (the new ones
-/// included), oldest first; `tallies` the pairs that can still earn.
-pub fn count<'a>(tallies: &[&Tally<'a>], mut pending: Pending) -> Counted<'a> {
+/// included), oldest first; `open` the pairs that can still earn, with their progress.
+pub fn count<'a>(open: &[(&Tally<'a>, Progress)], mut pending: Pending) -> Counted<'a> {
     let mut counted = Counted::default();
-    for tally in tallies {
+    for (tally, progress) in open {
         let key = tally.key();
         let Some(posts) = pending.remove(&key) else {
             continue;
@@ -177,18 +202,37 @@ pub fn count<'a>(tallies: &[&Tally<'a>], mut pending: Pending) -> Counted<'a> {
             })
             .collect();
         let rule = tally.rule;
-        let groups = earned_groups(rule, &candidates, (!rule.repeatable).then_some(1));
+        let buffer = rule.buffer_micros();
+        let counting = match buffer {
+            Some(buffer) => spaced(&candidates, progress.last_counted_at, buffer),
+            None => candidates,
+        };
+        let left = rule
+            .limit()
+            .map(|limit| limit.saturating_sub(progress.rewarded));
+        let groups = earned_groups(rule, &counting, left);
         if groups.is_empty() {
             continue;
         }
         let by_id: HashMap<&MediaId, &Media> = posts.iter().map(|m| (&m.id, m)).collect();
-        let earned = groups.len();
+        let in_rewards: HashSet<MediaId> = groups
+            .iter()
+            .flatten()
+            .map(|c| c.media_id.clone())
+            .collect();
+        let earned = u32::try_from(groups.len()).unwrap_or(u32::MAX);
+        let closes = left.is_some_and(|left| earned >= left);
+        let last = groups
+            .last()
+            .and_then(|g| g.last())
+            .map(|c| c.posted_at)
+            .unwrap_or(i64::MIN);
         for group in groups {
             let medias: Vec<Media> = group
                 .iter()
                 .filter_map(|c| by_id.get(&c.media_id).map(|m| (*m).clone()))
                 .collect();
-            if rule.repeatable {
+            if !closes {
                 counted
                     .used
                     .extend(medias.iter().map(|m| (rule.id.clone(), m.id.clone())));
@@ -199,12 +243,22 @@ pub fn count<'a>(tallies: &[&Tally<'a>], mut pending: Pending) -> Counted<'a> {
                 medias,
             });
         }
-        if !rule.repeatable {
+        if closes {
+            // Its limit reached: the pair's pending posts can never count.
             counted.closed.push(key.clone());
+        } else if buffer.is_some() {
+            // Posts the buffer skipped before the last one counted can never count.
+            let skipped: Vec<(RuleId, MediaId)> = posts
+                .iter()
+                .filter(|m| to_micros(m.posted_at) <= last && !in_rewards.contains(&m.id))
+                .map(|m| (rule.id.clone(), m.id.clone()))
+                .collect();
+            counted.used.extend(skipped);
         }
-        counted
-            .rewarded
-            .push((key, u32::try_from(earned).unwrap_or(u32::MAX)));
+        if buffer.is_some() {
+            counted.last_counted.push((key.clone(), last));
+        }
+        counted.rewarded.push((key, earned));
     }
     counted
 }
@@ -290,7 +344,7 @@ mod tests {
             post("m3", "cb", 1),
         ];
         let who = creators(&["ca", "cb"]);
-        let matched = match_posts(&posts, &who, &rules).expect("matched");
+        let matched = match_posts(&posts, &who, &rules, &Eligibility::default()).expect("matched");
         assert!(matched.instant.is_empty());
         let keys: Vec<(&RuleId, &CreatorId, usize)> = matched
             .tallies
@@ -310,7 +364,7 @@ mod tests {
         let rules = [rule(1, None)];
         let posts = [post("m1", "c", 0), post("m2", "c", 1)];
         let who = creators(&["c"]);
-        let matched = match_posts(&posts, &who, &rules).expect("matched");
+        let matched = match_posts(&posts, &who, &rules, &Eligibility::default()).expect("matched");
         assert!(matched.tallies.is_empty());
         assert_eq!(matched.instant.len(), 2);
         assert_eq!(matched.instant[1].medias[0].id, MediaId::named("m2"));
@@ -324,10 +378,10 @@ mod tests {
         let mut early = post("early", "c", 0);
         early.ingested_at = time::from_micros(0);
         let (posts, who) = ([feed, early], creators(&["c"]));
-        let matched = match_posts(&posts, &who, &rules).expect("matched");
+        let matched = match_posts(&posts, &who, &rules, &Eligibility::default()).expect("matched");
         assert!(matched.tallies.is_empty() && matched.instant.is_empty());
         let (orphans, nobody) = ([post("m", "nobody", 0)], creators(&[]));
-        let orphan = match_posts(&orphans, &nobody, &rules);
+        let orphan = match_posts(&orphans, &nobody, &rules, &Eligibility::default());
         assert!(
             orphan.is_err(),
             "a post without its creator is corrupt data"
@@ -339,14 +393,14 @@ mod tests {
         let rules = [rule(2, None)];
         let posts = [post("m3", "c", 3)];
         let who = creators(&["c"]);
-        let matched = match_posts(&posts, &who, &rules).expect("matched");
+        let matched = match_posts(&posts, &who, &rules, &Eligibility::default()).expect("matched");
         let tally = &matched.tallies[0];
         assert!(tally.can_earn(5), "repeatable");
         let pending = Pending::from([(
             tally.key(),
             vec![post("m1", "c", 1), post("m2", "c", 2), post("m3", "c", 3)],
         )]);
-        let counted = count(&[tally], pending);
+        let counted = count(&[(tally, Progress::default())], pending);
         assert_eq!(counted.grants.len(), 1);
         let earned: Vec<&MediaId> = counted.grants[0].medias.iter().map(|m| &m.id).collect();
         assert_eq!(
@@ -366,7 +420,7 @@ mod tests {
         let rules = [once];
         let posts = [post("m2", "c", 2)];
         let who = creators(&["c"]);
-        let matched = match_posts(&posts, &who, &rules).expect("matched");
+        let matched = match_posts(&posts, &who, &rules, &Eligibility::default()).expect("matched");
         let tally = &matched.tallies[0];
         assert!(tally.can_earn(0));
         assert!(!tally.can_earn(1), "rewarded before");
@@ -374,10 +428,144 @@ mod tests {
             tally.key(),
             vec![post("m1", "c", 1), post("m2", "c", 2), post("m9", "c", 9)],
         )]);
-        let counted = count(&[tally], pending);
+        let counted = count(&[(tally, Progress::default())], pending);
         assert_eq!(counted.grants.len(), 1);
         assert!(counted.used.is_empty(), "the pair's posts leave with it");
         assert_eq!(counted.closed, [tally.key()]);
+    }
+
+    /// The one tally `posts` make toward `r`, counted over `pending` from `progress`.
+    fn counted_once(
+        r: &Rule,
+        pending_days: &[i64],
+        progress: Progress,
+    ) -> (usize, Vec<Vec<String>>, Vec<String>, bool) {
+        let rules = [r.clone()];
+        let last = *pending_days.last().expect("a post");
+        let posts = [post(&format!("m{last}"), "c", last)];
+        let who = creators(&["c"]);
+        let matched = match_posts(&posts, &who, &rules, &Eligibility::default()).expect("matched");
+        let tally = &matched.tallies[0];
+        let pending = Pending::from([(
+            tally.key(),
+            pending_days
+                .iter()
+                .map(|d| post(&format!("m{d}"), "c", *d))
+                .collect(),
+        )]);
+        let counted = count(&[(tally, progress)], pending);
+        let name = |id: &MediaId| {
+            pending_days
+                .iter()
+                .map(|d| format!("m{d}"))
+                .find(|n| MediaId::named(n) == *id)
+                .unwrap_or_default()
+        };
+        let grants = counted
+            .grants
+            .iter()
+            .map(|g| g.medias.iter().map(|m| name(&m.id)).collect())
+            .collect();
+        let used = counted.used.iter().map(|(_, m)| name(m)).collect();
+        (
+            counted.grants.len(),
+            grants,
+            used,
+            !counted.closed.is_empty(),
+        )
+    }
+
+    #[test]
+    fn the_fulfillment_limit_is_never_exceeded() {
+        let mut r = rule(2, None);
+        r.options.fulfillment_limit = Some(2);
+        let days = [1, 2, 3, 4, 5, 6, 7, 8];
+        let (earned, _, _, closed) = counted_once(&r, &days, Progress::default());
+        assert_eq!(earned, 2, "eight posts, count 2, limit 2");
+        assert!(closed, "the limit reached closes the pair");
+        let once_before = Progress {
+            rewarded: 1,
+            last_counted_at: None,
+        };
+        let (earned, _, _, closed) = counted_once(&r, &days, once_before);
+        assert_eq!(earned, 1, "one left");
+        assert!(closed);
+        let rules = [r.clone()];
+        let (posts, who) = ([post("m", "c", 1)], creators(&["c"]));
+        let matched = match_posts(&posts, &who, &rules, &Eligibility::default()).expect("matched");
+        assert!(matched.tallies[0].can_earn(1));
+        assert!(!matched.tallies[0].can_earn(2), "limit reached");
+        let (earned, _, used, closed) = counted_once(&r, &[1, 2, 3], Progress::default());
+        assert_eq!((earned, closed), (1, false), "under the limit: still open");
+        assert_eq!(used, ["m1", "m2"]);
+    }
+
+    #[test]
+    fn a_one_post_rule_with_a_limit_keeps_count() {
+        let mut r = rule(1, None);
+        r.options.fulfillment_limit = Some(3);
+        let rules = [r];
+        let posts = [post("m1", "c", 1)];
+        let who = creators(&["c"]);
+        let matched = match_posts(&posts, &who, &rules, &Eligibility::default()).expect("matched");
+        assert!(matched.instant.is_empty(), "counted, not granted at once");
+        assert_eq!(matched.tallies.len(), 1);
+    }
+
+    #[test]
+    fn a_post_inside_the_buffer_does_not_count() {
+        let mut r = rule(2, None);
+        r.options.buffer_days = Some(7);
+        let (earned, grants, used, _) = counted_once(&r, &[0, 3, 6, 7], Progress::default());
+        assert_eq!(earned, 1);
+        assert_eq!(
+            grants,
+            [["m0", "m7"]],
+            "3 and 6 fall inside the buffer after 0"
+        );
+        assert_eq!(
+            used,
+            ["m0", "m7", "m3", "m6"],
+            "skipped posts before the last counted leave"
+        );
+        let (earned, ..) = counted_once(&r, &[0, 3, 6], Progress::default());
+        assert_eq!(earned, 0);
+        let after = Progress {
+            rewarded: 1,
+            last_counted_at: Some(10 * DAY),
+        };
+        let (earned, grants, ..) = counted_once(&r, &[12, 17, 24], after);
+        assert_eq!(earned, 1);
+        assert_eq!(
+            grants,
+            [["m17", "m24"]],
+            "the buffer runs on from the last post a reward counted"
+        );
+    }
+
+    #[test]
+    fn a_buffer_reads_every_pending_post() {
+        let mut r = rule(2, Some(7));
+        r.options.buffer_days = Some(1);
+        let rules = [r];
+        let posts = [post("m", "c", 10)];
+        let who = creators(&["c"]);
+        let matched = match_posts(&posts, &who, &rules, &Eligibility::default()).expect("matched");
+        assert_eq!(matched.tallies[0].reach(), (i64::MIN, i64::MAX));
+    }
+
+    #[test]
+    fn a_creator_the_options_leave_out_is_not_tallied() {
+        let mut r = rule(2, None);
+        r.options.min_followers = Some(10);
+        let rules = [r];
+        let posts = [post("m", "c", 1)];
+        let who = creators(&["c"]);
+        let matched = match_posts(&posts, &who, &rules, &Eligibility::default()).expect("matched");
+        assert!(
+            matched.tallies.is_empty(),
+            "no profile read: followers unknown"
+        );
     }
 
     #[test]
@@ -385,9 +573,11 @@ mod tests {
         let rules = [rule(2, Some(7)), rule(2, None)];
         let posts = [post("m", "c", 10)];
         let who = creators(&["c"]);
-        let windowed = match_posts(&posts, &who, &rules[..1]).expect("matched");
+        let windowed =
+            match_posts(&posts, &who, &rules[..1], &Eligibility::default()).expect("matched");
         assert_eq!(windowed.tallies[0].reach(), (3 * DAY, 17 * DAY));
-        let open = match_posts(&posts, &who, &rules[1..]).expect("matched");
+        let open =
+            match_posts(&posts, &who, &rules[1..], &Eligibility::default()).expect("matched");
         assert_eq!(open.tallies[0].reach(), (i64::MIN, i64::MAX));
     }
 

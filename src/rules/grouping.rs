@@ -45,6 +45,21 @@ pub fn earned_groups(
     groups
 }
 
+/// Buffer Limit: the candidates (sorted by `posted_at`) that count, each posted at least
+/// `buffer` µs after the previous one that counted; the first at least `buffer` after `since`,
+/// the last post a reward counted before, if any.
+pub fn spaced(candidates: &[Candidate], since: Option<i64>, buffer: i64) -> Vec<Candidate> {
+    let mut previous = since;
+    let mut counted = Vec::new();
+    for candidate in candidates {
+        if previous.is_none_or(|p| candidate.posted_at >= p.saturating_add(buffer)) {
+            previous = Some(candidate.posted_at);
+            counted.push(candidate.clone());
+        }
+    }
+    counted
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +107,20 @@ mod tests {
         assert_eq!(earned_groups(&r, &posts(&[0, 1, 2, 3, 4]), None).len(), 2);
         assert_eq!(earned_groups(&r, &posts(&[0, 1, 2, 3]), Some(1)).len(), 1);
         assert!(earned_groups(&r, &posts(&[0, 1]), Some(0)).is_empty());
+    }
+
+    #[test]
+    fn a_post_inside_the_buffer_does_not_count() {
+        let counted = spaced(&posts(&[0, 1, 2, 3, 5, 7]), None, 2 * DAY);
+        assert_eq!(ids(&[counted]), vec![vec!["m0", "m2", "m4", "m5"]]);
+        let after = spaced(&posts(&[0, 1, 2, 3]), Some(DAY), 2 * DAY);
+        assert_eq!(
+            ids(&[after]),
+            vec![vec!["m3"]],
+            "the first counts only a buffer after the last post a reward counted"
+        );
+        let exactly = spaced(&posts(&[0, 7]), None, 7 * DAY);
+        assert_eq!(exactly.len(), 2, "exactly the buffer apart counts");
     }
 
     #[test]

@@ -9,5 +9,8 @@ mod matching;
 pub mod monthly;
 
 pub use discount_code::discount_code;
-pub use evaluation::{count, match_posts, Award, Counted, Grant, Matched, PairKey, Pending, Tally};
-pub use grouping::{earned_groups, Candidate};
+pub use evaluation::{
+    count, match_posts, Award, Counted, Grant, Matched, PairKey, Pending, Progress, Tally,
+};
+pub use grouping::{earned_groups, spaced, Candidate};
+pub use matching::Eligibility;

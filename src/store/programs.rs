@@ -8,8 +8,8 @@ use super::page::{list_page, PageQuery};
 use super::sql::program_rows::{ProgramRow, PROGRAM_COLUMNS};
 use super::sql::Statement;
 use crate::domain::time::to_micros;
-use crate::domain::{NewProgram, Page, PageRequest, Program, ProgramId, ProgramPatch};
-use crate::error::{Error, Result};
+use crate::domain::{NewProgram, Page, PageRequest, Program, ProgramId, ProgramPatch, RuleId};
+use crate::error::{Conflict, Error, Result};
 
 pub(super) async fn create(db: &Db, new: NewProgram, now: DateTime<Utc>) -> Result<Program> {
     let id = ProgramId::generate();
@@ -87,18 +87,30 @@ pub(super) async fn update(
     row.ok_or(Error::NotFound("program"))?.try_into()
 }
 
-/// Hides the program; its members stay readable.
-// The contract refuses (409) to delete a program a rule names; rules cannot name a program
-// yet (`rules.program_id` comes with the rule options), so there is nothing to check here until
-// then. That check belongs in this statement's transaction, reading the rules for share.
+/// Hides the program; its members stay readable. Refused (409) while a live rule names it:
+/// the program's row is changed first, so a rule being written that reads it for share
+/// finishes before the rules are looked at, and is seen.
 pub(super) async fn delete(db: &Db, id: &ProgramId, now: DateTime<Utc>) -> Result<()> {
     let delete = Statement::new(
         "UPDATE programs SET deleted = 1, updated_at = $2 WHERE id = $1 AND deleted = 0",
     )
     .bind(id)
     .bind(to_micros(now));
-    if db.execute_write(Purpose::Config, delete).await? == 0 {
+    let mut tx = db.begin_write(Purpose::Config).await?;
+    let mut conn = tx.conn();
+    if conn.execute(delete).await? == 0 {
         return Err(Error::NotFound("program"));
     }
+    let named: Option<(RuleId,)> = conn
+        .fetch_optional(
+            Statement::new("SELECT id FROM rules WHERE program_id = $1 AND deleted = 0 LIMIT 1")
+                .bind(id),
+        )
+        .await?;
+    if named.is_some() {
+        // Dropped, the transaction rolls back: the program stays.
+        return Err(Conflict::ProgramInUse.into());
+    }
+    tx.commit().await?;
     Ok(())
 }

@@ -33,6 +33,7 @@ mod readme;
 mod retention;
 mod retries;
 mod rewards;
+mod rule_options;
 mod stats;
 mod target_guard;
 mod test_send;

@@ -5,12 +5,14 @@
 //! writes one part of them:
 //!
 //! - `creators.rs`: who posted, as a payload carries them;
+//! - `eligibility.rs`: their profiles and memberships, for rules with LoudCrowd's options;
 //! - `progress.rs`: `rule_progress`, the lock on each (rule, creator) pair and its rewards so far;
 //! - `pending.rs`: `rule_posts`, posts counted toward a rule and not yet part of a reward;
 //! - `awards.rs`: the fulfillments, the posts they counted, their deliveries and queue rows.
 
 mod awards;
 mod creators;
+mod eligibility;
 mod pending;
 mod progress;
 
@@ -24,7 +26,7 @@ use super::sql::{inbox, Writes};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{Creator, CreatorId, Invalid, Lease, Leased, Media, NewMedia, Posted, Problem};
 use crate::error::Result;
-use crate::rules::{self, Award, Counted, Tally};
+use crate::rules::{self, Award, Counted, Progress, Tally};
 
 /// What one evaluation did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +177,9 @@ async fn evaluate(
     } else {
         Vec::new()
     };
-    let matched = rules::match_posts(posts, creators, &config.rules)?;
+    let who: BTreeSet<&CreatorId> = posts.iter().map(|p| &p.creator_id).collect();
+    let about = eligibility::read(&mut tx.conn(), &config.rules, &who).await?;
+    let matched = rules::match_posts(posts, creators, &config.rules, &about)?;
     let counted = if matched.tallies.is_empty() {
         Counted::default()
     } else {
@@ -232,18 +236,21 @@ async fn count<'a>(
     tallies: &'a [Tally<'a>],
     new_posts: &[&'a Media],
 ) -> Result<Counted<'a>> {
-    let rewarded = progress::lock(conn, tallies).await?;
-    let open: Vec<&Tally<'_>> = tallies
+    let progress = progress::lock(conn, tallies).await?;
+    let open: Vec<(&Tally<'_>, Progress)> = tallies
         .iter()
-        .filter(|t| t.can_earn(rewarded.get(&t.key()).copied().unwrap_or(0)))
+        .map(|t| (t, progress.get(&t.key()).copied().unwrap_or_default()))
+        .filter(|(t, p)| t.can_earn(p.rewarded))
         .collect();
+    let open_tallies: Vec<&Tally<'_>> = open.iter().map(|(t, _)| *t).collect();
     let mut writes = Writes::default();
     writes.insert("media", "", media::post_rows(new_posts.iter().copied()));
-    pending::add(&mut writes, &open);
+    pending::add(&mut writes, &open_tallies);
     conn.insert_all(&writes).await?;
-    let pending = pending::read(conn, &open).await?;
+    let pending = pending::read(conn, &open_tallies).await?;
     let counted = rules::count(&open, pending);
     pending::forget(conn, &counted.used, &counted.closed).await?;
     progress::add_rewarded(conn, &counted.rewarded).await?;
+    progress::set_last_counted(conn, &counted.last_counted).await?;
     Ok(counted)
 }

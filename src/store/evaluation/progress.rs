@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::domain::{CreatorId, RuleId};
 use crate::error::Result;
-use crate::rules::{PairKey, Tally};
+use crate::rules::{PairKey, Progress, Tally};
 use crate::store::backend::Conn;
 use crate::store::sql::write_row;
 
@@ -17,14 +17,14 @@ write_row! {
     }
 }
 
-/// Locks the pairs of `tallies`, in their order, and returns the rewards each was granted so
-/// far. Evaluations of the same pair queue up behind the lock, so the count that follows sees
+/// Locks the pairs of `tallies`, in their order, and returns each one's progress: the rewards
+/// it was granted so far, and the last post they counted. Evaluations of the same pair queue up behind the lock, so the count that follows sees
 /// every post committed before, whichever instance wrote it; every instance locks in the same
 /// order, so they cannot deadlock.
 pub(super) async fn lock(
     conn: &mut Conn<'_>,
     tallies: &[Tally<'_>],
-) -> Result<HashMap<PairKey, u32>> {
+) -> Result<HashMap<PairKey, Progress>> {
     let pairs: Vec<Pair<'_>> = tallies
         .iter()
         .map(|t| Pair {
@@ -32,20 +32,23 @@ pub(super) async fn lock(
             creator_id: &t.creator.id,
         })
         .collect();
-    let locked: Vec<(RuleId, CreatorId, i64)> = conn
+    let locked: Vec<(RuleId, CreatorId, i64, Option<i64>)> = conn
         .insert_returning(
             "rule_progress",
             "ON CONFLICT (rule_id, creator_id) DO UPDATE SET rewarded = rule_progress.rewarded
-             RETURNING rule_id, creator_id, rewarded",
+             RETURNING rule_id, creator_id, rewarded, last_counted_at",
             &pairs,
         )
         .await?;
     Ok(locked
         .into_iter()
-        .map(|(rule, creator, n)| {
+        .map(|(rule, creator, n, last_counted_at)| {
             (
                 PairKey { rule, creator },
-                u32::try_from(n).unwrap_or(u32::MAX),
+                Progress {
+                    rewarded: u32::try_from(n).unwrap_or(u32::MAX),
+                    last_counted_at,
+                },
             )
         })
         .collect())
@@ -73,6 +76,37 @@ pub(super) async fn add_rewarded(conn: &mut Conn<'_>, rewarded: &[(PairKey, u32)
     conn.update_from(
         &rows,
         "UPDATE rule_progress SET rewarded = rule_progress.rewarded + v.rewarded",
+        "WHERE rule_progress.rule_id = v.rule_id AND rule_progress.creator_id = v.creator_id",
+    )
+    .await
+}
+
+write_row! {
+    /// The last post a pair's rewards counted, for its Buffer Limit.
+    struct LastCounted<'a> {
+        rule_id: &'a RuleId,
+        creator_id: &'a CreatorId,
+        last_counted_at: i64,
+    }
+}
+
+/// Keeps the last post each pair's rewards counted (rules with a Buffer Limit only: nothing to
+/// write, no statement, for the others).
+pub(super) async fn set_last_counted(conn: &mut Conn<'_>, last: &[(PairKey, i64)]) -> Result<()> {
+    if last.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<LastCounted<'_>> = last
+        .iter()
+        .map(|(pair, at)| LastCounted {
+            rule_id: &pair.rule,
+            creator_id: &pair.creator,
+            last_counted_at: *at,
+        })
+        .collect();
+    conn.update_from(
+        &rows,
+        "UPDATE rule_progress SET last_counted_at = v.last_counted_at",
         "WHERE rule_progress.rule_id = v.rule_id AND rule_progress.creator_id = v.creator_id",
     )
     .await

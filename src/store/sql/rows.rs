@@ -5,8 +5,8 @@ use serde::de::DeserializeOwned;
 use crate::domain::time::from_micros;
 use crate::domain::{
     key_hint, Attempt, Creator, CreatorId, Delivery, DeliveryId, DeliveryStatus, FulfillmentId,
-    Integration, IntegrationId, Media, MediaId, MediaType, PayloadFormat, Platform, PostType, Rule,
-    RuleId, Secret, SendTarget,
+    Integration, IntegrationId, Media, MediaId, MediaType, PayloadFormat, Platform, PostType,
+    ProgramId, Rule, RuleId, RuleOptions, Secret, SendTarget,
 };
 use crate::error::{Error, Result};
 
@@ -160,7 +160,8 @@ impl TryFrom<MediaRow> for Media {
 
 pub(crate) const RULE_COLUMNS: &str =
     "id, name, post_types, platforms, count, window_days, repeatable, reward, \
-     integration_ids, active, created_at, updated_at";
+     integration_ids, active, created_at, updated_at, program_id, buffer_days, \
+     fulfillment_limit, timeframe_days, segments, min_followers";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct RuleRow {
@@ -176,6 +177,12 @@ pub(crate) struct RuleRow {
     pub active: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub program_id: Option<ProgramId>,
+    pub buffer_days: Option<i64>,
+    pub fulfillment_limit: Option<i64>,
+    pub timeframe_days: Option<i64>,
+    pub segments: String,
+    pub min_followers: Option<i64>,
 }
 
 impl TryFrom<RuleRow> for Rule {
@@ -190,6 +197,23 @@ impl TryFrom<RuleRow> for Rule {
             reward: json(&r.reward)?,
             integration_ids: opt_json(r.integration_ids.as_deref())?,
             active: r.active != 0,
+            options: RuleOptions {
+                program_id: r.program_id,
+                buffer_days: r.buffer_days.map(|d| u32_of(d, "bufferDays")).transpose()?,
+                fulfillment_limit: r
+                    .fulfillment_limit
+                    .map(|l| u32_of(l, "fulfillmentLimit"))
+                    .transpose()?,
+                timeframe_days: r
+                    .timeframe_days
+                    .map(|d| u32_of(d, "timeframeDays"))
+                    .transpose()?,
+                segments: json(&r.segments)?,
+                min_followers: r
+                    .min_followers
+                    .map(|f| u32_of(f, "minFollowers"))
+                    .transpose()?,
+            },
             id: r.id,
             name: r.name,
             created_at: from_micros(r.created_at),
