@@ -13,8 +13,8 @@ use crate::domain::{time, DeliveryId, SendTarget};
 
 /// How much of a response body the delivery log keeps.
 pub const RESPONSE_BODY_LIMIT: usize = 4096;
-/// Idle connections kept per receiver host: twice the default `--max-in-flight` (2048), so that
-/// raising it keeps each send's connection for the next one.
+/// Idle connections kept per receiver host: as many as sends may be in flight by default
+/// (`--max-in-flight`, 4096).
 const IDLE_CONNECTIONS: usize = 4096;
 pub const USER_AGENT: &str = concat!("lc-webhooks/", env!("CARGO_PKG_VERSION"));
 
