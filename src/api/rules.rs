@@ -11,9 +11,9 @@ use super::extract::{IdPath, JsonBody, PageParams, Params};
 use super::AppState;
 use crate::domain::{
     check_buffer_days, check_count, check_fulfillment_limit, check_platforms, check_timeframe_days,
-    check_window_days, parse_segments, Id, IntegrationId, Invalid, Name, NewRule, Page, Platform,
-    PostType, Problem, ProgramId, Reward, Rule, RuleId, RuleOptions, RuleOptionsPatch, RulePatch,
-    Segment,
+    check_window_days, parse_segments, Id, IntegrationId, Invalid, MediaType, Name, NewRule, Page,
+    Platform, PostType, Problem, ProgramId, Reward, Rule, RuleId, RuleOptions, RuleOptionsPatch,
+    RulePatch, Segment,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -111,6 +111,10 @@ struct CreateRule {
     )]
     #[schema(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     min_followers: Option<u32>,
+    /// Media Type: only posts of these types count; a post of unknown type (`mediaType`
+    /// `null`) does not. Empty or absent: any.
+    #[serde(default)]
+    media_types: Vec<MediaType>,
 }
 
 /// The fields to change, atomically; a field left out, or `null`, stays as it is, except
@@ -181,6 +185,8 @@ struct UpdateRule {
     )]
     #[schema(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     min_followers: Option<Option<u32>>,
+    /// `[]`: any media type.
+    media_types: Option<Vec<MediaType>>,
 }
 
 /// Creates a reward rule. It counts the posts that arrive from now on, while it is active.
@@ -212,6 +218,7 @@ async fn create(
         timeframe_days: req.timeframe_days.map(check_timeframe_days).transpose()?,
         segments: parse_segments(req.segments)?,
         min_followers: req.min_followers,
+        media_types: distinct(req.media_types),
     };
     let repeatable = req.repeatable.unwrap_or(false);
     options.check(repeatable)?;
@@ -336,6 +343,7 @@ async fn update(
                 .transpose()?,
             segments: req.segments.map(parse_segments).transpose()?,
             min_followers: req.min_followers,
+            media_types: req.media_types.map(distinct),
         },
     };
     Ok(Json(
@@ -401,6 +409,13 @@ pub(super) fn with_option_pairs(
 }
 
 /// A well-formed program id; whether it names a program is checked where the rule is written.
+/// A list of media types as a set: each once, in one order.
+fn distinct(mut types: Vec<MediaType>) -> Vec<MediaType> {
+    types.sort_by_key(|t| t.as_str());
+    types.dedup();
+    types
+}
+
 fn program_id(id: &str) -> Result<ProgramId, Invalid> {
     ProgramId::parse(id).ok_or_else(|| {
         Invalid::new(

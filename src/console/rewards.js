@@ -17,6 +17,7 @@ function describeRule(r, programs) {
     r.bufferDays ? `posts ${r.bufferDays}+ days apart` : null,
     r.segments && r.segments.length ? `segments ${r.segments.join("/")}` : null,
     r.minFollowers !== null && r.minFollowers !== undefined ? `${r.minFollowers}+ followers` : null,
+    r.mediaTypes && r.mediaTypes.length ? `${r.mediaTypes.join("/").toLowerCase()} posts only` : null,
   ].filter(Boolean);
   return `${r.count} ${types} post${r.count === 1 ? "" : "s"}${where}${win}${r.repeatable ? ", repeatable" : ", once per creator"}${times}`
     + (options.length ? "; " + options.join(", ") : "");
@@ -80,6 +81,7 @@ function ruleForm(integrations, programs) {
   const timeframeDays = h("input", { type: "number", min: 1, max: 3650 });
   const segments = h("input", { maxlength: 1100, placeholder: "e.g. EU, VIP" });
   const minFollowers = h("input", { type: "number", min: 0 });
+  const mediaTypes = [["IMAGE", "Image"], ["VIDEO", "Video"]].map(([v, l]) => check(l, { name: "mediaType", value: v }));
   const platformBox = group("Platforms", "None checked counts any platform.", platforms);
   const targetBox = group("Target integrations", "None checked sends to every active integration.",
     targets.length ? targets : h("p", {}, "No integrations yet: ", h("a", { href: "#/integrations" }, "add one"), " to send rewards somewhere."));
@@ -108,6 +110,7 @@ function ruleForm(integrations, programs) {
         programId: program.value || null, bufferDays: bufferDays.value ? Number(bufferDays.value) : null,
         fulfillmentLimit: numberOrNull(fulfillmentLimit), timeframeDays: numberOrNull(timeframeDays),
         segments: segments.value.split(",").map((x) => x.trim()).filter(Boolean), minFollowers: numberOrNull(minFollowers),
+        mediaTypes: checkedValues(mediaTypes),
       };
       try { await api("POST", "/rules", body); dlg.close(); refresh(); } catch (e) { errors.show(e); }
     },
@@ -128,7 +131,8 @@ function ruleForm(integrations, programs) {
     field("Fulfillment Limit", fulfillmentLimit, "The most times one creator can receive this reward (repeatable rules; a rule that is not repeatable is received once). Empty: no limit."),
     field("Timeframe (days)", timeframeDays, "A deadline from when the creator was approved into the program: later posts do not count. Needs a program."),
     field("Segments", segments, "Comma-separated: the creator must carry at least one of them. Empty: any creator."),
-    field("Minimum followers", minFollowers, "The creator must have at least this many followers; unknown counts as too few. Empty: any.")),
+    field("Minimum followers", minFollowers, "The creator must have at least this many followers; unknown counts as too few. Empty: any."),
+    group("Media types", "Only posts showing these count; a post whose media type is unknown does not. None checked: any.", mediaTypes)),
   summary);
   const dlg = openDialog("New rule", form,
     { actions: [h("button", { type: "submit", form: formId, class: "primary" }, "Create rule")] });

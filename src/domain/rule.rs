@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::invalid::{Invalid, Problem};
 use super::time::serde_rfc3339;
-use super::{IntegrationId, Name, Platform, PostType, ProgramId, RuleId};
+use super::{IntegrationId, MediaType, Name, Platform, PostType, ProgramId, RuleId};
 
 pub const MAX_COUNT: u32 = 10_000;
 pub const MAX_WINDOW_DAYS: u32 = 3_650;
@@ -160,6 +160,8 @@ pub struct RuleOptions {
     /// `null`: any.
     #[schema(required = true, value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     pub min_followers: Option<u32>,
+    /// Only posts of these media types count (a post of unknown type does not); empty: any.
+    pub media_types: Vec<MediaType>,
 }
 
 impl RuleOptions {
@@ -191,6 +193,7 @@ pub struct RuleOptionsPatch {
     pub timeframe_days: Option<Option<u32>>,
     pub segments: Option<Vec<String>>,
     pub min_followers: Option<Option<u32>>,
+    pub media_types: Option<Vec<MediaType>>,
 }
 
 #[derive(Debug, Clone)]

@@ -33,6 +33,14 @@ impl Rule {
     /// options.
     pub fn admits(&self, post: &Media, about: &Eligibility) -> bool {
         let options = &self.options;
+        // A post of unknown media type matches no list of types.
+        if !options.media_types.is_empty()
+            && !post
+                .media_type
+                .is_some_and(|t| options.media_types.contains(&t))
+        {
+            return false;
+        }
         if self.needs_profile() {
             let Some(profile) = about.profiles.get(&post.creator_id) else {
                 return false;
@@ -75,7 +83,6 @@ impl Rule {
                 }
             }
         }
-        // mediaTypes (the post's IMAGE / VIDEO) filters here too, with the other options.
         true
     }
 
@@ -149,7 +156,7 @@ pub struct Eligibility {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::domain::{time, MediaId, Reward, RuleId, RuleOptions};
+    use crate::domain::{time, MediaId, MediaType, Reward, RuleId, RuleOptions};
 
     pub(in crate::rules) fn rule(count: u32, window_days: Option<u32>) -> Rule {
         Rule {
@@ -298,6 +305,22 @@ pub(super) mod tests {
         let mut late = post("late", "c", 40);
         late.posted_at = time::from_micros(40 * MICROS_PER_DAY + 1);
         assert!(!r.admits(&late, &about));
+    }
+
+    #[test]
+    fn a_post_of_another_or_unknown_media_type_does_not_count() {
+        let mut r = rule(2, None);
+        r.options.media_types = vec![MediaType::Video];
+        let mut video = post("v", "c", 0);
+        video.media_type = Some(MediaType::Video);
+        let mut image = post("i", "c", 0);
+        image.media_type = Some(MediaType::Image);
+        let unknown = post("u", "c", 0);
+        assert!(r.admits(&video, &Eligibility::default()));
+        assert!(!r.admits(&image, &Eligibility::default()));
+        assert!(!r.admits(&unknown, &Eligibility::default()));
+        r.options.media_types = Vec::new();
+        assert!(r.admits(&unknown, &Eligibility::default()), "empty: any");
     }
 
     #[test]

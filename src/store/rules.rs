@@ -29,7 +29,7 @@ pub(super) async fn create(db: &Db, new: NewRule) -> Result<Rule> {
     let options = &new.options;
     let insert = Statement::new(format!(
         "INSERT INTO rules ({RULE_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15, $16, $17)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15, $16, $17, $18)
          RETURNING {RULE_COLUMNS}"
     ))
     .bind(&id)
@@ -48,7 +48,8 @@ pub(super) async fn create(db: &Db, new: NewRule) -> Result<Rule> {
     .bind(options.fulfillment_limit.map(i64::from))
     .bind(options.timeframe_days.map(i64::from))
     .bind(json(&options.segments)?)
-    .bind(options.min_followers.map(i64::from));
+    .bind(options.min_followers.map(i64::from))
+    .bind(json(&options.media_types)?);
     let row: RuleRow = conn.fetch_one(insert).await?;
     config::bump(&mut conn).await?;
     tx.commit().await?;
@@ -117,7 +118,8 @@ pub(super) async fn update(db: &Db, id: &RuleId, patch: RulePatch) -> Result<Rul
             fulfillment_limit = CASE WHEN $19 = 1 THEN $20 ELSE fulfillment_limit END,
             timeframe_days = CASE WHEN $21 = 1 THEN $22 ELSE timeframe_days END,
             segments = COALESCE($23, segments),
-            min_followers = CASE WHEN $24 = 1 THEN $25 ELSE min_followers END
+            min_followers = CASE WHEN $24 = 1 THEN $25 ELSE min_followers END,
+            media_types = COALESCE($26, media_types)
          WHERE id = $1 AND deleted = 0
          RETURNING {RULE_COLUMNS}"
     ))
@@ -145,7 +147,8 @@ pub(super) async fn update(db: &Db, id: &RuleId, patch: RulePatch) -> Result<Rul
     .bind(options.timeframe_days.flatten().map(i64::from))
     .bind(options.segments.as_ref().map(json).transpose()?)
     .bind(options.min_followers.is_some())
-    .bind(options.min_followers.flatten().map(i64::from));
+    .bind(options.min_followers.flatten().map(i64::from))
+    .bind(options.media_types.as_ref().map(json).transpose()?);
     let row: RuleRow = conn
         .fetch_optional(update)
         .await?

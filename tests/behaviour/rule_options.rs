@@ -1,6 +1,6 @@
 //! LoudCrowd's rule options, on both stores: the program and its approval, the Timeframe from
 //! approval, the Buffer Limit between counted posts, the Fulfillment Limit, segments and
-//! follower counts; what each refuses; and a program a rule names cannot be deleted. Rewards are
+//! follower counts, media types; what each refuses; and a program a rule names cannot be deleted. Rewards are
 //! committed with the `201` of the post that earned them, so each check reads them at once; one
 //! test also counts what a receiver got.
 
@@ -14,6 +14,7 @@ both_stores!(
     a_limit_set_later_counts_the_rewards_already_granted,
     a_creator_outside_the_segments_does_not_earn,
     too_few_followers_do_not_earn,
+    only_posts_of_the_rule_s_media_types_count,
     only_approved_members_posting_after_approval_earn,
     a_post_after_the_timeframe_does_not_count,
     a_post_inside_the_buffer_does_not_count,
@@ -183,6 +184,39 @@ async fn too_few_followers_do_not_earn(backend: Backend) {
     assert_eq!(earned(&app, &few).await, 1, "grown past the minimum");
 }
 
+async fn only_posts_of_the_rule_s_media_types_count(backend: Backend) {
+    let Some((app, _rx)) = app_with_receiver(backend).await else {
+        return;
+    };
+    let rule = app
+        .create_rule(json!({"count": 1, "mediaTypes": ["VIDEO", "VIDEO"]}))
+        .await;
+    assert_eq!(rule["mediaTypes"], json!(["VIDEO"]), "each type once");
+    let video = creator(&app, "v@example.com", json!({})).await;
+    let image = creator(&app, "i@example.com", json!({})).await;
+    let unknown = creator(&app, "u@example.com", json!({})).await;
+    app.post_media(&video, "STORY", json!({"mediaType": "VIDEO"}))
+        .await;
+    app.post_media(&image, "STORY", json!({"mediaType": "IMAGE"}))
+        .await;
+    app.post_media(&unknown, "STORY", json!({})).await;
+    assert_eq!(earned(&app, &video).await, 1);
+    assert_eq!(earned(&app, &image).await, 0, "another media type");
+    assert_eq!(earned(&app, &unknown).await, 0, "unknown media type");
+    // `[]` lifts the filter for the posts after it.
+    let (status, patched) = app
+        .patch(
+            &format!("/v1/rules/{}", id(&rule)),
+            json!({"mediaTypes": []}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(patched["mediaTypes"], json!([]));
+    app.post_media(&image, "STORY", json!({"mediaType": "IMAGE"}))
+        .await;
+    assert_eq!(earned(&app, &image).await, 1);
+}
+
 async fn only_approved_members_posting_after_approval_earn(backend: Backend) {
     let Some((app, _rx)) = app_with_receiver(backend).await else {
         return;
@@ -328,6 +362,7 @@ async fn bad_options_are_refused_and_change_nothing(backend: Backend) {
         (json!({"timeframeDays": 30}), 422, "invalid_timeframe_days"),
         (json!({"segments": ["two words"]}), 422, "invalid_segments"),
         (json!({"minFollowers": -1}), 422, "invalid_body"),
+        (json!({"mediaTypes": ["GIF"]}), 422, "invalid_body"),
         (json!({"programId": "nope"}), 422, "invalid_program_id"),
         (
             json!({"programId": unknown_program}),

@@ -161,7 +161,7 @@ impl TryFrom<MediaRow> for Media {
 pub(crate) const RULE_COLUMNS: &str =
     "id, name, post_types, platforms, count, window_days, repeatable, reward, \
      integration_ids, active, created_at, updated_at, program_id, buffer_days, \
-     fulfillment_limit, timeframe_days, segments, min_followers";
+     fulfillment_limit, timeframe_days, segments, min_followers, media_types";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct RuleRow {
@@ -183,6 +183,7 @@ pub(crate) struct RuleRow {
     pub timeframe_days: Option<i64>,
     pub segments: String,
     pub min_followers: Option<i64>,
+    pub media_types: String,
 }
 
 impl TryFrom<RuleRow> for Rule {
@@ -213,6 +214,7 @@ impl TryFrom<RuleRow> for Rule {
                     .min_followers
                     .map(|f| u32_of(f, "minFollowers"))
                     .transpose()?,
+                media_types: json(&r.media_types)?,
             },
             id: r.id,
             name: r.name,
