@@ -388,6 +388,19 @@ async fn the_readme_walkthrough_runs_as_written_and_shows_what_it_says() {
     );
     signed.wait_for("dan@example.com").await;
 
+    // The same post twice: one post, the second answer a 200.
+    let out = shell
+        .run(&adapt, dir, block_with("for attempt in 1 2"))
+        .await;
+    assert!(walkthrough().contains("answer `201`, then `200`"));
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(lines.get(..2), Some(&["201", "200"][..]), "{out}");
+    assert_eq!(
+        out.matches("\"externalId\": \"17895695668004550\"").count(),
+        1,
+        "one post stored: {out}"
+    );
+
     // Programs.
     let out = shell
         .run(&adapt, dir, block_with("\"approval\": \"MANUAL\""))
