@@ -408,7 +408,6 @@ pub(super) fn with_option_pairs(
         .into()
 }
 
-/// A well-formed program id; whether it names a program is checked where the rule is written.
 /// A list of media types as a set: each once, in one order.
 fn distinct(mut types: Vec<MediaType>) -> Vec<MediaType> {
     types.sort_by_key(|t| t.as_str());
@@ -416,6 +415,7 @@ fn distinct(mut types: Vec<MediaType>) -> Vec<MediaType> {
     types
 }
 
+/// A well-formed program id; whether it names a program is checked where the rule is written.
 fn program_id(id: &str) -> Result<ProgramId, Invalid> {
     ProgramId::parse(id).ok_or_else(|| {
         Invalid::new(
