@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::domain::time::from_micros;
-use crate::domain::{CreatorId, MemberStatus, Profile, ProgramId, Rule, Standing};
+use crate::domain::{CreatorId, Media, MemberStatus, Profile, ProgramId, Rule, Standing};
 use crate::error::{Error, Result};
 use crate::rules::Eligibility;
 use crate::store::backend::Conn;
@@ -26,21 +26,22 @@ struct StandingRow {
     approved_at: Option<i64>,
 }
 
-/// What `rules` need to know about `creators`: a statement for profiles if a rule filters on
-/// them, one for memberships if a rule names a program, none otherwise.
+/// What `rules` need to know about the creators of `posts`: a statement for profiles if a rule
+/// filters on them, one for memberships if a rule names a program, none (and no work) otherwise.
 pub(super) async fn read(
     conn: &mut Conn<'_>,
     rules: &[Rule],
-    creators: &BTreeSet<&CreatorId>,
+    posts: &[Media],
 ) -> Result<Eligibility> {
     let mut about = Eligibility::default();
     let active = || rules.iter().filter(|r| r.active);
     let programs: BTreeSet<&ProgramId> = active()
         .filter_map(|r| r.options.program_id.as_ref())
         .collect();
-    if creators.is_empty() {
+    if posts.is_empty() || (programs.is_empty() && !active().any(Rule::needs_profile)) {
         return Ok(about);
     }
+    let creators: BTreeSet<&CreatorId> = posts.iter().map(|p| &p.creator_id).collect();
     if active().any(Rule::needs_profile) {
         let rows: Vec<ProfileRow> = conn
             .fetch_all(

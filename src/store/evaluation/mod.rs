@@ -101,17 +101,10 @@ pub(super) async fn ingest(
     // Posts with a platform id are written first, in the transaction (begun for them), so that
     // one already stored, or stored at this moment by another writer, is not counted again.
     // Posts without one are written with the evaluation's other rows, as before.
-    let posted = if all.iter().any(|m| m.external_id.is_some()) {
+    if all.iter().any(|m| m.external_id.is_some()) {
         tx = tx.begun(false).await?;
-        media::store_keyed(&mut tx.conn(), all).await?
-    } else {
-        all.into_iter()
-            .map(|media| Posted {
-                media,
-                created: true,
-            })
-            .collect()
-    };
+    }
+    let posted = media::store_keyed(&mut tx.conn(), all).await?;
     let posts: Vec<Media> = posted
         .iter()
         .filter(|p| p.created)
@@ -177,8 +170,7 @@ async fn evaluate(
     } else {
         Vec::new()
     };
-    let who: BTreeSet<&CreatorId> = posts.iter().map(|p| &p.creator_id).collect();
-    let about = eligibility::read(&mut tx.conn(), &config.rules, &who).await?;
+    let about = eligibility::read(&mut tx.conn(), &config.rules, posts).await?;
     let matched = rules::match_posts(posts, creators, &config.rules, &about)?;
     let counted = if matched.tallies.is_empty() {
         Counted::default()
