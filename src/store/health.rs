@@ -1,6 +1,6 @@
-//! Each integration's health, written just after each batch of attempts commits (with the
-//! chart counts, `queue.rs`): recent counts in hour-long windows, the last success and failure,
-//! and the current run of failures.
+//! Each integration's health, written with the chart counts in one short write of its own just
+//! before each batch of attempts (`queue.rs`): recent counts in hour-long windows, the last
+//! success and failure, and the current run of failures.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;

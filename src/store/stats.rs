@@ -1,6 +1,6 @@
-//! The counts behind the console's charts, written just after each batch of attempts commits:
-//! attempts per integration and minute by outcome, and their durations per integration and
-//! hour. A chart reads these few rows, never the attempts.
+//! The counts behind the console's charts, written in one short write of their own just before
+//! each batch of attempts: attempts per integration and minute by outcome, and their durations
+//! per integration and hour. A chart reads these few rows, never the attempts.
 
 use std::collections::BTreeMap;
 
