@@ -155,8 +155,9 @@ pub(super) async fn evaluate_inbox(
 }
 
 /// Evaluates `posts` in `tx`, as the rule engine decides, writing them too if `new` (those
-/// without a platform id: [`media::store_keyed`] wrote the others), and commits. What the evaluation writes goes in one batch of inserts at the end; only rules that
-/// keep count read and write before it.
+/// without a platform id: [`media::store_keyed`] wrote the others), and commits. What the
+/// evaluation writes goes in one batch of inserts at the end; only rules that keep count read
+/// and write before it.
 async fn evaluate(
     mut tx: WriteTx,
     config: &Config,

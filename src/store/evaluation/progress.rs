@@ -18,9 +18,9 @@ write_row! {
 }
 
 /// Locks the pairs of `tallies`, in their order, and returns each one's progress: the rewards
-/// it was granted so far, and the last post they counted. Evaluations of the same pair queue up behind the lock, so the count that follows sees
-/// every post committed before, whichever instance wrote it; every instance locks in the same
-/// order, so they cannot deadlock.
+/// it was granted so far, and the last post they counted. Evaluations of the same pair queue up
+/// behind the lock, so the count that follows sees every post committed before, whichever
+/// instance wrote it; every instance locks in the same order, so they cannot deadlock.
 pub(super) async fn lock(
     conn: &mut Conn<'_>,
     tallies: &[Tally<'_>],
