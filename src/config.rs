@@ -195,7 +195,8 @@ pub struct ServeArgs {
     #[arg(long, env = "LC_LEASE_TIME", hide_env_values = true, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
     pub lease_time: Duration,
     /// Webhook sends in flight at once, over all integrations (1 or more). Sends are async: a
-    /// send waiting for its answer costs a connection and about 40 KiB, not a thread.
+    /// send waiting for its answer costs a connection and about 40 KiB, not a thread. The service
+    /// raises its soft open-file limit to fit, and warns when the hard limit is lower.
     #[arg(long, env = "LC_MAX_IN_FLIGHT", hide_env_values = true, default_value_t = DEFAULT_MAX_IN_FLIGHT as u32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_in_flight: u32,
     /// The most webhook sends in flight at once to one integration (1 or more), so a slow

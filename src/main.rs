@@ -143,6 +143,7 @@ async fn connect(args: &StoreArgs) -> anyhow::Result<Store> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    raise_open_file_limit(settings.max_in_flight);
     let running = lc_webhooks::service::start(settings)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
@@ -150,6 +151,23 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
+}
+
+/// Each send in flight holds a socket, so the default of 4096 outgrows the soft open-file limit
+/// most systems start a process with (1024): raise it toward the hard limit, and say when even
+/// that is short, rather than fail sends with "too many open files" under load.
+fn raise_open_file_limit(max_in_flight: usize) {
+    // Sockets for the sends, plus the database pool, the listener and the files a process keeps.
+    let wanted = max_in_flight as u64 + 512;
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(got) if got < wanted => tracing::warn!(
+            open_files = got,
+            wanted,
+            "the open-file limit is below what --max-in-flight needs; raise it (ulimit -n, or LimitNOFILE= under systemd) or lower --max-in-flight"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the open-file limit"),
+    }
 }
 
 async fn shutdown_signal() {

@@ -413,3 +413,67 @@ async fn listen_on_a_taken_port_says_what_to_do() {
         ],
     );
 }
+
+/// The service started by `sh` after `limits` (`ulimit` commands); its stderr up to the
+/// start-up line, and the child.
+#[cfg(target_os = "linux")]
+async fn start_under(limits: &str, url: &str) -> (tokio::process::Child, Vec<String>) {
+    let script =
+        format!("set -e; {limits}; exec \"$0\" --database-url \"$1\" --listen 127.0.0.1:0");
+    let mut child = Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_lc-webhooks"), url])
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let lines = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut seen = Vec::new();
+        while let Some(line) = stderr.next_line().await.expect("read stderr") {
+            let done = line.contains("listening");
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+        panic!("stderr closed before the service said it listens: {seen:?}");
+    })
+    .await
+    .expect("the service starts within 20 s");
+    (child, lines)
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_open_file_limit_is_raised_to_fit_the_sends_in_flight_or_the_service_says_so() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/files.db", dir.path().display());
+
+    // A soft limit of 256 below a hard one of 8192: raised to fit 4096 sends and the rest.
+    let (mut child, lines) = start_under("ulimit -Sn 256; ulimit -Hn 8192", &url).await;
+    let pid = child.id().expect("pid");
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let soft: u64 = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|n| n.parse().ok())
+        .expect("a soft open-file limit");
+    assert!(soft > 4096, "soft open-file limit still {soft}: {limits}");
+    assert!(
+        !lines.iter().any(|l| l.contains("open-file limit")),
+        "warned though the limit fits: {lines:?}"
+    );
+    child.kill().await.expect("kill");
+
+    // A hard limit below what 4096 sends need: the service starts and says what to do.
+    let (mut child, lines) = start_under("ulimit -Sn 256; ulimit -Hn 1000", &url).await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("open-file limit") && l.contains("--max-in-flight")),
+        "no warning naming the flag: {lines:?}"
+    );
+    child.kill().await.expect("kill");
+}
