@@ -1,6 +1,8 @@
 //! The webhook body, exactly as LoudCrowd's seed page defines it (`medias`), or as its later
 //! help page does (`posts`, with each post's platform).
 
+pub mod events;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

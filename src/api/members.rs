@@ -63,6 +63,9 @@ async fn sign_up(
         .store
         .sign_up(&program, &req.creator_id, s.clock.now())
         .await?;
+    if done.queued > 0 {
+        s.deliveries_ready.notify_one();
+    }
     let status = if done.new {
         StatusCode::CREATED
     } else {
@@ -132,11 +135,14 @@ async fn set_status(
     MemberPath(program, creator): MemberPath,
     JsonBody(Object(req)): JsonBody<Object<SetStatus>>,
 ) -> ApiResult<Json<Member>> {
-    Ok(Json(
-        s.store
-            .set_member_status(&program, &creator, req.status, s.clock.now())
-            .await?,
-    ))
+    let moved = s
+        .store
+        .set_member_status(&program, &creator, req.status, s.clock.now())
+        .await?;
+    if moved.queued > 0 {
+        s.deliveries_ready.notify_one();
+    }
+    Ok(Json(moved.member))
 }
 
 /// `/programs/{id}/members/{creatorId}`: two ids, anything else a 404 as with one.

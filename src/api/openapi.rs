@@ -68,6 +68,14 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
                 "deliveries",
                 "The delivery log: every webhook, its attempts, and retry",
             ),
+            (
+                "events",
+                "Every event sent as a webhook (`lc-event-type`), rewards included",
+            ),
+            (
+                "sales",
+                "Sales of creators' storefronts: each sends `sale.created`",
+            ),
             ("operations", "Health and metrics, without the admin token"),
         ]
         .into_iter()
