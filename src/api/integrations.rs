@@ -12,9 +12,8 @@ use super::AppState;
 use crate::dispatch::{test_send, TestSendResult};
 use crate::domain::{
     check_max_concurrency, check_max_per_second, ApiKey, AuthHeader, AuthPrefix, EventType,
-    EventTypes, Integration,
-    IntegrationId, IntegrationLimits, IntegrationPatch, Name, NewIntegration, Page, PayloadFormat,
-    SigningSecret, WebhookUrl,
+    EventTypes, Integration, IntegrationId, IntegrationLimits, IntegrationPatch, Name,
+    NewIntegration, Page, PayloadFormat, SigningSecret, WebhookUrl,
 };
 use crate::payload::TestData;
 

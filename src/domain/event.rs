@@ -9,7 +9,9 @@ use super::time::serde_rfc3339;
 use super::{CreatorId, Invalid, MemberStatus, Problem};
 
 /// What a webhook is about: LoudCrowd's events. Sent as the `lc-event-type` header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 pub enum EventType {
     /// A creator reached an instant rule's threshold: the seed's body.
     #[serde(rename = "reward.instant")]

@@ -166,14 +166,25 @@ mod tests {
             );
         }
         // 0.1 + 0.2 is 0.30 here, as it is not in binary floating point.
-        let sum = Amount::parse("0.1").expect("a").cents() + Amount::parse("0.2").expect("b").cents();
+        let sum =
+            Amount::parse("0.1").expect("a").cents() + Amount::parse("0.2").expect("b").cents();
         assert_eq!(sum, 30);
     }
 
     #[test]
     fn amounts_that_are_not_plain_decimals_are_refused() {
         for raw in [
-            "", "-1.00", "+1", "1.234", "1e3", " 1.00", "1.", ".5", "1,00", "NaN", "1.0.0",
+            "",
+            "-1.00",
+            "+1",
+            "1.234",
+            "1e3",
+            " 1.00",
+            "1.",
+            ".5",
+            "1,00",
+            "NaN",
+            "1.0.0",
             "9999999999999999",
         ] {
             assert!(Amount::parse(raw).is_err(), "{raw:?} accepted");

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use crate::domain::time::to_micros;
 use crate::domain::{
-    CreatorId, EventType, IntegrationId, Media, MemberStatus, Platform, PostType, Profile, ProgramId, Rule,
-    Standing,
+    CreatorId, EventType, IntegrationId, Media, MemberStatus, Platform, PostType, Profile,
+    ProgramId, Rule, Standing,
 };
 
 const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;

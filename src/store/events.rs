@@ -157,7 +157,8 @@ pub(super) async fn creator_and_config(
     Ok((Creator::from(row.creator), config))
 }
 
-const COLUMNS: &str = "e.id, e.event_type, e.creator_id, COALESCE(e.body, f.payload) AS body, e.created_at";
+const COLUMNS: &str =
+    "e.id, e.event_type, e.creator_id, COALESCE(e.body, f.payload) AS body, e.created_at";
 
 #[derive(sqlx::FromRow)]
 struct EventRow {

@@ -14,9 +14,9 @@ use super::sql::rows::{IntegrationRow, INTEGRATION_COLUMNS};
 use super::sql::Statement;
 use crate::domain::time::{now, to_micros};
 use crate::domain::{
-    AuthHeader, AuthPrefix, DeliveryStatus, EventTypes, Integration, IntegrationId, IntegrationLimits,
-    IntegrationPatch, Name, NewIntegration, Page, PageRequest, PayloadFormat, Secret, SendTarget,
-    WebhookUrl,
+    AuthHeader, AuthPrefix, DeliveryStatus, EventTypes, Integration, IntegrationId,
+    IntegrationLimits, IntegrationPatch, Name, NewIntegration, Page, PageRequest, PayloadFormat,
+    Secret, SendTarget, WebhookUrl,
 };
 use crate::error::{Error, Result};
 

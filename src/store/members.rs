@@ -17,8 +17,8 @@ use crate::domain::{
     sign_up as decide_sign_up, transition, Creator, CreatorId, EventId, EventType, Member,
     MemberStatus, Page, PageRequest, Program, ProgramId,
 };
-use crate::payload::events::ProgramEventBody;
 use crate::error::{Conflict, Error, Result};
+use crate::payload::events::ProgramEventBody;
 
 /// A sign-up: whether it made (or remade) the member, and the member as it is now.
 pub struct SignedUp {

@@ -42,10 +42,11 @@ use tokio::sync::{watch, Notify};
 
 use crate::domain::{
     Claimed, CreatorId, CreatorView, Delivery, DeliveryDetail, DeliveryFilter, DeliveryId, Event,
-    EventFilter, Fulfillment, FulfillmentFilter, FulfillmentId, Integration, IntegrationId, IntegrationPatch,
-    Lease, Media, Member, MemberStatus, NewCreator, NewIntegration, NewMedia, NewProgram, NewRule, NewSale,
-    OutcomeCounts, Page, PageRequest, PayloadFormat, Posted, Profile, ProfilePatch, Program,
-    ProgramId, ProgramPatch, Rule, RuleId, RulePatch, Sale, SendResult, SendTarget, Window,
+    EventFilter, Fulfillment, FulfillmentFilter, FulfillmentId, Integration, IntegrationId,
+    IntegrationPatch, Lease, Media, Member, MemberStatus, NewCreator, NewIntegration, NewMedia,
+    NewProgram, NewRule, NewSale, OutcomeCounts, Page, PageRequest, PayloadFormat, Posted, Profile,
+    ProfilePatch, Program, ProgramId, ProgramPatch, Rule, RuleId, RulePatch, Sale, SendResult,
+    SendTarget, Window,
 };
 use crate::error::{Error, Result};
 use crate::telemetry::Backlog;
@@ -330,7 +331,11 @@ impl Store {
     // Events and sales.
 
     /// Every event, rewards included (by their fulfillment's id), oldest first.
-    pub async fn list_events(&self, filter: &EventFilter, page: &PageRequest) -> Result<Page<Event>> {
+    pub async fn list_events(
+        &self,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Event>> {
         events::list(&self.db, filter, page).await
     }
 

@@ -5,10 +5,8 @@ use serde::de::DeserializeOwned;
 use crate::domain::time::from_micros;
 use crate::domain::{
     key_hint, Attempt, Creator, CreatorId, Delivery, DeliveryId, DeliveryStatus, EventType,
-    EventTypes,
-    FulfillmentId,
-    Integration, IntegrationId, Media, MediaId, MediaType, PayloadFormat, Platform, PostType,
-    ProgramId, Rule, RuleId, RuleOptions, Secret, SendTarget,
+    EventTypes, FulfillmentId, Integration, IntegrationId, Media, MediaId, MediaType,
+    PayloadFormat, Platform, PostType, ProgramId, Rule, RuleId, RuleOptions, Secret, SendTarget,
 };
 use crate::error::{Error, Result};
 
