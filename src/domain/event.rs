@@ -92,9 +92,8 @@ impl EventType {
     }
 }
 
-/// The types an integration receives: a set, kept in [`EventType::ALL`]'s order. Empty is
-/// allowed: the integration then receives nothing but Test sends (a receiver paused by
-/// subscription rather than by `active`).
+/// The event types an integration receives, each once, in the order of the event type list.
+/// Empty is allowed: the integration then receives nothing but Test sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(value_type = Vec<EventType>)]
 pub struct EventTypes(Vec<EventType>);
@@ -163,7 +162,7 @@ pub struct Event {
     pub event_type: EventType,
     pub creator_id: CreatorId,
     /// The body its webhooks send (a reward's in the seed's `medias` format).
-    #[schema(value_type = Object)]
+    #[schema(schema_with = crate::payload::either_format)]
     pub payload: Box<serde_json::value::RawValue>,
     #[serde(with = "serde_rfc3339")]
     pub created_at: DateTime<Utc>,

@@ -44,8 +44,8 @@ impl Config {
             .then(|| self.formats.get(integration).copied().unwrap_or_default())
     }
 
-    /// The integrations events of `event_type` go to, in id order, and whether any does: an
-    /// event no integration subscribes to costs no delivery rows.
+    /// The integrations events of `event_type` go to, in id order. When none subscribes, an
+    /// event costs its own row and nothing more.
     pub(super) fn subscribers(&self, event_type: EventType) -> Vec<&IntegrationId> {
         self.integrations
             .iter()

@@ -35,7 +35,8 @@ impl ClaimRow {
             single_attempt: self.single_attempt != 0,
             lease_owner: owner.to_string(),
             target: self.target.into_target(self.integration_id),
-            // A type this version does not know (written by a newer one) goes out as a reward.
+            // The column holds only types this version writes; a row it cannot read is still
+            // sent (under the Test send's type) rather than stuck in the queue.
             event_type: EventType::parse(&self.event_type).unwrap_or(EventType::RewardInstant),
             body: self.body.unwrap_or_default(),
         }
