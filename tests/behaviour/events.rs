@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::common::{
     assert_error, items, keys_in_order, verify_signature, wait_until, Backend, Received, Receiver,
-    TestApp, WAIT,
+    Reply, Script, TestApp, WAIT,
 };
 
 both_stores!(
@@ -18,6 +18,7 @@ both_stores!(
     an_unknown_event_type_is_refused_and_changes_nothing,
     signed_events_verify_with_the_standard_webhooks_check,
     events_are_listed_by_type_and_creator_with_rewards_by_their_fulfillment,
+    an_event_is_retried_under_one_webhook_id_and_can_be_replayed,
 );
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -522,5 +523,68 @@ async fn events_are_listed_by_type_and_creator_with_rewards_by_their_fulfillment
             .await,
     );
     assert_eq!(rest.len(), 1);
+    app.stop().await;
+}
+
+async fn an_event_is_retried_under_one_webhook_id_and_can_be_replayed(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    // Fails the first attempt, then succeeds: the retry schedule (100ms, 200ms) applies.
+    let rx = Receiver::start(Script::first(vec![Reply::status(503)], Reply::ok())).await;
+    let i = app
+        .create_integration(&rx.url(), "k", json!({"eventTypes": ["sale.created"]}))
+        .await;
+    let c = creator(&app, "retry@example.com").await;
+    app.post_ok(
+        "/v1/sales",
+        json!({"creatorId": c, "orderId": "r-1", "amount": "5.00", "currency": "GBP"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let got = rx.assert_exactly(2).await;
+    let id = got[0].header("webhook-id").expect("webhook-id");
+    assert_eq!(got[1].header("webhook-id").as_deref(), Some(id.as_str()));
+    assert_eq!(got[1].body, got[0].body, "the same bytes on every attempt");
+    let d = app.wait_delivery_status(&id, "succeeded").await;
+    assert_eq!(d["attemptCount"], 2);
+    assert_eq!(d["eventType"], "sale.created");
+    let attempts = d["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(
+        attempts[1]["requestHeaders"]["lc-event-type"],
+        "sale.created"
+    );
+
+    // Every attempt failing settles it as failed; replay sends it again under its id.
+    rx.set_script(Script::always(Reply::status(500)));
+    app.post_ok(
+        "/v1/sales",
+        json!({"creatorId": c, "orderId": "r-2", "amount": "6.00", "currency": "GBP"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let failed = rx.wait_for(5, WAIT).await;
+    let failed_id = failed[2].header("webhook-id").expect("webhook-id");
+    app.wait_delivery_status(&failed_id, "failed").await;
+    rx.set_script(Script::always(Reply::ok()));
+    let replayed = app
+        .post_ok(
+            &format!("/v1/integrations/{}/replay", i["id"].as_str().expect("id")),
+            json!({"since": "2000-01-01T00:00:00Z"}),
+            StatusCode::ACCEPTED,
+        )
+        .await;
+    assert_eq!(replayed["replayed"], 1);
+    let again = rx.wait_for(6, WAIT).await;
+    assert_eq!(
+        again[5].header("webhook-id").as_deref(),
+        Some(failed_id.as_str())
+    );
+    assert_eq!(
+        again[5].header("lc-event-type").as_deref(),
+        Some("sale.created")
+    );
+    app.wait_delivery_status(&failed_id, "succeeded").await;
     app.stop().await;
 }
