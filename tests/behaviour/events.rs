@@ -19,6 +19,7 @@ both_stores!(
     signed_events_verify_with_the_standard_webhooks_check,
     events_are_listed_by_type_and_creator_with_rewards_by_their_fulfillment,
     an_event_is_retried_under_one_webhook_id_and_can_be_replayed,
+    one_order_sent_at_once_by_two_instances_is_one_sale_and_one_event,
 );
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -587,4 +588,43 @@ async fn an_event_is_retried_under_one_webhook_id_and_can_be_replayed(backend: B
     );
     app.wait_delivery_status(&failed_id, "succeeded").await;
     app.stop().await;
+}
+
+async fn one_order_sent_at_once_by_two_instances_is_one_sale_and_one_event(backend: Backend) {
+    const AT_ONCE: usize = 16;
+    let Some(a) = TestApp::start(backend).await else {
+        return;
+    };
+    let b = TestApp::start_on(a.db.clone(), |_| {})
+        .await
+        .expect("a second instance");
+    let rx = Receiver::always(200).await;
+    a.create_integration(&rx.url(), "k", json!({"eventTypes": ["sale.created"]}))
+        .await;
+    let c = creator(&a, "race@example.com").await;
+    let sale = json!({"creatorId": c, "orderId": "race-1", "amount": "9.99", "currency": "USD"});
+    let answers = futures::future::join_all((0..AT_ONCE).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.post("/v1/sales", sale.clone())
+    }))
+    .await;
+    let created = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "{answers:?}");
+    assert!(
+        answers.iter().all(
+            |(s, body)| (*s == StatusCode::CREATED || *s == StatusCode::OK)
+                && *body == answers[0].1
+        ),
+        "every answer is the one sale: {answers:?}"
+    );
+    rx.assert_exactly(1).await;
+    assert_eq!(
+        items(b.get_ok("/v1/events?type=sale.created").await).len(),
+        1
+    );
+    b.stop().await;
+    a.stop().await;
 }
