@@ -21,7 +21,6 @@ INSERT INTO events (id, event_type, creator_id, body, created_at)
 -- reward's delivery names its fulfillment, whose id is its event's). Test sends: the type sent.
 ALTER TABLE deliveries ADD COLUMN event_type TEXT NOT NULL DEFAULT 'reward.instant';
 ALTER TABLE deliveries ADD COLUMN event_id TEXT;
-CREATE INDEX deliveries_by_event ON deliveries (event_id, id) WHERE event_id IS NOT NULL;
 
 -- Sales of creators' storefronts: one per order id, whoever sends it twice. The amount is an
 -- exact decimal with two places, as text ("12.50").
