@@ -61,7 +61,7 @@ pub(super) async fn record(
     new: NewSale,
     now: DateTime<Utc>,
 ) -> Result<Recorded> {
-    let mut tx = db.begin_write(Purpose::Config).await?;
+    let mut tx = db.begin_write(Purpose::Sale).await?;
     let mut conn = tx.conn();
     let (creator, config) = events::creator_and_config(&mut conn, cache, &new.creator_id).await?;
     let id = SaleId::generate();
