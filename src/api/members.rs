@@ -37,6 +37,7 @@ struct SetStatus {
 /// Signs a creator up for the program. Under `AUTOMATIC` approval the member is `APPROVED`
 /// at once; under `MANUAL` it is `PENDING`. Signing up again while `PENDING` or `APPROVED`
 /// answers `200` with the member as it is; after `REJECTED` or `REMOVED` it signs up anew.
+/// A new sign-up sends `program.signed_up`, and `program.approved` when approved at once.
 #[utoipa::path(
     post,
     path = "/programs/{id}/members",
@@ -114,7 +115,8 @@ async fn list(
 }
 
 /// Approves, rejects or removes a member. Allowed: `PENDING` to `APPROVED` or `REJECTED`,
-/// `APPROVED` to `REMOVED`.
+/// `APPROVED` to `REMOVED`. Each move sends its event: `program.approved`, `program.rejected`
+/// or `program.removed`.
 #[utoipa::path(
     patch,
     path = "/programs/{id}/members/{creatorId}",
