@@ -1,6 +1,8 @@
 //! The webhook body, exactly as LoudCrowd's seed page defines it (`medias`), or as its later
 //! help page does (`posts`, with each post's platform).
 
+pub mod events;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -185,11 +187,15 @@ pub fn either_format() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema
     use utoipa::openapi::{OneOfBuilder, Ref, RefOr};
     let one_of = OneOfBuilder::new()
         .description(Some(
-            "`Payload` for an integration with `payloadFormat: \"medias\"` (the default), \
-             `PostsPayload` for `\"posts\"`.",
+            "A reward's body: `Payload` for an integration with `payloadFormat: \"medias\"` \
+             (the default), `PostsPayload` for `\"posts\"`. Other events' bodies (named by \
+             `lc-event-type`): `ProgramEventBody` for `program.*`, `SaleEventBody` for \
+             `sale.created`.",
         ))
         .item(Ref::from_schema_name(Payload::name()))
         .item(Ref::from_schema_name(PostsPayload::name()))
+        .item(Ref::from_schema_name(events::ProgramEventBody::name()))
+        .item(Ref::from_schema_name(events::SaleEventBody::name()))
         .build();
     RefOr::T(Schema::OneOf(one_of))
 }

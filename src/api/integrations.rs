@@ -11,9 +11,9 @@ use super::extract::{IdPath, JsonBody, OptionalJsonBody, PageParams, Params};
 use super::AppState;
 use crate::dispatch::{test_send, TestSendResult};
 use crate::domain::{
-    check_max_concurrency, check_max_per_second, ApiKey, AuthHeader, AuthPrefix, Integration,
-    IntegrationId, IntegrationLimits, IntegrationPatch, Name, NewIntegration, Page, PayloadFormat,
-    SigningSecret, WebhookUrl,
+    check_max_concurrency, check_max_per_second, ApiKey, AuthHeader, AuthPrefix, EventType,
+    EventTypes, Integration, IntegrationId, IntegrationLimits, IntegrationPatch, Name,
+    NewIntegration, Page, PayloadFormat, SigningSecret, WebhookUrl,
 };
 use crate::payload::TestData;
 
@@ -61,6 +61,10 @@ struct CreateIntegration {
     )]
     #[schema(minimum = 1, maximum = 10000)]
     max_per_second: Option<u32>,
+    /// The event types it receives; absent or `null`: `["reward.instant", "reward.monthly"]`,
+    /// as before event types. An empty list receives nothing but Test sends.
+    #[schema(value_type = Option<Vec<EventType>>)]
+    event_types: Option<Vec<String>>,
 }
 
 /// The fields to change; a field left out, or `null`, stays as it is (but `signingSecret: null`
@@ -103,6 +107,10 @@ struct UpdateIntegration {
     )]
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 10000)]
     max_per_second: Option<Option<u32>>,
+    /// The event types it receives from now on (the whole list); an empty list receives
+    /// nothing but Test sends.
+    #[schema(value_type = Option<Vec<EventType>>)]
+    event_types: Option<Vec<String>>,
 }
 
 /// Which failed deliveries to send again.
@@ -165,6 +173,12 @@ async fn create(
             max_concurrency: req.max_concurrency.map(check_max_concurrency).transpose()?,
             max_per_second: req.max_per_second.map(check_max_per_second).transpose()?,
         },
+        event_types: req
+            .event_types
+            .as_deref()
+            .map(EventTypes::parse)
+            .transpose()?
+            .unwrap_or_default(),
     };
     let integration = s.store.create_integration(new).await?;
     Ok((StatusCode::CREATED, Json(with_limit(&s, integration))))
@@ -257,6 +271,11 @@ async fn update(
         max_per_second: req
             .max_per_second
             .map(|n| n.map(check_max_per_second).transpose())
+            .transpose()?,
+        event_types: req
+            .event_types
+            .as_deref()
+            .map(EventTypes::parse)
             .transpose()?,
     };
     let resumed = patch.active == Some(true);

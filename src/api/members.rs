@@ -37,6 +37,7 @@ struct SetStatus {
 /// Signs a creator up for the program. Under `AUTOMATIC` approval the member is `APPROVED`
 /// at once; under `MANUAL` it is `PENDING`. Signing up again while `PENDING` or `APPROVED`
 /// answers `200` with the member as it is; after `REJECTED` or `REMOVED` it signs up anew.
+/// A new sign-up sends `program.signed_up`, and `program.approved` when approved at once.
 #[utoipa::path(
     post,
     path = "/programs/{id}/members",
@@ -63,6 +64,9 @@ async fn sign_up(
         .store
         .sign_up(&program, &req.creator_id, s.clock.now())
         .await?;
+    if done.queued > 0 {
+        s.deliveries_ready.notify_one();
+    }
     let status = if done.new {
         StatusCode::CREATED
     } else {
@@ -111,7 +115,8 @@ async fn list(
 }
 
 /// Approves, rejects or removes a member. Allowed: `PENDING` to `APPROVED` or `REJECTED`,
-/// `APPROVED` to `REMOVED`.
+/// `APPROVED` to `REMOVED`. Each move sends its event: `program.approved`, `program.rejected`
+/// or `program.removed`.
 #[utoipa::path(
     patch,
     path = "/programs/{id}/members/{creatorId}",
@@ -132,11 +137,14 @@ async fn set_status(
     MemberPath(program, creator): MemberPath,
     JsonBody(Object(req)): JsonBody<Object<SetStatus>>,
 ) -> ApiResult<Json<Member>> {
-    Ok(Json(
-        s.store
-            .set_member_status(&program, &creator, req.status, s.clock.now())
-            .await?,
-    ))
+    let moved = s
+        .store
+        .set_member_status(&program, &creator, req.status, s.clock.now())
+        .await?;
+    if moved.queued > 0 {
+        s.deliveries_ready.notify_one();
+    }
+    Ok(Json(moved.member))
 }
 
 /// `/programs/{id}/members/{creatorId}`: two ids, anything else a 404 as with one.

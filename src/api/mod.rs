@@ -5,6 +5,7 @@ mod auth;
 mod creators;
 mod deliveries;
 pub mod error;
+mod events;
 mod extract;
 mod fulfillments;
 mod integrations;
@@ -16,6 +17,7 @@ mod ops;
 mod programs;
 mod query;
 mod rules;
+mod sales;
 mod stats;
 
 use std::sync::Arc;
@@ -68,6 +70,8 @@ fn routes(with_token: Option<AppState>) -> OpenApiRouter<AppState> {
         .merge(members::router())
         .merge(fulfillments::router())
         .merge(deliveries::router())
+        .merge(events::router())
+        .merge(sales::router())
         .merge(stats::router());
     if let Some(state) = with_token {
         v1 = v1.route_layer(middleware::from_fn_with_state(state, auth::require_token));

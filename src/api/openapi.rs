@@ -14,6 +14,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::error::ErrorBody;
 use crate::domain::Order;
+use crate::payload::events::{ProgramEventBody, SaleEventBody};
 use crate::payload::{Payload, PostsPayload};
 
 const SECURITY: &str = "adminToken";
@@ -68,6 +69,14 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
                 "deliveries",
                 "The delivery log: every webhook, its attempts, and retry",
             ),
+            (
+                "events",
+                "Every event sent as a webhook (`lc-event-type`), rewards included",
+            ),
+            (
+                "sales",
+                "Sales of creators' storefronts: each sends `sale.created`",
+            ),
             ("operations", "Health and metrics, without the admin token"),
         ]
         .into_iter()
@@ -100,6 +109,13 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
     Payload::schemas(&mut schemas);
     schemas.push((PostsPayload::name().into_owned(), PostsPayload::schema()));
     PostsPayload::schemas(&mut schemas);
+    schemas.push((
+        ProgramEventBody::name().into_owned(),
+        ProgramEventBody::schema(),
+    ));
+    ProgramEventBody::schemas(&mut schemas);
+    schemas.push((SaleEventBody::name().into_owned(), SaleEventBody::schema()));
+    SaleEventBody::schemas(&mut schemas);
     components.schemas.extend(schemas);
     if let Some(create_rule) = components.schemas.remove("CreateRule") {
         components.schemas.insert(
@@ -244,6 +260,13 @@ fn webhooks() -> utoipa::openapi::Paths {
             "webhook-signature",
             false,
             "`v1,<base64 HMAC-SHA256>`; present when the integration has a signing secret.",
+        ))
+        .parameter(header(
+            "lc-event-type",
+            true,
+            "What the webhook is about (`EventType`): `reward.instant` for a reward or a Test \
+             send, `reward.monthly`, `program.signed_up`, `program.approved`, \
+             `program.rejected`, `program.removed` or `sale.created`.",
         ))
         .parameter(header(
             "User-Agent",

@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AF
 
 use super::guard::{GuardedResolver, TargetPolicy};
 use super::signature;
-use crate::domain::{time, DeliveryId, SendTarget};
+use crate::domain::{time, DeliveryId, EventType, SendTarget};
 
 /// How much of a response body the delivery log keeps.
 pub const RESPONSE_BODY_LIMIT: usize = 4096;
@@ -17,6 +17,8 @@ pub const RESPONSE_BODY_LIMIT: usize = 4096;
 /// (`--max-in-flight`, 4096).
 const IDLE_CONNECTIONS: usize = 4096;
 pub const USER_AGENT: &str = concat!("lc-webhooks/", env!("CARGO_PKG_VERSION"));
+/// The header naming what a webhook is about (`reward.instant`, `sale.created`, …).
+pub const EVENT_TYPE: &str = "lc-event-type";
 
 /// What one attempt saw.
 #[derive(Debug, Clone)]
@@ -72,8 +74,15 @@ impl Sender {
         &self.policy
     }
 
-    /// Sends `body` to the target. `delivery_id` is the `webhook-id`, the same on every attempt.
-    pub async fn send(&self, target: &SendTarget, delivery_id: &DeliveryId, body: &str) -> Sent {
+    /// Sends `body` to the target. `delivery_id` is the `webhook-id`, the same on every attempt;
+    /// `event_type` is the `lc-event-type` header.
+    pub async fn send(
+        &self,
+        target: &SendTarget,
+        delivery_id: &DeliveryId,
+        event_type: EventType,
+        body: &str,
+    ) -> Sent {
         let started_at = time::now();
         let clock = Instant::now();
         let mut request_headers = BTreeMap::new();
@@ -84,7 +93,8 @@ impl Sender {
             body,
         ) {
             // A literal address is never resolved, so the resolver cannot refuse it.
-            Ok(headers) => {
+            Ok(mut headers) => {
+                headers.insert(EVENT_TYPE, HeaderValue::from_static(event_type.as_str()));
                 request_headers = shown(&headers, target);
                 match self.policy.url_refusal(&target.url) {
                     Some(why) => Err(format!("blocked: {why}")),

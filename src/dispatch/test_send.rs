@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{send_result, Sender};
-use crate::domain::{DeliveryId, IntegrationId, Outcome, SendResult};
+use crate::domain::{DeliveryId, EventType, IntegrationId, Outcome, SendResult};
 use crate::error::Result;
 use crate::payload::Payload;
 use crate::store::Store;
@@ -42,7 +42,10 @@ pub async fn test_send(
     let (target, format) = store.send_target(integration_id).await?;
     let body = payload.to_body_as(format)?;
     let delivery_id = store.create_test_delivery(integration_id, &body).await?;
-    let sent = sender.send(&target, &delivery_id, &body).await;
+    // The Test send's sample is a reward's body (its delivery row's default type).
+    let sent = sender
+        .send(&target, &delivery_id, EventType::RewardInstant, &body)
+        .await;
     let result = TestSendResult {
         success: sent.succeeded(),
         response_status: sent.status,

@@ -454,7 +454,12 @@ impl Dispatcher {
         let clock = Instant::now();
         let sent = self
             .sender
-            .send(&claimed.target, &claimed.delivery_id, &claimed.body)
+            .send(
+                &claimed.target,
+                &claimed.delivery_id,
+                claimed.event_type,
+                &claimed.body,
+            )
             .await;
         slot.ended(sent.status, sent.error.as_deref(), clock.elapsed());
         drop(slot);

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::time::serde_rfc3339;
-use super::{DeliveryId, Email, FulfillmentId, IntegrationId};
+use super::{DeliveryId, Email, EventType, FulfillmentId, IntegrationId};
 
 /// `pending`: not settled yet (due, in flight or waiting for a retry); `succeeded`: an attempt
 /// got a 2xx; `failed`: every attempt of the schedule used up, or its one attempt (a manual
@@ -42,11 +42,17 @@ impl DeliveryStatus {
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     pub id: DeliveryId,
-    /// The reward it carries; `null` for a Test send.
+    /// The reward it carries; `null` for a Test send and for other events.
     #[schema(required = true)]
     pub fulfillment_id: Option<FulfillmentId>,
+    /// What it is about: its `lc-event-type` header.
+    pub event_type: EventType,
+    /// The event it carries (`GET /v1/events`): a reward's is its fulfillment's id; `null` for
+    /// a Test send.
+    #[schema(required = true, format = Uuid)]
+    pub event_id: Option<String>,
     pub integration_id: IntegrationId,
-    /// The email of the creator who earned the reward; `null` for a Test send.
+    /// The email of the creator the event is about; `null` for a Test send.
     #[schema(required = true)]
     pub creator_email: Option<String>,
     /// The name of the rule that granted the reward (kept after the rule is deleted); `null`

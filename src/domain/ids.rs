@@ -85,6 +85,9 @@ ids! {
     FulfillmentId;
     /// Also the `webhook-id` header of every attempt.
     DeliveryId;
+    /// An event other than a reward (a reward's event id is its fulfillment's).
+    EventId;
+    SaleId;
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use utoipa::ToSchema;
 
 use super::invalid::{Invalid, Problem};
 use super::time::serde_rfc3339;
-use super::{AuthHeader, AuthPrefix, IntegrationId, Name, Secret, WebhookUrl};
+use super::{AuthHeader, AuthPrefix, EventTypes, IntegrationId, Name, Secret, WebhookUrl};
 
 /// Which body an integration's webhooks carry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, ToSchema)]
@@ -98,6 +98,9 @@ pub struct Integration {
     pub active: bool,
     /// Which body its webhooks carry: `medias` (the seed's) or `posts`.
     pub payload_format: PayloadFormat,
+    /// The event types it receives (`lc-event-type`); default the two reward types. Empty:
+    /// none but Test sends.
+    pub event_types: EventTypes,
     /// The most sends to it at once (1–10,000); `null`: the service's
     /// `--max-in-flight-per-integration`. Within it the limit adapts to how the receiver
     /// answers (`health.concurrencyLimit`).
@@ -167,6 +170,7 @@ pub struct NewIntegration {
     pub active: bool,
     pub payload_format: PayloadFormat,
     pub limits: IntegrationLimits,
+    pub event_types: EventTypes,
 }
 
 /// A validated partial update; `None` leaves a field as it is.
@@ -182,6 +186,7 @@ pub struct IntegrationPatch {
     /// `Some(true)` also clears an automatic disable.
     pub active: Option<bool>,
     pub payload_format: Option<PayloadFormat>,
+    pub event_types: Option<EventTypes>,
     /// `Some(None)` removes its own maximum.
     pub max_concurrency: Option<Option<u32>>,
     /// `Some(None)` removes its rate limit.

@@ -42,6 +42,13 @@ pub enum Problem {
     TimeframeDays,
     /// A `programId` that is not an id.
     ProgramId,
+    /// An `eventTypes` entry that names no event type.
+    EventTypes,
+    /// A sale's `orderId`, `amount`, `currency` or `soldAt`.
+    OrderId,
+    Amount,
+    Currency,
+    SoldAt,
     /// A URL whose host is an address the sender refuses to reach.
     BlockedUrl,
     /// A creator id that names no creator: valid input the current state refuses (a 409).

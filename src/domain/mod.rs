@@ -4,6 +4,7 @@
 mod creator;
 mod credentials;
 mod delivery;
+mod event;
 mod fulfillment;
 mod ids;
 mod integration;
@@ -17,6 +18,7 @@ pub mod page;
 mod profile;
 mod program;
 mod rule;
+mod sale;
 mod schema;
 mod secret;
 mod sending;
@@ -31,9 +33,11 @@ pub use credentials::{
     DEFAULT_AUTH_PREFIX, SIGNING_SECRET_PREFIX,
 };
 pub use delivery::{Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus, Order};
+pub use event::{Event, EventFilter, EventType, EventTypes};
 pub use fulfillment::{Fulfillment, FulfillmentFilter};
 pub use ids::{
-    CreatorId, DeliveryId, FulfillmentId, Id, IntegrationId, MediaId, ProgramId, RuleId,
+    CreatorId, DeliveryId, EventId, FulfillmentId, Id, IntegrationId, MediaId, ProgramId, RuleId,
+    SaleId,
 };
 pub use integration::{
     check_max_concurrency, check_max_per_second, Integration, IntegrationHealth, IntegrationLimits,
@@ -54,6 +58,7 @@ pub use rule::{
     check_window_days, NewRule, Reward, Rule, RuleOptions, RuleOptionsPatch, RulePatch, MAX_COUNT,
     MAX_WINDOW_DAYS,
 };
+pub use sale::{Amount, Currency, NewSale, OrderId, Sale, MAX_ORDER_ID};
 pub use secret::{key_hint, Secret};
 pub use sending::{Claimed, Lease, Leased, Outcome, SendResult, SendTarget};
 pub use stats::{

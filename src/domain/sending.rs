@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{DeliveryId, DeliveryStatus, IntegrationId, Secret};
+use super::{DeliveryId, DeliveryStatus, EventType, IntegrationId, Secret};
 
 /// What the dispatcher needs to send to one integration, secrets included.
 #[derive(Debug, Clone)]
@@ -30,6 +30,8 @@ pub struct Claimed {
     pub single_attempt: bool,
     pub lease_owner: String,
     pub target: SendTarget,
+    /// Sent as the `lc-event-type` header.
+    pub event_type: EventType,
     pub body: String,
 }
 

@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::{discount_code, earned_groups, spaced, Candidate, Eligibility};
 use crate::domain::time::to_micros;
 use crate::domain::{
-    Creator, CreatorId, DeliveryId, FulfillmentId, IntegrationId, Media, MediaId, PayloadFormat,
-    Reward, Rule, RuleId,
+    Creator, CreatorId, DeliveryId, EventType, FulfillmentId, IntegrationId, Media, MediaId,
+    PayloadFormat, Reward, Rule, RuleId,
 };
 use crate::error::{Error, Result};
 use crate::payload::Payload;
@@ -100,6 +100,8 @@ pub struct Award {
     /// its deliveries carry it.
     pub posts_body: Option<String>,
     pub deliveries: Vec<(DeliveryId, IntegrationId, PayloadFormat)>,
+    /// `reward.instant` or `reward.monthly`: the `lc-event-type` of its webhooks.
+    pub event_type: EventType,
 }
 
 /// Step 1: which rules count which of `posts`; `about` holds what the rules' options need.
@@ -264,13 +266,15 @@ pub fn count<'a>(open: &[(&Tally<'a>, Progress)], mut pending: Pending) -> Count
 }
 
 impl Grant<'_> {
-    /// Step 5: the reward made concrete, sent to the rule's targets among `active`, each in
-    /// the format `format_of` says it takes.
+    /// Step 5: the reward made concrete, sent to the rule's targets among `active` that
+    /// subscribe to its event type, each in the format it takes: `receives` says both (`None`:
+    /// not subscribed).
     pub fn award(
         &self,
         active: &[IntegrationId],
-        format_of: impl Fn(&IntegrationId) -> PayloadFormat,
+        receives: impl Fn(&IntegrationId, EventType) -> Option<PayloadFormat>,
     ) -> Result<Award> {
+        let event_type = self.rule.event_type();
         let fulfillment_id = FulfillmentId::generate();
         let discount_code = match &self.rule.reward {
             Reward::DiscountCode { code_prefix } => Some(discount_code(code_prefix.as_deref())),
@@ -285,7 +289,7 @@ impl Grant<'_> {
         let deliveries: Vec<_> = self
             .rule
             .targets(active)
-            .map(|i| (DeliveryId::generate(), i.clone(), format_of(i)))
+            .filter_map(|i| Some((DeliveryId::generate(), i.clone(), receives(i, event_type)?)))
             .collect();
         let posts_body = deliveries
             .iter()
@@ -298,6 +302,7 @@ impl Grant<'_> {
             once_key: self.rule.once_key(&self.creator.id),
             media_ids: self.medias.iter().map(|m| m.id.clone()).collect(),
             deliveries,
+            event_type,
             fulfillment_id,
             discount_code,
             body: payload.to_body()?,
@@ -597,11 +602,11 @@ mod tests {
         };
         let active = [IntegrationId::named("a"), IntegrationId::named("b")];
         let award = grant
-            .award(&active, |_| PayloadFormat::Medias)
+            .award(&active, |_, _| Some(PayloadFormat::Medias))
             .expect("award");
         assert_eq!(award.posts_body, None, "nobody takes the posts format");
         let posts = grant
-            .award(&active, |_| PayloadFormat::Posts)
+            .award(&active, |_, _| Some(PayloadFormat::Posts))
             .expect("award");
         assert_eq!(posts.deliveries[0].2, PayloadFormat::Posts);
         let posts_body: serde_json::Value =

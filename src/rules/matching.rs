@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use crate::domain::time::to_micros;
 use crate::domain::{
-    CreatorId, IntegrationId, Media, MemberStatus, Platform, PostType, Profile, ProgramId, Rule,
-    Standing,
+    CreatorId, EventType, IntegrationId, Media, MemberStatus, Platform, PostType, Profile,
+    ProgramId, Rule, Standing,
 };
 
 const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
@@ -118,6 +118,12 @@ impl Rule {
     /// How far apart (µs) the posts of one reward may be; `None` without a window.
     pub fn window_micros(&self) -> Option<i64> {
         self.window_days.map(days_micros)
+    }
+
+    /// The event type of its rewards: the one place a rule's rewards are given their type.
+    /// Every rule is instant until rules have a schedule; then `self.schedule == MONTHLY`.
+    pub fn event_type(&self) -> EventType {
+        EventType::of_reward(false)
     }
 
     /// The integrations its rewards go to, among the active ones: those it names, or every one.

@@ -9,7 +9,7 @@ use super::backend::{Conn, Db};
 use super::db::Purpose;
 use super::sql::rows::{IntegrationRow, RuleRow, INTEGRATION_COLUMNS, RULE_COLUMNS};
 use super::sql::Statement;
-use crate::domain::{IntegrationId, PayloadFormat, Rule, SendTarget};
+use crate::domain::{EventType, EventTypes, IntegrationId, PayloadFormat, Rule, SendTarget};
 use crate::error::Result;
 
 /// The rules and integrations of one config version.
@@ -27,6 +27,31 @@ pub(super) struct Config {
     pub(super) formats: HashMap<IntegrationId, PayloadFormat>,
     /// How to send to each of them.
     pub(super) targets: HashMap<IntegrationId, SendTarget>,
+    /// The event types each of them subscribes to.
+    pub(super) event_types: HashMap<IntegrationId, EventTypes>,
+}
+
+impl Config {
+    /// The format `integration` takes events of `event_type` in, if it subscribes to them.
+    pub(super) fn receives(
+        &self,
+        integration: &IntegrationId,
+        event_type: EventType,
+    ) -> Option<PayloadFormat> {
+        self.event_types
+            .get(integration)
+            .is_some_and(|types| types.contains(event_type))
+            .then(|| self.formats.get(integration).copied().unwrap_or_default())
+    }
+
+    /// The integrations events of `event_type` go to, in id order. When none subscribes, an
+    /// event costs its own row and nothing more.
+    pub(super) fn subscribers(&self, event_type: EventType) -> Vec<&IntegrationId> {
+        self.integrations
+            .iter()
+            .filter(|id| self.receives(id, event_type).is_some())
+            .collect()
+    }
 }
 
 /// The config's version, as a column any statement can add to what it reads.
@@ -83,6 +108,10 @@ impl ConfigCache {
             .map(|r| r.id.clone())
             .collect();
         let formats = rows.iter().map(|r| (r.id.clone(), r.format())).collect();
+        let event_types = rows
+            .iter()
+            .map(|r| (r.id.clone(), EventTypes::from_json(&r.event_types)))
+            .collect();
         let targets = rows
             .into_iter()
             .map(|r| (r.id.clone(), r.target.into_target(r.id)))
@@ -94,6 +123,7 @@ impl ConfigCache {
             disabled,
             formats,
             targets,
+            event_types,
         });
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(config.clone());
         Ok(config)

@@ -22,6 +22,8 @@ pub(crate) enum Purpose {
     TestSend,
     Checkpoint,
     Retention,
+    /// A sale and its event.
+    Sale,
 }
 
 impl Purpose {
@@ -37,6 +39,7 @@ impl Purpose {
             Purpose::TestSend => "test_send",
             Purpose::Checkpoint => "checkpoint",
             Purpose::Retention => "retention",
+            Purpose::Sale => "sale",
         }
     }
 }

@@ -14,9 +14,9 @@ use super::sql::rows::{IntegrationRow, INTEGRATION_COLUMNS};
 use super::sql::Statement;
 use crate::domain::time::{now, to_micros};
 use crate::domain::{
-    AuthHeader, AuthPrefix, DeliveryStatus, Integration, IntegrationId, IntegrationLimits,
-    IntegrationPatch, Name, NewIntegration, Page, PageRequest, PayloadFormat, Secret, SendTarget,
-    WebhookUrl,
+    AuthHeader, AuthPrefix, DeliveryStatus, EventTypes, Integration, IntegrationId,
+    IntegrationLimits, IntegrationPatch, Name, NewIntegration, Page, PageRequest, PayloadFormat,
+    Secret, SendTarget, WebhookUrl,
 };
 use crate::error::{Error, Result};
 
@@ -69,8 +69,8 @@ pub(super) async fn create(db: &Db, new: NewIntegration) -> Result<IntegrationId
     let insert = Statement::new(
         "INSERT INTO integrations (id, name, url, api_key, auth_header, auth_prefix, signing_secret,
                                    active, payload_format, max_concurrency, max_per_second,
-                                   created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $11, $12, $9, $9)",
+                                   created_at, updated_at, event_types)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $11, $12, $9, $9, $13)",
     )
     .bind(&id)
     .bind(new.name.as_str())
@@ -83,7 +83,8 @@ pub(super) async fn create(db: &Db, new: NewIntegration) -> Result<IntegrationId
     .bind(to_micros(now()))
     .bind(new.payload_format.as_str())
     .bind(new.limits.max_concurrency.map(i64::from))
-    .bind(new.limits.max_per_second.map(i64::from));
+    .bind(new.limits.max_per_second.map(i64::from))
+    .bind(new.event_types.to_json());
     config::change(db, insert).await?;
     Ok(id)
 }
@@ -164,6 +165,7 @@ pub(super) async fn update(db: &Db, id: &IntegrationId, patch: IntegrationPatch)
             max_per_second = CASE WHEN $14 = 1 THEN $15 ELSE max_per_second END,
             disabled_reason = CASE WHEN $9 IS NULL THEN disabled_reason END,
             disabled_at = CASE WHEN $9 IS NULL THEN disabled_at END,
+            event_types = COALESCE($16, event_types),
             updated_at = $10
          WHERE id = $1 AND deleted = 0",
     )
@@ -181,7 +183,8 @@ pub(super) async fn update(db: &Db, id: &IntegrationId, patch: IntegrationPatch)
     .bind(patch.max_concurrency.is_some())
     .bind(patch.max_concurrency.flatten().map(i64::from))
     .bind(patch.max_per_second.is_some())
-    .bind(patch.max_per_second.flatten().map(i64::from));
+    .bind(patch.max_per_second.flatten().map(i64::from))
+    .bind(patch.event_types.as_ref().map(EventTypes::to_json));
     if conn.execute(update).await? == 0 {
         tx.rollback().await?;
         return Err(Error::NotFound("integration"));

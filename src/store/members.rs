@@ -1,25 +1,37 @@
 //! Members: creators' sign-ups to programs and the moves the domain allows them. Each change is
-//! one write transaction, the place the event it causes will be written too.
+//! one write transaction, with the events it causes (`program.signed_up`, …) and their
+//! deliveries.
 
 use chrono::{DateTime, Utc};
 
 use super::backend::{Conn, Db};
+use super::config::{Config, ConfigCache};
 use super::db::Purpose;
+use super::events::{self, NewEvent};
 use super::page::{list_page, PageQuery};
 use super::programs;
 use super::sql::program_rows::{MemberRow, MEMBER_COLUMNS};
 use super::sql::Statement;
 use crate::domain::time::to_micros;
 use crate::domain::{
-    sign_up as decide_sign_up, transition, CreatorId, Invalid, Member, MemberStatus, Page,
-    PageRequest, Problem, ProgramId,
+    sign_up as decide_sign_up, transition, Creator, CreatorId, EventId, EventType, Member,
+    MemberStatus, Page, PageRequest, Program, ProgramId,
 };
 use crate::error::{Conflict, Error, Result};
+use crate::payload::events::ProgramEventBody;
 
 /// A sign-up: whether it made (or remade) the member, and the member as it is now.
 pub struct SignedUp {
     pub new: bool,
     pub member: Member,
+    /// The deliveries of the events it caused, queued.
+    pub queued: usize,
+}
+
+/// A member's move, and the deliveries of the event it caused, queued.
+pub struct Moved {
+    pub member: Member,
+    pub queued: usize,
 }
 
 /// Signs `creator` up for `program` at `now`. A member already `PENDING` or `APPROVED` is
@@ -27,14 +39,16 @@ pub struct SignedUp {
 /// the primary key: one writes, the other finds its row.
 pub(super) async fn sign_up(
     db: &Db,
+    cache: &ConfigCache,
     program: &ProgramId,
     creator: &CreatorId,
     now: DateTime<Utc>,
 ) -> Result<SignedUp> {
     let mut tx = db.begin_write(Purpose::Config).await?;
     let mut conn = tx.conn();
-    let approval = programs::get_for_share(&mut conn, program).await?.approval;
-    refuse_unknown_creator(&mut conn, creator).await?;
+    let found = programs::get_for_share(&mut conn, program).await?;
+    let (who, config) = events::creator_and_config(&mut conn, cache, creator).await?;
+    let approval = found.approval;
     let standing = decide_sign_up(approval, now);
     let anew: Vec<&str> = MemberStatus::ALL
         .into_iter()
@@ -57,13 +71,24 @@ pub(super) async fn sign_up(
     .push(format!(" RETURNING {MEMBER_COLUMNS}"));
     let written: Option<MemberRow> = conn.fetch_optional(upsert).await?;
     let signed_up = match written {
-        Some(row) => SignedUp {
-            new: true,
-            member: row.try_into()?,
-        },
+        Some(row) => {
+            let member: Member = row.try_into()?;
+            // Signed up, and approved at once under `AUTOMATIC` approval: two events, in order.
+            let mut caused = vec![EventType::ProgramSignedUp];
+            if member.status == MemberStatus::Approved {
+                caused.push(EventType::ProgramApproved);
+            }
+            let queued = write_events(&mut conn, &config, &found, &who, &caused, now).await?;
+            SignedUp {
+                new: true,
+                member,
+                queued,
+            }
+        }
         None => SignedUp {
             new: false,
             member: find(&mut conn, program, creator).await?,
+            queued: 0,
         },
     };
     tx.commit().await?;
@@ -74,14 +99,15 @@ pub(super) async fn sign_up(
 /// while that is decided, so two moves at once are made one after the other.
 pub(super) async fn set_status(
     db: &Db,
+    cache: &ConfigCache,
     program: &ProgramId,
     creator: &CreatorId,
     to: MemberStatus,
     now: DateTime<Utc>,
-) -> Result<Member> {
+) -> Result<Moved> {
     let mut tx = db.begin_write(Purpose::Config).await?;
     let mut conn = tx.conn();
-    programs::get_for_share(&mut conn, program).await?;
+    let found = programs::get_for_share(&mut conn, program).await?;
     let current = conn
         .fetch_optional::<MemberRow>(
             Statement::new(format!(
@@ -106,8 +132,38 @@ pub(super) async fn set_status(
     .bind(next.approved_at.map(to_micros))
     .bind(to_micros(now));
     let row: MemberRow = conn.fetch_one(update).await?;
+    let (who, config) = events::creator_and_config(&mut conn, cache, creator).await?;
+    let caused = [EventType::of_member(next.status)];
+    let queued = write_events(&mut conn, &config, &found, &who, &caused, now).await?;
     tx.commit().await?;
-    row.try_into()
+    Ok(Moved {
+        member: row.try_into()?,
+        queued,
+    })
+}
+
+/// The membership events `caused`, about `creator` in `program`, in the member's transaction.
+async fn write_events(
+    conn: &mut Conn<'_>,
+    config: &Config,
+    program: &Program,
+    creator: &Creator,
+    caused: &[EventType],
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let events = caused
+        .iter()
+        .map(|&event_type| {
+            let id = EventId::generate();
+            Ok(NewEvent {
+                body: ProgramEventBody::to_body(&id.to_string(), creator, program)?,
+                id,
+                event_type,
+                creator_id: creator.id.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    events::add(conn, config, &events, to_micros(now)).await
 }
 
 async fn find(conn: &mut Conn<'_>, program: &ProgramId, creator: &CreatorId) -> Result<Member> {
@@ -121,21 +177,6 @@ async fn find(conn: &mut Conn<'_>, program: &ProgramId, creator: &CreatorId) -> 
     .await?
     .ok_or(Error::NotFound("member"))?
     .try_into()
-}
-
-/// A creator id that names no creator is valid input the current state refuses.
-async fn refuse_unknown_creator(conn: &mut Conn<'_>, creator: &CreatorId) -> Result<()> {
-    let found: Option<(CreatorId,)> = conn
-        .fetch_optional(Statement::new("SELECT id FROM creators WHERE id = $1").bind(creator))
-        .await?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(Invalid::new(
-            Problem::UnknownCreator,
-            format!("no creator with id {creator}"),
-        )
-        .into()),
-    }
 }
 
 /// A program's members, by creator id, optionally only those with `status`. A deleted

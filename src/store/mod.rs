@@ -17,6 +17,7 @@ mod creators;
 mod db;
 mod deliveries;
 mod evaluation;
+mod events;
 mod fulfillments;
 mod full;
 mod health;
@@ -28,6 +29,7 @@ mod programs;
 mod queue;
 mod retention;
 mod rules;
+mod sales;
 mod sql;
 mod stats;
 
@@ -39,11 +41,12 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
 use crate::domain::{
-    Claimed, CreatorId, CreatorView, Delivery, DeliveryDetail, DeliveryFilter, DeliveryId,
-    Fulfillment, FulfillmentFilter, FulfillmentId, Integration, IntegrationId, IntegrationPatch,
-    Lease, Media, Member, MemberStatus, NewCreator, NewIntegration, NewMedia, NewProgram, NewRule,
-    OutcomeCounts, Page, PageRequest, PayloadFormat, Posted, Profile, ProfilePatch, Program,
-    ProgramId, ProgramPatch, Rule, RuleId, RulePatch, SendResult, SendTarget, Window,
+    Claimed, CreatorId, CreatorView, Delivery, DeliveryDetail, DeliveryFilter, DeliveryId, Event,
+    EventFilter, Fulfillment, FulfillmentFilter, FulfillmentId, Integration, IntegrationId,
+    IntegrationPatch, Lease, Media, Member, MemberStatus, NewCreator, NewIntegration, NewMedia,
+    NewProgram, NewRule, NewSale, OutcomeCounts, Page, PageRequest, PayloadFormat, Posted, Profile,
+    ProfilePatch, Program, ProgramId, ProgramPatch, Rule, RuleId, RulePatch, Sale, SendResult,
+    SendTarget, Window,
 };
 use crate::error::{Error, Result};
 use crate::telemetry::Backlog;
@@ -51,7 +54,8 @@ use crate::telemetry::Backlog;
 pub use backend::{describe_connect_failure, describe_database, storage_full, Tuning};
 pub use evaluation::{Evaluated, Evaluation, Ingested};
 pub use integrations::IntegrationStates;
-pub use members::SignedUp;
+pub use members::{Moved, SignedUp};
+pub use sales::Recorded;
 
 /// The store: one interface over SQLite or PostgreSQL. Cheap to clone.
 #[derive(Clone)]
@@ -296,7 +300,7 @@ impl Store {
         creator: &CreatorId,
         now: DateTime<Utc>,
     ) -> Result<SignedUp> {
-        members::sign_up(&self.db, program, creator, now).await
+        members::sign_up(&self.db, &self.config, program, creator, now).await
     }
 
     /// Moves a member to `status` if the domain allows the move from where it stands.
@@ -306,8 +310,8 @@ impl Store {
         creator: &CreatorId,
         status: MemberStatus,
         now: DateTime<Utc>,
-    ) -> Result<Member> {
-        members::set_status(&self.db, program, creator, status, now).await
+    ) -> Result<Moved> {
+        members::set_status(&self.db, &self.config, program, creator, status, now).await
     }
 
     pub async fn list_members(
@@ -322,6 +326,31 @@ impl Store {
     /// The creator's memberships in live programs.
     pub async fn memberships(&self, creator: &CreatorId) -> Result<Vec<Member>> {
         members::of_creator(&self.db, creator).await
+    }
+
+    // Events and sales.
+
+    /// Every event, rewards included (by their fulfillment's id), oldest first.
+    pub async fn list_events(
+        &self,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Event>> {
+        events::list(&self.db, filter, page).await
+    }
+
+    /// Records a sale and its `sale.created` event, or finds the sale already recorded with
+    /// its order id (no second event).
+    pub async fn record_sale(&self, sale: NewSale, now: DateTime<Utc>) -> Result<Recorded> {
+        sales::record(&self.db, &self.config, sale, now).await
+    }
+
+    pub async fn list_sales(
+        &self,
+        creator: Option<&CreatorId>,
+        page: &PageRequest,
+    ) -> Result<Page<Sale>> {
+        sales::list(&self.db, creator, page).await
     }
 
     // Evaluation.

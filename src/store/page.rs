@@ -126,7 +126,9 @@ keyed!(
     crate::domain::Media,
     crate::domain::Rule,
     crate::domain::Fulfillment,
-    crate::domain::Delivery
+    crate::domain::Delivery,
+    crate::domain::Event,
+    crate::domain::Sale
 );
 
 impl Keyed for crate::domain::CreatorView {

@@ -101,7 +101,9 @@ async fn the_served_document_is_the_checked_in_reference(backend: Backend) {
         body,
         &serde_json::json!([
             {"$ref": "#/components/schemas/Payload"},
-            {"$ref": "#/components/schemas/PostsPayload"}
+            {"$ref": "#/components/schemas/PostsPayload"},
+            {"$ref": "#/components/schemas/ProgramEventBody"},
+            {"$ref": "#/components/schemas/SaleEventBody"}
         ]),
         "{webhook}"
     );
@@ -205,8 +207,8 @@ fn has_the_keys_of(value: &Value, schema: &Value) -> bool {
 }
 
 /// A delivery in the `posts` format once answered a payload the document called invalid
-/// (`medias` required): the payload is one of two formats, and each real payload has the keys
-/// of exactly one.
+/// (`medias` required): the payload is one of several bodies (two reward formats, and the
+/// bodies of other events), and each real payload has the keys of exactly one.
 async fn a_deliverys_payload_matches_exactly_one_format_the_document_names(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else {
         return;
@@ -223,7 +225,7 @@ async fn a_deliverys_payload_matches_exactly_one_format_the_document_names(backe
         .iter()
         .map(|r| component(&doc, &r["$ref"]))
         .collect();
-    assert_eq!(formats.len(), 2, "{payload}");
+    assert_eq!(formats.len(), 4, "{payload}");
     let rx = crate::common::Receiver::always(200).await;
     for format in ["medias", "posts"] {
         let i = app
@@ -249,6 +251,50 @@ async fn a_deliverys_payload_matches_exactly_one_format_the_document_names(backe
             matching, 1,
             "a `{format}` payload fits {matching} of the document's formats: {}",
             d["payload"]
+        );
+    }
+    // A membership event's and a sale's body each fit exactly one too.
+    let i = app
+        .create_integration(
+            &rx.url(),
+            "sk_test_reference",
+            serde_json::json!({"eventTypes": ["program.signed_up", "sale.created"]}),
+        )
+        .await;
+    let c = app.create_creator("ref@example.com", None, None).await;
+    let p = app
+        .post_ok(
+            "/v1/programs",
+            serde_json::json!({"name": "Reference"}),
+            StatusCode::CREATED,
+        )
+        .await;
+    app.post_ok(
+        &format!("/v1/programs/{}/members", p["id"].as_str().unwrap()),
+        serde_json::json!({"creatorId": c["id"]}),
+        StatusCode::CREATED,
+    )
+    .await;
+    app.post_ok(
+        "/v1/sales",
+        serde_json::json!({"creatorId": c["id"], "orderId": "ref-1", "amount": "1", "currency": "USD"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let events = app
+        .deliveries(&format!("integrationId={}", i["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(events.len(), 2);
+    for event in events {
+        let d = app.delivery(event["id"].as_str().unwrap()).await;
+        let matching = formats
+            .iter()
+            .filter(|f| has_the_keys_of(&d["payload"], f))
+            .count();
+        assert_eq!(
+            matching, 1,
+            "{} fits {matching}: {}",
+            d["eventType"], d["payload"]
         );
     }
     app.stop().await;

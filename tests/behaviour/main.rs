@@ -17,6 +17,7 @@ mod console;
 mod delivery_log;
 mod deployment;
 mod disable_replay;
+mod events;
 mod external_ids;
 mod full_disk;
 mod import;

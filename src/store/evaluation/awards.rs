@@ -25,6 +25,16 @@ write_row! {
 }
 
 write_row! {
+    /// A reward's event (`GET /v1/events`): its id and body are its fulfillment's.
+    struct RewardEventInsert<'a> {
+        id: &'a FulfillmentId,
+        event_type: &'static str,
+        creator_id: &'a CreatorId,
+        created_at: i64,
+    }
+}
+
+write_row! {
     /// A post a reward counted: the key refuses to count it twice for one rule.
     struct CountedPost<'a> {
         rule_id: &'a RuleId,
@@ -44,6 +54,7 @@ write_row! {
         next_attempt_at: i64,
         created_at: i64,
         payload: Option<&'a str>,
+        event_type: &'static str,
     }
 }
 
@@ -70,6 +81,7 @@ pub(super) fn add<'a>(
     held: &HashSet<IntegrationId>,
 ) -> usize {
     let mut fulfillments = Vec::with_capacity(awards.len());
+    let mut events = Vec::with_capacity(awards.len());
     let mut counted = Vec::new();
     let mut deliveries = Vec::new();
     let mut queue = Vec::new();
@@ -81,6 +93,12 @@ pub(super) fn add<'a>(
             discount_code: award.discount_code.as_deref(),
             once_key: award.once_key.as_deref(),
             payload: &award.body,
+            created_at: at,
+        });
+        events.push(RewardEventInsert {
+            id: &award.fulfillment_id,
+            event_type: award.event_type.as_str(),
+            creator_id: &award.creator_id,
             created_at: at,
         });
         counted.extend(award.media_ids.iter().map(|media_id| CountedPost {
@@ -100,6 +118,7 @@ pub(super) fn add<'a>(
                 status: DeliveryStatus::Pending.as_str(),
                 next_attempt_at: at,
                 created_at: at,
+                event_type: award.event_type.as_str(),
             });
             // A disabled integration's delivery waits unleased, for any instance to claim
             // once it is re-enabled.
@@ -115,6 +134,7 @@ pub(super) fn add<'a>(
     }
     let queued = deliveries.len();
     writes.insert("fulfillments", "", fulfillments);
+    writes.insert("events", "", events);
     writes.insert("fulfillment_media", "", counted);
     writes.insert("deliveries", "", deliveries);
     writes.insert("delivery_queue", "", queue);
@@ -141,6 +161,7 @@ pub(super) fn handed_over(awards: &[Award], config: &Config, lease: &Lease) -> V
                         single_attempt: false,
                         lease_owner: lease.owner.clone(),
                         target: config.targets.get(integration_id)?.clone(),
+                        event_type: award.event_type,
                         body,
                     })
                 })

@@ -185,8 +185,8 @@ async fn evaluate(
         .iter()
         .chain(&counted.grants)
         .map(|grant| {
-            grant.award(&config.integrations, |id| {
-                config.formats.get(id).copied().unwrap_or_default()
+            grant.award(&config.integrations, |id, event_type| {
+                config.receives(id, event_type)
             })
         })
         .collect::<Result<Vec<Award>>>()?;

@@ -2,7 +2,7 @@
 //! is taken differs by database (`backend/`); this is what both read.
 
 use super::rows::TargetRow;
-use crate::domain::{Claimed, DeliveryId, IntegrationId};
+use crate::domain::{Claimed, DeliveryId, EventType, IntegrationId};
 
 /// One claim: up to `limit` deliveries due at `at` (µs), leased to `owner` until `until`, none
 /// of the integrations in `skip`.
@@ -21,6 +21,7 @@ pub(crate) struct ClaimRow {
     attempt_count: i64,
     single_attempt: i64,
     body: Option<String>,
+    event_type: String,
     integration_id: IntegrationId,
     #[sqlx(flatten)]
     target: TargetRow,
@@ -34,6 +35,9 @@ impl ClaimRow {
             single_attempt: self.single_attempt != 0,
             lease_owner: owner.to_string(),
             target: self.target.into_target(self.integration_id),
+            // The column holds only types this version writes; a row it cannot read is still
+            // sent (under the Test send's type) rather than stuck in the queue.
+            event_type: EventType::parse(&self.event_type).unwrap_or(EventType::RewardInstant),
             body: self.body.unwrap_or_default(),
         }
     }
@@ -42,7 +46,7 @@ impl ClaimRow {
 /// What a claim reads of each delivery: `q` its queue row, `d` the delivery, `i` its
 /// integration, `f` its fulfillment (none for a test send).
 pub(crate) const CLAIM_COLUMNS: &str =
-    "d.id, d.attempt_count, q.single_attempt, COALESCE(d.payload, f.payload) AS body,
+    "d.id, d.attempt_count, q.single_attempt, COALESCE(d.payload, f.payload) AS body, d.event_type,
      i.id AS integration_id, i.url, i.auth_header, i.auth_prefix, i.api_key, i.signing_secret";
 
 /// The tables [`CLAIM_COLUMNS`] come from, beside the queue row `q`, and how they join it.

@@ -10,7 +10,8 @@ use sqlx::{Decode, Postgres, Sqlite, Type};
 
 use super::statement::{text_arg, Arg, Text, Value};
 use crate::domain::{
-    CreatorId, DeliveryId, FulfillmentId, Id, IntegrationId, MediaId, ProgramId, RuleId,
+    CreatorId, DeliveryId, EventId, FulfillmentId, Id, IntegrationId, MediaId, ProgramId, RuleId,
+    SaleId,
 };
 
 /// A stored id: anything but one is a corrupt row.
@@ -71,5 +72,7 @@ text_columns!(
     RuleId,
     FulfillmentId,
     DeliveryId,
-    ProgramId
+    ProgramId,
+    EventId,
+    SaleId
 );

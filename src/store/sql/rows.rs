@@ -4,9 +4,9 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::time::from_micros;
 use crate::domain::{
-    key_hint, Attempt, Creator, CreatorId, Delivery, DeliveryId, DeliveryStatus, FulfillmentId,
-    Integration, IntegrationId, Media, MediaId, MediaType, PayloadFormat, Platform, PostType,
-    ProgramId, Rule, RuleId, RuleOptions, Secret, SendTarget,
+    key_hint, Attempt, Creator, CreatorId, Delivery, DeliveryId, DeliveryStatus, EventType,
+    EventTypes, FulfillmentId, Integration, IntegrationId, Media, MediaId, MediaType,
+    PayloadFormat, Platform, PostType, ProgramId, Rule, RuleId, RuleOptions, Secret, SendTarget,
 };
 use crate::error::{Error, Result};
 
@@ -47,7 +47,8 @@ impl TargetRow {
 
 pub(crate) const INTEGRATION_COLUMNS: &str =
     "id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, payload_format,
-     max_concurrency, max_per_second, disabled_reason, disabled_at, created_at, updated_at";
+     max_concurrency, max_per_second, disabled_reason, disabled_at, created_at, updated_at,
+     event_types";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct IntegrationRow {
@@ -63,6 +64,8 @@ pub(crate) struct IntegrationRow {
     pub disabled_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// A JSON array of event type names.
+    pub event_types: String,
 }
 
 impl IntegrationRow {
@@ -77,6 +80,7 @@ impl From<IntegrationRow> for Integration {
     fn from(r: IntegrationRow) -> Self {
         Integration {
             payload_format: r.format(),
+            event_types: EventTypes::from_json(&r.event_types),
             max_concurrency: r.max_concurrency.and_then(|n| u32::try_from(n).ok()),
             max_per_second: r.max_per_second.and_then(|n| u32::try_from(n).ok()),
             disabled_reason: r.disabled_reason,
@@ -229,13 +233,16 @@ impl TryFrom<RuleRow> for Rule {
 pub(crate) const DELIVERY_COLUMNS: &str =
     "d.id, d.fulfillment_id, d.integration_id, d.status, d.attempt_count, d.next_attempt_at, \
      d.last_response_status, d.last_error, d.test, d.created_at, d.delivered_at, \
-     c.email AS creator_email, r.name AS rule_name";
+     c.email AS creator_email, r.name AS rule_name, d.event_type, \
+     COALESCE(d.event_id, d.fulfillment_id) AS event_id";
 
-/// The reward of delivery `d`: its creator `c` and rule `r` (neither for a Test send), each
-/// found by its key.
+/// The reward of delivery `d` (or its other event `e`): its creator `c` and rule `r` (neither
+/// for a Test send), each found by its key.
 pub(crate) const DELIVERY_REWARD_JOINS: &str =
     "LEFT JOIN fulfillments f ON f.id = d.fulfillment_id \
-     LEFT JOIN creators c ON c.id = f.creator_id LEFT JOIN rules r ON r.id = f.rule_id";
+     LEFT JOIN events e ON e.id = d.event_id \
+     LEFT JOIN creators c ON c.id = COALESCE(f.creator_id, e.creator_id) \
+     LEFT JOIN rules r ON r.id = f.rule_id";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct DeliveryRow {
@@ -252,6 +259,8 @@ pub(crate) struct DeliveryRow {
     pub delivered_at: Option<i64>,
     pub creator_email: Option<String>,
     pub rule_name: Option<String>,
+    pub event_type: String,
+    pub event_id: Option<String>,
 }
 
 impl TryFrom<DeliveryRow> for Delivery {
@@ -272,6 +281,9 @@ impl TryFrom<DeliveryRow> for Delivery {
             creator_email: r.creator_email,
             rule_name: r.rule_name,
             last_error: r.last_error,
+            event_type: EventType::parse(&r.event_type)
+                .ok_or_else(|| Error::Corrupt(format!("delivery event type {}", r.event_type)))?,
+            event_id: r.event_id,
         })
     }
 }
