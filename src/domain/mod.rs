@@ -16,6 +16,7 @@ pub mod nullable;
 pub mod page;
 mod profile;
 mod program;
+mod rotation;
 mod rule;
 mod schema;
 mod secret;
@@ -49,13 +50,16 @@ pub use name::Name;
 pub use page::{Page, PageRequest};
 pub use profile::{parse_segments, CreatorView, Profile, ProfilePatch, Segment, MAX_SEGMENTS};
 pub use program::{Approval, NewProgram, Program, ProgramPatch, TimeZoneName};
+pub use rotation::{
+    GracePeriod, RevealedOnce, SecretRotated, SecretRotation, DEFAULT_GRACE, MAX_GRACE,
+};
 pub use rule::{
     check_buffer_days, check_count, check_fulfillment_limit, check_platforms, check_timeframe_days,
     check_window_days, NewRule, Reward, Rule, RuleOptions, RuleOptionsPatch, RulePatch, MAX_COUNT,
     MAX_WINDOW_DAYS,
 };
 pub use secret::{key_hint, Secret};
-pub use sending::{Claimed, Lease, Leased, Outcome, SendResult, SendTarget};
+pub use sending::{Claimed, Lease, Leased, Outcome, PreviousSecret, SendResult, SendTarget};
 pub use stats::{
     DeliveryStats, Durations, IntegrationStats, Latency, OutcomeCounts, Window, HOUR_MICROS,
     MINUTE_MICROS,
