@@ -81,7 +81,7 @@ pub struct SecretRotated {
     /// The new secret, when the service generated it: shown this once, never again. Absent
     /// when the request gave `newSecret`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, examples("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))]
+    #[schema(value_type = String, required = false, examples("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))]
     pub signing_secret: Option<RevealedOnce>,
     /// Until when webhooks also carry a signature made with the replaced secret (now, for a
     /// `gracePeriod` of 0); `null` when the integration had no secret before.

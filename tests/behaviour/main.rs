@@ -32,6 +32,7 @@ mod programs;
 mod readme;
 mod retention;
 mod retries;
+mod rotation;
 mod rewards;
 mod rule_options;
 mod stats;
