@@ -116,8 +116,13 @@ mod tests {
         assert_eq!(GracePeriod::parse("0"), Ok(Duration::ZERO));
         assert_eq!(GracePeriod::parse("0s"), Ok(Duration::ZERO));
         assert_eq!(GracePeriod::parse("7d"), Ok(MAX_GRACE));
-        assert_eq!(GracePeriod::parse("1500ms"), Ok(Duration::from_millis(1500)));
-        for bad in ["8d", "169h", "-1h", "1 h", " 1h", "1h ", "h", "", "1w", "1.5h", "tomorrow"] {
+        assert_eq!(
+            GracePeriod::parse("1500ms"),
+            Ok(Duration::from_millis(1500))
+        );
+        for bad in [
+            "8d", "169h", "-1h", "1 h", " 1h", "1h ", "h", "", "1w", "1.5h", "tomorrow",
+        ] {
             assert!(GracePeriod::parse(bad).is_err(), "{bad:?}");
         }
     }

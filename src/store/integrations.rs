@@ -15,8 +15,8 @@ use super::sql::Statement;
 use crate::domain::time::{from_micros, now, to_micros};
 use crate::domain::{
     AuthHeader, AuthPrefix, DeliveryStatus, Integration, IntegrationId, IntegrationLimits,
-    IntegrationPatch, Name, NewIntegration, Page, PageRequest, PayloadFormat, Secret, SecretRotation,
-    SendTarget, WebhookUrl,
+    IntegrationPatch, Name, NewIntegration, Page, PageRequest, PayloadFormat, Secret,
+    SecretRotation, SendTarget, WebhookUrl,
 };
 use crate::error::{Error, Result};
 

@@ -319,7 +319,9 @@ async fn several_signing_secrets_accept_a_webhook_signed_with_any_of_them(backen
     ])
     .await;
     assert!(
-        listen.text().contains("checking signatures (any of 2 secrets)"),
+        listen
+            .text()
+            .contains("checking signatures (any of 2 secrets)"),
         "{}",
         listen.text()
     );

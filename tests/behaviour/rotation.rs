@@ -3,7 +3,9 @@
 //! Webhooks library verifies it with either; after it, only with the new one. Time is the
 //! service's fixed clock, moved by the test: nothing sleeps to reach the end of a grace period.
 
-use crate::common::{assert_error, wait_until, Backend, Received, Receiver, Reply, Script, TestApp};
+use crate::common::{
+    assert_error, wait_until, Backend, Received, Receiver, Reply, Script, TestApp,
+};
 use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use lc_webhooks::dispatch::RetrySchedule;
@@ -102,12 +104,19 @@ async fn during_the_grace_period_either_secret_verifies_and_after_it_only_the_ne
     app.create_rule(json!({})).await;
 
     let r = rotate(&app, id, json!({"gracePeriod": "1h"})).await;
-    let generated = r["signingSecret"].as_str().expect("a generated secret").to_string();
+    let generated = r["signingSecret"]
+        .as_str()
+        .expect("a generated secret")
+        .to_string();
     assert!(generated.starts_with("whsec_") && generated != OLD, "{r}");
     let expires = time(&r["previousSecretExpiresAt"]);
     assert_eq!(expires, rotated_at + TimeDelta::hours(1), "{r}");
     let shown = app.get_ok(&format!("/v1/integrations/{id}")).await;
-    assert_eq!(time(&shown["signingSecretRotatedAt"]), rotated_at, "{shown}");
+    assert_eq!(
+        time(&shown["signingSecretRotatedAt"]),
+        rotated_at,
+        "{shown}"
+    );
     assert_eq!(time(&shown["previousSecretExpiresAt"]), expires, "{shown}");
     assert_eq!(shown["signing"], true);
 
@@ -160,7 +169,10 @@ async fn a_retry_crossing_the_rotation_is_signed_with_the_secrets_current_at_the
 
     // Its retry, during the grace period: both.
     let r = rotate(&app, id, json!({"gracePeriod": "2h", "newSecret": NEW})).await;
-    assert!(r.get("signingSecret").is_none(), "a given secret is not echoed: {r}");
+    assert!(
+        r.get("signingSecret").is_none(),
+        "a given secret is not echoed: {r}"
+    );
     let second = rx.wait_for(2, crate::common::WAIT).await[1].clone();
     assert_eq!(second.header("webhook-id"), first.header("webhook-id"));
     assert_eq!(signatures(&second), 2);
@@ -214,9 +226,18 @@ async fn bad_rotations_are_422_and_change_nothing(backend: Backend) {
         (json!({"gracePeriod": "1 h"}), "invalid_grace_period"),
         (json!({"gracePeriod": ""}), "invalid_grace_period"),
         (json!({"gracePeriod": 3600}), "invalid_body"),
-        (json!({"newSecret": "not-a-secret"}), "invalid_signing_secret"),
-        (json!({"newSecret": "whsec_not base64!"}), "invalid_signing_secret"),
-        (json!({"newSecret": NEW, "gracePeriod": "1w"}), "invalid_grace_period"),
+        (
+            json!({"newSecret": "not-a-secret"}),
+            "invalid_signing_secret",
+        ),
+        (
+            json!({"newSecret": "whsec_not base64!"}),
+            "invalid_signing_secret",
+        ),
+        (
+            json!({"newSecret": NEW, "gracePeriod": "1w"}),
+            "invalid_grace_period",
+        ),
         (json!({"secret": NEW}), "invalid_body"),
     ] {
         let (status, v) = app.post(&path, body.clone()).await;
@@ -232,7 +253,10 @@ async fn bad_rotations_are_422_and_change_nothing(backend: Backend) {
     assert_eq!(shown["updatedAt"], i["updatedAt"], "nothing changed");
     let got = test_send(&app, &rx, id).await;
     assert_eq!(signatures(&got), 1);
-    assert!(verifies(OLD, &got), "still signed with the old secret alone");
+    assert!(
+        verifies(OLD, &got),
+        "still signed with the old secret alone"
+    );
 
     let (status, v) = app
         .post(
@@ -284,10 +308,16 @@ async fn a_patch_of_the_signing_secret_switches_at_once_and_ends_the_grace(backe
         .await;
     let id = i["id"].as_str().unwrap();
     let r = rotate(&app, id, json!({"newSecret": NEW})).await;
-    assert!(r["previousSecretExpiresAt"].is_string(), "24h by default: {r}");
+    assert!(
+        r["previousSecretExpiresAt"].is_string(),
+        "24h by default: {r}"
+    );
     let third = "whsec_dGhpcmQtc2VjcmV0LWtleS0wMTIzNDU2Nzg5";
     let (status, patched) = app
-        .patch(&format!("/v1/integrations/{id}"), json!({"signingSecret": third}))
+        .patch(
+            &format!("/v1/integrations/{id}"),
+            json!({"signingSecret": third}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
     assert_eq!(patched["previousSecretExpiresAt"], Value::Null, "{patched}");
@@ -336,7 +366,10 @@ async fn secrets_never_appear_in_api_output_or_the_delivery_log(backend: Backend
         .join("\n");
     for secret in [OLD, NEW, generated.as_str()] {
         let key = secret.trim_start_matches("whsec_");
-        assert!(!text.contains(key), "{secret} leaked into the API's output: {text}");
+        assert!(
+            !text.contains(key),
+            "{secret} leaked into the API's output: {text}"
+        );
     }
     let again = app.get_ok(&format!("/v1/integrations/{id}")).await;
     assert!(again.get("signingSecret").is_none() && again.get("previousSecret").is_none());
