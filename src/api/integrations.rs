@@ -148,6 +148,7 @@ struct Replayed {
         ("UpdateIntegration" = (operation_id = "updateIntegration", parameters(("id" = "$response.body#/id")))),
         ("DeleteIntegration" = (operation_id = "deleteIntegration", parameters(("id" = "$response.body#/id")))),
         ("TestIntegration" = (operation_id = "testIntegration", parameters(("id" = "$response.body#/id")))),
+        ("RotateIntegrationSecret" = (operation_id = "rotateIntegrationSecret", parameters(("id" = "$response.body#/id")))),
         ("GetIntegrationStats" = (operation_id = "getIntegrationStats", parameters(("id" = "$response.body#/id")))),
     ))),
 )]
