@@ -239,6 +239,9 @@ async fn bad_rotations_are_422_and_change_nothing(backend: Backend) {
             "invalid_grace_period",
         ),
         (json!({"secret": NEW}), "invalid_body"),
+        (json!([null, null]), "invalid_body"),
+        (json!(["1h", NEW]), "invalid_body"),
+        (json!("24h"), "invalid_body"),
     ] {
         let (status, v) = app.post(&path, body.clone()).await;
         assert_eq!(
