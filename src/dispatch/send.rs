@@ -93,7 +93,11 @@ impl Sender {
         let mut request_headers = BTreeMap::new();
         let signed = Signed {
             timestamp: started_at.timestamp(),
-            secrets_at: self.clock.now(),
+            // The clock is read only when a rotated-out secret may still sign.
+            secrets_at: match target.previous_secret {
+                Some(_) => self.clock.now(),
+                None => started_at,
+            },
         };
         let result = match headers(target, &delivery_id.to_string(), signed, body) {
             // A literal address is never resolved, so the resolver cannot refuse it.
