@@ -1,7 +1,8 @@
 """Headless-browser walk through the console; driven by .ci/console.sh (env LC_URL, LC_TOKEN, ...).
 
 At 1280 px: sign in (a wrong token first), add integrations through the form (its errors, found by
-the browser and by the API, next to their fields), Test (signed and unsigned wording), a rule, a
+the browser and by the API, next to their fields), Test (signed and unsigned wording), Rotate
+secret (the generated secret shown once, both signatures after it), a rule, a
 creator earning it, the delivery log (its chart's numbers, columns, no broken words, live updates
 that keep the focus), an integration's own page. Then every page and dialog at 390 px. After every
 navigation the menu must be in view; axe-core must find no serious or critical violation on any
@@ -220,6 +221,41 @@ with sync_playwright() as p:
     look(page, "test-dialog")
     dlg.get_by_role("button", name="Close").click()
 
+    # Rotate secret…: a refused grace period is said next to its field; a generated secret is
+    # shown once, in the dialog, never again; then each webhook carries both signatures.
+    card.get_by_role("button", name="Rotate secret…").click()
+    dlg = page.get_by_role("dialog")
+    expect(dlg.get_by_label("Grace period")).to_have_value("24h")
+    dlg.get_by_label("Grace period").fill("8d")
+    dlg.get_by_role("button", name="Rotate", exact=True).click()
+    expect(field_error(dlg, "Grace period")).to_contain_text("7d")
+    dlg.get_by_label("Grace period").fill("2h")
+    dlg.get_by_role("button", name="Rotate", exact=True).click()
+    expect(dlg.get_by_label("New signing secret")).to_have_value(re.compile(r"^whsec_"))
+    rotated_secret = dlg.get_by_label("New signing secret").input_value()
+    expect(dlg.get_by_role("status").filter(has_text="both signatures")).to_be_visible()
+    expect(dlg.get_by_role("button", name="Rotate", exact=True)).to_be_hidden()
+    expect(dlg.get_by_role("button", name="Copy signing secret")).to_be_visible()
+    look(page, "rotate-dialog")
+    dlg.get_by_role("button", name="Close").click()
+    expect(card).to_contain_text("the previous secret also signs until")
+    assert rotated_secret not in page.content(), "the generated secret is shown again after its dialog"
+    card.get_by_role("button", name="Rotate secret…").click()
+    dlg = page.get_by_role("dialog")
+    expect(dlg.get_by_label("New signing secret")).to_be_hidden()
+    assert rotated_secret not in page.content(), "the generated secret is shown again"
+    dlg.get_by_role("button", name="Close").click()
+    card.get_by_role("button", name="Test", exact=True).click()
+    dlg = page.get_by_role("dialog")
+    sent_before = len(received())
+    dlg.get_by_role("button", name="Send test", exact=True).click()
+    expect(dlg.get_by_role("status").filter(has_text="200").first).to_be_visible(timeout=15000)
+    assert rotated_secret not in page.content(), "the generated secret is in the test result"
+    got = received()[sent_before:]
+    sigs = [v for r in got for k, v in r["headers"].items() if k.lower() == "webhook-signature"]
+    assert sigs and len(sigs[-1].split(" ")) == 2, f"not signed with both secrets during the grace period: {sigs}"
+    dlg.get_by_role("button", name="Close").click()
+
     # Rewards: the empty state, the form's errors, and a prefix that reads as one.
     nav(page, "Rewards")
     expect(page.locator(".empty")).to_contain_text("No reward rules yet")
@@ -433,6 +469,10 @@ with sync_playwright() as p:
     page.get_by_role("dialog").get_by_role("button", name="Close").click()
     page.get_by_role("button", name="Test", exact=True).first.click()
     look(page, "test-dialog")
+    page.get_by_role("dialog").get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Rotate secret…").first.click()
+    fits("The Rotate secret dialog")
+    look(page, "rotate-dialog")
     page.get_by_role("dialog").get_by_role("button", name="Close").click()
     nav(page, "Rewards")
     page.get_by_role("button", name="New rule").click()

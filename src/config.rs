@@ -100,10 +100,12 @@ pub struct ListenArgs {
     #[arg(long, env = "LC_RECEIVER_AUTH_PREFIX", hide_env_values = true, default_value = crate::domain::DEFAULT_AUTH_PREFIX, value_name = "TEXT")]
     pub auth_prefix: String,
     /// The integration's signing secret (`whsec_…`): every webhook's `webhook-signature` is
-    /// checked, and a wrong or missing one is answered 401. Prefer LC_RECEIVER_SIGNING_SECRET: a
+    /// checked, and a wrong or missing one is answered 401. Give it several times (or several,
+    /// comma-separated, in LC_RECEIVER_SIGNING_SECRET) to accept any of them, as while a secret
+    /// is rotated: a webhook verified by any one passes. Prefer LC_RECEIVER_SIGNING_SECRET: a
     /// flag leaves the secret in the command line (and in cargo's `Running` line).
-    #[arg(long, env = "LC_RECEIVER_SIGNING_SECRET", hide_env_values = true, value_name = "SECRET", value_parser = parse_signing_secret)]
-    pub signing_secret: Option<String>,
+    #[arg(long, env = "LC_RECEIVER_SIGNING_SECRET", hide_env_values = true, value_name = "SECRET", value_parser = parse_signing_secret, value_delimiter = ',', action = clap::ArgAction::Append)]
+    pub signing_secret: Vec<String>,
     /// How far `webhook-timestamp` may be from this clock before a signed webhook is refused
     /// (a whole number and a unit: ms, s, m, h or d).
     #[arg(long, env = "LC_RECEIVER_TOLERANCE", hide_env_values = true, default_value = "5m", value_name = "DURATION", value_parser = parse_duration)]

@@ -109,7 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     api_key: args.api_key.map(Secret::new),
                     auth_header: args.auth_header,
                     auth_prefix: args.auth_prefix,
-                    signing_secret: args.signing_secret.map(Secret::new),
+                    signing_secrets: args.signing_secret.into_iter().map(Secret::new).collect(),
                     tolerance: args.tolerance,
                 },
                 fail_rate: args.fail_rate,

@@ -103,7 +103,8 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         .map_err(listen_failed)?;
     let addr = listener.local_addr().map_err(listen_failed)?;
 
-    let sender = Sender::new(settings.http_timeout, settings.targets.clone())?;
+    let sender = Sender::new(settings.http_timeout, settings.targets.clone())?
+        .with_clock(settings.clock.clone());
     let new_posts = Arc::new(Notify::new());
     let deliveries_ready = Arc::new(Notify::new());
     let (stop, stopped) = watch::channel(false);

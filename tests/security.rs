@@ -160,9 +160,21 @@ const API_KEY: &str = "sk_live_SuperSecretKey_7f3a9c";
 const NEW_API_KEY: &str = "sk_live_RotatedKey_b81e44";
 const SIGNING_KEY_B64: &str = "c2lnbmluZy1rZXktbmV2ZXItc2hvd24tMTIzNDU2";
 const SIGNING_SECRET: &str = "whsec_c2lnbmluZy1rZXktbmV2ZXItc2hvd24tMTIzNDU2";
+/// The secret a rotation brings in; the one above stays, as the previous secret, for an hour.
+const ROTATED_KEY_B64: &str = "cm90YXRlZC1zaWduaW5nLWtleS0wMTIzNDU2Nzg5";
+const ROTATED_SECRET: &str = "whsec_cm90YXRlZC1zaWduaW5nLWtleS0wMTIzNDU2Nzg5";
+
+const SECRETS: [&str; 6] = [
+    API_KEY,
+    NEW_API_KEY,
+    SIGNING_SECRET,
+    SIGNING_KEY_B64,
+    ROTATED_SECRET,
+    ROTATED_KEY_B64,
+];
 
 fn assert_clean(what: &str, text: &str) {
-    for secret in [API_KEY, NEW_API_KEY, SIGNING_SECRET, SIGNING_KEY_B64] {
+    for secret in SECRETS {
         assert!(
             !text.contains(secret),
             "{what} contains a secret ({secret}): {text}"
@@ -171,7 +183,8 @@ fn assert_clean(what: &str, text: &str) {
 }
 
 /// A full scenario: a signed integration that succeeds, one that fails (500), one that cannot
-/// be reached, a test send, a key rotation. Returns every raw API response text.
+/// be reached, a test send, a key rotation, a signing-secret rotation. Returns every raw API
+/// response text.
 async fn scenario(app: &TestApp) -> Vec<(String, String)> {
     let mut seen = Vec::new();
     let ok = Receiver::always(200).await;
@@ -240,6 +253,29 @@ async fn scenario(app: &TestApp) -> Vec<(String, String)> {
         .await;
     assert_eq!(s, StatusCode::OK, "{text}");
     seen.push(("patch integration".into(), text));
+    // A secret rotation: the old secret keeps signing beside the new one, and a test send
+    // carries both signatures.
+    let (s, text) = app
+        .request_raw(
+            Method::POST,
+            &format!("/v1/integrations/{}/rotate-secret", integrations[0]),
+            Some(
+                json!({"newSecret": ROTATED_SECRET, "gracePeriod": "1h"})
+                    .to_string()
+                    .into_bytes(),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    seen.push(("rotate secret".into(), text));
+    let (_, text) = app
+        .request_raw(
+            Method::POST,
+            &format!("/v1/integrations/{}/test", integrations[0]),
+            None,
+        )
+        .await;
+    seen.push(("test send during the grace period".into(), text));
 
     let mut paths = vec![
         "/v1/integrations".to_string(),
@@ -295,7 +331,7 @@ async fn api_key_and_signing_secret_never_appear_in_logs(backend: Backend) {
         logs.contains("lc_webhooks"),
         "the test subscriber captured nothing from the service"
     );
-    for secret in [API_KEY, NEW_API_KEY, SIGNING_SECRET, SIGNING_KEY_B64] {
+    for secret in SECRETS {
         if let Some(at) = logs.find(secret) {
             let start = logs[..at].rfind('\n').map_or(0, |i| i + 1);
             let end = logs[at..].find('\n').map_or(logs.len(), |i| at + i);

@@ -84,6 +84,7 @@ fn problem_code(problem: Problem) -> &'static str {
         Problem::AuthHeader => "invalid_auth_header",
         Problem::AuthPrefix => "invalid_auth_prefix",
         Problem::SigningSecret => "invalid_signing_secret",
+        Problem::GracePeriod => "invalid_grace_period",
         Problem::Count => "invalid_count",
         Problem::WindowDays => "invalid_window_days",
         Problem::Platforms => "invalid_platforms",

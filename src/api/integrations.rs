@@ -12,8 +12,9 @@ use super::AppState;
 use crate::dispatch::{test_send, TestSendResult};
 use crate::domain::{
     check_max_concurrency, check_max_per_second, ApiKey, AuthHeader, AuthPrefix, EventType,
-    EventTypes, Integration, IntegrationId, IntegrationLimits, IntegrationPatch, Name,
-    NewIntegration, Page, PayloadFormat, SigningSecret, WebhookUrl,
+    EventTypes, GracePeriod, Integration, IntegrationId, IntegrationLimits, IntegrationPatch,
+    Invalid, Name, NewIntegration, Page, PayloadFormat, RevealedOnce, SecretRotated,
+    SecretRotation, SigningSecret, WebhookUrl, DEFAULT_GRACE,
 };
 use crate::payload::TestData;
 
@@ -23,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show, update, remove))
         .routes(routes!(test))
         .routes(routes!(replay))
+        .routes(routes!(rotate_secret))
 }
 
 /// An outbound webhook to register.
@@ -113,6 +115,45 @@ struct UpdateIntegration {
     event_types: Option<Vec<String>>,
 }
 
+/// How to rotate the signing secret; an empty body rotates to a generated secret with a day's
+/// grace.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    try_from = "serde_json::Map<String, serde_json::Value>"
+)]
+struct RotateSecret {
+    /// How long the replaced secret is still signed with beside the new one (`0` to `7d`);
+    /// default `24h`.
+    #[schema(value_type = Option<GracePeriod>)]
+    grace_period: Option<String>,
+    /// The new secret; absent: one is generated and returned once.
+    #[schema(value_type = Option<SigningSecret>)]
+    new_secret: Option<String>,
+}
+
+/// [`RotateSecret`]'s fields as they are read, from a JSON object only: a derived
+/// `Deserialize` alone would also take `[gracePeriod, newSecret]`, an array, by position.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RotateSecretFields {
+    grace_period: Option<String>,
+    new_secret: Option<String>,
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for RotateSecret {
+    type Error = serde_json::Error;
+
+    fn try_from(object: serde_json::Map<String, serde_json::Value>) -> Result<Self, Self::Error> {
+        let fields: RotateSecretFields = serde_json::from_value(object.into())?;
+        Ok(RotateSecret {
+            grace_period: fields.grace_period,
+            new_secret: fields.new_secret,
+        })
+    }
+}
+
 /// Which failed deliveries to send again.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -140,6 +181,7 @@ struct Replayed {
         ("UpdateIntegration" = (operation_id = "updateIntegration", parameters(("id" = "$response.body#/id")))),
         ("DeleteIntegration" = (operation_id = "deleteIntegration", parameters(("id" = "$response.body#/id")))),
         ("TestIntegration" = (operation_id = "testIntegration", parameters(("id" = "$response.body#/id")))),
+        ("RotateIntegrationSecret" = (operation_id = "rotateIntegrationSecret", parameters(("id" = "$response.body#/id")))),
         ("GetIntegrationStats" = (operation_id = "getIntegrationStats", parameters(("id" = "$response.body#/id")))),
     ))),
 )]
@@ -327,6 +369,54 @@ async fn test(
 ) -> ApiResult<Json<TestSendResult>> {
     let payload = data.into_payload()?;
     Ok(Json(test_send(&s.store, &s.sender, &id, &payload).await?))
+}
+
+/// Rotates the signing secret without a gap: until `previousSecretExpiresAt` every attempt (a
+/// retry too) carries two signatures in `webhook-signature`, `v1,<new> v1,<old>`, so receivers
+/// verifying with either secret accept it; after it, only the new one. Rotating again within
+/// the grace period drops the oldest secret. On an integration that does not sign yet it just
+/// sets the secret (`previousSecretExpiresAt: null`). A `PATCH` of `signingSecret` still
+/// switches at once.
+#[utoipa::path(
+    post,
+    path = "/integrations/{id}/rotate-secret",
+    tag = "integrations",
+    operation_id = "rotateIntegrationSecret",
+    params(("id" = String, Path, format = Uuid, description = "The integration's id")),
+    request_body(content = Option<RotateSecret>, description = "Optional: an empty body generates a secret and keeps the old one for 24h."),
+    responses((status = 200, description = "Rotated", body = SecretRotated)),
+)]
+async fn rotate_secret(
+    State(s): State<AppState>,
+    IdPath(id): IdPath<IntegrationId>,
+    OptionalJsonBody(req): OptionalJsonBody<RotateSecret>,
+) -> ApiResult<Json<SecretRotated>> {
+    let grace = req
+        .grace_period
+        .as_deref()
+        .map(GracePeriod::parse)
+        .transpose()?
+        .unwrap_or(DEFAULT_GRACE);
+    let given = req
+        .new_secret
+        .map(SigningSecret::parse)
+        .transpose()
+        .map_err(|e| Invalid {
+            message: format!("newSecret: {}", e.message),
+            ..e
+        })?;
+    let generated = given.is_none();
+    let new_secret = given.unwrap_or_else(SigningSecret::generate);
+    let rotation = SecretRotation {
+        new_secret: new_secret.clone(),
+        grace,
+        at: s.clock.now(),
+    };
+    let expires = s.store.rotate_signing_secret(&id, rotation).await?;
+    Ok(Json(SecretRotated {
+        signing_secret: generated.then_some(RevealedOnce(new_secret)),
+        previous_secret_expires_at: expires,
+    }))
 }
 
 /// Sends again every `failed` delivery of the integration created since `since`, each as one

@@ -1,5 +1,5 @@
 // Integrations: the list with each one's chart of the last day, one integration's own page, and
-// the dialogs that add, edit, test, replay and delete.
+// the dialogs that add, edit, test, rotate the signing secret, replay and delete.
 
 import { api, all } from "./api.js";
 import { refresh, showError } from "./app.js";
@@ -43,13 +43,24 @@ function limitsLine(i) {
   return `Sends ${most}${rate}${now}.`;
 }
 
+// Whether it signs, and where a rotation stands: the old secret signs too until it expires.
+function signingLine(i) {
+  if (!i.signing) return "No";
+  const expires = i.previousSecretExpiresAt ? new Date(i.previousSecretExpiresAt) : null;
+  if (expires && expires > new Date()) {
+    return `Yes (webhook-signature); rotated ${when(i.signingSecretRotatedAt)}, the previous secret also signs until ${when(i.previousSecretExpiresAt)}`;
+  }
+  if (i.signingSecretRotatedAt) return `Yes (webhook-signature); secret rotated ${when(i.signingSecretRotatedAt)}`;
+  return "Yes (webhook-signature)";
+}
+
 function facts(i) {
   return h("dl", { class: "facts" },
     h("dt", {}, "Status"), h("dd", {}, integrationStatus(i)),
     h("dt", {}, "API URL"), h("dd", {}, i.url),
     h("dt", {}, "API key"), h("dd", {}, keyDescription(i)),
     h("dt", {}, "Sent in"), h("dd", {}, `${i.authHeader}: ${i.authPrefix}<key>`),
-    h("dt", {}, "Signed"), h("dd", {}, i.signing ? "Yes (webhook-signature)" : "No"),
+    h("dt", {}, "Signed"), h("dd", {}, signingLine(i)),
     h("dt", {}, "Payload format"), h("dd", {}, i.payloadFormat === "posts" ? "posts (with each post's platform)" : "medias (the original)"),
     h("dt", {}, "Health"), h("dd", {}, healthLine(i.health)),
     h("dt", {}, "Sending"), h("dd", { "data-key": "limits-" + i.id }, limitsLine(i)));
@@ -60,6 +71,7 @@ function actions(i, onDeleted) {
   return h("div", { class: "row" },
     h("button", { type: "button", class: "primary", "data-key": key("test"), onclick: () => testDialog(i) }, "Test"),
     h("button", { type: "button", "data-key": key("edit"), onclick: () => integrationForm(i) }, "Edit"),
+    h("button", { type: "button", "data-key": key("rotate"), onclick: () => rotateDialog(i) }, "Rotate secret…"),
     h("button", { type: "button", "data-key": key("pause"), onclick: () => setActive(i, !i.active) },
       i.active ? "Pause" : i.disabledReason ? "Re-enable" : "Resume"),
     h("button", { type: "button", "data-key": key("replay"), onclick: () => replayDialog(i) }, "Replay failed"),
@@ -136,6 +148,56 @@ function replayDialog(i) {
   openDialog("Replay failed deliveries of " + i.name, form,
     { actions: [h("button", { type: "submit", form: formId, class: "primary" }, "Replay")] });
   since.focus();
+}
+
+// Rotate secret…: a new signing secret (generated, or given) without a gap. During the grace
+// period every webhook carries both signatures, so receivers switch over in their own time.
+function rotateDialog(i) {
+  const grace = h("input", { required: true, value: "24h", autocomplete: "off", pattern: "0|[0-9]+(ms|s|m|h|d)" });
+  const given = h("input", { type: "password", autocomplete: "off" });
+  const generated = h("input", { readonly: true, autocomplete: "off" });
+  const secretBox = h("div", { hidden: true },
+    field("New signing secret", generated, "Shown once: copy it into your receiver now. It is never shown again."),
+    copyButton("Copy signing secret", () => generated.value));
+  const done = h("p", { role: "status" });
+  const summary = errorSummary();
+  const errors = formErrors(summary, { invalid_grace_period: grace, invalid_signing_secret: given });
+  const formId = nextId("form");
+  const rotate = h("button", { type: "submit", form: formId, class: "primary" }, "Rotate");
+  let rotated = false;
+  const form = h("form", {
+    id: formId, novalidate: true,
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      errors.clear();
+      if (!errors.validate(form)) return;
+      const body = { gracePeriod: grace.value.trim() };
+      if (given.value) body.newSecret = given.value;
+      try {
+        const r = await api("POST", "/integrations/" + i.id + "/rotate-secret", body);
+        given.value = "";
+        if (r.signingSecret) { generated.value = r.signingSecret; secretBox.hidden = false; }
+        done.textContent = r.previousSecretExpiresAt
+          ? `Rotated. Webhooks carry both signatures until ${when(r.previousSecretExpiresAt)}; then only the new one.`
+          : "Signing secret set. Every webhook is signed with it from now on.";
+        // Once: another click would rotate again and drop the secret just shown.
+        rotate.hidden = true;
+        grace.disabled = true; given.disabled = true;
+        if (r.signingSecret) { generated.focus(); generated.select(); }
+        rotated = true;
+      } catch (e) { errors.show(e); }
+    },
+  },
+  h("p", { class: "hint" }, i.signing
+    ? "Replaces the signing secret without a gap: until the grace period ends every webhook carries two signatures, one with the new secret and one with the current one, so your receiver verifies with either while you deploy the new one. A PATCH or Edit of the secret switches at once instead."
+    : "This integration does not sign yet: rotating sets a signing secret, used at once."),
+  field("Grace period", grace, "How long the current secret still signs beside the new one: 0 (switch at once) to 7d, e.g. 24h, 90m."),
+  field("New secret (optional)", given, "A whsec_… secret of your own; leave empty to have one generated."),
+  summary, done, secretBox);
+  const dlg = openDialog("Rotate the signing secret of " + i.name, form, { actions: [rotate] });
+  // The page shows the rotation once the dialog (and the secret in it) is gone.
+  dlg.addEventListener("close", () => { if (rotated) refresh(); });
+  grace.focus();
 }
 
 function confirmDelete(i, onDeleted) {

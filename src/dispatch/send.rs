@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AF
 
 use super::guard::{GuardedResolver, TargetPolicy};
 use super::signature;
-use crate::domain::{time, DeliveryId, EventType, SendTarget};
+use crate::domain::{time, Clock, DeliveryId, EventType, SendTarget};
 
 /// How much of a response body the delivery log keeps.
 pub const RESPONSE_BODY_LIMIT: usize = 4096;
@@ -45,6 +45,9 @@ impl Sent {
 pub struct Sender {
     client: reqwest::Client,
     policy: Arc<TargetPolicy>,
+    /// Decides whether a rotated-out secret is still in its grace period at an attempt. The
+    /// `webhook-timestamp` stays the system's time: receivers check it against their own clock.
+    clock: Clock,
 }
 
 impl Sender {
@@ -66,7 +69,18 @@ impl Sender {
             // hundred cost a TCP handshake per send on both sides (--max-in-flight bounds them).
             .pool_max_idle_per_host(IDLE_CONNECTIONS)
             .build()?;
-        Ok(Sender { client, policy })
+        Ok(Sender {
+            client,
+            policy,
+            clock: Clock::system(),
+        })
+    }
+
+    /// The same sender, judging secrets' grace periods by `clock` (the service's, which tests
+    /// can set).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The addresses this sender refuses to reach.
@@ -86,12 +100,15 @@ impl Sender {
         let started_at = time::now();
         let clock = Instant::now();
         let mut request_headers = BTreeMap::new();
-        let result = match headers(
-            target,
-            &delivery_id.to_string(),
-            started_at.timestamp(),
-            body,
-        ) {
+        let signed = Signed {
+            timestamp: started_at.timestamp(),
+            // The clock is read only when a rotated-out secret may still sign.
+            secrets_at: match target.previous_secret {
+                Some(_) => self.clock.now(),
+                None => started_at,
+            },
+        };
+        let result = match headers(target, &delivery_id.to_string(), signed, body) {
             // A literal address is never resolved, so the resolver cannot refuse it.
             Ok(mut headers) => {
                 headers.insert(EVENT_TYPE, HeaderValue::from_static(event_type.as_str()));
@@ -171,12 +188,21 @@ impl Sender {
     }
 }
 
+/// When an attempt is made: its `webhook-timestamp`, and the time its signing secrets are chosen
+/// at.
+#[derive(Debug, Clone, Copy)]
+struct Signed {
+    timestamp: i64,
+    secrets_at: DateTime<Utc>,
+}
+
 fn headers(
     target: &SendTarget,
     delivery_id: &str,
-    timestamp: i64,
+    signed: Signed,
     body: &str,
 ) -> Result<HeaderMap, String> {
+    let timestamp = signed.timestamp;
     let mut h = HeaderMap::new();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     let auth_name = HeaderName::from_bytes(target.auth_header.as_bytes())
@@ -191,10 +217,24 @@ fn headers(
     h.insert(auth_name, auth_value);
     h.insert("webhook-id", value(delivery_id)?);
     h.insert("webhook-timestamp", value(&timestamp.to_string())?);
-    if let Some(secret) = &target.signing_secret {
+    // During a rotation's grace period, one signature per secret, space-separated (Standard
+    // Webhooks): a receiver holding either secret verifies.
+    // Built in place: one signature, the usual case, costs what it did before rotation existed.
+    let mut signature: Option<String> = None;
+    for secret in target.signing_secrets(signed.secrets_at) {
         let sig = signature::sign(secret.expose(), delivery_id, timestamp, body.as_bytes())
             .ok_or_else(|| "the integration's signing secret is malformed".to_string())?;
-        h.insert("webhook-signature", value(&sig)?);
+        signature = Some(match signature {
+            None => sig,
+            Some(mut all) => {
+                all.push(' ');
+                all.push_str(&sig);
+                all
+            }
+        });
+    }
+    if let Some(signature) = signature {
+        h.insert("webhook-signature", value(&signature)?);
     }
     Ok(h)
 }
@@ -249,7 +289,11 @@ fn describe(e: reqwest::Error) -> String {
 /// Receivers sometimes echo credentials back ("bad key: Bearer sk_…"); the delivery log must
 /// not keep them. Very short values are left alone: replacing them would mangle any text.
 fn redact(mut text: String, target: &SendTarget) -> String {
-    let secrets = [Some(&target.api_key), target.signing_secret.as_ref()];
+    let secrets = [
+        Some(&target.api_key),
+        target.signing_secret.as_ref(),
+        target.previous_secret.as_ref().map(|p| &p.secret),
+    ];
     for secret in secrets.into_iter().flatten() {
         let value = secret.expose();
         let key_part = value
@@ -288,6 +332,14 @@ mod tests {
             auth_prefix: "Key ".into(),
             api_key: Secret::new("k123".into()),
             signing_secret: secret.map(|s| Secret::new(s.into())),
+            previous_secret: None,
+        }
+    }
+
+    fn at(timestamp: i64) -> Signed {
+        Signed {
+            timestamp,
+            secrets_at: chrono::DateTime::from_timestamp(timestamp, 0).expect("time"),
         }
     }
 
@@ -296,7 +348,7 @@ mod tests {
         let h = headers(
             &target(Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")),
             "d1",
-            1614265330,
+            at(1614265330),
             "{}",
         )
         .expect("valid");
@@ -307,7 +359,7 @@ mod tests {
             .to_str()
             .expect("ascii")
             .starts_with("v1,"));
-        assert!(!headers(&target(None), "d1", 1, "{}")
+        assert!(!headers(&target(None), "d1", at(1), "{}")
             .expect("valid")
             .contains_key("webhook-signature"));
     }
@@ -316,13 +368,41 @@ mod tests {
     fn the_log_shows_the_headers_with_the_key_masked() {
         let mut t = target(Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
         t.api_key = Secret::new("sk_live_0123456789abcd".into());
-        let h = headers(&t, "d1", 1614265330, "{}").expect("valid");
+        let h = headers(&t, "d1", at(1614265330), "{}").expect("valid");
         let shown = shown(&h, &t);
         assert_eq!(shown["x-api-key"], "Key …abcd");
         assert_eq!(shown["webhook-id"], "d1");
         assert!(shown["webhook-signature"].starts_with("v1,"));
         assert_eq!(shown["user-agent"], USER_AGENT);
         assert!(!format!("{shown:?}").contains("0123456789"));
+    }
+
+    #[test]
+    fn during_the_grace_period_both_secrets_sign_and_after_it_only_the_new_one() {
+        const OLD: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        const NEW: &str = "whsec_c2lnbmluZy1rZXktbmV3LTAxMjM0NTY3ODk=";
+        let mut t = target(Some(NEW));
+        let rotated = 1614265330;
+        t.previous_secret = Some(crate::domain::PreviousSecret {
+            secret: Secret::new(OLD.into()),
+            expires_at: chrono::DateTime::from_timestamp(rotated + 60, 0).expect("time"),
+        });
+        let sig = |signed| {
+            headers(&t, "d1", signed, "{}").expect("valid")["webhook-signature"]
+                .to_str()
+                .expect("ascii")
+                .to_string()
+        };
+        let new = signature::sign(NEW, "d1", rotated, b"{}").expect("sig");
+        let old = signature::sign(OLD, "d1", rotated, b"{}").expect("sig");
+        assert_eq!(sig(at(rotated)), format!("{new} {old}"));
+        let later = Signed {
+            timestamp: rotated,
+            secrets_at: chrono::DateTime::from_timestamp(rotated + 60, 0).expect("time"),
+        };
+        assert_eq!(sig(later), new);
+        let body = format!("echo {OLD}");
+        assert_eq!(redact(body, &t), "echo [redacted]");
     }
 
     #[test]

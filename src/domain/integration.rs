@@ -91,6 +91,16 @@ pub struct Integration {
     pub api_key_length: u32,
     /// Whether webhooks carry a `webhook-signature`.
     pub signing: bool,
+    /// When the signing secret was last rotated (`POST …/rotate-secret`); `null` if never.
+    #[serde(with = "serde_rfc3339::option")]
+    #[schema(required = true)]
+    pub signing_secret_rotated_at: Option<DateTime<Utc>>,
+    /// Until when webhooks also carry a signature made with the secret the last rotation
+    /// replaced; `null` if never rotated, or since a `PATCH` of `signingSecret` (which switches
+    /// at once). Neither secret is ever returned.
+    #[serde(with = "serde_rfc3339::option")]
+    #[schema(required = true)]
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
     /// `false`: paused, or disabled because every attempt failed for too long
     /// (`disabledReason`). Its pending deliveries wait and go out when it is active again.
     /// Rewards earned while it is paused are not sent to it; those earned while it is disabled
@@ -181,7 +191,8 @@ pub struct IntegrationPatch {
     pub api_key: Option<Secret>,
     pub auth_header: Option<AuthHeader>,
     pub auth_prefix: Option<AuthPrefix>,
-    /// `Some(None)` removes the signing secret.
+    /// `Some(None)` removes the signing secret. Either way any previous secret still in its
+    /// grace period is dropped: a PATCH switches at once.
     pub signing_secret: Option<Option<Secret>>,
     /// `Some(true)` also clears an automatic disable.
     pub active: Option<bool>,

@@ -22,6 +22,8 @@ pub enum Problem {
     AuthHeader,
     AuthPrefix,
     SigningSecret,
+    /// A rotation's `gracePeriod`.
+    GracePeriod,
     Count,
     WindowDays,
     Platforms,

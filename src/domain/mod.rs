@@ -17,6 +17,7 @@ pub mod nullable;
 pub mod page;
 mod profile;
 mod program;
+mod rotation;
 mod rule;
 mod sale;
 mod schema;
@@ -53,6 +54,9 @@ pub use name::Name;
 pub use page::{Page, PageRequest};
 pub use profile::{parse_segments, CreatorView, Profile, ProfilePatch, Segment, MAX_SEGMENTS};
 pub use program::{Approval, NewProgram, Program, ProgramPatch, TimeZoneName};
+pub use rotation::{
+    GracePeriod, RevealedOnce, SecretRotated, SecretRotation, DEFAULT_GRACE, MAX_GRACE,
+};
 pub use rule::{
     check_buffer_days, check_count, check_fulfillment_limit, check_platforms, check_timeframe_days,
     check_window_days, NewRule, Reward, Rule, RuleOptions, RuleOptionsPatch, RulePatch, MAX_COUNT,
@@ -60,7 +64,7 @@ pub use rule::{
 };
 pub use sale::{Amount, Currency, NewSale, OrderId, Sale, MAX_ORDER_ID};
 pub use secret::{key_hint, Secret};
-pub use sending::{Claimed, Lease, Leased, Outcome, SendResult, SendTarget};
+pub use sending::{Claimed, Lease, Leased, Outcome, PreviousSecret, SendResult, SendTarget};
 pub use stats::{
     DeliveryStats, Durations, IntegrationStats, Latency, OutcomeCounts, Window, HOUR_MICROS,
     MINUTE_MICROS,

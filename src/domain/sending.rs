@@ -18,6 +18,28 @@ pub struct SendTarget {
     pub auth_prefix: String,
     pub api_key: Secret,
     pub signing_secret: Option<Secret>,
+    /// The secret the last rotation replaced, signed with as well until it expires.
+    pub previous_secret: Option<PreviousSecret>,
+}
+
+/// A rotated-out signing secret and when it stops being signed with.
+#[derive(Debug, Clone)]
+pub struct PreviousSecret {
+    pub secret: Secret,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl SendTarget {
+    /// The secrets an attempt at `now` is signed with: the current one first, then the previous
+    /// one while its grace period lasts. Decided per attempt, so a retry is signed as of then.
+    pub fn signing_secrets(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Secret> {
+        let previous = self
+            .previous_secret
+            .as_ref()
+            .filter(|p| self.signing_secret.is_some() && now < p.expires_at)
+            .map(|p| &p.secret);
+        self.signing_secret.iter().chain(previous)
+    }
 }
 
 /// A delivery this instance holds a lease on, with everything needed to send it.
@@ -117,6 +139,38 @@ impl SendResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn target(previous_until: Option<DateTime<Utc>>) -> SendTarget {
+        SendTarget {
+            integration_id: IntegrationId::generate(),
+            url: "http://127.0.0.1:1/".into(),
+            auth_header: "Authorization".into(),
+            auth_prefix: "Bearer ".into(),
+            api_key: Secret::new("k".into()),
+            signing_secret: Some(Secret::new("new".into())),
+            previous_secret: previous_until.map(|expires_at| PreviousSecret {
+                secret: Secret::new("old".into()),
+                expires_at,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_previous_secret_signs_until_it_expires_and_not_from_then_on() {
+        let now = Utc::now();
+        let names = |t: &SendTarget, at| {
+            t.signing_secrets(at)
+                .map(|s| s.expose().to_string())
+                .collect::<Vec<_>>()
+        };
+        let t = target(Some(now + chrono::Duration::hours(1)));
+        assert_eq!(names(&t, now), ["new", "old"]);
+        assert_eq!(names(&t, now + chrono::Duration::hours(1)), ["new"]);
+        assert_eq!(names(&target(None), now), ["new"]);
+        let mut unsigned = target(Some(now + chrono::Duration::hours(1)));
+        unsigned.signing_secret = None;
+        assert!(names(&unsigned, now).is_empty());
+    }
 
     #[test]
     fn a_failure_is_told_by_its_status_else_by_its_error() {

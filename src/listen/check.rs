@@ -15,7 +15,9 @@ pub struct Expect {
     pub api_key: Option<Secret>,
     pub auth_header: String,
     pub auth_prefix: String,
-    pub signing_secret: Option<Secret>,
+    /// The secrets a signature may be made with; any one verifies (several while a secret is
+    /// rotated). Empty: signatures are not checked.
+    pub signing_secrets: Vec<Secret>,
     /// How far `webhook-timestamp` may be from this clock.
     pub tolerance: Duration,
 }
@@ -92,12 +94,12 @@ pub fn api_key(expect: &Expect, seen: &Seen<'_>) -> Verdict {
 
 /// The signature over `id.timestamp.body`, and a timestamp within the tolerance of `now`.
 pub fn signature(expect: &Expect, seen: &Seen<'_>, body: &[u8], now: i64) -> Verdict {
-    let Some(secret) = &expect.signing_secret else {
+    if expect.signing_secrets.is_empty() {
         return match seen.signature {
             Some(_) => Verdict::Skipped("signed (not checked: no --signing-secret)".into()),
             None => Verdict::Skipped("not signed".into()),
         };
-    };
+    }
     let Some(given) = seen.signature else {
         return Verdict::Wrong("no webhook-signature header".into());
     };
@@ -107,12 +109,20 @@ pub fn signature(expect: &Expect, seen: &Seen<'_>, body: &[u8], now: i64) -> Ver
     let Ok(timestamp) = raw_ts.parse::<i64>() else {
         return Verdict::Wrong(format!("webhook-timestamp {raw_ts:?} is not unix seconds"));
     };
-    let Some(expected) = signature::sign(secret.expose(), id, timestamp, body) else {
-        return Verdict::Wrong("--signing-secret is not whsec_ and base64".into());
-    };
-    let matches = given
-        .split(' ')
-        .any(|candidate| bool::from(candidate.as_bytes().ct_eq(expected.as_bytes())));
+    let mut expected = Vec::with_capacity(expect.signing_secrets.len());
+    for secret in &expect.signing_secrets {
+        let Some(sig) = signature::sign(secret.expose(), id, timestamp, body) else {
+            return Verdict::Wrong("--signing-secret is not whsec_ and base64".into());
+        };
+        expected.push(sig);
+    }
+    // Every signature given against every secret: a rotation sends two, either may be the
+    // one this receiver's secrets make.
+    let matches = given.split(' ').any(|candidate| {
+        expected
+            .iter()
+            .any(|sig| bool::from(candidate.as_bytes().ct_eq(sig.as_bytes())))
+    });
     if !matches {
         return Verdict::Wrong(
             "wrong signature: not made with this signing secret, or the body was changed".into(),
@@ -139,7 +149,7 @@ mod tests {
             api_key: key.map(|k| Secret::new(k.into())),
             auth_header: "Authorization".into(),
             auth_prefix: "Bearer ".into(),
-            signing_secret: secret.map(|s| Secret::new(s.into())),
+            signing_secrets: secret.map(|s| Secret::new(s.into())).into_iter().collect(),
             tolerance: Duration::from_secs(300),
         }
     }
@@ -216,6 +226,14 @@ mod tests {
             "{late:?}"
         );
         assert!(signature(&e, &Seen::default(), body, 0).is_wrong());
+        // Several secrets: a signature made with any one of them passes.
+        let mut either = expect(None, Some("whsec_c2lnbmluZy1rZXktbmV3LTAxMjM0NTY3ODk="));
+        assert!(signature(&either, &seen(good), body, 1614265330).is_wrong());
+        either.signing_secrets.push(Secret::new(SECRET.into()));
+        assert_eq!(
+            signature(&either, &seen(good), body, 1614265330),
+            Verdict::Ok("signature valid".into())
+        );
         assert!(!signature(&expect(None, None), &seen(good), body, 0).is_wrong());
     }
 }

@@ -96,9 +96,13 @@ fn print_banner(config: &ListenConfig, addr: SocketAddr) {
         ),
         None => "not checking the API key (give --api-key)".into(),
     };
-    let signature = if e.signing_secret.is_some() {
+    let signature = if !e.signing_secrets.is_empty() {
+        let secrets = match e.signing_secrets.len() {
+            1 => String::new(),
+            n => format!(" (any of {n} secrets)"),
+        };
         format!(
-            "checking signatures, timestamps within {} s",
+            "checking signatures{secrets}, timestamps within {} s",
             e.tolerance.as_secs()
         )
     } else {

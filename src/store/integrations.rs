@@ -12,11 +12,11 @@ use super::health;
 use super::page::{list_page, PageQuery};
 use super::sql::rows::{IntegrationRow, INTEGRATION_COLUMNS};
 use super::sql::Statement;
-use crate::domain::time::{now, to_micros};
+use crate::domain::time::{from_micros, now, to_micros};
 use crate::domain::{
     AuthHeader, AuthPrefix, DeliveryStatus, EventTypes, Integration, IntegrationId,
     IntegrationLimits, IntegrationPatch, Name, NewIntegration, Page, PageRequest, PayloadFormat,
-    Secret, SendTarget, WebhookUrl,
+    Secret, SecretRotation, SendTarget, WebhookUrl,
 };
 use crate::error::{Error, Result};
 
@@ -159,6 +159,9 @@ pub(super) async fn update(db: &Db, id: &IntegrationId, patch: IntegrationPatch)
             auth_header = COALESCE($5, auth_header),
             auth_prefix = COALESCE($6, auth_prefix),
             signing_secret = CASE WHEN $7 = 1 THEN $8 ELSE signing_secret END,
+            previous_signing_secret = CASE WHEN $7 = 1 THEN NULL ELSE previous_signing_secret END,
+            previous_secret_expires_at =
+                CASE WHEN $7 = 1 THEN NULL ELSE previous_secret_expires_at END,
             active = COALESCE($9, active),
             payload_format = COALESCE($11, payload_format),
             max_concurrency = CASE WHEN $12 = 1 THEN $13 ELSE max_concurrency END,
@@ -191,6 +194,50 @@ pub(super) async fn update(db: &Db, id: &IntegrationId, patch: IntegrationPatch)
     }
     config::bump(&mut conn).await?;
     tx.commit().await
+}
+
+/// Rotates the signing secret: the current one (if any) becomes the previous one, signed with
+/// as well until the grace period ends; a previous one still in its grace is dropped. With no
+/// grace the old secret is not kept at all. Returns when the replaced secret expires, `None` if
+/// the integration had no secret. Like every change of integrations it bumps the config
+/// version, so the dispatcher's cached targets carry the new secrets: no read per attempt.
+pub(super) async fn rotate_secret(
+    db: &Db,
+    id: &IntegrationId,
+    rotation: SecretRotation,
+) -> Result<Option<DateTime<Utc>>> {
+    let mut tx = db.begin_write(Purpose::Config).await?;
+    let mut conn = tx.conn();
+    let at = to_micros(rotation.at);
+    let expires = to_micros(rotation.previous_expires_at());
+    // Every right-hand side reads the row as it was before this statement.
+    let update = Statement::new(
+        "UPDATE integrations SET
+            previous_signing_secret = CASE WHEN $4 > $3 THEN signing_secret END,
+            previous_secret_expires_at = CASE WHEN signing_secret IS NOT NULL THEN $4 END,
+            signing_secret = $2,
+            signing_secret_rotated_at = $3,
+            updated_at = $5
+         WHERE id = $1 AND deleted = 0",
+    )
+    .bind(id)
+    .bind(rotation.new_secret.expose())
+    .bind(at)
+    .bind(expires)
+    .bind(to_micros(now()));
+    if conn.execute(update).await? == 0 {
+        tx.rollback().await?;
+        return Err(Error::NotFound("integration"));
+    }
+    let (expires_at,): (Option<i64>,) = conn
+        .fetch_one(
+            Statement::new("SELECT previous_secret_expires_at FROM integrations WHERE id = $1")
+                .bind(id),
+        )
+        .await?;
+    config::bump(&mut conn).await?;
+    tx.commit().await?;
+    Ok(expires_at.map(from_micros))
 }
 
 /// Hides the integration, settles its pending deliveries as failed (the log stays) and takes

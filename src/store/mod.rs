@@ -45,8 +45,8 @@ use crate::domain::{
     EventFilter, Fulfillment, FulfillmentFilter, FulfillmentId, Integration, IntegrationId,
     IntegrationPatch, Lease, Media, Member, MemberStatus, NewCreator, NewIntegration, NewMedia,
     NewProgram, NewRule, NewSale, OutcomeCounts, Page, PageRequest, PayloadFormat, Posted, Profile,
-    ProfilePatch, Program, ProgramId, ProgramPatch, Rule, RuleId, RulePatch, Sale, SendResult,
-    SendTarget, Window,
+    ProfilePatch, Program, ProgramId, ProgramPatch, Rule, RuleId, RulePatch, Sale,
+    SecretRotation, SendResult, SendTarget, Window,
 };
 use crate::error::{Error, Result};
 use crate::telemetry::Backlog;
@@ -190,6 +190,16 @@ impl Store {
     ) -> Result<Integration> {
         integrations::update(&self.db, id, patch).await?;
         self.integration(id).await
+    }
+
+    /// Rotates the integration's signing secret; when the replaced one stops being signed with
+    /// (`None`: it had none).
+    pub async fn rotate_signing_secret(
+        &self,
+        id: &IntegrationId,
+        rotation: SecretRotation,
+    ) -> Result<Option<DateTime<Utc>>> {
+        integrations::rotate_secret(&self.db, id, rotation).await
     }
 
     /// Hides the integration, settles its pending deliveries as failed (the log stays) and takes

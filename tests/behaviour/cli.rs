@@ -84,6 +84,11 @@ async fn help_names_every_flag_with_its_variable_and_default() {
             "listen --help lacks {flag}: {listen}"
         );
     }
+    // Several secrets, as while one is rotated.
+    assert!(
+        listen.contains("several times") && listen.contains("rotated"),
+        "listen --help does not say --signing-secret may be given several times: {listen}"
+    );
     let (ok, migrate, _) = run(&["migrate", "--help"]).await;
     assert!(ok);
     assert!(migrate.contains("--database-url"));

@@ -15,6 +15,7 @@ both_stores!(
     failures_on_purpose_are_retried_by_the_sender,
     forward_to_passes_each_webhook_on_and_answers_with_its_status,
     a_held_webhook_is_shown_on_arrival_and_when_the_sender_gives_up,
+    several_signing_secrets_accept_a_webhook_signed_with_any_of_them,
 );
 
 const KEY: &str = "sk_test_listen_0123456789";
@@ -297,6 +298,77 @@ async fn a_held_webhook_is_shown_on_arrival_and_when_the_sender_gives_up(backend
     let text = listen.text();
     assert!(text.contains("holding it 300ms"), "{text}");
     assert!(!text.contains("gave up"), "{text}");
+    listen.stop().await;
+    app.stop().await;
+}
+
+/// While a secret is rotated, `listen` holds both: a webhook signed with either passes, one
+/// signed with neither is a 401.
+async fn several_signing_secrets_accept_a_webhook_signed_with_any_of_them(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    const NEW: &str = "whsec_c2lnbmluZy1rZXktbmV3LTAxMjM0NTY3ODk=";
+    let listen = Listen::start(&[
+        "--api-key",
+        KEY,
+        "--signing-secret",
+        SECRET,
+        "--signing-secret",
+        NEW,
+    ])
+    .await;
+    assert!(
+        listen
+            .text()
+            .contains("checking signatures (any of 2 secrets)"),
+        "{}",
+        listen.text()
+    );
+    let test = |secret: &'static str| {
+        let app = &app;
+        let url = listen.url.clone();
+        async move {
+            let i = app
+                .create_integration(&url, KEY, json!({"signingSecret": secret}))
+                .await;
+            let r = app
+                .post_ok(
+                    &format!("/v1/integrations/{}/test", i["id"].as_str().unwrap()),
+                    json!({}),
+                    axum::http::StatusCode::OK,
+                )
+                .await;
+            r["responseStatus"].clone()
+        }
+    };
+    assert_eq!(test(SECRET).await, 200);
+    assert_eq!(test(NEW).await, 200);
+    assert_eq!(
+        test("whsec_c2lnbmluZy1rZXktbmV2ZXItc2hvd24tMTIzNDU2").await,
+        401
+    );
+    listen.wait_for("wrong signature", 1).await;
+    // A rotation from one to the other: both signatures, and listen verifies.
+    let i = app
+        .create_integration(&listen.url, KEY, json!({"signingSecret": SECRET}))
+        .await;
+    let id = i["id"].as_str().unwrap();
+    app.post_ok(
+        &format!("/v1/integrations/{id}/rotate-secret"),
+        json!({"newSecret": NEW, "gracePeriod": "1h"}),
+        axum::http::StatusCode::OK,
+    )
+    .await;
+    let r = app
+        .post_ok(
+            &format!("/v1/integrations/{id}/test"),
+            json!({}),
+            axum::http::StatusCode::OK,
+        )
+        .await;
+    assert_eq!(r["responseStatus"], 200, "{r}");
+    assert!(!listen.text().contains(NEW) && !listen.text().contains(SECRET));
     listen.stop().await;
     app.stop().await;
 }

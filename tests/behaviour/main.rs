@@ -34,6 +34,7 @@ mod readme;
 mod retention;
 mod retries;
 mod rewards;
+mod rotation;
 mod rule_options;
 mod stats;
 mod target_guard;

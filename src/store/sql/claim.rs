@@ -47,7 +47,8 @@ impl ClaimRow {
 /// integration, `f` its fulfillment (none for a test send).
 pub(crate) const CLAIM_COLUMNS: &str =
     "d.id, d.attempt_count, q.single_attempt, COALESCE(d.payload, f.payload) AS body, d.event_type,
-     i.id AS integration_id, i.url, i.auth_header, i.auth_prefix, i.api_key, i.signing_secret";
+     i.id AS integration_id, i.url, i.auth_header, i.auth_prefix, i.api_key, i.signing_secret,
+     i.previous_signing_secret, i.previous_secret_expires_at";
 
 /// The tables [`CLAIM_COLUMNS`] come from, beside the queue row `q`, and how they join it.
 pub(crate) const CLAIM_JOINS: &str = "deliveries d JOIN integrations i ON i.id = d.integration_id

@@ -6,7 +6,8 @@ use crate::domain::time::from_micros;
 use crate::domain::{
     key_hint, Attempt, Creator, CreatorId, Delivery, DeliveryId, DeliveryStatus, EventType,
     EventTypes, FulfillmentId, Integration, IntegrationId, Media, MediaId, MediaType,
-    PayloadFormat, Platform, PostType, ProgramId, Rule, RuleId, RuleOptions, Secret, SendTarget,
+    PayloadFormat, Platform, PostType, PreviousSecret, ProgramId, Rule, RuleId, RuleOptions,
+    Secret, SendTarget,
 };
 use crate::error::{Error, Result};
 
@@ -30,6 +31,8 @@ pub(crate) struct TargetRow {
     pub auth_prefix: String,
     pub api_key: String,
     pub signing_secret: Option<String>,
+    pub previous_signing_secret: Option<String>,
+    pub previous_secret_expires_at: Option<i64>,
 }
 
 impl TargetRow {
@@ -41,6 +44,13 @@ impl TargetRow {
             auth_prefix: self.auth_prefix,
             api_key: Secret::new(self.api_key),
             signing_secret: self.signing_secret.map(Secret::new),
+            previous_secret: self
+                .previous_signing_secret
+                .zip(self.previous_secret_expires_at)
+                .map(|(secret, expires_at)| PreviousSecret {
+                    secret: Secret::new(secret),
+                    expires_at: from_micros(expires_at),
+                }),
         }
     }
 }
@@ -48,7 +58,7 @@ impl TargetRow {
 pub(crate) const INTEGRATION_COLUMNS: &str =
     "id, name, url, api_key, auth_header, auth_prefix, signing_secret, active, payload_format,
      max_concurrency, max_per_second, disabled_reason, disabled_at, created_at, updated_at,
-     event_types";
+     event_types, previous_signing_secret, previous_secret_expires_at, signing_secret_rotated_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct IntegrationRow {
@@ -66,6 +76,7 @@ pub(crate) struct IntegrationRow {
     pub updated_at: i64,
     /// A JSON array of event type names.
     pub event_types: String,
+    pub signing_secret_rotated_at: Option<i64>,
 }
 
 impl IntegrationRow {
@@ -93,6 +104,8 @@ impl From<IntegrationRow> for Integration {
             auth_header: r.target.auth_header,
             auth_prefix: r.target.auth_prefix,
             signing: r.target.signing_secret.is_some(),
+            signing_secret_rotated_at: r.signing_secret_rotated_at.map(from_micros),
+            previous_secret_expires_at: r.target.previous_secret_expires_at.map(from_micros),
             active: r.active != 0,
             created_at: from_micros(r.created_at),
             updated_at: from_micros(r.updated_at),
