@@ -141,7 +141,10 @@ async fn the_highest_tier_reached_is_paid_once_per_month(backend: Backend) {
             .clone()
     };
     let (g, s) = (of(&gold), of(&silver));
-    assert_eq!((g["month"].clone(), g["tier"].clone()), (json!("2026-11"), json!(2)));
+    assert_eq!(
+        (g["month"].clone(), g["tier"].clone()),
+        (json!("2026-11"), json!(2))
+    );
     assert!(
         g["discountCode"]
             .as_str()
@@ -149,7 +152,10 @@ async fn the_highest_tier_reached_is_paid_once_per_month(backend: Backend) {
         "the highest tier's reward: {g}"
     );
     assert_eq!(g["payload"]["medias"].as_array().map(Vec::len), Some(4));
-    assert_eq!((s["tier"].clone(), s["discountCode"].clone()), (json!(1), Value::Null));
+    assert_eq!(
+        (s["tier"].clone(), s["discountCode"].clone()),
+        (json!(1), Value::Null)
+    );
     rx.assert_exactly(2).await;
 
     assert_eq!(run_ok(&app, &rule, "2026-11").await, 0, "already run");
@@ -330,7 +336,10 @@ async fn the_schedule_catches_up_missed_months_oldest_first(backend: Backend) {
     })
     .await;
     let months: Vec<&Value> = listed.iter().map(|r| &r["month"]).collect();
-    assert_eq!(months, [&json!("2027-01"), &json!("2026-12"), &json!("2026-11")]);
+    assert_eq!(
+        months,
+        [&json!("2027-01"), &json!("2026-12"), &json!("2026-11")]
+    );
     let run_at = |r: &Value| r["runAt"].as_str().map(at).expect("runAt");
     assert!(
         run_at(&listed[2]) <= run_at(&listed[1]) && run_at(&listed[1]) <= run_at(&listed[0]),
@@ -342,7 +351,10 @@ async fn the_schedule_catches_up_missed_months_oldest_first(backend: Backend) {
         .map(|f| f["month"].clone())
         .collect();
     granted.sort_by_key(|m| m.to_string());
-    assert_eq!(granted, [json!("2026-11"), json!("2026-12"), json!("2027-01")]);
+    assert_eq!(
+        granted,
+        [json!("2026-11"), json!("2026-12"), json!("2027-01")]
+    );
     tokio::time::sleep(SETTLE).await;
     assert_eq!(runs(&app, &rule).await.len(), 3, "February is not due");
     app.stop().await;
@@ -416,7 +428,8 @@ async fn the_monthly_webhook_is_the_seeds_body_with_the_months_posts(backend: Ba
     assert_eq!(run_ok(&app, &rule, "2026-11").await, 1);
     let received = rx.assert_exactly(1).await;
     let f = &rule_fulfillments(&app, &rule).await[0];
-    let item = |m: &Value, posted: &str| json!({"lcId": m["id"], "postedAt": posted, "postType": "STORY"});
+    let item =
+        |m: &Value, posted: &str| json!({"lcId": m["id"], "postedAt": posted, "postType": "STORY"});
     let expected = json!({
         "lcId": f["id"],
         "email": "seed@example.com",
@@ -495,7 +508,10 @@ async fn only_approved_members_posts_after_approval_count_toward_a_tier(backend:
     assert_eq!(granted_now.len(), 1, "{granted_now:?}");
     assert_eq!(granted[0]["creatorId"], json!(member));
     assert_eq!(granted[0]["tier"], 2, "12th, 14th and 16th count");
-    assert_eq!(granted[0]["payload"]["medias"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        granted[0]["payload"]["medias"].as_array().map(Vec::len),
+        Some(3)
+    );
     app.stop().await;
 }
 
@@ -513,20 +529,36 @@ async fn monthly_fields_are_validated_and_instant_rules_show_the_new_keys(backen
     let tier = |count: u32| json!({"count": count, "reward": {"type": "NONE"}});
     let instant = json!({"name": "i", "count": 1, "reward": {"type": "NONE"}});
     let cases: Vec<(Value, &str, &str)> = vec![
-        (with(&monthly, "count", json!(2)), "invalid_schedule", "count"),
+        (
+            with(&monthly, "count", json!(2)),
+            "invalid_schedule",
+            "count",
+        ),
         (
             with(&monthly, "reward", json!({"type": "NONE"})),
             "invalid_schedule",
             "reward",
         ),
-        (with(&monthly, "windowDays", json!(7)), "invalid_schedule", "windowDays"),
+        (
+            with(&monthly, "windowDays", json!(7)),
+            "invalid_schedule",
+            "windowDays",
+        ),
         (
             with(&monthly, "fulfillmentLimit", json!(1)),
             "invalid_schedule",
             "fulfillmentLimit",
         ),
-        (with(&monthly, "repeatable", json!(true)), "invalid_schedule", "repeatable"),
-        (json!({"name": "m", "schedule": "MONTHLY"}), "invalid_tiers", "tiers"),
+        (
+            with(&monthly, "repeatable", json!(true)),
+            "invalid_schedule",
+            "repeatable",
+        ),
+        (
+            json!({"name": "m", "schedule": "MONTHLY"}),
+            "invalid_tiers",
+            "tiers",
+        ),
         (with(&monthly, "tiers", json!([])), "invalid_tiers", "tiers"),
         (
             with(&monthly, "tiers", json!([tier(2), tier(2)])),
@@ -539,7 +571,11 @@ async fn monthly_fields_are_validated_and_instant_rules_show_the_new_keys(backen
             "tiers[0].count",
         ),
         (
-            with(&monthly, "tiers", json!((1..=11).map(tier).collect::<Vec<_>>())),
+            with(
+                &monthly,
+                "tiers",
+                json!((1..=11).map(tier).collect::<Vec<_>>()),
+            ),
             "invalid_tiers",
             "tiers",
         ),
@@ -557,7 +593,11 @@ async fn monthly_fields_are_validated_and_instant_rules_show_the_new_keys(backen
             "invalid_time_zone",
             "timeZone",
         ),
-        (with(&instant, "tiers", tiers.clone()), "invalid_schedule", "tiers"),
+        (
+            with(&instant, "tiers", tiers.clone()),
+            "invalid_schedule",
+            "tiers",
+        ),
         (
             with(&instant, "timeZone", json!("UTC")),
             "invalid_schedule",
@@ -575,10 +615,16 @@ async fn monthly_fields_are_validated_and_instant_rules_show_the_new_keys(backen
         assert!(message.contains(mentions), "{body}: {message}");
     }
     let (status, answer) = app
-        .post("/v1/rules", json!({"name": "bad", "schedule": "HOURLY", "count": 1, "reward": {"type": "NONE"}}))
+        .post(
+            "/v1/rules",
+            json!({"name": "bad", "schedule": "HOURLY", "count": 1, "reward": {"type": "NONE"}}),
+        )
         .await;
     assert_error(status, &answer, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(items(app.get_ok("/v1/rules").await).is_empty(), "nothing written");
+    assert!(
+        items(app.get_ok("/v1/rules").await).is_empty(),
+        "nothing written"
+    );
 
     let plain = app.create_rule(json!({})).await;
     assert_eq!(plain["schedule"], "INSTANT");
@@ -623,9 +669,15 @@ async fn monthly_fields_are_validated_and_instant_rules_show_the_new_keys(backen
         "invalid_month"
     );
     let (status, body) = run(&app, &plain, "2026-11").await;
-    assert_eq!(assert_error(status, &body, StatusCode::CONFLICT), "not_monthly");
+    assert_eq!(
+        assert_error(status, &body, StatusCode::CONFLICT),
+        "not_monthly"
+    );
     let (status, body) = app.get(&format!("/v1/rules/{plain}/runs")).await;
-    assert_eq!(assert_error(status, &body, StatusCode::CONFLICT), "not_monthly");
+    assert_eq!(
+        assert_error(status, &body, StatusCode::CONFLICT),
+        "not_monthly"
+    );
     assert!(runs(&app, &m).await.is_empty());
     app.stop().await;
 }
