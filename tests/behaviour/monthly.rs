@@ -415,6 +415,14 @@ async fn the_monthly_webhook_is_the_seeds_body_with_the_months_posts(backend: Ba
     };
     let rx = Receiver::always(200).await;
     app.create_integration(&rx.url(), "k", json!({})).await;
+    // Subscribed to instant rewards only: a monthly one is not its to receive.
+    let instant_only = Receiver::always(200).await;
+    app.create_integration(
+        &instant_only.url(),
+        "k2",
+        json!({"eventTypes": ["reward.instant"]}),
+    )
+    .await;
     let rule = id(&monthly_rule(&app, json!({})).await);
     let c = id(&app
         .create_creator("seed@example.com", Some("ig.seed"), Some("tt.seed"))
@@ -445,6 +453,15 @@ async fn the_monthly_webhook_is_the_seeds_body_with_the_months_posts(backend: Ba
     let text = received[0].text();
     assert_eq!(text, serde_json::to_string(&expected).expect("json"));
     assert_eq!(keys_in_order(&text), PAYLOAD_KEYS);
+    assert_eq!(
+        received[0].header("lc-event-type").as_deref(),
+        Some("reward.monthly")
+    );
+    let events = app
+        .get_ok(&format!("/v1/events?type=reward.monthly&creatorId={c}"))
+        .await;
+    assert_eq!(events["items"][0]["id"], f["id"], "{events}");
+    instant_only.assert_exactly(0).await;
     assert!(f["discountCode"]
         .as_str()
         .is_some_and(|c| c.starts_with("GOLD-")));
