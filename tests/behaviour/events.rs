@@ -20,6 +20,8 @@ both_stores!(
     events_are_listed_by_type_and_creator_with_rewards_by_their_fulfillment,
     an_event_is_retried_under_one_webhook_id_and_can_be_replayed,
     one_order_sent_at_once_by_two_instances_is_one_sale_and_one_event,
+    every_new_post_is_one_post_tagged_to_its_subscribers_only,
+    without_a_post_tagged_subscriber_a_post_writes_no_event,
 );
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -261,12 +263,14 @@ async fn a_reward_receiver_sees_exactly_what_it_saw_before(backend: Backend) {
         Some("application/json")
     );
     // The integration subscribed to everything got the reward too, with the same body.
-    let all_got = everything.assert_exactly(4).await;
+    let all_got = everything.assert_exactly(6).await;
     let mut seen = types(&all_got);
     seen.sort();
     assert_eq!(
         seen,
         [
+            "post.tagged",
+            "post.tagged",
             "program.approved",
             "program.signed_up",
             "reward.instant",
@@ -279,7 +283,7 @@ async fn a_reward_receiver_sees_exactly_what_it_saw_before(backend: Backend) {
         .expect("the reward");
     assert_eq!(reward.text(), expected);
     let log = app.deliveries("").await;
-    assert_eq!(log.len(), 5);
+    assert_eq!(log.len(), 7);
     assert!(log.iter().all(|d| d["eventType"].is_string()));
     app.stop().await;
 }
@@ -627,4 +631,101 @@ async fn one_order_sent_at_once_by_two_instances_is_one_sale_and_one_event(backe
     );
     b.stop().await;
     a.stop().await;
+}
+
+async fn every_new_post_is_one_post_tagged_to_its_subscribers_only(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rewards_rx = Receiver::always(200).await;
+    let tagged_rx = Receiver::always(200).await;
+    app.create_integration(&rewards_rx.url(), "k", json!({}))
+        .await;
+    app.create_integration(
+        &tagged_rx.url(),
+        "k",
+        json!({"eventTypes": ["post.tagged"]}),
+    )
+    .await;
+    app.create_rule(json!({})).await;
+    let c = creator(&app, "t@example.com").await;
+    let first = json!({"creatorId": c, "postType": "STORY", "externalId": "p-1",
+                       "postedAt": "2024-05-01T10:00:00Z"});
+    let m1 = app
+        .post_ok("/v1/media", first.clone(), StatusCode::CREATED)
+        .await;
+    // The same post again is the one stored: no second post.tagged.
+    let again = app.post_ok("/v1/media", first, StatusCode::OK).await;
+    assert_eq!(again["id"], m1["id"]);
+    let m2 = app
+        .post_media(&c, "REEL", json!({"postedAt": "2024-05-02T10:00:00Z"}))
+        .await;
+    let m3 = app
+        .post_media(&c, "STORY", json!({"postedAt": "2024-05-03T10:00:00Z"}))
+        .await;
+
+    let got = tagged_rx.assert_exactly(3).await;
+    assert!(
+        types(&got).iter().all(|t| t == "post.tagged"),
+        "{:?}",
+        types(&got)
+    );
+    let events = items(app.get_ok("/v1/events?type=post.tagged").await);
+    assert_eq!(events.len(), 3);
+    for (m, at, post_type) in [
+        (&m1, "2024-05-01T10:00:00.000000", "STORY"),
+        (&m2, "2024-05-02T10:00:00.000000", "REEL"),
+        (&m3, "2024-05-03T10:00:00.000000", "STORY"),
+    ] {
+        let r = got
+            .iter()
+            .find(|r| r.json()["medias"][0]["lcId"] == m["id"])
+            .expect("a post.tagged per post");
+        let event = events
+            .iter()
+            .find(|e| e["payload"]["medias"][0]["lcId"] == m["id"])
+            .expect("its event");
+        let expected = serde_json::to_string(&json!({
+            "lcId": event["id"],
+            "email": "t@example.com",
+            "igUsername": "ig.user",
+            "ttUsername": null,
+            "discountCode": null,
+            "medias": [{"lcId": m["id"], "postedAt": at, "postType": post_type}],
+        }))
+        .expect("json");
+        assert_eq!(r.text(), expected);
+        assert_eq!(event["creatorId"], json!(c));
+    }
+    // The reward receiver sees its reward (two Story posts) and nothing else.
+    let rewards = rewards_rx.assert_exactly(1).await;
+    assert_eq!(types(&rewards), ["reward.instant"]);
+    let log = app.deliveries("").await;
+    assert_eq!(log.len(), 4);
+    assert_eq!(
+        log.iter()
+            .filter(|d| d["eventType"] == "post.tagged")
+            .count(),
+        3
+    );
+    app.stop().await;
+}
+
+async fn without_a_post_tagged_subscriber_a_post_writes_no_event(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rx = Receiver::always(200).await;
+    app.create_integration(&rx.url(), "k", json!({})).await;
+    app.create_rule(json!({"count": 1})).await;
+    let c = creator(&app, "n@example.com").await;
+    app.post_media(&c, "STORY", json!({})).await;
+    rx.assert_exactly(1).await;
+    assert!(items(app.get_ok("/v1/events?type=post.tagged").await).is_empty());
+    let kinds: Vec<String> = items(app.get_ok("/v1/events").await)
+        .iter()
+        .filter_map(|e| e["type"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(kinds, ["reward.instant"]);
+    app.stop().await;
 }

@@ -8,13 +8,15 @@
 //! - `eligibility.rs`: their profiles and memberships, for rules with LoudCrowd's options;
 //! - `progress.rs`: `rule_progress`, the lock on each (rule, creator) pair and its rewards so far;
 //! - `pending.rs`: `rule_posts`, posts counted toward a rule and not yet part of a reward;
-//! - `awards.rs`: the fulfillments, the posts they counted, their deliveries and queue rows.
+//! - `awards.rs`: the fulfillments, the posts they counted, their deliveries and queue rows;
+//! - `tagged.rs`: each post's `post.tagged` event and its deliveries, when anything subscribes.
 
 mod awards;
 mod creators;
 mod eligibility;
 mod pending;
 mod progress;
+mod tagged;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -190,6 +192,7 @@ async fn evaluate(
             })
         })
         .collect::<Result<Vec<Award>>>()?;
+    let tagged = tagged::Tagged::of(config, posts, creators)?;
     let since = std::time::Instant::now();
     let at = to_micros(now());
     let until = lease.map(|l| at + i64::try_from(l.length.as_micros()).unwrap_or(i64::MAX / 2));
@@ -197,7 +200,8 @@ async fn evaluate(
     if matched.tallies.is_empty() {
         writes.insert("media", "", media::post_rows(new_posts.iter().copied()));
     }
-    let deliveries = awards::add(&mut writes, &awards, at, lease, until, &config.disabled);
+    let deliveries = awards::add(&mut writes, &awards, at, lease, until, &config.disabled)
+        + tagged.add(&mut writes, at, lease, until, config);
     // Deliveries leased here go to this instance's dispatcher; others are announced, when the
     // transaction that queues them commits.
     if deliveries > 0 && lease.is_none() {
@@ -208,7 +212,11 @@ async fn evaluate(
     let leased = Leased {
         since,
         deliveries: match lease {
-            Some(lease) => awards::handed_over(&awards, config, lease),
+            Some(lease) => {
+                let mut handed = awards::handed_over(&awards, config, lease);
+                handed.extend(tagged.handed_over(config, lease));
+                handed
+            }
             None => Vec::new(),
         },
     };
