@@ -22,6 +22,8 @@ both_stores!(
     one_order_sent_at_once_by_two_instances_is_one_sale_and_one_event,
     every_new_post_is_one_post_tagged_to_its_subscribers_only,
     without_a_post_tagged_subscriber_a_post_writes_no_event,
+    the_test_send_sends_each_types_sample_with_its_header,
+    a_test_send_of_an_unknown_type_is_refused_and_sends_nothing,
 );
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -727,5 +729,89 @@ async fn without_a_post_tagged_subscriber_a_post_writes_no_event(backend: Backen
         .filter_map(|e| e["type"].as_str().map(str::to_string))
         .collect();
     assert_eq!(kinds, ["reward.instant"]);
+    app.stop().await;
+}
+
+async fn the_test_send_sends_each_types_sample_with_its_header(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rx = Receiver::always(200).await;
+    // Subscribed to rewards only: a Test send of any type still goes.
+    let i = app.create_integration(&rx.url(), "k", json!({})).await;
+    let id = i["id"].as_str().expect("id");
+    let path = format!("/v1/integrations/{id}/test");
+    let creator_keys = ["lcId", "email", "igUsername", "ttUsername"];
+    let cases: [(&str, &str, Option<&str>); 8] = [
+        ("reward.instant", "medias", Some("code123")),
+        ("reward.monthly", "medias", Some("code123")),
+        ("program.signed_up", "program", None),
+        ("program.approved", "program", None),
+        ("program.rejected", "program", None),
+        ("program.removed", "program", None),
+        ("post.tagged", "medias", None),
+        ("sale.created", "sale", None),
+    ];
+    for (n, (event_type, key, code)) in cases.iter().enumerate() {
+        let r = app
+            .post_ok(
+                &path,
+                json!({"eventType": event_type, "email": "me@brand.com"}),
+                StatusCode::OK,
+            )
+            .await;
+        assert_eq!(r["success"], true, "{r}");
+        let got = rx.wait_for(n + 1, WAIT).await;
+        let last = &got[n];
+        assert_eq!(last.header("lc-event-type").as_deref(), Some(*event_type));
+        let mut expected: Vec<&str> = creator_keys.to_vec();
+        if *key == "medias" {
+            expected.push("discountCode");
+        }
+        expected.push(key);
+        assert_eq!(keys_in_order(&last.text()), expected, "{event_type}");
+        let body = last.json();
+        assert_eq!(body["email"], "me@brand.com");
+        if *key == "medias" {
+            assert_eq!(body["discountCode"], json!(code), "{event_type}");
+        }
+        let d = app
+            .delivery(r["deliveryId"].as_str().expect("delivery id"))
+            .await;
+        assert_eq!(d["eventType"], *event_type, "{d}");
+        assert_eq!(d["test"], true);
+    }
+    let sale = rx.received()[7].json();
+    assert_eq!(sale["sale"]["amount"], "12.50");
+    assert_eq!(sale["sale"]["currency"], "USD");
+    // No type named: the reward sample, as before.
+    app.post_ok(&path, json!({}), StatusCode::OK).await;
+    let got = rx.wait_for(9, WAIT).await;
+    assert_eq!(
+        got[8].header("lc-event-type").as_deref(),
+        Some("reward.instant")
+    );
+    app.stop().await;
+}
+
+async fn a_test_send_of_an_unknown_type_is_refused_and_sends_nothing(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rx = Receiver::always(200).await;
+    let i = app.create_integration(&rx.url(), "k", json!({})).await;
+    let path = format!("/v1/integrations/{}/test", i["id"].as_str().expect("id"));
+    for body in [
+        json!({"eventType": "post.liked"}),
+        json!({"eventType": "sale.created", "medias": [{"postType": "REEL"}]}),
+    ] {
+        let (status, answer) = app.post(&path, body).await;
+        assert_eq!(
+            assert_error(status, &answer, StatusCode::UNPROCESSABLE_ENTITY),
+            "invalid_event_type"
+        );
+    }
+    rx.assert_exactly(0).await;
+    assert!(app.deliveries("").await.is_empty());
     app.stop().await;
 }
