@@ -140,5 +140,7 @@ pub struct DeliveryFilter {
     pub created_before: Option<DateTime<Utc>>,
     /// Deliveries of rewards earned by the creator with this email, whatever its case.
     pub email: Option<Email>,
+    /// Deliveries of events of this type (Test sends included).
+    pub event_type: Option<EventType>,
     pub order: Order,
 }

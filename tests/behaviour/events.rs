@@ -24,6 +24,7 @@ both_stores!(
     without_a_post_tagged_subscriber_a_post_writes_no_event,
     the_test_send_sends_each_types_sample_with_its_header,
     a_test_send_of_an_unknown_type_is_refused_and_sends_nothing,
+    the_delivery_log_is_filtered_by_event_type,
 );
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -813,5 +814,49 @@ async fn a_test_send_of_an_unknown_type_is_refused_and_sends_nothing(backend: Ba
     }
     rx.assert_exactly(0).await;
     assert!(app.deliveries("").await.is_empty());
+    app.stop().await;
+}
+
+async fn the_delivery_log_is_filtered_by_event_type(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rx = Receiver::always(200).await;
+    app.create_integration(
+        &rx.url(),
+        "k",
+        json!({"eventTypes": ["reward.instant", "post.tagged", "sale.created"]}),
+    )
+    .await;
+    app.create_rule(json!({"count": 1})).await;
+    let c = creator(&app, "log@example.com").await;
+    app.post_media(&c, "STORY", json!({})).await;
+    app.post_ok(
+        "/v1/sales",
+        json!({"creatorId": c, "orderId": "o-9", "amount": "3.00", "currency": "EUR"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    rx.wait_for(3, WAIT).await;
+    for (event_type, n) in [
+        ("reward.instant", 1),
+        ("post.tagged", 1),
+        ("sale.created", 1),
+        ("program.approved", 0),
+    ] {
+        let log = app.deliveries(&format!("eventType={event_type}")).await;
+        assert_eq!(log.len(), n, "{event_type}: {log:?}");
+        assert!(log.iter().all(|d| d["eventType"] == event_type));
+    }
+    // With other filters too.
+    let ok = app
+        .deliveries("eventType=sale.created&status=succeeded&order=asc")
+        .await;
+    assert!(ok.len() <= 1);
+    let (status, body) = app.get("/v1/deliveries?eventType=sale.made").await;
+    assert_eq!(
+        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY),
+        "invalid_event_type"
+    );
     app.stop().await;
 }
