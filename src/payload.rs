@@ -193,7 +193,8 @@ pub fn either_format() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema
             "A reward's body: `Payload` for an integration with `payloadFormat: \"medias\"` \
              (the default), `PostsPayload` for `\"posts\"`. Other events' bodies (named by \
              `lc-event-type`): `ProgramEventBody` for `program.*`, `SaleEventBody` for \
-             `sale.created`.",
+             `sale.created`; a `post.tagged` body (`PostTaggedBody`) has `Payload`'s keys, \
+             with one post and `discountCode: null`.",
         ))
         .item(Ref::from_schema_name(Payload::name()))
         .item(Ref::from_schema_name(PostsPayload::name()))

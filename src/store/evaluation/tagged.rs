@@ -10,7 +10,7 @@ use crate::domain::{
     Lease, Media,
 };
 use crate::error::{Error, Result};
-use crate::payload::Payload;
+use crate::payload::events::PostTaggedBody;
 use crate::store::config::Config;
 use crate::store::sql::{write_row, Writes};
 
@@ -82,13 +82,7 @@ impl Tagged {
                 .get(&post.creator_id)
                 .ok_or_else(|| Error::Corrupt(format!("post {} names no creator read", post.id)))?;
             let id = EventId::generate();
-            let body = Payload::for_fulfillment(
-                &id.to_string(),
-                creator,
-                None,
-                std::slice::from_ref(post),
-            )
-            .to_body()?;
+            let body = PostTaggedBody::to_body(&id.to_string(), creator, post)?;
             let index = tagged.events.len();
             tagged.events.push(TaggedPost {
                 id,
