@@ -433,7 +433,7 @@ async fn signed_events_verify_with_the_standard_webhooks_check(backend: Backend)
         "k",
         json!({
             "signingSecret": SECRET,
-            "eventTypes": ["reward.instant", "program.signed_up", "program.approved", "sale.created"],
+            "eventTypes": ["reward.instant", "program.signed_up", "program.approved", "post.tagged", "sale.created"],
         }),
     )
     .await;
@@ -453,12 +453,13 @@ async fn signed_events_verify_with_the_standard_webhooks_check(backend: Backend)
     )
     .await;
     app.post_media(&c, "STORY", json!({})).await;
-    let got = rx.assert_exactly(4).await;
+    let got = rx.assert_exactly(5).await;
     let mut seen = types(&got);
     seen.sort();
     assert_eq!(
         seen,
         [
+            "post.tagged",
             "program.approved",
             "program.signed_up",
             "reward.instant",
