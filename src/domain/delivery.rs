@@ -45,7 +45,7 @@ pub struct Delivery {
     /// The reward it carries; `null` for a Test send and for other events.
     #[schema(required = true)]
     pub fulfillment_id: Option<FulfillmentId>,
-    /// What it is about: its `lc-event-type` header.
+    /// What it is about: its `lc-event-type` header (for a Test send, the type it sent).
     pub event_type: EventType,
     /// The event it carries (`GET /v1/events`): a reward's is its fulfillment's id; `null` for
     /// a Test send.
