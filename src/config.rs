@@ -127,6 +127,22 @@ pub struct ListenArgs {
         value_name = "URL"
     )]
     pub forward_to: Option<url::Url>,
+    /// Show only webhooks of this event type (repeat the flag for more: `--event-type
+    /// sale.created --event-type post.tagged`). A webhook of another type that passes the checks
+    /// is answered 200 and not printed, delayed, failed nor forwarded. Default: every type.
+    #[arg(long = "event-type", value_name = "TYPE", value_parser = parse_event_type)]
+    pub event_types: Vec<crate::domain::EventType>,
+}
+
+fn parse_event_type(s: &str) -> Result<crate::domain::EventType, String> {
+    crate::domain::EventType::parse(s).ok_or_else(|| {
+        format!(
+            "`{s}` is not an event type (one of {})",
+            crate::domain::EventType::ALL
+                .map(crate::domain::EventType::as_str)
+                .join(", ")
+        )
+    })
 }
 
 fn parse_signing_secret(s: &str) -> Result<String, String> {

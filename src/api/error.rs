@@ -104,6 +104,7 @@ fn problem_code(problem: Problem) -> &'static str {
         Problem::TimeframeDays => "invalid_timeframe_days",
         Problem::ProgramId => "invalid_program_id",
         Problem::EventTypes => "invalid_event_types",
+        Problem::EventType => "invalid_event_type",
         Problem::OrderId => "invalid_order_id",
         Problem::Amount => "invalid_amount",
         Problem::Currency => "invalid_currency",

@@ -6,9 +6,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{send_result, Sender};
-use crate::domain::{DeliveryId, EventType, IntegrationId, Outcome, SendResult};
+use crate::domain::{DeliveryId, IntegrationId, Outcome, SendResult};
 use crate::error::Result;
-use crate::payload::Payload;
+use crate::payload::TestEvent;
 use crate::store::Store;
 
 /// What the receiver said to the Test button's webhook.
@@ -37,14 +37,15 @@ pub async fn test_send(
     store: &Store,
     sender: &Sender,
     integration_id: &IntegrationId,
-    payload: &Payload,
+    event: &TestEvent,
 ) -> Result<TestSendResult> {
     let (target, format) = store.send_target(integration_id).await?;
-    let body = payload.to_body_as(format)?;
-    let delivery_id = store.create_test_delivery(integration_id, &body).await?;
-    // The Test send's sample is a reward's body (its delivery row's default type).
+    let body = event.body(format)?;
+    let delivery_id = store
+        .create_test_delivery(integration_id, event.event_type, &body)
+        .await?;
     let sent = sender
-        .send(&target, &delivery_id, EventType::RewardInstant, &body)
+        .send(&target, &delivery_id, event.event_type, &body)
         .await;
     let result = TestSendResult {
         success: sent.succeeded(),

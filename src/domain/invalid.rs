@@ -53,6 +53,8 @@ pub enum Problem {
     ProgramId,
     /// An `eventTypes` entry that names no event type.
     EventTypes,
+    /// An `eventType` that names no event type.
+    EventType,
     /// A sale's `orderId`, `amount`, `currency` or `soldAt`.
     OrderId,
     Amount,

@@ -43,11 +43,11 @@ use tokio::sync::{watch, Notify};
 
 use crate::domain::{
     Claimed, CreatorId, CreatorView, Delivery, DeliveryDetail, DeliveryFilter, DeliveryId, Event,
-    EventFilter, Fulfillment, FulfillmentFilter, FulfillmentId, Integration, IntegrationId,
-    IntegrationPatch, Lease, Media, Member, MemberStatus, Month, NewCreator, NewIntegration,
-    NewMedia, NewProgram, NewRule, NewSale, OutcomeCounts, Page, PageRequest, PayloadFormat,
-    Posted, Profile, ProfilePatch, Program, ProgramId, ProgramPatch, Rule, RuleId, RulePatch,
-    RuleRun, RunStarter, Sale, SecretRotation, SendResult, SendTarget, Window,
+    EventFilter, EventType, Fulfillment, FulfillmentFilter, FulfillmentId, Integration,
+    IntegrationId, IntegrationPatch, Lease, Media, Member, MemberStatus, Month, NewCreator,
+    NewIntegration, NewMedia, NewProgram, NewRule, NewSale, OutcomeCounts, Page, PageRequest,
+    PayloadFormat, Posted, Profile, ProfilePatch, Program, ProgramId, ProgramPatch, Rule, RuleId,
+    RulePatch, RuleRun, RunStarter, Sale, SecretRotation, SendResult, SendTarget, Window,
 };
 use crate::error::{Error, Result};
 use crate::telemetry::Backlog;
@@ -511,9 +511,10 @@ impl Store {
     pub async fn create_test_delivery(
         &self,
         integration_id: &IntegrationId,
+        event_type: EventType,
         body: &str,
     ) -> Result<DeliveryId> {
-        deliveries::create_test(&self.db, integration_id, body).await
+        deliveries::create_test(&self.db, integration_id, event_type, body).await
     }
 
     pub async fn fulfillment(&self, id: &FulfillmentId) -> Result<Fulfillment> {

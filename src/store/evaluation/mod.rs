@@ -8,7 +8,8 @@
 //! - `eligibility.rs`: their profiles and memberships, for rules with LoudCrowd's options;
 //! - `progress.rs`: `rule_progress`, the lock on each (rule, creator) pair and its rewards so far;
 //! - `pending.rs`: `rule_posts`, posts counted toward a rule and not yet part of a reward;
-//! - `awards.rs`: the fulfillments, the posts they counted, their deliveries and queue rows.
+//! - `awards.rs`: the fulfillments, the posts they counted, their deliveries and queue rows;
+//! - `tagged.rs`: each post's `post.tagged` event and its deliveries, when anything subscribes.
 
 mod awards;
 mod creators;
@@ -16,6 +17,7 @@ mod eligibility;
 mod month_run;
 mod pending;
 mod progress;
+mod tagged;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -193,6 +195,7 @@ async fn evaluate(
             })
         })
         .collect::<Result<Vec<Award>>>()?;
+    let tagged = tagged::Tagged::of(config, posts, creators)?;
     let since = std::time::Instant::now();
     let at = to_micros(now());
     let until = lease.map(|l| at + i64::try_from(l.length.as_micros()).unwrap_or(i64::MAX / 2));
@@ -200,7 +203,8 @@ async fn evaluate(
     if matched.tallies.is_empty() {
         writes.insert("media", "", media::post_rows(new_posts.iter().copied()));
     }
-    let deliveries = awards::add(&mut writes, &awards, at, lease, until, &config.disabled);
+    let deliveries = awards::add(&mut writes, &awards, at, lease, until, &config.disabled)
+        + tagged.add(&mut writes, at, lease, until, config);
     // Deliveries leased here go to this instance's dispatcher; others are announced, when the
     // transaction that queues them commits.
     if deliveries > 0 && lease.is_none() {
@@ -211,7 +215,11 @@ async fn evaluate(
     let leased = Leased {
         since,
         deliveries: match lease {
-            Some(lease) => awards::handed_over(&awards, config, lease),
+            Some(lease) => {
+                let mut handed = awards::handed_over(&awards, config, lease);
+                handed.extend(tagged.handed_over(config, lease));
+                handed
+            }
             None => Vec::new(),
         },
     };
