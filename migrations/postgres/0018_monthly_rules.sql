@@ -23,5 +23,4 @@ CREATE TABLE rule_runs (
     PRIMARY KEY (rule_id, month)
 );
 
--- A month's posts, read a chunk of creators at a time.
-CREATE INDEX media_by_creator_posted ON media (creator_id, posted_at);
+-- The index a month's posts are read by is built concurrently, in 0021.

@@ -1,6 +1,6 @@
--- Event types (issue 24). Every webhook names its type; an integration receives the types it
--- subscribes to, by default the two reward types, so existing integrations are unchanged.
-ALTER TABLE integrations ADD COLUMN event_types TEXT NOT NULL DEFAULT '["reward.instant","reward.monthly"]';
+-- Event types (issue 24). The backfill comes first and the ALTERs last: an ALTER's exclusive
+-- lock lasts until the migration commits, and sending (which reads integrations and
+-- deliveries) would wait for the whole copy of fulfillments behind it.
 
 -- Every event, written in the transaction that causes it. A reward's id is its fulfillment's
 -- and its body is the fulfillment's payload (body NULL); other events keep their rendered body.
@@ -13,14 +13,11 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_creator ON events (creator_id, id);
 CREATE INDEX events_by_type ON events (event_type, id);
--- Rewards granted before events existed are events too (all instant until monthly rules).
+-- Rewards granted before events existed are events too (a monthly one names its month, 0018).
 INSERT INTO events (id, event_type, creator_id, body, created_at)
-    SELECT id, 'reward.instant', creator_id, NULL, created_at FROM fulfillments;
-
--- Each delivery names its event's type and, for events other than rewards, its event (a
--- reward's delivery names its fulfillment, whose id is its event's). Test sends: the type sent.
-ALTER TABLE deliveries ADD COLUMN event_type TEXT NOT NULL DEFAULT 'reward.instant';
-ALTER TABLE deliveries ADD COLUMN event_id TEXT;
+    SELECT id, CASE WHEN month IS NULL THEN 'reward.instant' ELSE 'reward.monthly' END,
+           creator_id, NULL, created_at
+    FROM fulfillments;
 
 -- Sales of creators' storefronts: one per order id, whoever sends it twice. The amount is an
 -- exact decimal with two places, as text ("12.50").
@@ -34,3 +31,12 @@ CREATE TABLE sales (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX sales_by_creator ON sales (creator_id, id);
+
+-- Every webhook names its type; an integration receives the types it subscribes to, by default
+-- the two reward types, so existing integrations are unchanged.
+ALTER TABLE integrations ADD COLUMN event_types TEXT NOT NULL DEFAULT '["reward.instant","reward.monthly"]';
+
+-- Each delivery names its event's type and, for events other than rewards, its event (a
+-- reward's delivery names its fulfillment, whose id is its event's). Test sends: the type sent.
+ALTER TABLE deliveries ADD COLUMN event_type TEXT NOT NULL DEFAULT 'reward.instant';
+ALTER TABLE deliveries ADD COLUMN event_id TEXT;

@@ -13,9 +13,11 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_creator ON events (creator_id, id);
 CREATE INDEX events_by_type ON events (event_type, id);
--- Rewards granted before events existed are events too (all instant until monthly rules).
+-- Rewards granted before events existed are events too (a monthly one names its month, 0018).
 INSERT INTO events (id, event_type, creator_id, body, created_at)
-    SELECT id, 'reward.instant', creator_id, NULL, created_at FROM fulfillments;
+    SELECT id, CASE WHEN month IS NULL THEN 'reward.instant' ELSE 'reward.monthly' END,
+           creator_id, NULL, created_at
+    FROM fulfillments;
 
 -- Each delivery names its event's type and, for events other than rewards, its event (a
 -- reward's delivery names its fulfillment, whose id is its event's). Test sends: the type sent.

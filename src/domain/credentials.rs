@@ -58,6 +58,8 @@ const RESERVED_HEADERS: &[&str] = &[
     "webhook-id",
     "webhook-timestamp",
     "webhook-signature",
+    "lc-event-type",
+    "traceparent",
 ];
 
 /// The header the API key is sent in: an HTTP token (RFC 9110), not one the service sets.
@@ -194,7 +196,15 @@ mod tests {
     #[test]
     fn the_key_cannot_ride_in_a_header_the_service_sets() {
         assert!(AuthHeader::parse("X-Api-Key").is_ok());
-        for bad in ["", "Webhook-Signature", "content-type", "two words", "x:y"] {
+        for bad in [
+            "",
+            "Webhook-Signature",
+            "LC-Event-Type",
+            "traceparent",
+            "content-type",
+            "two words",
+            "x:y",
+        ] {
             assert!(AuthHeader::parse(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(AuthPrefix::parse("").is_ok());

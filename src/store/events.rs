@@ -13,7 +13,7 @@ use super::config::{Config, ConfigCache, VERSION};
 use super::page::{list_page, PageQuery};
 use super::sql::rows::{CreatorRow, CREATOR_COLUMNS};
 use super::sql::{write_row, Statement, Writes};
-use crate::domain::time::from_micros;
+use crate::domain::time::{self, from_micros, to_micros};
 use crate::domain::{
     Creator, CreatorId, DeliveryId, DeliveryStatus, Event, EventFilter, EventId, EventType,
     IntegrationId, Invalid, Page, PageRequest, Problem,
@@ -81,6 +81,9 @@ pub(super) async fn add(
                 .map(move |integration| (event, integration, DeliveryId::generate()))
         })
         .collect();
+    // The dispatcher claims by the system's clock, so the queue is due by it too; the service's
+    // clock (a test's) dates only the event.
+    let due = to_micros(time::now());
     let mut writes = Writes::default();
     let rows = events
         .iter()
@@ -100,7 +103,7 @@ pub(super) async fn add(
             event_id: &event.id,
             integration_id,
             status: DeliveryStatus::Pending.as_str(),
-            next_attempt_at: at,
+            next_attempt_at: due,
             created_at: at,
             payload: &event.body,
             event_type: event.event_type.as_str(),
@@ -112,7 +115,7 @@ pub(super) async fn add(
         .map(|(_, integration_id, id)| EventQueueInsert {
             delivery_id: id,
             integration_id,
-            due_at: at,
+            due_at: due,
         })
         .collect();
     writes.insert("delivery_queue", "", queue);

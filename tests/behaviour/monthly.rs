@@ -25,6 +25,8 @@ both_stores!(
     the_monthly_webhook_is_the_seeds_body_with_the_months_posts,
     only_approved_members_posts_after_approval_count_toward_a_tier,
     monthly_fields_are_validated_and_instant_rules_show_the_new_keys,
+    a_month_run_to_its_end_grants_nothing_for_posts_that_arrive_later,
+    a_post_counted_in_one_month_is_not_counted_again_after_the_zone_changes,
 );
 
 fn at(rfc3339: &str) -> DateTime<Utc> {
@@ -696,5 +698,67 @@ async fn monthly_fields_are_validated_and_instant_rules_show_the_new_keys(backen
         "not_monthly"
     );
     assert!(runs(&app, &m).await.is_empty());
+    app.stop().await;
+}
+
+async fn a_month_run_to_its_end_grants_nothing_for_posts_that_arrive_later(backend: Backend) {
+    let Some((app, _clock)) = start(backend, "2026-12-10T12:00:00Z").await else {
+        return;
+    };
+    let rule = id(&monthly_rule(&app, json!({})).await);
+    let (early, late) = (creator(&app, "early").await, creator(&app, "late").await);
+    story(&app, &early, "2026-11-05T10:00:00Z").await;
+    assert_eq!(run_ok(&app, &rule, "2026-11").await, 1);
+
+    // A November post that arrives after November was run (an import, a slow poller).
+    story(&app, &late, "2026-11-20T10:00:00Z").await;
+    assert_eq!(run_ok(&app, &rule, "2026-11").await, 0, "the month was run");
+    let granted = rule_fulfillments(&app, &rule).await;
+    assert_eq!(granted.len(), 1, "{granted:?}");
+    assert_eq!(granted[0]["creatorId"], early.as_str());
+    assert_eq!(runs(&app, &rule).await[0]["fulfillments"], 1);
+    app.stop().await;
+}
+
+async fn a_post_counted_in_one_month_is_not_counted_again_after_the_zone_changes(backend: Backend) {
+    let Some((app, _clock)) = start(backend, "2027-01-10T12:00:00Z").await else {
+        return;
+    };
+    let rule = id(&monthly_rule(&app, json!({})).await);
+    let (edge, december) = (creator(&app, "edge").await, creator(&app, "dec").await);
+    // 23:30 UTC on 30 November: November in UTC, 1 December in Tokyo.
+    story(&app, &edge, "2026-11-30T23:30:00Z").await;
+    story(&app, &december, "2026-12-15T10:00:00Z").await;
+    assert_eq!(run_ok(&app, &rule, "2026-11").await, 1);
+
+    let (status, body) = app
+        .patch(
+            &format!("/v1/rules/{rule}"),
+            json!({"timeZone": "Asia/Tokyo"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // December in Tokyo holds the edge post again, already counted for November: the other
+    // creator is granted, and the run goes through.
+    assert_eq!(run_ok(&app, &rule, "2026-12").await, 1);
+    let granted = rule_fulfillments(&app, &rule).await;
+    let months: Vec<(String, String)> = granted
+        .iter()
+        .map(|f| {
+            (
+                f["creatorId"].as_str().unwrap_or_default().to_string(),
+                f["month"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(granted.len(), 2, "{months:?}");
+    assert!(
+        months.contains(&(edge.clone(), "2026-11".into())),
+        "{months:?}"
+    );
+    assert!(
+        months.contains(&(december.clone(), "2026-12".into())),
+        "{months:?}"
+    );
     app.stop().await;
 }

@@ -4,8 +4,8 @@
 //! an instant reward is written.
 //!
 //! Exactly once: a fulfillment names its month, and the unique index on (rule, creator, month)
-//! refuses a second one, whichever instance, restart or concurrent run writes it; a run that
-//! finds the month already (partly) run grants only what is missing and says how many.
+//! refuses a second one, whichever instance, restart or concurrent run writes it. A month run to
+//! its end grants nothing more; a run that finds one cut short grants only what is missing.
 //! Memory stays flat: [`CHUNK`] creators per read and per transaction, paged by id.
 
 use std::collections::HashMap;
@@ -112,9 +112,14 @@ pub(crate) async fn run_month(
     if !has_ended(month, zone, now) {
         return Err(Conflict::MonthNotEnded(month.to_string()).into());
     }
+    let month_name = month.to_string();
+    // A month run to its end grants nothing new, even for posts that arrived since: only a run
+    // cut short (no row yet) is completed.
+    if was_run(db, id, &month_name).await? {
+        return Ok(0);
+    }
     let bounds = month_bounds(month, zone);
     let (start, end) = (to_micros(bounds.start), to_micros(bounds.end));
-    let month_name = month.to_string();
     let mut after = String::new();
     let mut granted = 0u64;
     loop {
@@ -129,7 +134,7 @@ pub(crate) async fn run_month(
             break;
         }
     }
-    record_run(db, id, &month_name, granted, started_by).await?;
+    record_run(db, id, &month_name, started_by).await?;
     Ok(granted)
 }
 
@@ -199,14 +204,20 @@ async fn run_chunk(
         return Ok(0);
     }
     let ids: Vec<&CreatorId> = chunk.iter().map(|c| &c.id).collect();
+    // A post this rule counted already (in another month, before its zone was changed) counts
+    // once: counting it again would break the (rule, post) key and stall every later run.
     let rows: Vec<MediaRow> = db
         .fetch_all(
             Statement::new(format!(
                 "SELECT {MEDIA_COLUMNS} FROM media
-                 WHERE posted_at >= $1 AND posted_at < $2 AND creator_id"
+                 WHERE posted_at >= $1 AND posted_at < $2
+                 AND NOT EXISTS (SELECT 1 FROM fulfillment_media fm
+                                 WHERE fm.rule_id = $3 AND fm.media_id = media.id)
+                 AND creator_id"
             ))
             .bind(start)
             .bind(end)
+            .bind(&rule.id)
             .any_of(ids.iter().copied())
             .push(" ORDER BY creator_id, posted_at, id"),
         )
@@ -319,27 +330,34 @@ fn eligibility(program: Option<&ProgramId>, chunk: &[CandidateRow]) -> Result<El
     Ok(about)
 }
 
-/// Records that `month` was run: the first run writes the row (who started it, when); every
-/// run adds what it granted, so a run that completes one cut short counts its part too.
-async fn record_run(
-    db: &Db,
-    rule: &RuleId,
-    month: &str,
-    granted: u64,
-    started_by: RunStarter,
-) -> Result<()> {
+/// Whether `month` of `rule` was run to its end.
+async fn was_run(db: &Db, rule: &RuleId, month: &str) -> Result<bool> {
+    let row: Option<(i64,)> = db
+        .fetch_optional(
+            Statement::new("SELECT fulfillments FROM rule_runs WHERE rule_id = $1 AND month = $2")
+                .bind(rule)
+                .bind(month),
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Records that `month` was run to its end: the first run to finish writes the row (who
+/// started it, when). Its count is the month's fulfillments, so grants committed by a run cut
+/// short, and by runs at the same time, are counted too.
+async fn record_run(db: &Db, rule: &RuleId, month: &str, started_by: RunStarter) -> Result<()> {
     let mut tx = db.begin_write(Purpose::MonthRun).await?;
     tx.conn()
         .execute(
             Statement::new(
                 "INSERT INTO rule_runs (rule_id, month, fulfillments, started_by, run_at)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (rule_id, month)
-                 DO UPDATE SET fulfillments = rule_runs.fulfillments + excluded.fulfillments",
+                 VALUES ($1, $2,
+                         (SELECT COUNT(*) FROM fulfillments WHERE rule_id = $1 AND month = $2),
+                         $3, $4)
+                 ON CONFLICT (rule_id, month) DO UPDATE SET fulfillments = excluded.fulfillments",
             )
             .bind(rule)
             .bind(month)
-            .bind(i64::try_from(granted).unwrap_or(i64::MAX))
             .bind(started_by.as_str())
             .bind(to_micros(crate::domain::time::now())),
         )
