@@ -1,15 +1,17 @@
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
+use tracing::Instrument;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PageParams, Params};
 use super::AppState;
+use crate::traces;
 use crate::domain::{CreatorId, Invalid, Media, MediaInput, Page, Posted, Problem, MAX_BATCH};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -50,9 +52,23 @@ struct Items<T> {
 )]
 async fn create(
     State(s): State<AppState>,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<MediaInput>,
 ) -> ApiResult<(StatusCode, Json<Media>)> {
-    let mut stored = s.ingester.write(vec![req.parse()?]).await?;
+    // The post's trace: a child of the caller's when it sent a `traceparent`.
+    let span = crate::trace_span!("POST /v1/media", otel.kind = "server");
+    if traces::on() {
+        let caller = headers
+            .get(traces::TRACEPARENT)
+            .and_then(|v| v.to_str().ok());
+        traces::set_parent(&span, caller);
+    }
+    let post = req.parse()?;
+    let mut stored = s
+        .ingester
+        .write(vec![post])
+        .instrument(span)
+        .await?;
     let posted = stored.pop().ok_or_else(|| {
         ApiError::from(crate::error::Error::Corrupt(
             "insert returned nothing".into(),

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use tracing::Instrument;
 use utoipa::ToSchema;
 
 use super::{send_result, Sender};
@@ -43,8 +44,24 @@ pub async fn test_send(
     let body = payload.to_body_as(format)?;
     let delivery_id = store.create_test_delivery(integration_id, &body).await?;
     // The Test send's sample is a reward's body (its delivery row's default type).
+    // A trace of its own when tracing is on, so that it carries a `traceparent` like any webhook.
+    let span = crate::trace_span!(
+        "attempt",
+        otel.kind = "client",
+        integration = %integration_id,
+        delivery = %delivery_id,
+        test = true,
+    );
+    let traceparent = crate::traces::traceparent(&span);
     let sent = sender
-        .send(&target, &delivery_id, EventType::RewardInstant, &body)
+        .send(
+            &target,
+            &delivery_id,
+            EventType::RewardInstant,
+            &body,
+            traceparent.as_deref(),
+        )
+        .instrument(span)
         .await;
     let result = TestSendResult {
         success: sent.succeeded(),
