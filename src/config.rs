@@ -233,7 +233,13 @@ pub struct ServeArgs {
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
     pub otel_endpoint: Option<url::Url>,
     /// How spans are encoded for the collector.
-    #[arg(long, env = "OTEL_EXPORTER_OTLP_PROTOCOL", value_enum, default_value = "http/protobuf", value_name = "PROTOCOL")]
+    #[arg(
+        long,
+        env = "OTEL_EXPORTER_OTLP_PROTOCOL",
+        value_enum,
+        default_value = "http/protobuf",
+        value_name = "PROTOCOL"
+    )]
     pub otel_protocol: crate::traces::OtlpProtocol,
 }
 

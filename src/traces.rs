@@ -99,10 +99,12 @@ impl Exporter {
             .build();
         let tracer = provider.tracer("lc-webhooks");
         // Only the service's own spans: not those of the HTTP server, client or database driver.
-        let layer = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(
-            tracing_subscriber::filter::Targets::new()
-                .with_target("lc_webhooks", tracing::Level::INFO),
-        );
+        let layer = tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_filter(
+                tracing_subscriber::filter::Targets::new()
+                    .with_target("lc_webhooks", tracing::Level::INFO),
+            );
         ON.store(true, Ordering::Relaxed);
         Ok((Exporter { provider }, layer))
     }

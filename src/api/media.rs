@@ -3,16 +3,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tracing::Instrument;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use tracing::Instrument;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PageParams, Params};
 use super::AppState;
-use crate::traces;
 use crate::domain::{CreatorId, Invalid, Media, MediaInput, Page, Posted, Problem, MAX_BATCH};
+use crate::traces;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -64,11 +64,7 @@ async fn create(
         traces::set_parent(&span, caller);
     }
     let post = req.parse()?;
-    let mut stored = s
-        .ingester
-        .write(vec![post])
-        .instrument(span)
-        .await?;
+    let mut stored = s.ingester.write(vec![post]).instrument(span).await?;
     let posted = stored.pop().ok_or_else(|| {
         ApiError::from(crate::error::Error::Corrupt(
             "insert returned nothing".into(),

@@ -176,9 +176,17 @@ async fn evaluate(
     // Stored with each reward: its deliveries' attempts, claimed later by any instance, are
     // children of this span.
     let traceparent = traces::traceparent(&span);
-    decide(tx, config, posts, new, creators, lease, traceparent.as_deref())
-        .instrument(span)
-        .await
+    decide(
+        tx,
+        config,
+        posts,
+        new,
+        creators,
+        lease,
+        traceparent.as_deref(),
+    )
+    .instrument(span)
+    .await
 }
 
 async fn decide(
