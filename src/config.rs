@@ -230,7 +230,12 @@ pub struct ServeArgs {
     /// spans go to `/v1/traces` under it): one trace per post, from its request to every attempt
     /// of every webhook it earned, and each webhook carries a W3C `traceparent`. Off when unset.
     /// `OTEL_EXPORTER_OTLP_HEADERS` adds headers to the exports (an API key).
-    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    #[arg(
+        long,
+        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub otel_endpoint: Option<url::Url>,
     /// How spans are encoded for the collector.
     #[arg(

@@ -44,6 +44,9 @@ struct Items<T> {
     tag = "media",
     operation_id = "createMedia",
     request_body = MediaInput,
+    params(
+        ("traceparent" = Option<String>, Header, description = "W3C trace context: while the service exports traces, the post's trace is a child of this span; ignored otherwise"),
+    ),
     responses(
         (status = 201, description = "Stored; it will be evaluated exactly once", body = Media),
         (status = 200, description = "Its `(platform, externalId)` was already stored: the stored post, counted nothing again", body = Media),
