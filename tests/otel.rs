@@ -140,7 +140,9 @@ async fn a_post_its_reward_and_every_attempt_of_its_webhook_share_the_callers_tr
     let webhooks = rx.wait_for(2, WAIT).await;
     let mut attempt_spans = Vec::new();
     for webhook in &webhooks {
-        let header = webhook.header("traceparent").expect("a traceparent header");
+        let header = webhook
+            .header("traceparent")
+            .unwrap_or_else(|| panic!("a traceparent header: {:?}", webhook.headers));
         let (trace, span) = parts(&header);
         assert_eq!(
             trace, trace_id,

@@ -235,7 +235,8 @@ impl Dispatcher {
 
     /// Leases due deliveries this instance has room for, into their integrations' lanes, as
     /// [`claim_policy::plan`] says.
-    #[tracing::instrument(skip_all, name = "claim")]
+    // `debug`: at `info` every poll would be a trace of its own when traces are exported.
+    #[tracing::instrument(level = "debug", skip_all, name = "claim")]
     async fn claim(&self, probe: bool) -> crate::error::Result<Claim> {
         let integrations = self.integrations().await?;
         let loads: Vec<LaneLoad> = self
