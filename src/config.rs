@@ -241,6 +241,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "OTEL_EXPORTER_OTLP_PROTOCOL",
+        hide_env_values = true,
         value_enum,
         default_value = "http/protobuf",
         value_name = "PROTOCOL"
