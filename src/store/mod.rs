@@ -45,8 +45,8 @@ use crate::domain::{
     EventFilter, Fulfillment, FulfillmentFilter, FulfillmentId, Integration, IntegrationId,
     IntegrationPatch, Lease, Media, Member, MemberStatus, NewCreator, NewIntegration, NewMedia,
     NewProgram, NewRule, NewSale, OutcomeCounts, Page, PageRequest, PayloadFormat, Posted, Profile,
-    ProfilePatch, Program, ProgramId, ProgramPatch, Rule, RuleId, RulePatch, Sale, SecretRotation,
-    SendResult, SendTarget, Window,
+    ProfilePatch, Program, ProgramId, ProgramPatch, Rule, RuleId, RulePatch, Sale,
+    SecretRotation, SendResult, SendTarget, Window,
 };
 use crate::error::{Error, Result};
 use crate::telemetry::Backlog;
