@@ -2,7 +2,8 @@
 
 At 1280 px: sign in (a wrong token first), add integrations through the form (its errors, found by
 the browser and by the API, next to their fields), Test (signed and unsigned wording), Rotate
-secret (the generated secret shown once, both signatures after it), a rule, a
+secret (the generated secret shown once, both signatures after it), event types chosen and a
+sale.created tested, a rule, a
 creator earning it, the delivery log (its chart's numbers, columns, no broken words, live updates
 that keep the focus), an integration's own page. Then every page and dialog at 390 px. After every
 navigation the menu must be in view; axe-core must find no serious or critical violation on any
@@ -256,6 +257,31 @@ with sync_playwright() as p:
     assert sigs and len(sigs[-1].split(" ")) == 2, f"not signed with both secrets during the grace period: {sigs}"
     dlg.get_by_role("button", name="Close").click()
 
+    # Event types: chosen in the form, grouped in plain words; the Test modal sends a sale's sample.
+    card.get_by_role("button", name="Edit", exact=True).click()
+    dlg = page.get_by_role("dialog")
+    events = dlg.get_by_role("group", name="Events it receives")
+    for legend in ["Rewards", "Programs", "Posts", "Sales"]:
+        expect(events.get_by_role("group", name=legend, exact=True)).to_be_visible()
+    expect(events.get_by_label("A creator earns a reward (instant rule)")).to_be_checked()
+    expect(events.get_by_label("A creator's storefront makes a sale")).not_to_be_checked()
+    events.get_by_label("A creator's storefront makes a sale").check()
+    look(page, "integration-form-events")
+    dlg.get_by_role("button", name="Save").click()
+    expect(card).to_contain_text("A creator's storefront makes a sale")
+    card.get_by_role("button", name="Test", exact=True).click()
+    dlg = page.get_by_role("dialog")
+    dlg.get_by_label("Event", exact=True).select_option("sale.created")
+    expect(dlg.get_by_label("Medias (JSON)")).to_be_hidden()
+    expect(dlg.get_by_label("Raw JSON")).to_contain_text('"orderId": "order-1001"')
+    dlg.get_by_role("button", name="Send test", exact=True).click()
+    expect(dlg.get_by_role("status").filter(has_text="200").first).to_be_visible(timeout=15000)
+    expect(dlg).to_contain_text("lc-event-type: sale.created")
+    sales = [r for r in received() if {k.lower(): v for k, v in r["headers"].items()}.get("lc-event-type") == "sale.created"]
+    assert sales and json.loads(sales[-1]["body"])["sale"]["amount"] == "12.50", f"receiver got {received()}"
+    look(page, "test-dialog-sale")
+    dlg.get_by_role("button", name="Close").click()
+
     # Rewards: the empty state, the form's errors, and a prefix that reads as one.
     nav(page, "Rewards")
     expect(page.locator(".empty")).to_contain_text("No reward rules yet")
@@ -301,6 +327,8 @@ with sync_playwright() as p:
         sec.get_by_role("button", name="Simulate post").click()
         expect(sec.get_by_role("status").filter(has_text=f"Post {n} ")).to_be_visible(timeout=10000)
     expect(sec.get_by_text(re.compile(r"^STORY-"))).to_be_visible(timeout=10000)
+    # The creator's events (GET /v1/events?creatorId=): the reward just earned.
+    expect(sec.get_by_role("list", name=re.compile(r"^Events of "))).to_contain_text("A creator earns a reward (instant rule)")
     look(page, "creators")
 
     # Programs: one under manual approval; Ana signs up, waits, and is approved.
@@ -360,6 +388,14 @@ with sync_playwright() as p:
     page.get_by_role("button", name="Apply").click()
     expect(page.locator(".empty")).to_contain_text("No deliveries match these filters")
     page.get_by_role("button", name="Clear filters").click()
+    expect(page.get_by_role("row").filter(has_text="ana@example.com")).to_have_count(2)
+    # The event type: shown in plain words, and a filter.
+    page.get_by_label("Event", exact=True).select_option("sale.created")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("row").filter(has_text="Test send: A creator's storefront makes a sale")).to_have_count(1)
+    expect(page.get_by_role("row").filter(has_text="2 Story posts")).to_have_count(0)
+    page.get_by_label("Event", exact=True).select_option("")
+    page.get_by_role("button", name="Apply").click()
     expect(page.get_by_role("row").filter(has_text="ana@example.com")).to_have_count(2)
 
     # A receiver that is down: a long error, in its own cell, breaks no other word at 1280 px.

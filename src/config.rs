@@ -127,6 +127,22 @@ pub struct ListenArgs {
         value_name = "URL"
     )]
     pub forward_to: Option<url::Url>,
+    /// Show only webhooks of this event type (repeat the flag for more: `--event-type
+    /// sale.created --event-type post.tagged`). A webhook of another type that passes the checks
+    /// is answered 200 and not printed, delayed, failed nor forwarded. Default: every type.
+    #[arg(long = "event-type", value_name = "TYPE", value_parser = parse_event_type)]
+    pub event_types: Vec<crate::domain::EventType>,
+}
+
+fn parse_event_type(s: &str) -> Result<crate::domain::EventType, String> {
+    crate::domain::EventType::parse(s).ok_or_else(|| {
+        format!(
+            "`{s}` is not an event type (one of {})",
+            crate::domain::EventType::ALL
+                .map(crate::domain::EventType::as_str)
+                .join(", ")
+        )
+    })
 }
 
 fn parse_signing_secret(s: &str) -> Result<String, String> {
@@ -293,8 +309,11 @@ pub struct Settings {
     pub retention: Duration,
     /// A cap on the SQLite file, in pages (`PRAGMA max_page_count`): lets tests fill the store.
     pub sqlite_max_pages: Option<u32>,
-    /// "Now" for the charts' time buckets: the system's, or one a test sets.
+    /// "Now" for the charts' time buckets and the monthly schedule: the system's, or one a
+    /// test sets.
     pub clock: Clock,
+    /// How often the monthly schedule looks for months due (tests shorten it).
+    pub monthly_tick: Duration,
 }
 
 impl Settings {
@@ -314,6 +333,7 @@ impl Settings {
             retention: Duration::from_secs(30 * 86_400),
             sqlite_max_pages: None,
             clock: Clock::system(),
+            monthly_tick: Duration::from_secs(1),
         }
     }
 

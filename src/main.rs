@@ -150,6 +150,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 fail_rate: args.fail_rate,
                 delay: args.delay,
                 forward_to: args.forward_to,
+                // Each once, in the event type list's order.
+                event_types: lc_webhooks::domain::EventTypes::from_types(args.event_types)
+                    .types()
+                    .to_vec(),
             };
             lc_webhooks::listen::run(config, shutdown_signal())
                 .await

@@ -2,11 +2,14 @@
 //! help page does (`posts`, with each post's platform).
 
 pub mod events;
+pub mod samples;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::{time, Creator, Invalid, Media, PayloadFormat, Platform, PostType, Problem};
+use crate::domain::{
+    time, Creator, EventType, Invalid, Media, PayloadFormat, Platform, PostType, Problem,
+};
 use crate::error::Result;
 
 /// The webhook body, as LoudCrowd's seed page defines it. Field order and names are the
@@ -190,7 +193,8 @@ pub fn either_format() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema
             "A reward's body: `Payload` for an integration with `payloadFormat: \"medias\"` \
              (the default), `PostsPayload` for `\"posts\"`. Other events' bodies (named by \
              `lc-event-type`): `ProgramEventBody` for `program.*`, `SaleEventBody` for \
-             `sale.created`.",
+             `sale.created`; a `post.tagged` body (`PostTaggedBody`) has `Payload`'s keys, \
+             with one post and `discountCode: null`.",
         ))
         .item(Ref::from_schema_name(Payload::name()))
         .item(Ref::from_schema_name(PostsPayload::name()))
@@ -205,6 +209,11 @@ pub fn either_format() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TestData {
+    /// The event type whose sample is sent (and named in `lc-event-type`); default
+    /// `reward.instant`. `discountCode` and `medias` are keys of reward and `post.tagged` bodies
+    /// only.
+    #[schema(value_type = Option<EventType>)]
+    pub event_type: Option<String>,
     pub lc_id: Option<String>,
     pub email: Option<String>,
     #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
@@ -238,7 +247,66 @@ fn sample_posted_at() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>
     time::timestamp_input_schema("the sample's")
 }
 
+/// What the Test button sends: an event type and the body of its sample with the given keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestEvent {
+    pub event_type: EventType,
+    /// The creator keys, code and posts; for other events, its creator keys are used.
+    pub payload: Payload,
+}
+
+impl TestEvent {
+    /// The body sent to an integration taking `format` (rewards only come in `posts`).
+    pub fn body(&self, format: PayloadFormat) -> Result<String> {
+        match self.event_type {
+            EventType::RewardInstant | EventType::RewardMonthly => self.payload.to_body_as(format),
+            other => samples::body_of(other, &self.payload),
+        }
+    }
+}
+
 impl TestData {
+    /// The event type named (default `reward.instant`) and its sample with the given keys put in.
+    pub fn into_event(self) -> Result<TestEvent> {
+        let event_type = match self.event_type.as_deref() {
+            None => EventType::RewardInstant,
+            Some(name) => EventType::parse(name).ok_or_else(|| {
+                Invalid::new(
+                    Problem::EventType,
+                    format!(
+                        "eventType: `{}` is not an event type (one of {})",
+                        name.escape_debug(),
+                        EventType::ALL.map(EventType::as_str).join(", ")
+                    ),
+                )
+            })?,
+        };
+        let rewardish = matches!(
+            event_type,
+            EventType::RewardInstant | EventType::RewardMonthly | EventType::PostTagged
+        );
+        if !rewardish && (self.discount_code.is_some() || self.medias.is_some()) {
+            return Err(Invalid::new(
+                Problem::EventType,
+                format!(
+                    "a {} body has no discountCode nor medias",
+                    event_type.as_str()
+                ),
+            )
+            .into());
+        }
+        let code_given = self.discount_code.is_some();
+        let mut payload = self.into_payload()?;
+        if event_type == EventType::PostTagged && !code_given {
+            // post.tagged is no reward: its code is null unless the caller gave one.
+            payload.discount_code = None;
+        }
+        Ok(TestEvent {
+            event_type,
+            payload,
+        })
+    }
+
     /// The sample payload with the given keys put in; `postedAt` is normalised to the seed format.
     pub fn into_payload(self) -> Result<Payload> {
         let mut p = Payload::sample();

@@ -1,5 +1,5 @@
 //! The web console in a headless chromium (`.ci/console.sh`): sign in, add an integration, test
-//! send, a reward rule, a creator earning it, the delivery log, phone width. Under `CI=true` it
+//! send, choose event types and test a `sale.created`, a reward rule, a creator earning it, the delivery log, phone width. Under `CI=true` it
 //! must run; elsewhere the script skips when chromium cannot be had.
 
 use std::process::Command;

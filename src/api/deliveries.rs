@@ -10,7 +10,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{IdPath, PageParams, Params};
 use super::AppState;
 use crate::domain::{
-    Delivery, DeliveryDetail, DeliveryFilter, DeliveryId, DeliveryStatus, Email, Order, Page,
+    Delivery, DeliveryDetail, DeliveryFilter, DeliveryId, DeliveryStatus, Email, EventType, Order,
+    Page,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -34,7 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("createdAfter" = Option<String>, Query, format = DateTime, description = "Only deliveries created at or after this time (RFC 3339)"),
         ("createdBefore" = Option<String>, Query, format = DateTime, description = "Only deliveries created before this time (RFC 3339)"),
         ("order" = Option<Order>, Query, description = "`desc` (default): newest first; `asc`: oldest first"),
-        ("email" = Option<Email>, Query, description = "Only deliveries of rewards the creator with this email earned, whatever its case (`Ana@Example.com` finds `ana@example.com`); a malformed address is a 422 `invalid_email`"),
+        ("email" = Option<Email>, Query, description = "Only deliveries of rewards the creator with this email earned, whatever its case (`Ana@Example.com` finds `ana@example.com`); a malformed address is a 422 `invalid_email`. Other events' deliveries are not found by email: filter them by `eventType`"),
+        ("eventType" = Option<EventType>, Query, description = "Only deliveries of this event type (Test sends included, by the type they sent); another value is a 422 `invalid_event_type`"),
         PageParams,
     ),
     responses((status = 200, description = "One page", body = Page<Delivery>)),
@@ -70,6 +72,17 @@ async fn list(State(s): State<AppState>, params: Params) -> ApiResult<Json<Page<
         // Parsed as any email is: a malformed one is a 422, never a query (PostgreSQL refuses
         // a NUL byte in text with an error).
         email: params.get("email").map(|e| Email::parse(&e)).transpose()?,
+        event_type: params
+            .get("eventType")
+            .map(|raw| {
+                EventType::parse(&raw).ok_or_else(|| {
+                    ApiError::invalid(
+                        "invalid_event_type",
+                        format!("eventType `{}` is not an event type", raw.escape_debug()),
+                    )
+                })
+            })
+            .transpose()?,
         order,
     };
     Ok(Json(

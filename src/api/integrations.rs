@@ -356,7 +356,7 @@ async fn remove(
     tag = "integrations",
     operation_id = "testIntegration",
     params(("id" = String, Path, format = Uuid, description = "The integration's id")),
-    request_body(content = Option<TestData>, description = "Any subset of the payload's keys; an empty body sends the sample."),
+    request_body(content = Option<TestData>, description = "The event type (default `reward.instant`) and any subset of its sample's keys; an empty body sends the reward sample."),
     responses((status = 200, description = "Sent (whatever the receiver answered)", body = TestSendResult, links(
         ("GetDelivery" = (operation_id = "getDelivery", parameters(("id" = "$response.body#/deliveryId")))),
         ("RetryDelivery" = (operation_id = "retryDelivery", parameters(("id" = "$response.body#/deliveryId")))),
@@ -367,8 +367,8 @@ async fn test(
     IdPath(id): IdPath<IntegrationId>,
     OptionalJsonBody(data): OptionalJsonBody<TestData>,
 ) -> ApiResult<Json<TestSendResult>> {
-    let payload = data.into_payload()?;
-    Ok(Json(test_send(&s.store, &s.sender, &id, &payload).await?))
+    let event = data.into_event()?;
+    Ok(Json(test_send(&s.store, &s.sender, &id, &event).await?))
 }
 
 /// Rotates the signing secret without a gap: until `previousSecretExpiresAt` every attempt (a

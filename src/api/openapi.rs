@@ -13,8 +13,9 @@ use utoipa::openapi::{
 use utoipa::{PartialSchema, ToSchema};
 
 use super::error::ErrorBody;
+use crate::domain::EventType;
 use crate::domain::Order;
-use crate::payload::events::{ProgramEventBody, SaleEventBody};
+use crate::payload::events::{PostTaggedBody, ProgramEventBody, SaleEventBody};
 use crate::payload::{Payload, PostsPayload};
 
 const SECURITY: &str = "adminToken";
@@ -116,6 +117,11 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
     ProgramEventBody::schemas(&mut schemas);
     schemas.push((SaleEventBody::name().into_owned(), SaleEventBody::schema()));
     SaleEventBody::schemas(&mut schemas);
+    schemas.push((
+        PostTaggedBody::name().into_owned(),
+        PostTaggedBody::schema(),
+    ));
+    PostTaggedBody::schemas(&mut schemas);
     components.schemas.extend(schemas);
     if let Some(create_rule) = components.schemas.remove("CreateRule") {
         components.schemas.insert(
@@ -208,8 +214,66 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .filter_map(Option::as_mut)
 }
 
-/// The webhook a receiver gets when a creator earns a reward.
+/// The webhooks a receiver gets: one entry per event type (named by it, as `lc-event-type`
+/// says), each with its body's schema and an example.
 fn webhooks() -> utoipa::openapi::Paths {
+    EventType::ALL
+        .into_iter()
+        .fold(PathsBuilder::new(), |paths, t| {
+            paths.path(t.as_str(), PathItem::new(HttpMethod::Post, webhook(t)))
+        })
+        .build()
+}
+
+/// What a webhook of `event_type` is, in a sentence, and its operation id.
+fn about(event_type: EventType) -> (&'static str, &'static str) {
+    match event_type {
+        EventType::RewardInstant => (
+            "rewardInstant",
+            "A creator reached an instant rule's threshold",
+        ),
+        EventType::RewardMonthly => (
+            "rewardMonthly",
+            "A monthly rule's month was run and the creator reached a tier",
+        ),
+        EventType::ProgramSignedUp => ("programSignedUp", "A creator signed up for a program"),
+        EventType::ProgramApproved => (
+            "programApproved",
+            "A member was approved (at once under AUTOMATIC approval)",
+        ),
+        EventType::ProgramRejected => ("programRejected", "A pending member was rejected"),
+        EventType::ProgramRemoved => ("programRemoved", "An approved member was removed"),
+        EventType::PostTagged => ("postTagged", "A creator made a post (once per post)"),
+        EventType::SaleCreated => ("saleCreated", "A creator's storefront made a sale"),
+    }
+}
+
+/// The schema of `event_type`'s body.
+fn body_schema(event_type: EventType) -> RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{OneOfBuilder, Schema};
+    let named = |name: std::borrow::Cow<'static, str>| RefOr::Ref(Ref::from_schema_name(name));
+    match event_type {
+        EventType::RewardInstant | EventType::RewardMonthly => RefOr::T(Schema::OneOf(
+            OneOfBuilder::new()
+                .description(Some(
+                    "`Payload` (the seed's body) for an integration with `payloadFormat: \
+                     \"medias\"` (the default), `PostsPayload` for `\"posts\"`.",
+                ))
+                .item(named(Payload::name()))
+                .item(named(PostsPayload::name()))
+                .build(),
+        )),
+        EventType::ProgramSignedUp
+        | EventType::ProgramApproved
+        | EventType::ProgramRejected
+        | EventType::ProgramRemoved => named(ProgramEventBody::name()),
+        EventType::PostTagged => named(PostTaggedBody::name()),
+        EventType::SaleCreated => named(SaleEventBody::name()),
+    }
+}
+
+/// A webhook of `event_type`.
+fn webhook(event_type: EventType) -> Operation {
     let header = |name: &str, required: bool, description: &str| {
         ParameterBuilder::new()
             .name(name)
@@ -223,11 +287,16 @@ fn webhooks() -> utoipa::openapi::Paths {
             .schema(Some(String::schema()))
             .build()
     };
-    let operation = utoipa::openapi::path::OperationBuilder::new()
-        .operation_id(Some("rewardEarned"))
-        .summary(Some("A creator earned a reward"))
+    let (operation_id, summary) = about(event_type);
+    let example = crate::payload::samples::sample_body(event_type)
+        .ok()
+        .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok());
+    utoipa::openapi::path::OperationBuilder::new()
+        .operation_id(Some(operation_id))
+        .summary(Some(summary))
         .description(Some(
-            "POSTed to the integration's `url` once per reward, and again on each retry with \
+            "POSTed to the `url` of every integration whose `eventTypes` include this type, \
+             once per event, and again on each retry with \
              the same `webhook-id` and identical bytes. Any 2xx answer is success; anything \
              else (another status, a timeout, a refused connection, a TLS error) is a failed \
              attempt, retried on the schedule (`--retry-schedule`, default 5s, 5m, 30m, 2h, \
@@ -264,9 +333,8 @@ fn webhooks() -> utoipa::openapi::Paths {
         .parameter(header(
             "lc-event-type",
             true,
-            "What the webhook is about (`EventType`): `reward.instant` for a reward or a Test \
-             send, `reward.monthly`, `program.signed_up`, `program.approved`, \
-             `program.rejected`, `program.removed` or `sale.created`.",
+            "What the webhook is about (`EventType`): this entry's name. The Test send names \
+             the type whose sample it sends (default `reward.instant`).",
         ))
         .parameter(header(
             "User-Agent",
@@ -279,7 +347,8 @@ fn webhooks() -> utoipa::openapi::Paths {
                 .content(
                     "application/json",
                     ContentBuilder::new()
-                        .schema(Some(crate::payload::either_format()))
+                        .schema(Some(body_schema(event_type)))
+                        .example(example)
                         .build(),
                 )
                 .build(),
@@ -292,8 +361,5 @@ fn webhooks() -> utoipa::openapi::Paths {
             "default",
             ResponseBuilder::new().description("Anything else: the attempt failed and is retried"),
         )
-        .build();
-    PathsBuilder::new()
-        .path("rewardEarned", PathItem::new(HttpMethod::Post, operation))
         .build()
 }

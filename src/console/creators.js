@@ -3,6 +3,7 @@
 import { api, all } from "./api.js";
 import { refresh } from "./app.js";
 import { h, field, formErrors, errorSummary, when } from "./dom.js";
+import { eventLabel } from "./events.js";
 
 export async function creatorsPage() {
   const creators = await all("/creators");
@@ -49,12 +50,19 @@ async function creatorSection(c) {
   const errors = formErrors(summary, { invalid_posted_at: at, invalid_external_id: externalId });
   const posts = h("div", {});
   const rewards = h("div", {});
+  const events = h("div", {});
   let simulated = 0;
   let stored = new Set();
   const describePost = (p) => `${p.postType}${p.mediaType ? " (" + p.mediaType.toLowerCase() + ")" : ""} on ${p.platform}, posted ${when(p.postedAt)}`
     + (p.externalId ? ` · platform id ${p.externalId}` : "");
   async function load() {
-    const [m, f] = await Promise.all([all("/media?creatorId=" + c.id), all("/fulfillments?creatorId=" + c.id)]);
+    const [m, f, e] = await Promise.all([
+      all("/media?creatorId=" + c.id), all("/fulfillments?creatorId=" + c.id), all("/events?creatorId=" + c.id),
+    ]);
+    events.replaceChildren(e.length
+      ? h("ul", { "aria-label": "Events of " + c.email }, e.slice().reverse().map((x) => h("li", {},
+        h("strong", {}, eventLabel(x.type)), ` (${x.type}) · ${when(x.createdAt)}`)))
+      : h("p", {}, "No events yet."));
     stored = new Set(m.map((p) => p.id));
     posts.replaceChildren(m.length ? h("ul", {}, m.map((p) => h("li", {}, describePost(p)))) : h("p", {}, "No posts yet."));
     rewards.replaceChildren(f.length
@@ -92,7 +100,7 @@ async function creatorSection(c) {
   section.append(
     h("h2", { id: "cr-" + c.id }, c.email),
     h("p", {}, `Instagram: ${c.igUsername || "—"} · TikTok: ${c.ttUsername || "—"}`),
-    form, h("h3", {}, "Rewards"), rewards, h("h3", {}, "Posts"), posts);
+    form, h("h3", {}, "Rewards"), rewards, h("h3", {}, "Events"), events, h("h3", {}, "Posts"), posts);
   await load();
   return section;
 }

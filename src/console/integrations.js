@@ -1,11 +1,12 @@
 // Integrations: the list with each one's chart of the last day, one integration's own page, and
 // the dialogs that add, edit, test, rotate the signing secret, replay and delete.
 
+import { EVENT_GROUPS, DEFAULT_EVENT_TYPES, EVENT_LABELS, hasPosts, sampleAbout } from "./events.js";
 import { api, all } from "./api.js";
 import { refresh, showError } from "./app.js";
 import { hourlyChart, hourTable } from "./charts.js";
 import {
-  h, field, group, check, formErrors, errorSummary, openDialog, copyButton, when, nextId,
+  h, field, group, check, checkedValues, formErrors, errorSummary, openDialog, copyButton, when, nextId,
 } from "./dom.js";
 
 // What the console may say of the key: its length when the API gives it, and the characters
@@ -62,6 +63,9 @@ function facts(i) {
     h("dt", {}, "Sent in"), h("dd", {}, `${i.authHeader}: ${i.authPrefix}<key>`),
     h("dt", {}, "Signed"), h("dd", {}, signingLine(i)),
     h("dt", {}, "Payload format"), h("dd", {}, i.payloadFormat === "posts" ? "posts (with each post's platform)" : "medias (the original)"),
+    h("dt", {}, "Events"), h("dd", {}, (i.eventTypes || DEFAULT_EVENT_TYPES).length
+      ? (i.eventTypes || DEFAULT_EVENT_TYPES).map((t) => EVENT_LABELS[t] || t).join("; ")
+      : "None: only Test sends"),
     h("dt", {}, "Health"), h("dd", {}, healthLine(i.health)),
     h("dt", {}, "Sending"), h("dd", { "data-key": "limits-" + i.id }, limitsLine(i)));
 }
@@ -239,6 +243,15 @@ export function integrationForm(existing) {
   // Empty is no limit of its own; the API says what else is wrong.
   const limitValue = (input) => (input.value.trim() === "" ? null : Number(input.value));
   const removeSigning = existing && existing.signing ? check("Stop signing (remove the signing secret)", {}) : null;
+  // Its event types, grouped; an integration made before event types receives rewards.
+  const subscribed = new Set(existing && existing.eventTypes ? existing.eventTypes : DEFAULT_EVENT_TYPES);
+  const eventChecks = [];
+  const eventGroups = EVENT_GROUPS.map(([legend, types]) => {
+    const boxes = types.map(([value, label]) => check(label, { value, checked: subscribed.has(value) }));
+    eventChecks.push(...boxes);
+    return group(legend, null, boxes);
+  });
+  const events = group("Events it receives", "Each event checked is sent to this URL. None checked: only Test sends.", eventGroups);
   const secretBox = h("div", { hidden: true },
     field("Signing secret", secret, "Shown once: copy it into your receiver now. It is never shown again."),
     copyButton("Copy signing secret", () => secret.value));
@@ -246,7 +259,7 @@ export function integrationForm(existing) {
   const errors = formErrors(summary, {
     invalid_name: name, invalid_url: url, blocked_url: url, invalid_api_key: key,
     invalid_auth_header: header, invalid_auth_prefix: prefix, invalid_signing_secret: secret,
-    invalid_payload_format: format,
+    invalid_payload_format: format, invalid_event_types: events,
     invalid_max_concurrency: maxConcurrency, invalid_max_per_second: maxPerSecond,
   });
   const formId = nextId("form");
@@ -259,6 +272,7 @@ export function integrationForm(existing) {
       const body = {
         name: name.value, url: url.value, authHeader: header.value, authPrefix: prefix.value, payloadFormat: format.value,
         maxConcurrency: limitValue(maxConcurrency), maxPerSecond: limitValue(maxPerSecond),
+        eventTypes: checkedValues(eventChecks),
       };
       if (key.value) body.apiKey = key.value;
       if (secret.value) body.signingSecret = secret.value;
@@ -274,8 +288,9 @@ export function integrationForm(existing) {
   },
   existing ? null : h("p", { class: "hint" }, "A webhook: each reward a creator earns is POSTed to your URL with your API key. Webhooks are the kind of integration this service sends."),
   field("Name", name),
-  field("API URL", url, "Where LoudCrowd sends reward events."),
+  field("API URL", url, "Where LoudCrowd sends the events checked below."),
   field("API key", key, existing ? `Leave empty to keep the current key (${keyDescription(existing)}).` : "Sent with every webhook so your system knows it is LoudCrowd."),
+  events,
   h("details", {},
     h("summary", {}, "Advanced"),
     field("Auth header", header, "The header the API key is sent in."),
@@ -309,11 +324,16 @@ function curlOf(url, headers, body) {
 }
 
 export function testDialog(i) {
+  const eventType = h("select", {}, EVENT_GROUPS.map(([legend, types]) =>
+    h("optgroup", { label: legend }, types.map(([value, label]) => h("option", { value }, label)))));
+  eventType.value = "reward.instant";
   const email = h("input", { type: "email", value: "creator@example.com" });
   const ig = h("input", { value: "instagram.username" });
   const tt = h("input", { value: "tiktok.username" });
   const code = h("input", { value: "code123" });
-  const list = i.payloadFormat === "posts" ? "posts" : "medias";
+  // Rewards come in the integration's format; post.tagged always in `medias`.
+  const listOf = () => (i.payloadFormat === "posts" && eventType.value.startsWith("reward.") ? "posts" : "medias");
+  let list = listOf();
   const medias = h("textarea", { rows: 4 });
   medias.value = JSON.stringify(list === "posts" ? SAMPLE_POSTS : SAMPLE_MEDIAS, null, 2);
   const raw = h("pre", { id: nextId("raw-json"), "aria-label": "Raw JSON", tabindex: 0 });
@@ -325,21 +345,45 @@ export function testDialog(i) {
     invalid_username: (e) => (/ttUsername/.test(e.message) ? tt : ig),
     invalid_posted_at: medias,
     invalid_body: postsField,
+    invalid_event_type: eventType,
   });
   let lastCurl = "";
   function parsed() {
     try { return JSON.parse(medias.value); } catch (_) { return undefined; }
   }
+  // The keys sent: the event type, the creator keys, and for rewards and posts the code and posts.
   function body(m) {
-    return {
-      email: email.value, igUsername: ig.value || null, ttUsername: tt.value || null,
-      discountCode: code.value || null, [list]: m,
-    };
+    const b = { eventType: eventType.value, email: email.value, igUsername: ig.value || null, ttUsername: tt.value || null };
+    if (hasPosts(eventType.value)) Object.assign(b, { discountCode: code.value || null, [list]: m });
+    return b;
+  }
+  // The body the receiver gets, as the service builds it from these keys.
+  function sent(b, lcId) {
+    const { eventType: t, ...keys } = b;
+    return { lcId, ...keys, ...sampleAbout(t) };
   }
   function preview() {
     const m = parsed();
-    raw.textContent = JSON.stringify({ lcId: "(this delivery's id)", ...body(m === undefined ? "(not valid JSON)" : m) }, null, 2);
+    raw.textContent = JSON.stringify(sent(body(m === undefined ? "(not valid JSON)" : m), "ABC123"), null, 2);
   }
+  const codeField = field("Discount code", code);
+  const mediasField = () => (list === "posts"
+    ? field("Posts (JSON)", medias, "lcId, postedAt, postType and platform (instagram or tik_tok) of each post.")
+    : field("Medias (JSON)", medias, "lcId, postedAt and postType of each post."));
+  const postsBox = h("div", {}, codeField, mediasField());
+  function typeChanged() {
+    const next = listOf();
+    if (next !== list) {
+      list = next;
+      medias.value = JSON.stringify(list === "posts" ? SAMPLE_POSTS : SAMPLE_MEDIAS, null, 2);
+      postsBox.replaceChildren(codeField, mediasField());
+    }
+    // post.tagged is no reward: its sample has no code.
+    code.value = eventType.value === "post.tagged" ? "" : code.value || "code123";
+    postsBox.hidden = !hasPosts(eventType.value);
+    preview();
+  }
+  eventType.addEventListener("change", typeChanged);
   for (const el of [email, ig, tt, code, medias]) el.addEventListener("input", preview);
   preview();
   const formId = nextId("form");
@@ -363,8 +407,8 @@ export function testDialog(i) {
         const head = r.responseStatus === null
           ? h("p", { class: "status-bad" }, `No answer after ${r.durationMs} ms: ${r.error}`)
           : h("p", { class: r.success ? "status-ok" : "status-bad" }, `Receiver answered ${r.responseStatus} in ${r.durationMs} ms.`);
-        lastCurl = curlOf(i.url, r.requestHeaders, JSON.stringify({ lcId: r.deliveryId, ...b }));
-        result.replaceChildren(head,
+        lastCurl = curlOf(i.url, r.requestHeaders, JSON.stringify(sent(b, "ABC123")));
+        result.replaceChildren(head, h("p", {}, "Sent as ", h("strong", {}, EVENT_LABELS[b.eventType]), ` (lc-event-type: ${b.eventType}).`),
           h("p", {}, "Delivery ", h("a", { href: "#/log?delivery=" + r.deliveryId, onclick: () => dlg.close() }, r.deliveryId), " in the delivery log."),
           h("h3", {}, "Response body"), h("pre", { tabindex: 0, "aria-label": "Response body" }, r.responseBody || "(empty)"),
           h("h3", {}, "Request as curl"), h("pre", { tabindex: 0, "aria-label": "Request as curl" }, lastCurl),
@@ -380,11 +424,9 @@ export function testDialog(i) {
   h("p", { class: "hint" }, i.signing
     ? "Sends one real webhook now, signed with this integration's secret, with the data below. Then look for it in your own system."
     : "Sends one real webhook now, with the data below; it is not signed, as this integration has no signing secret. Then look for it in your own system."),
+  field("Event", eventType, "Which event's sample to send, with its lc-event-type header. It is sent whatever events this integration receives."),
   field("Email", email), field("Instagram username", ig), field("TikTok username", tt),
-  field("Discount code", code),
-  list === "posts"
-    ? field("Posts (JSON)", medias, "lcId, postedAt, postType and platform (instagram or tik_tok) of each post.")
-    : field("Medias (JSON)", medias, "lcId, postedAt and postType of each post."),
+  postsBox,
   h("h3", {}, "Raw JSON"), raw, summary, result);
   const dlg = openDialog("Test " + i.name, form, { actions: [send] });
   email.focus();

@@ -4,19 +4,20 @@
 import { api, all } from "./api.js";
 import { onLeave, showError } from "./app.js";
 import { minuteChart, minuteTable } from "./charts.js";
+import { EVENT_GROUPS, eventLabel } from "./events.js";
 import {
   h, field, formErrors, errorSummary, openDialog, statusClass, when, keepFocus,
 } from "./dom.js";
 
 const LIVE_MS = 3000;
-const state = { integrationId: "", status: "", from: "", to: "", search: "", live: true };
+const state = { integrationId: "", eventType: "", status: "", from: "", to: "", search: "", live: true };
 const COLUMNS = [
   ["Created", "created"], ["Integration", "integration"], ["Event", "event"], ["Creator", "creator"],
   ["Status", "status"], ["Attempts", "attempts"], ["Last response", "response"], ["", "open"],
 ];
 
 function filtered() {
-  return Boolean(state.integrationId || state.status || state.from || state.to || state.search.trim());
+  return Boolean(state.integrationId || state.eventType || state.status || state.from || state.to || state.search.trim());
 }
 
 // The query for the current filters: the list to read, or one delivery by its id.
@@ -24,6 +25,7 @@ async function deliveries() {
   const q = new URLSearchParams();
   if (state.integrationId) q.set("integrationId", state.integrationId);
   if (state.status) q.set("status", state.status);
+  if (state.eventType) q.set("eventType", state.eventType);
   if (state.from) q.set("createdAfter", new Date(state.from).toISOString());
   if (state.to) q.set("createdBefore", new Date(state.to).toISOString());
   const s = state.search.trim();
@@ -45,15 +47,17 @@ export async function logPage(params) {
   const chartBox = h("div", {});
   const tableBox = h("div", {});
   const integ = h("select", {}, h("option", { value: "" }, "All"), integrations.map((i) => h("option", { value: i.id }, i.name)));
+  const eventType = h("select", {}, h("option", { value: "" }, "All"), EVENT_GROUPS.map(([legend, types]) =>
+    h("optgroup", { label: legend }, types.map(([value, label]) => h("option", { value }, label)))));
   const status = h("select", {}, [["", "All"], ["pending", "Pending"], ["succeeded", "Succeeded"], ["failed", "Failed"]].map(([v, l]) => h("option", { value: v }, l)));
   const from = h("input", { type: "datetime-local" });
   const to = h("input", { type: "datetime-local" });
   const search = h("input", { type: "search", placeholder: "delivery id, fulfillment id or email" });
   const live = h("input", { type: "checkbox" });
-  integ.value = state.integrationId; status.value = state.status; from.value = state.from;
+  integ.value = state.integrationId; eventType.value = state.eventType; status.value = state.status; from.value = state.from;
   to.value = state.to; search.value = state.search; live.checked = state.live;
   const summary = errorSummary();
-  const errors = formErrors(summary, { invalid_email: search, invalid_created_after: from, invalid_created_before: to });
+  const errors = formErrors(summary, { invalid_event_type: eventType, invalid_email: search, invalid_created_after: from, invalid_created_before: to });
   const shown = { counts: "", chart: "", table: null };
   let tbody = null;
 
@@ -62,7 +66,7 @@ export async function logPage(params) {
     return h("tr", { "data-id": d.id, "data-sig": signature(d) },
       h("td", { "data-label": "Created", class: "created" }, when(d.createdAt)),
       h("td", { "data-label": "Integration", class: "integration" }, names[d.integrationId] || "(deleted)"),
-      h("td", { "data-label": "Event", class: "event" }, d.test ? "Test send" : d.ruleName || "—"),
+      h("td", { "data-label": "Event", class: "event", title: d.eventType }, eventText(d)),
       h("td", { "data-label": "Creator", class: "creator" }, d.creatorEmail || "—"),
       h("td", { "data-label": "Status", class: "status" }, h("span", { class: statusClass(d.status) }, d.status)),
       h("td", { "data-label": "Attempts", class: "attempts" }, String(d.attemptCount)),
@@ -73,7 +77,7 @@ export async function logPage(params) {
       }, "Open")));
   }
   function signature(d) {
-    return JSON.stringify([d.status, d.attemptCount, d.lastResponseStatus, d.lastError, d.ruleName, d.creatorEmail, names[d.integrationId]]);
+    return JSON.stringify([d.status, d.attemptCount, d.lastResponseStatus, d.lastError, d.ruleName, d.eventType, d.creatorEmail, names[d.integrationId]]);
   }
 
   function emptyState() {
@@ -136,8 +140,8 @@ export async function logPage(params) {
   }
 
   function clearFilters() {
-    Object.assign(state, { integrationId: "", status: "", from: "", to: "", search: "" });
-    integ.value = ""; status.value = ""; from.value = ""; to.value = ""; search.value = "";
+    Object.assign(state, { integrationId: "", eventType: "", status: "", from: "", to: "", search: "" });
+    integ.value = ""; eventType.value = ""; status.value = ""; from.value = ""; to.value = ""; search.value = "";
     refresh().catch(showError);
   }
 
@@ -147,10 +151,10 @@ export async function logPage(params) {
       ev.preventDefault();
       errors.clear();
       if (!errors.validate(filters)) return;
-      Object.assign(state, { integrationId: integ.value, status: status.value, from: from.value, to: to.value, search: search.value });
+      Object.assign(state, { integrationId: integ.value, eventType: eventType.value, status: status.value, from: from.value, to: to.value, search: search.value });
       try { await refresh(); } catch (e) { errors.show(e); }
     },
-  }, h("div", { class: "row fields" }, field("Integration", integ), field("Status", status), field("From", from), field("To", to)),
+  }, h("div", { class: "row fields" }, field("Integration", integ), field("Event", eventType), field("Status", status), field("From", from), field("To", to)),
   field("Search", search, "A delivery id, a fulfillment id or a creator's email (any case)."),
   summary,
   h("div", { class: "row" }, h("button", { type: "submit", class: "primary", "data-key": "apply" }, "Apply"),
@@ -220,7 +224,7 @@ async function deliveryDialog(id, names) {
       h("dl", { class: "facts" },
         h("dt", {}, "Status"), h("dd", {}, h("span", { class: statusClass(d.status) }, d.status)),
         h("dt", {}, "Integration"), h("dd", {}, (names && names[d.integrationId]) || d.integrationId),
-        h("dt", {}, "Event"), h("dd", {}, d.test ? "Test send" : d.ruleName || "—"),
+        h("dt", {}, "Event"), h("dd", {}, eventText(d) + " (lc-event-type: " + d.eventType + ")"),
         h("dt", {}, "Creator"), h("dd", {}, d.creatorEmail || "—"),
         h("dt", {}, "Fulfillment"), h("dd", {}, d.fulfillmentId || "(test send)"),
         h("dt", {}, "Created"), h("dd", {}, when(d.createdAt)),
@@ -246,4 +250,11 @@ async function deliveryDialog(id, names) {
   }
   render();
   (retry.disabled ? dlg.querySelector(".dialog-actions button:last-child") : retry).focus();
+}
+
+// A delivery's event in plain words: its type, and the rule of a reward or that it was a Test.
+function eventText(d) {
+  const what = eventLabel(d.eventType);
+  if (d.test) return "Test send: " + what;
+  return d.ruleName ? what + " · " + d.ruleName : what;
 }

@@ -21,6 +21,7 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("/programs.js", include_str!("programs.js")),
     ("/creators.js", include_str!("creators.js")),
     ("/log.js", include_str!("log.js")),
+    ("/events.js", include_str!("events.js")),
 ];
 
 /// Only this origin's scripts and styles run, so a receiver's answer shown in the console can

@@ -7,9 +7,9 @@ use tracing::Instrument;
 use utoipa::ToSchema;
 
 use super::{send_result, Sender};
-use crate::domain::{DeliveryId, EventType, IntegrationId, Outcome, SendResult};
+use crate::domain::{DeliveryId, IntegrationId, Outcome, SendResult};
 use crate::error::Result;
-use crate::payload::Payload;
+use crate::payload::TestEvent;
 use crate::store::Store;
 
 /// What the receiver said to the Test button's webhook.
@@ -38,18 +38,20 @@ pub async fn test_send(
     store: &Store,
     sender: &Sender,
     integration_id: &IntegrationId,
-    payload: &Payload,
+    event: &TestEvent,
 ) -> Result<TestSendResult> {
     let (target, format) = store.send_target(integration_id).await?;
-    let body = payload.to_body_as(format)?;
-    let delivery_id = store.create_test_delivery(integration_id, &body).await?;
-    // The Test send's sample is a reward's body (its delivery row's default type).
+    let body = event.body(format)?;
+    let delivery_id = store
+        .create_test_delivery(integration_id, event.event_type, &body)
+        .await?;
     // A trace of its own when tracing is on, so that it carries a `traceparent` like any webhook.
     let span = crate::trace_span!(
         "attempt",
         otel.kind = "client",
         integration = %integration_id,
         delivery = %delivery_id,
+        event_type = event.event_type.as_str(),
         test = true,
     );
     let traceparent = crate::traces::traceparent(&span);
@@ -57,7 +59,7 @@ pub async fn test_send(
         .send(
             &target,
             &delivery_id,
-            EventType::RewardInstant,
+            event.event_type,
             &body,
             traceparent.as_deref(),
         )

@@ -45,7 +45,7 @@ pub struct Delivery {
     /// The reward it carries; `null` for a Test send and for other events.
     #[schema(required = true)]
     pub fulfillment_id: Option<FulfillmentId>,
-    /// What it is about: its `lc-event-type` header.
+    /// What it is about: its `lc-event-type` header (for a Test send, the type it sent).
     pub event_type: EventType,
     /// The event it carries (`GET /v1/events`): a reward's is its fulfillment's id; `null` for
     /// a Test send.
@@ -140,5 +140,7 @@ pub struct DeliveryFilter {
     pub created_before: Option<DateTime<Utc>>,
     /// Deliveries of rewards earned by the creator with this email, whatever its case.
     pub email: Option<Email>,
+    /// Deliveries of events of this type (Test sends included).
+    pub event_type: Option<EventType>,
     pub order: Order,
 }

@@ -81,8 +81,7 @@ impl EventType {
         }
     }
 
-    /// The type of a reward's event. The one place rewards are mapped to their type: every
-    /// fulfillment is instant until monthly rules grant theirs (`monthly` is true for those).
+    /// The type of a reward's event: `monthly` for a monthly rule's.
     pub fn of_reward(monthly: bool) -> Self {
         if monthly {
             EventType::RewardMonthly

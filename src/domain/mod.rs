@@ -35,7 +35,7 @@ pub use credentials::{
 };
 pub use delivery::{Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus, Order};
 pub use event::{Event, EventFilter, EventType, EventTypes};
-pub use fulfillment::{Fulfillment, FulfillmentFilter};
+pub use fulfillment::{Fulfillment, FulfillmentFilter, RuleRun, RunStarter};
 pub use ids::{
     CreatorId, DeliveryId, EventId, FulfillmentId, Id, IntegrationId, MediaId, ProgramId, RuleId,
     SaleId,
@@ -58,9 +58,9 @@ pub use rotation::{
     GracePeriod, RevealedOnce, SecretRotated, SecretRotation, DEFAULT_GRACE, MAX_GRACE,
 };
 pub use rule::{
-    check_buffer_days, check_count, check_fulfillment_limit, check_platforms, check_timeframe_days,
-    check_window_days, NewRule, Reward, Rule, RuleOptions, RuleOptionsPatch, RulePatch, MAX_COUNT,
-    MAX_WINDOW_DAYS,
+    check_buffer_days, check_count, check_fulfillment_limit, check_platforms, check_tiers,
+    check_timeframe_days, check_window_days, NewRule, Reward, Rule, RuleOptions, RuleOptionsPatch,
+    RulePatch, Schedule, Tier, MAX_COUNT, MAX_WINDOW_DAYS,
 };
 pub use sale::{Amount, Currency, NewSale, OrderId, Sale, MAX_ORDER_ID};
 pub use secret::{key_hint, Secret};

@@ -1,12 +1,12 @@
 //! What `listen` checks on each webhook: the API key, the Standard Webhooks signature and its
-//! timestamp. Pure, so each verdict is unit-tested.
+//! timestamp, and its `lc-event-type`. Pure, so each verdict is unit-tested.
 
 use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 
 use crate::dispatch::signature;
-use crate::domain::{key_hint, Secret};
+use crate::domain::{key_hint, EventType, Secret};
 
 /// What the receiver expects.
 #[derive(Debug, Clone)]
@@ -29,6 +29,7 @@ pub struct Seen<'a> {
     pub webhook_id: Option<&'a str>,
     pub timestamp: Option<&'a str>,
     pub signature: Option<&'a str>,
+    pub event_type: Option<&'a str>,
 }
 
 /// One check's outcome: passed (with what to print) or failed (with why).
@@ -50,6 +51,26 @@ pub fn shown(key: &str) -> String {
     let n = key.chars().count();
     let noun = if n == 1 { "character" } else { "characters" };
     format!("{} ({n} {noun})", key_hint(key))
+}
+
+/// The `lc-event-type` header: present and one of the event types; the type when it is.
+pub fn event_type(seen: &Seen<'_>) -> (Verdict, Option<EventType>) {
+    match seen.event_type {
+        None => (Verdict::Wrong("no lc-event-type header".into()), None),
+        Some(raw) => match EventType::parse(raw) {
+            Some(t) => (
+                Verdict::Ok(format!("lc-event-type {}", t.as_str())),
+                Some(t),
+            ),
+            None => (
+                Verdict::Wrong(format!(
+                    "lc-event-type `{}` is not an event type",
+                    raw.escape_debug()
+                )),
+                None,
+            ),
+        },
+    }
 }
 
 pub fn api_key(expect: &Expect, seen: &Seen<'_>) -> Verdict {
@@ -152,6 +173,23 @@ mod tests {
             signing_secrets: secret.map(|s| Secret::new(s.into())).into_iter().collect(),
             tolerance: Duration::from_secs(300),
         }
+    }
+
+    #[test]
+    fn the_event_type_must_be_present_and_known() {
+        let seen = |t: Option<&'static str>| Seen {
+            event_type: t,
+            ..Seen::default()
+        };
+        assert_eq!(
+            event_type(&seen(Some("sale.created"))),
+            (
+                Verdict::Ok("lc-event-type sale.created".into()),
+                Some(EventType::SaleCreated)
+            )
+        );
+        assert!(event_type(&seen(None)).0.is_wrong());
+        assert!(event_type(&seen(Some("post.liked"))).0.is_wrong());
     }
 
     #[test]

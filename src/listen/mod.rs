@@ -1,7 +1,9 @@
 //! `lc-webhooks listen`: the receiving side's tool. It prints each webhook as it arrives (a
-//! summary line, what the checks found, the body), checks the API key and the signature and
-//! answers `401` when either is wrong, and can fail or slow down on purpose, or pass each
-//! webhook on to the user's own receiver.
+//! summary line with its event type, what the checks found, the body), checks the API key and
+//! the signature and answers `401` when either is wrong, answers `400` to a webhook without a
+//! known `lc-event-type`, can show only some event types (`--event-type`; the others are
+//! answered `200` unprinted), and can fail or slow down on purpose, or pass each webhook on to
+//! the user's own receiver.
 
 mod check;
 
@@ -19,6 +21,8 @@ use rand::Rng;
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::domain::EventType;
+
 pub use check::{Expect, Seen, Verdict};
 
 /// How `listen` behaves, from its flags.
@@ -32,6 +36,10 @@ pub struct ListenConfig {
     pub delay: Duration,
     /// Pass each webhook on here and answer with what it answered.
     pub forward_to: Option<url::Url>,
+    /// The event types shown and handled; empty: all. A webhook of another type that passes the
+    /// checks is answered 200 and not printed (nor delayed, failed or forwarded), so the sender
+    /// settles it.
+    pub event_types: Vec<EventType>,
 }
 
 #[derive(Debug, Error)]
@@ -122,6 +130,13 @@ fn print_banner(config: &ListenConfig, addr: SocketAddr) {
     if let Some(to) = &config.forward_to {
         line.push_str(&format!("; forwarding to {}", redacted(to)));
     }
+    if !config.event_types.is_empty() {
+        let names: Vec<&str> = config.event_types.iter().map(|t| t.as_str()).collect();
+        line.push_str(&format!(
+            "; showing only {} (others answered 200 unprinted)",
+            names.join(", ")
+        ));
+    }
     println!("{line}");
     let _ = std::io::stdout().flush();
 }
@@ -154,12 +169,19 @@ async fn receive(
         webhook_id: header("webhook-id"),
         timestamp: header("webhook-timestamp"),
         signature: header("webhook-signature"),
+        event_type: header("lc-event-type"),
     };
     let now = chrono::Utc::now().timestamp();
     let key = check::api_key(&s.config.expect, &seen);
     let signature = check::signature(&s.config.expect, &seen, &body, now);
+    let (kind, event_type) = check::event_type(&seen);
+    // A wrong key or signature is shown whatever the type: it is the sender's set-up to fix.
     let (status, answer, note) = if key.is_wrong() || signature.is_wrong() {
-        (StatusCode::UNAUTHORIZED, refusal(&key, &signature), None)
+        (StatusCode::UNAUTHORIZED, refusal(&[&key, &signature]), None)
+    } else if kind.is_wrong() {
+        (StatusCode::BAD_REQUEST, refusal(&[&kind]), None)
+    } else if event_type.is_some_and(|t| !s.shows(t)) {
+        return (StatusCode::OK, "ignored (--event-type)\n").into_response();
     } else {
         // Said at once, so a sender that gives up waiting is seen to, on this side too.
         let held = (!s.config.delay.is_zero()).then(|| Held::start(&s, &seen, &body));
@@ -169,14 +191,20 @@ async fn receive(
         }
         answered
     };
-    s.print(&seen, &key, &signature, &body, status, note.as_deref());
+    s.print(
+        &seen,
+        &[&key, &signature, &kind],
+        &body,
+        status,
+        note.as_deref(),
+    );
     (status, answer).into_response()
 }
 
-/// The body of a 401: which check failed.
-fn refusal(key: &Verdict, signature: &Verdict) -> String {
-    [key, signature]
-        .into_iter()
+/// The body of a 401 or 400: which check failed.
+fn refusal(verdicts: &[&Verdict]) -> String {
+    verdicts
+        .iter()
         .filter_map(|v| match v {
             Verdict::Wrong(why) => Some(why.as_str()),
             _ => None,
@@ -187,6 +215,11 @@ fn refusal(key: &Verdict, signature: &Verdict) -> String {
 }
 
 impl Listener {
+    /// Whether webhooks of `t` are shown (`--event-type`).
+    fn shows(&self, t: EventType) -> bool {
+        self.config.event_types.is_empty() || self.config.event_types.contains(&t)
+    }
+
     /// What a webhook that passed the checks is answered: after the delay, a failure on
     /// purpose, the forward target's answer, or 200.
     async fn answer(
@@ -245,8 +278,7 @@ impl Listener {
     fn print(
         &self,
         seen: &Seen<'_>,
-        key: &Verdict,
-        signature: &Verdict,
+        verdicts: &[&Verdict],
         body: &[u8],
         status: StatusCode,
         note: Option<&str>,
@@ -257,7 +289,7 @@ impl Listener {
             summary(seen, parsed.as_ref()),
             status.as_u16()
         );
-        for verdict in [key, signature] {
+        for verdict in verdicts {
             let (mark, what) = match verdict {
                 Verdict::Ok(w) => ("ok", w),
                 Verdict::Skipped(w) => ("--", w),
@@ -332,7 +364,8 @@ impl Drop for Held {
     }
 }
 
-/// A webhook in one line: time, `webhook-id`, email, discount code, posts.
+/// A webhook in one line: time, `webhook-id`, event type, email, and what it is about (a
+/// reward's code and posts, a program, a sale).
 fn summary(seen: &Seen<'_>, parsed: Option<&Value>) -> String {
     let field = |name: &str| {
         parsed
@@ -344,6 +377,24 @@ fn summary(seen: &Seen<'_>, parsed: Option<&Value>) -> String {
     let medias = parsed
         .and_then(|v| v.get("medias").or_else(|| v.get("posts")))
         .and_then(Value::as_array);
+    let program = parsed
+        .and_then(|v| v.get("program"))
+        .and_then(|p| p.get("name"))
+        .and_then(Value::as_str);
+    let sale = parsed.and_then(|v| v.get("sale"));
+    let about = match (medias, program, sale) {
+        (None, Some(name), _) => format!("program {name}"),
+        (None, None, Some(sale)) => {
+            let text = |k: &str| sale.get(k).and_then(Value::as_str).unwrap_or("-");
+            format!(
+                "sale {} {} {}",
+                text("orderId"),
+                text("amount"),
+                text("currency")
+            )
+        }
+        _ => String::new(),
+    };
     let posts = match medias {
         Some(list) => {
             let kinds: Vec<&str> = list
@@ -355,12 +406,16 @@ fn summary(seen: &Seen<'_>, parsed: Option<&Value>) -> String {
         }
         None => "no posts".into(),
     };
-    format!(
-        "{} {} {} {} {}",
-        chrono::Utc::now().format("%H:%M:%S%.3f"),
-        seen.webhook_id.unwrap_or("(no webhook-id)"),
-        field("email"),
-        field("discountCode"),
-        posts,
-    )
+    let kind = seen.event_type.unwrap_or("(no lc-event-type)");
+    let time = chrono::Utc::now().format("%H:%M:%S%.3f");
+    let id = seen.webhook_id.unwrap_or("(no webhook-id)");
+    if about.is_empty() {
+        format!(
+            "{time} {id} {kind} {} {} {posts}",
+            field("email"),
+            field("discountCode"),
+        )
+    } else {
+        format!("{time} {id} {kind} {} {about}", field("email"))
+    }
 }

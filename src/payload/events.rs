@@ -4,7 +4,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::{time, Creator, Program, Sale};
+use super::PayloadMedia;
+use crate::domain::{time, Creator, Media, Program, Sale};
 use crate::error::Result;
 
 /// The body of `program.signed_up`, `program.approved`, `program.rejected` and
@@ -60,6 +61,52 @@ pub struct SaleRef {
     pub currency: String,
     /// UTC as the seed writes it: `YYYY-MM-DDTHH:MM:SS.ffffff`.
     pub sold_at: String,
+}
+
+/// The body of `post.tagged`: the seed's body for that one post, with no code.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PostTaggedBody {
+    /// The event's id (`GET /v1/events`): the same on every retry. Not the post's id (that is
+    /// `medias[0].lcId`).
+    pub lc_id: String,
+    pub email: String,
+    #[schema(required = true)]
+    pub ig_username: Option<String>,
+    #[schema(required = true)]
+    pub tt_username: Option<String>,
+    /// Always `null`: a post is no reward. The key is kept so a reward receiver can read it.
+    #[schema(schema_with = always_null, required = true)]
+    pub discount_code: Option<String>,
+    /// The post, alone.
+    #[schema(min_items = 1, max_items = 1)]
+    pub medias: Vec<PayloadMedia>,
+}
+
+fn always_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Null))
+        .description(Some("Always `null`: a post is no reward."))
+        .into()
+}
+
+impl PostTaggedBody {
+    pub fn to_body(event_id: &str, creator: &Creator, post: &Media) -> Result<String> {
+        Ok(serde_json::to_string(&PostTaggedBody {
+            lc_id: event_id.to_string(),
+            email: creator.email.clone(),
+            ig_username: creator.ig_username.clone(),
+            tt_username: creator.tt_username.clone(),
+            discount_code: None,
+            medias: vec![PayloadMedia {
+                lc_id: post.id.to_string(),
+                posted_at: time::seed_format(post.posted_at),
+                post_type: post.post_type,
+                platform: post.platform,
+            }],
+        })?)
+    }
 }
 
 impl ProgramEventBody {

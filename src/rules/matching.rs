@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::domain::time::to_micros;
 use crate::domain::{
     CreatorId, EventType, IntegrationId, Media, MemberStatus, Platform, PostType, Profile,
-    ProgramId, Rule, Standing,
+    ProgramId, Rule, Schedule, Standing,
 };
 
 const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
@@ -14,12 +14,18 @@ const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
 impl Rule {
     /// Does the rule count a post of this type on this platform (while it is active)?
     pub fn takes(&self, post_type: PostType, platform: Platform) -> bool {
+        self.active && self.takes_kind(post_type, platform)
+    }
+
+    /// Does the rule count a post of this type on this platform, active or not? (A month is
+    /// run after it ends, whatever the rule's state by then.)
+    pub fn takes_kind(&self, post_type: PostType, platform: Platform) -> bool {
         let type_ok = self.post_types.is_empty() || self.post_types.contains(&post_type);
         let platform_ok = self
             .platforms
             .as_ref()
             .is_none_or(|p| p.contains(&platform));
-        self.active && type_ok && platform_ok
+        type_ok && platform_ok
     }
 
     /// Does the rule count this post? It counts posts that arrive while it is active, so a
@@ -95,7 +101,7 @@ impl Rule {
     /// is shared between posts, so nothing needs counting or locking.
     pub fn every_post_earns(&self) -> bool {
         self.repeatable
-            && self.count == 1
+            && self.count == Some(1)
             && self.options.fulfillment_limit.is_none()
             && self.options.buffer_days.is_none()
     }
@@ -121,9 +127,8 @@ impl Rule {
     }
 
     /// The event type of its rewards: the one place a rule's rewards are given their type.
-    /// Every rule is instant until rules have a schedule; then `self.schedule == MONTHLY`.
     pub fn event_type(&self) -> EventType {
-        EventType::of_reward(false)
+        EventType::of_reward(self.schedule == Schedule::Monthly)
     }
 
     /// The integrations its rewards go to, among the active ones: those it names, or every one.
@@ -170,13 +175,16 @@ pub(super) mod tests {
             name: "2 Story posts".into(),
             post_types: vec![PostType::Story],
             platforms: None,
-            count,
+            count: Some(count),
             window_days,
             repeatable: true,
-            reward: Reward::None {},
+            reward: Some(Reward::None {}),
             integration_ids: None,
             active: true,
             options: RuleOptions::default(),
+            schedule: crate::domain::Schedule::Instant,
+            tiers: None,
+            time_zone: None,
             created_at: time::from_micros(1_000),
             updated_at: time::from_micros(1_000),
         }

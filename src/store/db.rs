@@ -24,6 +24,7 @@ pub(crate) enum Purpose {
     Retention,
     /// A sale and its event.
     Sale,
+    MonthRun,
 }
 
 impl Purpose {
@@ -40,6 +41,7 @@ impl Purpose {
             Purpose::Checkpoint => "checkpoint",
             Purpose::Retention => "retention",
             Purpose::Sale => "sale",
+            Purpose::MonthRun => "month_run",
         }
     }
 }

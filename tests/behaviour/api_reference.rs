@@ -95,27 +95,67 @@ async fn the_served_document_is_the_checked_in_reference(backend: Backend) {
     }
     let scheme = &served["components"]["securitySchemes"]["adminToken"];
     assert_eq!(scheme["scheme"], "bearer", "{scheme}");
-    let webhook = &served["webhooks"]["rewardEarned"]["post"];
-    let body = &webhook["requestBody"]["content"]["application/json"]["schema"]["oneOf"];
+    // One webhook per event type, each with its body's schema and an example that fits it.
+    let webhooks = served["webhooks"].as_object().expect("webhooks");
+    let types = [
+        "reward.instant",
+        "reward.monthly",
+        "program.signed_up",
+        "program.approved",
+        "program.rejected",
+        "program.removed",
+        "post.tagged",
+        "sale.created",
+    ];
+    let mut names: Vec<&str> = webhooks.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let mut expected = types.to_vec();
+    expected.sort_unstable();
+    assert_eq!(names, expected, "one webhook entry per event type");
+    for t in types {
+        let webhook = &webhooks[t]["post"];
+        let content = &webhook["requestBody"]["content"]["application/json"];
+        let example = &content["example"];
+        assert!(example.is_object(), "{t} has no example: {webhook}");
+        if let Err(why) = validate(&served, example, &content["schema"]) {
+            panic!("{t}'s example does not fit its schema: {why}\n{example}");
+        }
+        let headers: Vec<&str> = webhook["parameters"]
+            .as_array()
+            .expect("webhook headers")
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for h in [
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature",
+            "lc-event-type",
+        ] {
+            assert!(
+                headers.contains(&h),
+                "{t}: the webhook's {h} is not described"
+            );
+        }
+    }
+    let reward = &webhooks["reward.instant"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]["oneOf"];
     assert_eq!(
-        body,
+        reward,
         &serde_json::json!([
             {"$ref": "#/components/schemas/Payload"},
             {"$ref": "#/components/schemas/PostsPayload"},
-            {"$ref": "#/components/schemas/ProgramEventBody"},
-            {"$ref": "#/components/schemas/SaleEventBody"}
         ]),
-        "{webhook}"
     );
-    let headers: Vec<&str> = webhook["parameters"]
-        .as_array()
-        .expect("webhook headers")
-        .iter()
-        .filter_map(|p| p["name"].as_str())
-        .collect();
-    for h in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
-        assert!(headers.contains(&h), "the webhook's {h} is not described");
-    }
+    // The check itself refuses what does not fit.
+    let post = &webhooks["post.tagged"]["post"]["requestBody"]["content"]["application/json"];
+    let mut coded = post["example"].clone();
+    coded["discountCode"] = Value::from("code123");
+    assert!(validate(&served, &coded, &post["schema"]).is_err());
+    let sale = &webhooks["sale.created"]["post"]["requestBody"]["content"]["application/json"];
+    let mut float = sale["example"].clone();
+    float["sale"]["amount"] = Value::from(12.5);
+    assert!(validate(&served, &float, &sale["schema"]).is_err());
     let payload = &served["components"]["schemas"]["Payload"]["properties"];
     for key in crate::common::PAYLOAD_KEYS {
         assert!(payload.get(key).is_some(), "Payload lacks {key}");
@@ -298,4 +338,107 @@ async fn a_deliverys_payload_matches_exactly_one_format_the_document_names(backe
         );
     }
     app.stop().await;
+}
+
+/// Whether `value` fits `schema`, for the keywords the document uses (`$ref`, `oneOf`, `allOf`,
+/// `type`, `enum`, `required`, `properties`, `additionalProperties: false`, `items`, `minItems`,
+/// `maxItems`, `pattern`); `Err` says where it does not.
+fn validate(doc: &Value, value: &Value, schema: &Value) -> Result<(), String> {
+    if let Some(reference) = schema.get("$ref") {
+        return validate(doc, value, component(doc, reference));
+    }
+    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+        for part in all {
+            validate(doc, value, part)?;
+        }
+    }
+    if let Some(one) = schema.get("oneOf").and_then(Value::as_array) {
+        let fits = one
+            .iter()
+            .filter(|s| validate(doc, value, s).is_ok())
+            .count();
+        if fits != 1 {
+            return Err(format!("fits {fits} of oneOf, not exactly one: {value}"));
+        }
+    }
+    if let Some(t) = schema.get("type") {
+        let allowed: Vec<&str> = match t {
+            Value::String(one) => vec![one.as_str()],
+            Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let actual = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        let fits =
+            allowed.contains(&actual) || (actual == "integer" && allowed.contains(&"number"));
+        if !fits {
+            return Err(format!("{value} is {actual}, not {allowed:?}"));
+        }
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
+        if !options.contains(value) {
+            return Err(format!("{value} is not one of {options:?}"));
+        }
+    }
+    if let (Some(pattern), Some(text)) = (
+        schema.get("pattern").and_then(Value::as_str),
+        value.as_str(),
+    ) {
+        let re = regex::Regex::new(pattern).expect("the pattern compiles");
+        if !re.is_match(text) {
+            return Err(format!("{text:?} does not match {pattern}"));
+        }
+    }
+    if let Some(object) = value.as_object() {
+        for key in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let key = key.as_str().expect("a key");
+            if !object.contains_key(key) {
+                return Err(format!("{key} is required"));
+            }
+        }
+        let properties = schema.get("properties").and_then(Value::as_object);
+        for (key, v) in object {
+            match properties.and_then(|p| p.get(key)) {
+                Some(property) => validate(doc, v, property).map_err(|e| format!("{key}: {e}"))?,
+                None if properties.is_some()
+                    || schema.get("additionalProperties") == Some(&Value::Bool(false)) =>
+                {
+                    return Err(format!("{key} is not a property"));
+                }
+                None => {}
+            }
+        }
+    }
+    if let Some(items) = value.as_array() {
+        let count = items.len() as u64;
+        if schema
+            .get("minItems")
+            .and_then(Value::as_u64)
+            .is_some_and(|min| count < min)
+            || schema
+                .get("maxItems")
+                .and_then(Value::as_u64)
+                .is_some_and(|max| count > max)
+        {
+            return Err(format!("{count} items"));
+        }
+        if let Some(item) = schema.get("items") {
+            for (i, v) in items.iter().enumerate() {
+                validate(doc, v, item).map_err(|e| format!("[{i}]: {e}"))?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -77,6 +77,7 @@ async fn help_names_every_flag_with_its_variable_and_default() {
         "--fail-rate",
         "--delay",
         "--forward-to",
+        "--event-type",
         "LC_RECEIVER_LISTEN",
     ] {
         assert!(

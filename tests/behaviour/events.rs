@@ -20,6 +20,11 @@ both_stores!(
     events_are_listed_by_type_and_creator_with_rewards_by_their_fulfillment,
     an_event_is_retried_under_one_webhook_id_and_can_be_replayed,
     one_order_sent_at_once_by_two_instances_is_one_sale_and_one_event,
+    every_new_post_is_one_post_tagged_to_its_subscribers_only,
+    without_a_post_tagged_subscriber_a_post_writes_no_event,
+    the_test_send_sends_each_types_sample_with_its_header,
+    a_test_send_of_an_unknown_type_is_refused_and_sends_nothing,
+    the_delivery_log_is_filtered_by_event_type,
 );
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -261,12 +266,14 @@ async fn a_reward_receiver_sees_exactly_what_it_saw_before(backend: Backend) {
         Some("application/json")
     );
     // The integration subscribed to everything got the reward too, with the same body.
-    let all_got = everything.assert_exactly(4).await;
+    let all_got = everything.assert_exactly(6).await;
     let mut seen = types(&all_got);
     seen.sort();
     assert_eq!(
         seen,
         [
+            "post.tagged",
+            "post.tagged",
             "program.approved",
             "program.signed_up",
             "reward.instant",
@@ -279,7 +286,7 @@ async fn a_reward_receiver_sees_exactly_what_it_saw_before(backend: Backend) {
         .expect("the reward");
     assert_eq!(reward.text(), expected);
     let log = app.deliveries("").await;
-    assert_eq!(log.len(), 5);
+    assert_eq!(log.len(), 7);
     assert!(log.iter().all(|d| d["eventType"].is_string()));
     app.stop().await;
 }
@@ -426,7 +433,7 @@ async fn signed_events_verify_with_the_standard_webhooks_check(backend: Backend)
         "k",
         json!({
             "signingSecret": SECRET,
-            "eventTypes": ["reward.instant", "program.signed_up", "program.approved", "sale.created"],
+            "eventTypes": ["reward.instant", "program.signed_up", "program.approved", "post.tagged", "sale.created"],
         }),
     )
     .await;
@@ -446,12 +453,13 @@ async fn signed_events_verify_with_the_standard_webhooks_check(backend: Backend)
     )
     .await;
     app.post_media(&c, "STORY", json!({})).await;
-    let got = rx.assert_exactly(4).await;
+    let got = rx.assert_exactly(5).await;
     let mut seen = types(&got);
     seen.sort();
     assert_eq!(
         seen,
         [
+            "post.tagged",
             "program.approved",
             "program.signed_up",
             "reward.instant",
@@ -627,4 +635,229 @@ async fn one_order_sent_at_once_by_two_instances_is_one_sale_and_one_event(backe
     );
     b.stop().await;
     a.stop().await;
+}
+
+async fn every_new_post_is_one_post_tagged_to_its_subscribers_only(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rewards_rx = Receiver::always(200).await;
+    let tagged_rx = Receiver::always(200).await;
+    app.create_integration(&rewards_rx.url(), "k", json!({}))
+        .await;
+    app.create_integration(
+        &tagged_rx.url(),
+        "k",
+        json!({"eventTypes": ["post.tagged"]}),
+    )
+    .await;
+    app.create_rule(json!({})).await;
+    let c = creator(&app, "t@example.com").await;
+    let first = json!({"creatorId": c, "postType": "STORY", "externalId": "p-1",
+                       "postedAt": "2024-05-01T10:00:00Z"});
+    let m1 = app
+        .post_ok("/v1/media", first.clone(), StatusCode::CREATED)
+        .await;
+    // The same post again is the one stored: no second post.tagged.
+    let again = app.post_ok("/v1/media", first, StatusCode::OK).await;
+    assert_eq!(again["id"], m1["id"]);
+    let m2 = app
+        .post_media(&c, "REEL", json!({"postedAt": "2024-05-02T10:00:00Z"}))
+        .await;
+    let m3 = app
+        .post_media(&c, "STORY", json!({"postedAt": "2024-05-03T10:00:00Z"}))
+        .await;
+
+    let got = tagged_rx.assert_exactly(3).await;
+    assert!(
+        types(&got).iter().all(|t| t == "post.tagged"),
+        "{:?}",
+        types(&got)
+    );
+    let events = items(app.get_ok("/v1/events?type=post.tagged").await);
+    assert_eq!(events.len(), 3);
+    for (m, at, post_type) in [
+        (&m1, "2024-05-01T10:00:00.000000", "STORY"),
+        (&m2, "2024-05-02T10:00:00.000000", "REEL"),
+        (&m3, "2024-05-03T10:00:00.000000", "STORY"),
+    ] {
+        let r = got
+            .iter()
+            .find(|r| r.json()["medias"][0]["lcId"] == m["id"])
+            .expect("a post.tagged per post");
+        let event = events
+            .iter()
+            .find(|e| e["payload"]["medias"][0]["lcId"] == m["id"])
+            .expect("its event");
+        let expected = serde_json::to_string(&json!({
+            "lcId": event["id"],
+            "email": "t@example.com",
+            "igUsername": "ig.user",
+            "ttUsername": null,
+            "discountCode": null,
+            "medias": [{"lcId": m["id"], "postedAt": at, "postType": post_type}],
+        }))
+        .expect("json");
+        assert_eq!(r.text(), expected);
+        assert_eq!(event["creatorId"], json!(c));
+    }
+    // The reward receiver sees its reward (two Story posts) and nothing else.
+    let rewards = rewards_rx.assert_exactly(1).await;
+    assert_eq!(types(&rewards), ["reward.instant"]);
+    let log = app.deliveries("").await;
+    assert_eq!(log.len(), 4);
+    assert_eq!(
+        log.iter()
+            .filter(|d| d["eventType"] == "post.tagged")
+            .count(),
+        3
+    );
+    app.stop().await;
+}
+
+async fn without_a_post_tagged_subscriber_a_post_writes_no_event(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rx = Receiver::always(200).await;
+    app.create_integration(&rx.url(), "k", json!({})).await;
+    app.create_rule(json!({"count": 1})).await;
+    let c = creator(&app, "n@example.com").await;
+    app.post_media(&c, "STORY", json!({})).await;
+    rx.assert_exactly(1).await;
+    assert!(items(app.get_ok("/v1/events?type=post.tagged").await).is_empty());
+    let kinds: Vec<String> = items(app.get_ok("/v1/events").await)
+        .iter()
+        .filter_map(|e| e["type"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(kinds, ["reward.instant"]);
+    app.stop().await;
+}
+
+async fn the_test_send_sends_each_types_sample_with_its_header(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rx = Receiver::always(200).await;
+    // Subscribed to rewards only: a Test send of any type still goes.
+    let i = app.create_integration(&rx.url(), "k", json!({})).await;
+    let id = i["id"].as_str().expect("id");
+    let path = format!("/v1/integrations/{id}/test");
+    let creator_keys = ["lcId", "email", "igUsername", "ttUsername"];
+    let cases: [(&str, &str, Option<&str>); 8] = [
+        ("reward.instant", "medias", Some("code123")),
+        ("reward.monthly", "medias", Some("code123")),
+        ("program.signed_up", "program", None),
+        ("program.approved", "program", None),
+        ("program.rejected", "program", None),
+        ("program.removed", "program", None),
+        ("post.tagged", "medias", None),
+        ("sale.created", "sale", None),
+    ];
+    for (n, (event_type, key, code)) in cases.iter().enumerate() {
+        let r = app
+            .post_ok(
+                &path,
+                json!({"eventType": event_type, "email": "me@brand.com"}),
+                StatusCode::OK,
+            )
+            .await;
+        assert_eq!(r["success"], true, "{r}");
+        let got = rx.wait_for(n + 1, WAIT).await;
+        let last = &got[n];
+        assert_eq!(last.header("lc-event-type").as_deref(), Some(*event_type));
+        let mut expected: Vec<&str> = creator_keys.to_vec();
+        if *key == "medias" {
+            expected.push("discountCode");
+        }
+        expected.push(key);
+        assert_eq!(keys_in_order(&last.text()), expected, "{event_type}");
+        let body = last.json();
+        assert_eq!(body["email"], "me@brand.com");
+        if *key == "medias" {
+            assert_eq!(body["discountCode"], json!(code), "{event_type}");
+        }
+        let d = app
+            .delivery(r["deliveryId"].as_str().expect("delivery id"))
+            .await;
+        assert_eq!(d["eventType"], *event_type, "{d}");
+        assert_eq!(d["test"], true);
+    }
+    let sale = rx.received()[7].json();
+    assert_eq!(sale["sale"]["amount"], "12.50");
+    assert_eq!(sale["sale"]["currency"], "USD");
+    // No type named: the reward sample, as before.
+    app.post_ok(&path, json!({}), StatusCode::OK).await;
+    let got = rx.wait_for(9, WAIT).await;
+    assert_eq!(
+        got[8].header("lc-event-type").as_deref(),
+        Some("reward.instant")
+    );
+    app.stop().await;
+}
+
+async fn a_test_send_of_an_unknown_type_is_refused_and_sends_nothing(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rx = Receiver::always(200).await;
+    let i = app.create_integration(&rx.url(), "k", json!({})).await;
+    let path = format!("/v1/integrations/{}/test", i["id"].as_str().expect("id"));
+    for body in [
+        json!({"eventType": "post.liked"}),
+        json!({"eventType": "sale.created", "medias": [{"postType": "REEL"}]}),
+    ] {
+        let (status, answer) = app.post(&path, body).await;
+        assert_eq!(
+            assert_error(status, &answer, StatusCode::UNPROCESSABLE_ENTITY),
+            "invalid_event_type"
+        );
+    }
+    rx.assert_exactly(0).await;
+    assert!(app.deliveries("").await.is_empty());
+    app.stop().await;
+}
+
+async fn the_delivery_log_is_filtered_by_event_type(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rx = Receiver::always(200).await;
+    app.create_integration(
+        &rx.url(),
+        "k",
+        json!({"eventTypes": ["reward.instant", "post.tagged", "sale.created"]}),
+    )
+    .await;
+    app.create_rule(json!({"count": 1})).await;
+    let c = creator(&app, "log@example.com").await;
+    app.post_media(&c, "STORY", json!({})).await;
+    app.post_ok(
+        "/v1/sales",
+        json!({"creatorId": c, "orderId": "o-9", "amount": "3.00", "currency": "EUR"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    rx.wait_for(3, WAIT).await;
+    for (event_type, n) in [
+        ("reward.instant", 1),
+        ("post.tagged", 1),
+        ("sale.created", 1),
+        ("program.approved", 0),
+    ] {
+        let log = app.deliveries(&format!("eventType={event_type}")).await;
+        assert_eq!(log.len(), n, "{event_type}: {log:?}");
+        assert!(log.iter().all(|d| d["eventType"] == event_type));
+    }
+    // With other filters too.
+    let ok = app
+        .deliveries("eventType=sale.created&status=succeeded&order=asc")
+        .await;
+    assert!(ok.len() <= 1);
+    let (status, body) = app.get("/v1/deliveries?eventType=sale.made").await;
+    assert_eq!(
+        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY),
+        "invalid_event_type"
+    );
+    app.stop().await;
 }

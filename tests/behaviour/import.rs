@@ -32,6 +32,14 @@ async fn imported_posts_are_noticed_by_the_running_service(backend: Backend) {
     let rx = Receiver::always(200).await;
     app.create_integration(&rx.url(), "import-key", json!({}))
         .await;
+    // Imported posts are tagged once each, by the evaluation that takes them from the inbox.
+    let tagged = Receiver::always(200).await;
+    app.create_integration(
+        &tagged.url(),
+        "import-key",
+        json!({"eventTypes": ["post.tagged"]}),
+    )
+    .await;
     app.create_rule(json!({})).await;
     let c = app
         .create_creator("imported@example.com", Some("imp"), None)
@@ -80,6 +88,25 @@ async fn imported_posts_are_noticed_by_the_running_service(backend: Backend) {
     for m in medias {
         assert!(listed.iter().any(|l| l["id"] == m["lcId"]), "{m}");
     }
+    let mut tagged_posts: Vec<String> = tagged
+        .assert_exactly(2)
+        .await
+        .iter()
+        .map(|r| {
+            assert_eq!(r.header("lc-event-type").as_deref(), Some("post.tagged"));
+            r.json()["medias"][0]["lcId"]
+                .as_str()
+                .expect("the post")
+                .to_string()
+        })
+        .collect();
+    tagged_posts.sort();
+    let mut ids: Vec<String> = listed
+        .iter()
+        .map(|l| l["id"].as_str().expect("id").to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(tagged_posts, ids, "one post.tagged per imported post");
     app.stop().await;
 }
 

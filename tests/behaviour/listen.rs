@@ -16,6 +16,7 @@ both_stores!(
     forward_to_passes_each_webhook_on_and_answers_with_its_status,
     a_held_webhook_is_shown_on_arrival_and_when_the_sender_gives_up,
     several_signing_secrets_accept_a_webhook_signed_with_any_of_them,
+    event_type_shows_only_the_chosen_types_and_answers_the_others_200,
 );
 
 const KEY: &str = "sk_test_listen_0123456789";
@@ -123,8 +124,15 @@ async fn a_webhook_with_the_right_key_is_printed_and_answered_200(backend: Backe
         .find(|l| l.contains(d["id"].as_str().unwrap()))
         .unwrap_or_else(|| panic!("no summary line with the webhook-id: {text}"));
     assert!(
-        summary.contains(&email) && summary.contains("2 posts") && summary.contains("-> 200"),
+        summary.contains(&email)
+            && summary.contains(" reward.instant ")
+            && summary.contains("2 posts")
+            && summary.contains("-> 200"),
         "{summary}"
+    );
+    assert!(
+        text.contains("  ok    lc-event-type reward.instant\n"),
+        "{text}"
     );
     let code = d["payload"]["discountCode"].as_str().unwrap();
     assert!(summary.contains(code), "{summary}");
@@ -369,6 +377,80 @@ async fn several_signing_secrets_accept_a_webhook_signed_with_any_of_them(backen
         .await;
     assert_eq!(r["responseStatus"], 200, "{r}");
     assert!(!listen.text().contains(NEW) && !listen.text().contains(SECRET));
+    listen.stop().await;
+    app.stop().await;
+}
+
+async fn event_type_shows_only_the_chosen_types_and_answers_the_others_200(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let listen = Listen::start(&[
+        "--event-type",
+        "sale.created",
+        "--event-type",
+        "program.approved",
+    ])
+    .await;
+    assert!(
+        listen
+            .text()
+            .contains("showing only program.approved, sale.created"),
+        "{}",
+        listen.text()
+    );
+    let i = app.create_integration(&listen.url, KEY, json!({})).await;
+    let test = format!("/v1/integrations/{}/test", i["id"].as_str().unwrap());
+    let send = |event_type: &'static str| {
+        let (app, test) = (&app, &test);
+        async move {
+            app.post_ok(
+                test,
+                json!({"eventType": event_type}),
+                axum::http::StatusCode::OK,
+            )
+            .await
+        }
+    };
+    let sale = send("sale.created").await;
+    assert_eq!(sale["responseStatus"], 200, "{sale}");
+    let ignored = send("post.tagged").await;
+    assert_eq!(ignored["responseStatus"], 200, "answered 2xx: {ignored}");
+    let approved = send("program.approved").await;
+    assert_eq!(approved["responseStatus"], 200, "{approved}");
+    listen.wait_for("program Summer creators", 1).await;
+    let text = listen.text();
+    let sale_line = text
+        .lines()
+        .find(|l| l.contains(sale["deliveryId"].as_str().unwrap()))
+        .unwrap_or_else(|| panic!("the sale is printed: {text}"));
+    assert!(
+        sale_line.contains(" sale.created ") && sale_line.contains("sale order-1001 12.50 USD"),
+        "{sale_line}"
+    );
+    assert!(
+        !text.contains(ignored["deliveryId"].as_str().unwrap()) && !text.contains("post.tagged"),
+        "a filtered type is not printed: {text}"
+    );
+
+    // Without the header, or with an unknown type: 400, said plainly, whatever the filter.
+    let client = reqwest::Client::new();
+    for (header, why) in [
+        (None, "no lc-event-type header"),
+        (
+            Some("post.liked"),
+            "lc-event-type `post.liked` is not an event type",
+        ),
+    ] {
+        let mut request = client.post(&listen.url).body("{}");
+        if let Some(h) = header {
+            request = request.header("lc-event-type", h);
+        }
+        let response = request.send().await.expect("listen answers");
+        assert_eq!(response.status().as_u16(), 400);
+        assert!(response.text().await.unwrap().contains(why));
+        listen.wait_for(why, 1).await;
+    }
     listen.stop().await;
     app.stop().await;
 }

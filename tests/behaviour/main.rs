@@ -27,6 +27,7 @@ mod integrations;
 mod leases;
 mod listen;
 mod migrations;
+mod monthly;
 mod ops;
 mod payload_format;
 mod programs;

@@ -81,6 +81,7 @@ async fn an_sqlite_database_migrated_under_the_old_numbers_upgrades_cleanly() {
                 (15, 1),
                 (16, 1),
                 (17, 1),
+                (18, 1),
                 (19, 1),
                 (20, 1),
                 (22, 1)

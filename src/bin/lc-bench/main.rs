@@ -117,6 +117,12 @@ struct Args {
     /// a poller's posts do: the cost of the one-post-per-id check on the ingest path.
     #[arg(long)]
     external_ids: bool,
+    /// Adds one more integration, subscribed to `post.tagged` only, beside the reward
+    /// integrations: every post then also sends a `post.tagged` webhook (counted in the
+    /// deliveries waited for, and in the latency figures). With `--rule-count 1` each post makes
+    /// `--integrations` + 1 webhooks.
+    #[arg(long)]
+    post_tagged: bool,
     /// Give up waiting for deliveries after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout_secs: u64,
@@ -247,8 +253,13 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     if failing && k < 2 {
         bail!("--receiver-fail-ratio needs --integrations 2 or more: a healthy one beside the failing one");
     }
-    // With a failing integration, phase 1 waits for the healthy ones only.
-    let expected = rewards * (k - usize::from(failing)) as u64;
+    if failing && args.post_tagged {
+        bail!("--post-tagged and --receiver-fail-ratio are not measured together");
+    }
+    // With a failing integration, phase 1 waits for the healthy ones only. Every post is one
+    // post.tagged to its own integration.
+    let tagged = if args.post_tagged { posts } else { 0 };
+    let expected = rewards * (k - usize::from(failing)) as u64 + tagged;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -264,8 +275,9 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     std::fs::create_dir_all(&temp)?;
     children.temp_dir = Some(temp.clone());
     println!(
-        "# backend={} deliveries={expected} posts={posts} integrations={k} instances={instances} cores={cores} scratch={}",
+        "# backend={} deliveries={expected} posts={posts} integrations={k} post_tagged={} instances={instances} cores={cores} scratch={}",
         backend.name(),
+        args.post_tagged,
         temp.display()
     );
 
@@ -350,6 +362,16 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
             &client,
             &format!("{api}/v1/integrations"),
             &json!({"name": format!("bench-{i}"), "url": format!("{receiver_base}/hook/{i}"), "apiKey": format!("bench-key-{i}")}),
+        )
+        .await?;
+        integration_ids.push(created["id"].as_str().unwrap_or_default().to_string());
+    }
+    if args.post_tagged {
+        let created = post_json(
+            &client,
+            &format!("{api}/v1/integrations"),
+            &json!({"name": "bench-post-tagged", "url": format!("{receiver_base}/hook/{k}"),
+                    "apiKey": "bench-key-tagged", "eventTypes": ["post.tagged"]}),
         )
         .await?;
         integration_ids.push(created["id"].as_str().unwrap_or_default().to_string());
@@ -520,7 +542,7 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
                 events.len(),
                 args.latency_rate.max(1),
                 args.latency_secs,
-                k,
+                k + usize::from(args.post_tagged),
                 args.external_ids,
             )
             .await?,
@@ -709,6 +731,7 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     all.insert("external_ids".into(), json!(args.external_ids));
     all.insert("rule_count".into(), json!(rule_count));
     all.insert("integrations".into(), json!(k));
+    all.insert("post_tagged".into(), json!(args.post_tagged));
     all.insert("instances".into(), json!(instances));
     all.insert("cores".into(), json!(cores));
     for (name, value) in figures {

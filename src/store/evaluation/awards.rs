@@ -83,13 +83,9 @@ pub(super) fn add<'a>(
     held: &HashSet<IntegrationId>,
     traceparent: Option<&'a str>,
 ) -> usize {
-    let mut fulfillments = Vec::with_capacity(awards.len());
-    let mut events = Vec::with_capacity(awards.len());
-    let mut counted = Vec::new();
-    let mut deliveries = Vec::new();
-    let mut queue = Vec::new();
-    for award in awards {
-        fulfillments.push(FulfillmentInsert {
+    let fulfillments = awards
+        .iter()
+        .map(|award| FulfillmentInsert {
             id: &award.fulfillment_id,
             rule_id: &award.rule_id,
             creator_id: &award.creator_id,
@@ -98,7 +94,27 @@ pub(super) fn add<'a>(
             payload: &award.body,
             created_at: at,
             traceparent,
-        });
+        })
+        .collect();
+    writes.insert("fulfillments", "", fulfillments);
+    add_posts_and_deliveries(writes, awards.iter(), at, lease, until, held)
+}
+
+/// Adds to `writes` what follows a fulfillment written: its event, its posts marked counted and
+/// its deliveries queued (as [`add`] says). Returns the deliveries queued.
+pub(super) fn add_posts_and_deliveries<'a>(
+    writes: &mut Writes<'a>,
+    awards: impl Iterator<Item = &'a Award>,
+    at: i64,
+    lease: Option<&'a Lease>,
+    until: Option<i64>,
+    held: &HashSet<IntegrationId>,
+) -> usize {
+    let mut events = Vec::new();
+    let mut counted = Vec::new();
+    let mut deliveries = Vec::new();
+    let mut queue = Vec::new();
+    for award in awards {
         events.push(RewardEventInsert {
             id: &award.fulfillment_id,
             event_type: award.event_type.as_str(),
@@ -137,7 +153,6 @@ pub(super) fn add<'a>(
         }
     }
     let queued = deliveries.len();
-    writes.insert("fulfillments", "", fulfillments);
     writes.insert("events", "", events);
     writes.insert("fulfillment_media", "", counted);
     writes.insert("deliveries", "", deliveries);

@@ -8,16 +8,20 @@
 //! - `eligibility.rs`: their profiles and memberships, for rules with LoudCrowd's options;
 //! - `progress.rs`: `rule_progress`, the lock on each (rule, creator) pair and its rewards so far;
 //! - `pending.rs`: `rule_posts`, posts counted toward a rule and not yet part of a reward;
-//! - `awards.rs`: the fulfillments, the posts they counted, their deliveries and queue rows.
+//! - `awards.rs`: the fulfillments, the posts they counted, their deliveries and queue rows;
+//! - `tagged.rs`: each post's `post.tagged` event and its deliveries, when anything subscribes.
 
 mod awards;
 mod creators;
 mod eligibility;
+mod month_run;
 mod pending;
 mod progress;
+mod tagged;
 
 use std::collections::{BTreeSet, HashMap};
 
+pub(super) use month_run::{monthly_rule, run_month};
 use tracing::Instrument;
 
 use super::backend::{Channel, Conn, Db, WriteTx};
@@ -222,6 +226,7 @@ async fn decide(
             })
         })
         .collect::<Result<Vec<Award>>>()?;
+    let tagged = tagged::Tagged::of(config, posts, creators)?;
     let since = std::time::Instant::now();
     let at = to_micros(now());
     let until = lease.map(|l| at + i64::try_from(l.length.as_micros()).unwrap_or(i64::MAX / 2));
@@ -237,7 +242,7 @@ async fn decide(
         until,
         &config.disabled,
         traceparent,
-    );
+    ) + tagged.add(&mut writes, at, lease, until, config);
     // Deliveries leased here go to this instance's dispatcher; others are announced, when the
     // transaction that queues them commits.
     if deliveries > 0 && lease.is_none() {
@@ -248,7 +253,17 @@ async fn decide(
     let leased = Leased {
         since,
         deliveries: match lease {
-            Some(lease) => awards::handed_over(&awards, config, lease, traceparent),
+            Some(lease) => {
+                let mut handed = awards::handed_over(&awards, config, lease, traceparent);
+                // A post.tagged event has no reward to keep the trace with: its first attempt
+                // joins the post's trace; a retry, claimed from the queue, starts its own.
+                let mut events = tagged.handed_over(config, lease);
+                for claimed in &mut events {
+                    claimed.traceparent = traceparent.map(str::to_string);
+                }
+                handed.extend(events);
+                handed
+            }
             None => Vec::new(),
         },
     };
