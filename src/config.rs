@@ -242,6 +242,39 @@ pub struct ServeArgs {
     /// (a whole number and a unit: ms, s, m, h or d).
     #[arg(long, env = "LC_RETENTION", hide_env_values = true, default_value = "30d", value_name = "DURATION", value_parser = parse_duration)]
     pub retention: Duration,
+    /// Export OpenTelemetry traces over OTLP/HTTP to this collector (`http://localhost:4318`;
+    /// spans go to `/v1/traces` under it): one trace per post, from its request to every attempt
+    /// of every webhook it earned, and each webhook carries a W3C `traceparent`. Off when unset.
+    /// `OTEL_EXPORTER_OTLP_HEADERS` adds headers to the exports (an API key).
+    #[arg(
+        long,
+        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub otel_endpoint: Option<url::Url>,
+    /// How spans are encoded for the collector.
+    #[arg(
+        long,
+        env = "OTEL_EXPORTER_OTLP_PROTOCOL",
+        hide_env_values = true,
+        value_enum,
+        default_value = "http/protobuf",
+        value_name = "PROTOCOL"
+    )]
+    pub otel_protocol: crate::traces::OtlpProtocol,
+}
+
+impl ServeArgs {
+    /// Where to export traces, if anywhere.
+    pub fn trace_export(&self) -> Option<crate::traces::TraceExport> {
+        self.otel_endpoint
+            .clone()
+            .map(|endpoint| crate::traces::TraceExport {
+                endpoint,
+                protocol: self.otel_protocol,
+            })
+    }
 }
 
 fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {

@@ -8,11 +8,13 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
+use tracing::{Instrument, Span};
 
 use crate::domain::{Lease, Leased, NewMedia, Posted};
 use crate::error::{Error, Result};
 use crate::store::{Ingested, Store};
 use crate::telemetry;
+use crate::traces;
 
 /// Posts one group takes at most: beyond that a transaction only holds up the next group.
 const GROUP_POSTS: usize = 4000;
@@ -29,6 +31,8 @@ pub struct Ingester {
 struct Request {
     posts: Vec<NewMedia>,
     reply: oneshot::Sender<Result<Vec<Posted>>>,
+    /// The request's span (`Span::none()` when tracing is off): the ingest transaction's parent.
+    span: Span,
 }
 
 impl Ingester {
@@ -60,8 +64,13 @@ impl Ingester {
     /// A post whose `(platform, externalId)` is already stored is answered with the stored one.
     pub async fn write(&self, posts: Vec<NewMedia>) -> Result<Vec<Posted>> {
         let (reply, answer) = oneshot::channel();
+        let span = if traces::on() {
+            Span::current()
+        } else {
+            Span::none()
+        };
         self.requests
-            .send(Request { posts, reply })
+            .send(Request { posts, reply, span })
             .await
             .map_err(|_| Error::ShuttingDown)?;
         answer.await.map_err(|_| Error::ShuttingDown)?
@@ -105,10 +114,12 @@ async fn write_group(
     lease: &Lease,
     handed: &mpsc::UnboundedSender<Leased>,
 ) {
+    let span = ingest_span(&group);
+    let spans: Vec<Span> = group.iter().map(|r| r.span.clone()).collect();
     let (posts, replies): (Vec<Vec<NewMedia>>, Vec<_>) =
         group.into_iter().map(|r| (r.posts, r.reply)).unzip();
     let started = Instant::now();
-    match store.ingest(&posts, Some(lease)).await {
+    match store.ingest(&posts, Some(lease)).instrument(span).await {
         Ok(ingested) => deliver(ingested, replies, started, handed),
         Err(e) if replies.len() == 1 => {
             if let Some(reply) = replies.into_iter().next() {
@@ -117,10 +128,12 @@ async fn write_group(
         }
         Err(e) => {
             tracing::debug!(error = %e, requests = replies.len(), "a group failed; writing its requests one by one");
-            for (posts, reply) in posts.into_iter().zip(replies) {
+            for ((posts, reply), parent) in posts.into_iter().zip(replies).zip(spans) {
                 let started = Instant::now();
+                let span = crate::trace_span!(parent: &parent, "ingest", requests = 1);
                 match store
                     .ingest(std::slice::from_ref(&posts), Some(lease))
+                    .instrument(span)
                     .await
                 {
                     Ok(ingested) => deliver(ingested, vec![reply], started, handed),
@@ -131,6 +144,22 @@ async fn write_group(
             }
         }
     }
+}
+
+/// The transaction's span: in the first request's trace, linked to the others' (one
+/// transaction serves them all).
+fn ingest_span(group: &[Request]) -> Span {
+    if !traces::on() {
+        return Span::none();
+    }
+    let Some(first) = group.first() else {
+        return Span::none();
+    };
+    let span = tracing::info_span!(parent: &first.span, "ingest", requests = group.len());
+    for other in &group[1..] {
+        traces::link(&span, &other.span);
+    }
+    span
 }
 
 /// Hands the group's deliveries to the dispatcher and answers each request.

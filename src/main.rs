@@ -7,7 +7,10 @@ use lc_webhooks::config::{Cli, Command, Settings, StoreArgs};
 use lc_webhooks::domain::Secret;
 use lc_webhooks::listen::{Expect, ListenConfig};
 use lc_webhooks::store::{describe_connect_failure, Store};
-use tracing_subscriber::EnvFilter;
+use lc_webhooks::traces::{Exporter, TraceError, TraceExport};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 // glibc's malloc took about a fifth of the service's CPU in the benchmark (perf); with jemalloc
 // the service used a third less CPU per delivery on PostgreSQL.
@@ -20,7 +23,6 @@ const NOISY: &[&str] = &["sqlx", "hyper", "hyper_util", "h2", "rustls", "reqwest
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logs();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -28,7 +30,28 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    // Traces only for the service itself, and only with a collector named.
+    let export = match &cli.command {
+        None => cli.serve.trace_export(),
+        Some(Command::Serve(args)) => args.trace_export(),
+        Some(_) => None,
+    };
+    let exporter = {
+        let _inside = runtime.enter();
+        match init_logs(export.as_ref()) {
+            Ok(exporter) => exporter,
+            Err(e) => {
+                eprintln!("lc-webhooks: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    if let Some(exporter) = exporter {
+        // The spans still buffered go out before the runtime their exports run on stops.
+        exporter.shutdown();
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One sentence that names the flag and the fix; the causes are already in it.
@@ -38,8 +61,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr, coloured only on a terminal.
-fn init_logs() {
+/// Logs go to stderr, coloured only on a terminal; with `export`, spans go to the collector too.
+fn init_logs(export: Option<&TraceExport>) -> Result<Option<Exporter>, TraceError> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(asked) if !asked.trim().is_empty() => {
             let mut directives = asked.clone();
@@ -52,11 +75,23 @@ fn init_logs() {
         }
         _ => EnvFilter::new("info,sqlx=warn"),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let Some(export) = export else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init();
+        return Ok(None);
+    };
+    let (exporter, spans) = Exporter::start(export)?;
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_filter(filter);
+    tracing_subscriber::registry().with(logs).with(spans).init();
+    // The origin only: a URL may carry credentials.
+    tracing::info!(collector = %export.endpoint.origin().ascii_serialization(), "exporting traces");
+    Ok(Some(exporter))
 }
 
 /// `/healthz` answered 200, or an error saying what it answered.

@@ -1,8 +1,9 @@
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tracing::Instrument;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -11,6 +12,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PageParams, Params};
 use super::AppState;
 use crate::domain::{CreatorId, Invalid, Media, MediaInput, Page, Posted, Problem, MAX_BATCH};
+use crate::traces;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -42,6 +44,9 @@ struct Items<T> {
     tag = "media",
     operation_id = "createMedia",
     request_body = MediaInput,
+    params(
+        ("traceparent" = Option<String>, Header, description = "W3C trace context: while the service exports traces, the post's trace is a child of this span; ignored otherwise"),
+    ),
     responses(
         (status = 201, description = "Stored; it will be evaluated exactly once", body = Media),
         (status = 200, description = "Its `(platform, externalId)` was already stored: the stored post, counted nothing again", body = Media),
@@ -50,9 +55,19 @@ struct Items<T> {
 )]
 async fn create(
     State(s): State<AppState>,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<MediaInput>,
 ) -> ApiResult<(StatusCode, Json<Media>)> {
-    let mut stored = s.ingester.write(vec![req.parse()?]).await?;
+    // The post's trace: a child of the caller's when it sent a `traceparent`.
+    let span = crate::trace_span!("POST /v1/media", otel.kind = "server");
+    if traces::on() {
+        let caller = headers
+            .get(traces::TRACEPARENT)
+            .and_then(|v| v.to_str().ok());
+        traces::set_parent(&span, caller);
+    }
+    let post = req.parse()?;
+    let mut stored = s.ingester.write(vec![post]).instrument(span).await?;
     let posted = stored.pop().ok_or_else(|| {
         ApiError::from(crate::error::Error::Corrupt(
             "insert returned nothing".into(),

@@ -89,13 +89,15 @@ impl Sender {
     }
 
     /// Sends `body` to the target. `delivery_id` is the `webhook-id`, the same on every attempt;
-    /// `event_type` is the `lc-event-type` header.
+    /// `event_type` is the `lc-event-type` header; `traceparent`, the attempt's span when tracing
+    /// is on, is the W3C `traceparent` header (none when off).
     pub async fn send(
         &self,
         target: &SendTarget,
         delivery_id: &DeliveryId,
         event_type: EventType,
         body: &str,
+        traceparent: Option<&str>,
     ) -> Sent {
         let started_at = time::now();
         let clock = Instant::now();
@@ -112,6 +114,9 @@ impl Sender {
             // A literal address is never resolved, so the resolver cannot refuse it.
             Ok(mut headers) => {
                 headers.insert(EVENT_TYPE, HeaderValue::from_static(event_type.as_str()));
+                if let Some(Ok(parent)) = traceparent.map(HeaderValue::from_str) {
+                    headers.insert(crate::traces::TRACEPARENT, parent);
+                }
                 request_headers = shown(&headers, target);
                 match self.policy.url_refusal(&target.url) {
                     Some(why) => Err(format!("blocked: {why}")),

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use tracing::Instrument;
 use utoipa::ToSchema;
 
 use super::{send_result, Sender};
@@ -44,8 +45,25 @@ pub async fn test_send(
     let delivery_id = store
         .create_test_delivery(integration_id, event.event_type, &body)
         .await?;
+    // A trace of its own when tracing is on, so that it carries a `traceparent` like any webhook.
+    let span = crate::trace_span!(
+        "attempt",
+        otel.kind = "client",
+        integration = %integration_id,
+        delivery = %delivery_id,
+        event_type = event.event_type.as_str(),
+        test = true,
+    );
+    let traceparent = crate::traces::traceparent(&span);
     let sent = sender
-        .send(&target, &delivery_id, event.event_type, &body)
+        .send(
+            &target,
+            &delivery_id,
+            event.event_type,
+            &body,
+            traceparent.as_deref(),
+        )
+        .instrument(span)
         .await;
     let result = TestSendResult {
         success: sent.succeeded(),

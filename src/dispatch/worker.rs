@@ -16,6 +16,7 @@ use super::{outcome, send_result, Recorder, RetrySchedule, Sender};
 use crate::domain::{Claimed, DeliveryId, IntegrationId, Leased, Outcome};
 use crate::store::{IntegrationStates, Store};
 use crate::telemetry;
+use crate::traces;
 
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
@@ -234,7 +235,8 @@ impl Dispatcher {
 
     /// Leases due deliveries this instance has room for, into their integrations' lanes, as
     /// [`claim_policy::plan`] says.
-    #[tracing::instrument(skip_all, name = "claim")]
+    // `debug`: at `info` every poll would be a trace of its own when traces are exported.
+    #[tracing::instrument(level = "debug", skip_all, name = "claim")]
     async fn claim(&self, probe: bool) -> crate::error::Result<Claim> {
         let integrations = self.integrations().await?;
         let loads: Vec<LaneLoad> = self
@@ -451,6 +453,8 @@ impl Dispatcher {
     async fn deliver(&self, claimed: Claimed, permits: Permits) {
         let _sending = self.recorder.sending();
         let Permits { global, mut slot } = permits;
+        let span = attempt_span(&claimed);
+        let traceparent = traces::traceparent(&span);
         let clock = Instant::now();
         let sent = self
             .sender
@@ -459,8 +463,18 @@ impl Dispatcher {
                 &claimed.delivery_id,
                 claimed.event_type,
                 &claimed.body,
+                traceparent.as_deref(),
             )
+            .instrument(span.clone())
             .await;
+        if traces::on() {
+            if let Some(status) = sent.status {
+                span.record("http.response.status_code", status);
+            }
+            span.record("duration_ms", sent.duration_ms);
+            span.record("succeeded", sent.succeeded());
+        }
+        drop(span);
         slot.ended(sent.status, sent.error.as_deref(), clock.elapsed());
         drop(slot);
         metrics::counter!("lc_webhooks_attempts_total", "result" => if sent.succeeded() { "success" } else { "failure" }).increment(1);
@@ -493,6 +507,28 @@ impl Dispatcher {
         lock(&self.leased).remove(&claimed.delivery_id);
         self.recorder.record(result, Box::new(global));
     }
+}
+
+/// The attempt's span, a child of the evaluation that granted its reward (every attempt, retries
+/// included, joins the post's trace). Its integration, status and duration; never a secret or
+/// a body.
+fn attempt_span(claimed: &Claimed) -> tracing::Span {
+    if !traces::on() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        "attempt",
+        otel.kind = "client",
+        integration = %claimed.target.integration_id,
+        delivery = %claimed.delivery_id,
+        attempt = claimed.attempt_number,
+        event_type = claimed.event_type.as_str(),
+        http.response.status_code = tracing::field::Empty,
+        duration_ms = tracing::field::Empty,
+        succeeded = tracing::field::Empty,
+    );
+    traces::set_parent(&span, claimed.traceparent.as_deref());
+    span
 }
 
 /// A send slot overall and one in the delivery's lane, held until the attempt ends.

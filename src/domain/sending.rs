@@ -55,6 +55,9 @@ pub struct Claimed {
     /// Sent as the `lc-event-type` header.
     pub event_type: EventType,
     pub body: String,
+    /// The W3C `traceparent` of the evaluation that granted its reward, stored while tracing
+    /// was on: each attempt's span is its child. `None` when tracing was off, or for a Test send.
+    pub traceparent: Option<String>,
 }
 
 /// The lease an evaluation puts on the deliveries it queues: to this instance's dispatcher,

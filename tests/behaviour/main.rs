@@ -40,4 +40,5 @@ mod rule_options;
 mod stats;
 mod target_guard;
 mod test_send;
+mod tracing_off;
 mod validation;

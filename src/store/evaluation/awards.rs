@@ -21,6 +21,7 @@ write_row! {
         once_key: Option<&'a str>,
         payload: &'a str,
         created_at: i64,
+        traceparent: Option<&'a str>,
     }
 }
 
@@ -71,7 +72,8 @@ write_row! {
 
 /// Adds to `writes` the fulfillments with their payloads, their posts marked counted and their
 /// deliveries queued (leased until `until` with a lease, unless their integration is `held`:
-/// disabled). Returns the deliveries queued.
+/// disabled). Returns the deliveries queued. `traceparent` names the evaluation's span when
+/// tracing is on: the attempts of the rewards' deliveries join its trace.
 pub(super) fn add<'a>(
     writes: &mut Writes<'a>,
     awards: &'a [Award],
@@ -79,6 +81,7 @@ pub(super) fn add<'a>(
     lease: Option<&'a Lease>,
     until: Option<i64>,
     held: &HashSet<IntegrationId>,
+    traceparent: Option<&'a str>,
 ) -> usize {
     let fulfillments = awards
         .iter()
@@ -90,6 +93,7 @@ pub(super) fn add<'a>(
             once_key: award.once_key.as_deref(),
             payload: &award.body,
             created_at: at,
+            traceparent,
         })
         .collect();
     writes.insert("fulfillments", "", fulfillments);
@@ -157,7 +161,12 @@ pub(super) fn add_posts_and_deliveries<'a>(
 }
 
 /// The deliveries of `awards`, as the dispatcher that holds their lease sends them.
-pub(super) fn handed_over(awards: &[Award], config: &Config, lease: &Lease) -> Vec<Claimed> {
+pub(super) fn handed_over(
+    awards: &[Award],
+    config: &Config,
+    lease: &Lease,
+    traceparent: Option<&str>,
+) -> Vec<Claimed> {
     awards
         .iter()
         .flat_map(|award| {
@@ -178,6 +187,7 @@ pub(super) fn handed_over(awards: &[Award], config: &Config, lease: &Lease) -> V
                         target: config.targets.get(integration_id)?.clone(),
                         event_type: award.event_type,
                         body,
+                        traceparent: traceparent.map(str::to_string),
                     })
                 })
         })

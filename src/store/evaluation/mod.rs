@@ -22,6 +22,7 @@ mod tagged;
 use std::collections::{BTreeSet, HashMap};
 
 pub(super) use month_run::{monthly_rule, run_month};
+use tracing::Instrument;
 
 use super::backend::{Channel, Conn, Db, WriteTx};
 use super::config::{Config, ConfigCache};
@@ -32,6 +33,7 @@ use crate::domain::time::{now, to_micros};
 use crate::domain::{Creator, CreatorId, Invalid, Lease, Leased, Media, NewMedia, Posted, Problem};
 use crate::error::Result;
 use crate::rules::{self, Award, Counted, Progress, Tally};
+use crate::traces;
 
 /// What one evaluation did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -162,14 +164,43 @@ pub(super) async fn evaluate_inbox(
 /// Evaluates `posts` in `tx`, as the rule engine decides, writing them too if `new` (those
 /// without a platform id: [`media::store_keyed`] wrote the others), and commits. What the
 /// evaluation writes goes in one batch of inserts at the end; only rules that keep count read
-/// and write before it.
+/// and write before it. In a span of its own when tracing is on.
 async fn evaluate(
+    tx: WriteTx,
+    config: &Config,
+    posts: &[Media],
+    new: bool,
+    creators: &HashMap<CreatorId, Creator>,
+    lease: Option<&Lease>,
+) -> Result<Evaluated> {
+    if !traces::on() {
+        return decide(tx, config, posts, new, creators, lease, None).await;
+    }
+    let span = tracing::info_span!("evaluate", posts = posts.len());
+    // Stored with each reward: its deliveries' attempts, claimed later by any instance, are
+    // children of this span.
+    let traceparent = traces::traceparent(&span);
+    decide(
+        tx,
+        config,
+        posts,
+        new,
+        creators,
+        lease,
+        traceparent.as_deref(),
+    )
+    .instrument(span)
+    .await
+}
+
+async fn decide(
     mut tx: WriteTx,
     config: &Config,
     posts: &[Media],
     new: bool,
     creators: &HashMap<CreatorId, Creator>,
     lease: Option<&Lease>,
+    traceparent: Option<&str>,
 ) -> Result<Evaluated> {
     let new_posts: Vec<&Media> = if new {
         posts.iter().filter(|m| m.external_id.is_none()).collect()
@@ -203,8 +234,15 @@ async fn evaluate(
     if matched.tallies.is_empty() {
         writes.insert("media", "", media::post_rows(new_posts.iter().copied()));
     }
-    let deliveries = awards::add(&mut writes, &awards, at, lease, until, &config.disabled)
-        + tagged.add(&mut writes, at, lease, until, config);
+    let deliveries = awards::add(
+        &mut writes,
+        &awards,
+        at,
+        lease,
+        until,
+        &config.disabled,
+        traceparent,
+    ) + tagged.add(&mut writes, at, lease, until, config);
     // Deliveries leased here go to this instance's dispatcher; others are announced, when the
     // transaction that queues them commits.
     if deliveries > 0 && lease.is_none() {
@@ -216,8 +254,14 @@ async fn evaluate(
         since,
         deliveries: match lease {
             Some(lease) => {
-                let mut handed = awards::handed_over(&awards, config, lease);
-                handed.extend(tagged.handed_over(config, lease));
+                let mut handed = awards::handed_over(&awards, config, lease, traceparent);
+                // A post.tagged event has no reward to keep the trace with: its first attempt
+                // joins the post's trace; a retry, claimed from the queue, starts its own.
+                let mut events = tagged.handed_over(config, lease);
+                for claimed in &mut events {
+                    claimed.traceparent = traceparent.map(str::to_string);
+                }
+                handed.extend(events);
                 handed
             }
             None => Vec::new(),

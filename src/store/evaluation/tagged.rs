@@ -167,6 +167,8 @@ impl Tagged {
                     target: config.targets.get(integration_id)?.clone(),
                     event_type: EventType::PostTagged,
                     body: self.events[*event].body.clone(),
+                    // Set by the evaluation when tracing is on.
+                    traceparent: None,
                 })
             })
             .collect()

@@ -23,6 +23,7 @@ pub(crate) struct ClaimRow {
     body: Option<String>,
     event_type: String,
     integration_id: IntegrationId,
+    traceparent: Option<String>,
     #[sqlx(flatten)]
     target: TargetRow,
 }
@@ -39,6 +40,7 @@ impl ClaimRow {
             // sent (under the Test send's type) rather than stuck in the queue.
             event_type: EventType::parse(&self.event_type).unwrap_or(EventType::RewardInstant),
             body: self.body.unwrap_or_default(),
+            traceparent: self.traceparent,
         }
     }
 }
@@ -46,7 +48,7 @@ impl ClaimRow {
 /// What a claim reads of each delivery: `q` its queue row, `d` the delivery, `i` its
 /// integration, `f` its fulfillment (none for a test send).
 pub(crate) const CLAIM_COLUMNS: &str =
-    "d.id, d.attempt_count, q.single_attempt, COALESCE(d.payload, f.payload) AS body, d.event_type,
+    "d.id, d.attempt_count, q.single_attempt, COALESCE(d.payload, f.payload) AS body, d.event_type, f.traceparent,
      i.id AS integration_id, i.url, i.auth_header, i.auth_prefix, i.api_key, i.signing_secret,
      i.previous_signing_secret, i.previous_secret_expires_at";
 
