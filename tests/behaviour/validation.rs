@@ -1080,6 +1080,45 @@ async fn a_body_that_is_not_a_json_object_is_422_and_changes_nothing(backend: Ba
         "{v}"
     );
 
+    // Objects nested in a body too: a rule's reward and tiers, a Test send's posts.
+    let nested = [
+        (
+            post.clone(),
+            "/v1/rules".to_string(),
+            json!({"name": "n", "postTypes": ["STORY"], "count": 2, "reward": ["NONE"]}),
+        ),
+        (
+            patch.clone(),
+            format!("/v1/rules/{r}"),
+            json!({"reward": ["DISCOUNT_CODE", "GOLD-"]}),
+        ),
+        (
+            post.clone(),
+            "/v1/rules".to_string(),
+            json!({"name": "n", "postTypes": ["STORY"], "schedule": "MONTHLY", "tiers": [[1, {"type": "NONE"}]]}),
+        ),
+        (
+            post.clone(),
+            "/v1/rules".to_string(),
+            json!({"name": "n", "postTypes": ["STORY"], "schedule": "MONTHLY", "tiers": [{"count": 1, "reward": ["NONE"]}]}),
+        ),
+        (
+            patch.clone(),
+            format!("/v1/rules/{m}"),
+            json!({"tiers": [[5, {"type": "NONE"}]]}),
+        ),
+        (
+            post.clone(),
+            format!("/v1/integrations/{i}/test"),
+            json!({"posts": [[null, null, "STORY", null]]}),
+        ),
+    ];
+    for (method, path, body) in nested {
+        let (s, v) = app.request(method.clone(), &path, Some(body.clone())).await;
+        let code = assert_error(s, &v, UNPROCESSABLE);
+        assert_eq!(code, "invalid_body", "{method} {path} {body}: {v}");
+    }
+
     for (path, was) in state.iter().zip(before) {
         assert_eq!(app.get_ok(path).await, was, "{path} changed");
     }
