@@ -226,7 +226,11 @@ pub struct TestData {
     #[schema(value_type = Option<String>)]
     pub discount_code: Option<Option<String>>,
     /// Also accepted as `posts`, the key of the `posts` format.
-    #[serde(alias = "posts")]
+    #[serde(
+        alias = "posts",
+        default,
+        deserialize_with = "crate::domain::object::option_vec::deserialize"
+    )]
     pub medias: Option<Vec<TestMedia>>,
 }
 

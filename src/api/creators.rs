@@ -8,7 +8,6 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{IdPath, JsonBody, PageParams, Params};
-use super::object::Object;
 use super::AppState;
 use crate::domain::{
     parse_segments, CreatorId, CreatorView, Email, Member, NewCreator, Page, Profile, ProfilePatch,
@@ -90,7 +89,7 @@ struct CreateCreator {
 )]
 async fn create(
     State(s): State<AppState>,
-    JsonBody(Object(req)): JsonBody<Object<CreateCreator>>,
+    JsonBody(req): JsonBody<CreateCreator>,
 ) -> ApiResult<(StatusCode, Json<CreatorView>)> {
     let username = |field, raw: Option<String>| {
         raw.map(|u| Username::parse(field, &u))
@@ -159,7 +158,7 @@ async fn show(
 async fn update(
     State(s): State<AppState>,
     IdPath(id): IdPath<CreatorId>,
-    JsonBody(Object(req)): JsonBody<Object<UpdateCreator>>,
+    JsonBody(req): JsonBody<UpdateCreator>,
 ) -> ApiResult<Json<CreatorView>> {
     let patch = ProfilePatch {
         followers: req.followers,

@@ -15,8 +15,9 @@ use super::error::ApiError;
 use crate::domain::page::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::domain::{time, Id, PageRequest};
 
-/// A JSON body. Malformed JSON is a 400; well-formed JSON of the wrong shape a 422. The
-/// `Content-Type` is not checked, so `curl -d` works as typed.
+/// A JSON object body. Malformed JSON is a 400; well-formed JSON of the wrong shape (an
+/// array, a string, … or an object with a wrong field) a 422. The `Content-Type` is not
+/// checked, so `curl -d` works as typed.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
@@ -39,19 +40,51 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJsonBody(T::default()));
         }
-        parse_json::<Option<T>>(&bytes).map(|t| OptionalJsonBody(t.unwrap_or_default()))
+        parse_body::<Option<T>>(&bytes, true).map(|t| OptionalJsonBody(t.unwrap_or_default()))
     }
 }
 
+/// A JSON object read as `T`. Every request body is an object: serde's derived `Deserialize`
+/// would also read a struct from an array of its fields by position (`[null, null]` a valid
+/// patch), which the contract does not allow, so any other top-level value is refused here,
+/// once for every endpoint.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    parse_body(bytes, false)
+}
+
+/// [`parse_json`], also taking a top-level `null` when `null_allowed` (for an `Option<T>`).
+fn parse_body<T: DeserializeOwned>(bytes: &[u8], null_allowed: bool) -> Result<T, ApiError> {
     // Syntax first: a body that is not JSON at all is a 400 even if a field in it is also wrong.
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| {
         ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
     })?;
+    // Valid JSON, so its first byte past whitespace names the top-level value's kind.
+    let first = bytes
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if let Some(kind) = first.and_then(|b| not_an_object(*b, null_allowed)) {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            format!("the body must be a JSON object, not {kind}"),
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::invalid("invalid_body", e.to_string()),
         _ => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")),
     })
+}
+
+/// What a top-level value starting with `first` is, when it is not an object (nor an allowed `null`).
+fn not_an_object(first: u8, null_allowed: bool) -> Option<&'static str> {
+    match first {
+        b'{' => None,
+        b'n' if null_allowed => None,
+        b'[' => Some("an array"),
+        b'"' => Some("a string"),
+        b't' | b'f' => Some("true or false"),
+        b'n' => Some("null"),
+        _ => Some("a number"),
+    }
 }
 
 fn body_error(e: BytesRejection) -> ApiError {
@@ -221,5 +254,66 @@ impl Params {
             })
             .transpose()?;
         Ok(PageRequest { limit, cursor })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug, PartialEq, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Patch {
+        a: Option<u32>,
+        b: Option<u32>,
+    }
+
+    #[test]
+    fn only_an_object_is_read_as_a_body() {
+        assert_eq!(
+            parse_json::<Patch>(br#" {"a": 1}"#).ok(),
+            Some(Patch {
+                a: Some(1),
+                b: None
+            })
+        );
+        assert!(
+            serde_json::from_str::<Patch>("[null, null]").is_ok(),
+            "serde alone reads an array by position"
+        );
+        for other in [
+            "[null, null]",
+            " \n[1, 2]",
+            "null",
+            "3",
+            "-1",
+            r#""a""#,
+            "true",
+        ] {
+            let e = parse_json::<Patch>(other.as_bytes()).expect_err(other);
+            assert_eq!(
+                (e.status, e.code),
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+                "{other}"
+            );
+            assert!(
+                e.message.starts_with("the body must be a JSON object"),
+                "{other}: {}",
+                e.message
+            );
+        }
+        // Not JSON at all is still a 400 first.
+        assert_eq!(
+            parse_json::<Patch>(b"[1,").expect_err("syntax").status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[test]
+    fn an_optional_body_may_also_be_null() {
+        assert_eq!(parse_body::<Option<Patch>>(b"null", true).ok(), Some(None));
+        let e = parse_body::<Option<Patch>>(b"[null, null]", true).expect_err("array");
+        assert_eq!(e.code, "invalid_body");
     }
 }

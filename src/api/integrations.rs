@@ -118,11 +118,7 @@ struct UpdateIntegration {
 /// How to rotate the signing secret; an empty body rotates to a generated secret with a day's
 /// grace.
 #[derive(Deserialize, ToSchema, Default)]
-#[serde(
-    rename_all = "camelCase",
-    deny_unknown_fields,
-    try_from = "serde_json::Map<String, serde_json::Value>"
-)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RotateSecret {
     /// How long the replaced secret is still signed with beside the new one (`0` to `7d`);
     /// default `24h`.
@@ -131,27 +127,6 @@ struct RotateSecret {
     /// The new secret; absent: one is generated and returned once.
     #[schema(value_type = Option<SigningSecret>)]
     new_secret: Option<String>,
-}
-
-/// [`RotateSecret`]'s fields as they are read, from a JSON object only: a derived
-/// `Deserialize` alone would also take `[gracePeriod, newSecret]`, an array, by position.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RotateSecretFields {
-    grace_period: Option<String>,
-    new_secret: Option<String>,
-}
-
-impl TryFrom<serde_json::Map<String, serde_json::Value>> for RotateSecret {
-    type Error = serde_json::Error;
-
-    fn try_from(object: serde_json::Map<String, serde_json::Value>) -> Result<Self, Self::Error> {
-        let fields: RotateSecretFields = serde_json::from_value(object.into())?;
-        Ok(RotateSecret {
-            grace_period: fields.grace_period,
-            new_secret: fields.new_secret,
-        })
-    }
 }
 
 /// Which failed deliveries to send again.

@@ -109,6 +109,13 @@ async fn create_batch(
         .enumerate()
         .map(|(i, v)| {
             let place = format!("media[{i}]");
+            // As a body, a post is an object only (serde would read an array by position).
+            if !v.is_object() {
+                return Err(ApiError::invalid(
+                    "invalid_body",
+                    format!("{place}: a post must be a JSON object"),
+                ));
+            }
             serde_json::from_value::<MediaInput>(v)
                 .map_err(|e| ApiError::invalid("invalid_body", format!("{place}: {e}")))
                 .and_then(|m| m.parse().map_err(|e| e.at(&place).into()))

@@ -9,7 +9,6 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{IdPath, JsonBody, PageParams, Params};
-use super::object::Object;
 use super::AppState;
 use crate::domain::{CreatorId, Id, Member, MemberStatus, Page, ProgramId};
 
@@ -58,7 +57,7 @@ struct SetStatus {
 async fn sign_up(
     State(s): State<AppState>,
     IdPath(program): IdPath<ProgramId>,
-    JsonBody(Object(req)): JsonBody<Object<SignUp>>,
+    JsonBody(req): JsonBody<SignUp>,
 ) -> ApiResult<(StatusCode, Json<Member>)> {
     let done = s
         .store
@@ -135,7 +134,7 @@ async fn list(
 async fn set_status(
     State(s): State<AppState>,
     MemberPath(program, creator): MemberPath,
-    JsonBody(Object(req)): JsonBody<Object<SetStatus>>,
+    JsonBody(req): JsonBody<SetStatus>,
 ) -> ApiResult<Json<Member>> {
     let moved = s
         .store

@@ -11,7 +11,6 @@ mod fulfillments;
 mod integrations;
 mod media;
 mod members;
-mod object;
 mod openapi;
 mod ops;
 mod programs;

@@ -8,7 +8,6 @@ use utoipa_axum::routes;
 
 use super::error::ApiResult;
 use super::extract::{IdPath, JsonBody, PageParams, Params};
-use super::object::Object;
 use super::AppState;
 use crate::domain::{
     Approval, Name, NewProgram, Page, Program, ProgramId, ProgramPatch, TimeZoneName,
@@ -61,7 +60,7 @@ struct UpdateProgram {
 )]
 async fn create(
     State(s): State<AppState>,
-    JsonBody(Object(req)): JsonBody<Object<CreateProgram>>,
+    JsonBody(req): JsonBody<CreateProgram>,
 ) -> ApiResult<(StatusCode, Json<Program>)> {
     let new = NewProgram {
         name: Name::parse(&req.name)?,
@@ -117,7 +116,7 @@ async fn show(
 async fn update(
     State(s): State<AppState>,
     IdPath(id): IdPath<ProgramId>,
-    JsonBody(Object(req)): JsonBody<Object<UpdateProgram>>,
+    JsonBody(req): JsonBody<UpdateProgram>,
 ) -> ApiResult<Json<Program>> {
     let patch = ProgramPatch {
         name: req.name.as_deref().map(Name::parse).transpose()?,

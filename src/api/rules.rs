@@ -73,6 +73,10 @@ struct CreateRule {
     /// Not `true` on a `MONTHLY` rule (it grants once a month).
     repeatable: Option<bool>,
     /// What a creator earns. Required on an `INSTANT` rule; not taken by a `MONTHLY` one.
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::object::option::deserialize"
+    )]
     reward: Option<Reward>,
     /// The integrations its rewards go to; absent or `null`: every active one; `[]`: none.
     #[schema(value_type = Option<Vec<IntegrationId>>)]
@@ -129,6 +133,10 @@ struct CreateRule {
     /// A `MONTHLY` rule's tiers (required there, refused on an `INSTANT` rule): 1 to 10,
     /// counts strictly increasing.
     #[schema(min_items = 1, max_items = 10)]
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::object::option_vec::deserialize"
+    )]
     tiers: Option<Vec<Tier>>,
     /// The zone a `MONTHLY` rule's months are counted in (refused on an `INSTANT` rule).
     /// Absent or `null`: its program's `timeZone`, else UTC.
@@ -163,6 +171,10 @@ struct UpdateRule {
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
     window_days: Option<Option<u32>>,
     repeatable: Option<bool>,
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::object::option::deserialize"
+    )]
     reward: Option<Reward>,
     /// `null`: every active integration; `[]`: none.
     #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]
@@ -210,6 +222,10 @@ struct UpdateRule {
     schedule: Option<Schedule>,
     /// A `MONTHLY` rule's new tiers.
     #[schema(min_items = 1, max_items = 10)]
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::object::option_vec::deserialize"
+    )]
     tiers: Option<Vec<Tier>>,
     /// A `MONTHLY` rule's zone; `null`: its program's, else UTC.
     #[serde(default, deserialize_with = "crate::domain::nullable::deserialize")]

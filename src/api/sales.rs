@@ -10,7 +10,6 @@ use utoipa_axum::routes;
 
 use super::error::ApiResult;
 use super::extract::{JsonBody, PageParams, Params};
-use super::object::Object;
 use super::AppState;
 use crate::domain::{
     time, Amount, CreatorId, Currency, Invalid, NewSale, OrderId, Page, Problem, Sale,
@@ -55,7 +54,7 @@ struct CreateSale {
 )]
 async fn create(
     State(s): State<AppState>,
-    JsonBody(Object(req)): JsonBody<Object<CreateSale>>,
+    JsonBody(req): JsonBody<CreateSale>,
 ) -> ApiResult<(StatusCode, Json<Sale>)> {
     let sold_at = match req.sold_at.as_deref() {
         Some(raw) => time::parse_flexible(raw).ok_or_else(|| {

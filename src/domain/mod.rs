@@ -14,6 +14,7 @@ mod member;
 mod month;
 mod name;
 pub mod nullable;
+pub mod object;
 pub mod page;
 mod profile;
 mod program;

@@ -180,6 +180,7 @@ pub struct Tier {
     #[serde(deserialize_with = "super::whole_number::deserialize")]
     #[schema(minimum = 1, maximum = 10000)]
     pub count: u32,
+    #[serde(deserialize_with = "super::object::deserialize")]
     pub reward: Reward,
 }
 

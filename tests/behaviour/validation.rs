@@ -26,6 +26,7 @@ both_stores!(
     bad_patches_are_422_and_change_nothing,
     pagination_follows_next_cursor_through_every_item_once,
     filtered_pages_hold_only_matching_items_each_once,
+    a_body_that_is_not_a_json_object_is_422_and_changes_nothing,
 );
 
 const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
@@ -868,6 +869,258 @@ async fn malformed_json_is_400_even_when_a_field_is_also_wrong(backend: Backend)
             String::from_utf8_lossy(bad)
         );
         assert_error(s, &v, StatusCode::BAD_REQUEST);
+    }
+    app.stop().await;
+}
+
+/// An array of `fields` values: `first` in order, then `null`s, as serde would have read a
+/// struct of that many fields by position.
+fn by_position(fields: usize, first: Vec<Value>) -> Value {
+    let mut values = first;
+    values.resize(fields, Value::Null);
+    Value::Array(values)
+}
+
+async fn a_body_that_is_not_a_json_object_is_422_and_changes_nothing(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    // Receives nothing but Test sends, so no delivery moves while the state is compared.
+    let i = app
+        .create_integration("http://127.0.0.1:9/h", "k", json!({"eventTypes": []}))
+        .await;
+    let i = i["id"].as_str().unwrap().to_string();
+    let c = creator(&app).await;
+    let other = app.create_creator("w@example.com", None, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app.create_rule(json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let m = app
+        .post_ok(
+            "/v1/rules",
+            json!({"name": "m", "postTypes": ["STORY"], "schedule": "MONTHLY",
+                   "tiers": [{"count": 1, "reward": {"type": "NONE"}}]}),
+            StatusCode::CREATED,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let p = app
+        .post_ok("/v1/programs", json!({"name": "P"}), StatusCode::CREATED)
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post_ok(
+        &format!("/v1/programs/{p}/members"),
+        json!({ "creatorId": c }),
+        StatusCode::CREATED,
+    )
+    .await;
+    let state = [
+        "/v1/integrations".to_string(),
+        format!("/v1/integrations/{i}"),
+        "/v1/creators".to_string(),
+        format!("/v1/creators/{c}"),
+        "/v1/media".to_string(),
+        "/v1/rules".to_string(),
+        format!("/v1/rules/{r}"),
+        format!("/v1/rules/{m}/runs"),
+        "/v1/programs".to_string(),
+        format!("/v1/programs/{p}"),
+        format!("/v1/programs/{p}/members"),
+        "/v1/sales".to_string(),
+        "/v1/deliveries".to_string(),
+        "/v1/fulfillments".to_string(),
+    ];
+    let mut before = Vec::new();
+    for path in &state {
+        before.push(app.get_ok(path).await);
+    }
+
+    // Every endpoint with a body, each sent an array as long as its body's fields and
+    // read by position would have been a valid request.
+    let post = Method::POST;
+    let patch = Method::PATCH;
+    let story = || json!([c, "STORY"]);
+    let cases = [
+        (
+            post.clone(),
+            "/v1/integrations".to_string(),
+            by_position(
+                11,
+                vec![json!("arr"), json!("http://127.0.0.1:9/a"), json!("k")],
+            ),
+        ),
+        (
+            patch.clone(),
+            format!("/v1/integrations/{i}"),
+            by_position(11, vec![json!("renamed")]),
+        ),
+        (
+            post.clone(),
+            format!("/v1/integrations/{i}/test"),
+            by_position(7, vec![]),
+        ),
+        (
+            post.clone(),
+            format!("/v1/integrations/{i}/rotate-secret"),
+            by_position(2, vec![]),
+        ),
+        (
+            post.clone(),
+            format!("/v1/integrations/{i}/replay"),
+            json!(["2020-01-01T00:00:00Z"]),
+        ),
+        (
+            post.clone(),
+            "/v1/creators".to_string(),
+            json!(["arr@example.com", null, null, null, []]),
+        ),
+        (
+            patch.clone(),
+            format!("/v1/creators/{c}"),
+            json!([1000, ["vip"]]),
+        ),
+        (
+            post.clone(),
+            "/v1/media".to_string(),
+            by_position(6, vec![json!(c), json!("STORY")]),
+        ),
+        (
+            post.clone(),
+            "/v1/media/batch".to_string(),
+            json!([[by_position(6, vec![json!(c), json!("STORY")])]]),
+        ),
+        (
+            post.clone(),
+            "/v1/rules".to_string(),
+            by_position(
+                19,
+                vec![
+                    json!("arr"),
+                    json!(["STORY"]),
+                    json!(null),
+                    json!(2),
+                    json!(null),
+                    json!(null),
+                    json!({"type": "NONE"}),
+                ],
+            ),
+        ),
+        (
+            patch.clone(),
+            format!("/v1/rules/{r}"),
+            by_position(19, vec![json!("renamed")]),
+        ),
+        (
+            post.clone(),
+            format!("/v1/rules/{m}/runs"),
+            json!(["2025-01"]),
+        ),
+        (
+            post.clone(),
+            "/v1/programs".to_string(),
+            by_position(3, vec![json!("arr")]),
+        ),
+        (
+            patch.clone(),
+            format!("/v1/programs/{p}"),
+            by_position(3, vec![json!("renamed")]),
+        ),
+        (
+            post.clone(),
+            format!("/v1/programs/{p}/members"),
+            json!([other]),
+        ),
+        (
+            patch.clone(),
+            format!("/v1/programs/{p}/members/{c}"),
+            json!(["REJECTED"]),
+        ),
+        (
+            post.clone(),
+            "/v1/sales".to_string(),
+            json!([c, "order-arr", "10.00", "USD", null]),
+        ),
+    ];
+    for (method, path, body) in cases {
+        let (s, v) = app.request(method.clone(), &path, Some(body.clone())).await;
+        let code = assert_error(s, &v, UNPROCESSABLE);
+        assert_eq!(code, "invalid_body", "{method} {path} {body}: {v}");
+        let message = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("must be a JSON object"),
+            "{method} {path} {body}: {message}"
+        );
+    }
+    // Any other top-level value too; `null` where the body is required.
+    for body in [json!("renamed"), json!(3), json!(true), Value::Null] {
+        let (s, v) = app.patch(&format!("/v1/programs/{p}"), body.clone()).await;
+        assert_eq!(
+            assert_error(s, &v, UNPROCESSABLE),
+            "invalid_body",
+            "{body}: {v}"
+        );
+    }
+    // A batch's posts are bodies too, each an object.
+    let (s, v) = app
+        .post("/v1/media/batch", json!({"media": [story()]}))
+        .await;
+    assert_eq!(assert_error(s, &v, UNPROCESSABLE), "invalid_body", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("media[0]: ")),
+        "{v}"
+    );
+
+    // Objects nested in a body too: a rule's reward and tiers, a Test send's posts.
+    let nested = [
+        (
+            post.clone(),
+            "/v1/rules".to_string(),
+            json!({"name": "n", "postTypes": ["STORY"], "count": 2, "reward": ["NONE"]}),
+        ),
+        (
+            patch.clone(),
+            format!("/v1/rules/{r}"),
+            json!({"reward": ["DISCOUNT_CODE", "GOLD-"]}),
+        ),
+        (
+            post.clone(),
+            "/v1/rules".to_string(),
+            json!({"name": "n", "postTypes": ["STORY"], "schedule": "MONTHLY", "tiers": [[1, {"type": "NONE"}]]}),
+        ),
+        (
+            post.clone(),
+            "/v1/rules".to_string(),
+            json!({"name": "n", "postTypes": ["STORY"], "schedule": "MONTHLY", "tiers": [{"count": 1, "reward": ["NONE"]}]}),
+        ),
+        (
+            patch.clone(),
+            format!("/v1/rules/{m}"),
+            json!({"tiers": [[5, {"type": "NONE"}]]}),
+        ),
+        (
+            post.clone(),
+            format!("/v1/integrations/{i}/test"),
+            json!({"posts": [[null, null, "STORY", null]]}),
+        ),
+    ];
+    for (method, path, body) in nested {
+        let (s, v) = app.request(method.clone(), &path, Some(body.clone())).await;
+        let code = assert_error(s, &v, UNPROCESSABLE);
+        assert_eq!(code, "invalid_body", "{method} {path} {body}: {v}");
+    }
+
+    for (path, was) in state.iter().zip(before) {
+        assert_eq!(app.get_ok(path).await, was, "{path} changed");
     }
     app.stop().await;
 }
