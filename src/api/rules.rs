@@ -478,7 +478,7 @@ async fn update(
         time_zone,
     };
     Ok(Json(
-        view(&s, s.store.update_rule(&id, patch).await?).await?,
+        view(&s, s.store.update_rule(&id, patch, s.clock.now()).await?).await?,
     ))
 }
 

@@ -225,8 +225,15 @@ impl Store {
     }
 
     /// Changes the fields `patch` gives; concurrent patches of different fields all take effect.
-    pub async fn update_rule(&self, id: &RuleId, patch: RulePatch) -> Result<Rule> {
-        rules::update(&self.db, id, patch).await
+    /// Applies `patch`; `now` is the service's clock (a monthly rule switched back on skips the
+    /// months that ended while it was off).
+    pub async fn update_rule(
+        &self,
+        id: &RuleId,
+        patch: RulePatch,
+        now: DateTime<Utc>,
+    ) -> Result<Rule> {
+        rules::update(&self.db, id, patch, now).await
     }
 
     /// Hides the rule; its fulfillments stay readable.

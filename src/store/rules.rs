@@ -6,11 +6,15 @@ use super::db::Purpose;
 use super::page::{list_page, PageQuery};
 use super::sql::rows::{RuleRow, RULE_COLUMNS};
 use super::sql::Statement;
-use crate::domain::time::{now, to_micros};
+use chrono::{DateTime, Utc};
+
+use crate::domain::time::{self, to_micros};
 use crate::domain::{
-    IntegrationId, Invalid, NewRule, Page, PageRequest, Problem, ProgramId, Rule, RuleId, RulePatch,
+    IntegrationId, Invalid, NewRule, Page, PageRequest, Problem, ProgramId, Rule, RuleId,
+    RulePatch, Schedule,
 };
 use crate::error::{Conflict, Error, Result};
+use crate::rules::monthly::month_of;
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String> {
     Ok(serde_json::to_string(value)?)
@@ -82,9 +86,20 @@ pub(super) async fn list(db: &Db, page: &PageRequest) -> Result<Page<Rule>> {
 /// written back, so concurrent patches of different fields all take effect. The rule as
 /// changed must still hold together (a limit on a rule earned once, a timeframe without a
 /// program): else nothing changes.
-pub(super) async fn update(db: &Db, id: &RuleId, patch: RulePatch) -> Result<Rule> {
+/// Applies `patch` to the rule `id`; `now` is the service's clock, which a monthly rule's
+/// schedule reads.
+pub(super) async fn update(
+    db: &Db,
+    id: &RuleId,
+    patch: RulePatch,
+    now: DateTime<Utc>,
+) -> Result<Rule> {
     let mut tx = db.begin_write(Purpose::Config).await?;
     let mut conn = tx.conn();
+    let was_active = match patch.active {
+        Some(true) => Some(is_active(&mut conn, id).await?),
+        _ => None,
+    };
     if let Some(Some(ids)) = &patch.integration_ids {
         refuse_unknown_integrations(&mut conn, ids).await?;
     }
@@ -143,7 +158,7 @@ pub(super) async fn update(db: &Db, id: &RuleId, patch: RulePatch) -> Result<Rul
     .bind(ids_given)
     .bind(ids)
     .bind(patch.active)
-    .bind(to_micros(now()))
+    .bind(to_micros(time::now()))
     .bind(options.program_id.is_some())
     .bind(options.program_id.as_ref().and_then(Option::as_ref))
     .bind(options.buffer_days.is_some())
@@ -172,9 +187,54 @@ pub(super) async fn update(db: &Db, id: &RuleId, patch: RulePatch) -> Result<Rul
     rule.options
         .check(rule.repeatable)
         .map_err(Conflict::RuleOptions)?;
+    if was_active == Some(false) && rule.schedule == Schedule::Monthly {
+        skip_months_ended_while_inactive(&mut conn, &rule, now).await?;
+    }
     config::bump(&mut conn).await?;
     tx.commit().await?;
     Ok(rule)
+}
+
+async fn is_active(conn: &mut Conn<'_>, id: &RuleId) -> Result<bool> {
+    let row: Option<(i64,)> = conn
+        .fetch_optional(
+            Statement::new("SELECT active FROM rules WHERE id = $1 AND deleted = 0").bind(id),
+        )
+        .await?;
+    Ok(row.ok_or(Error::NotFound("rule"))?.0 != 0)
+}
+
+/// A monthly rule switched back on is not paid for the months that ended while it was off: its
+/// schedule goes on from the month under way (those months can still be run by hand).
+async fn skip_months_ended_while_inactive(
+    conn: &mut Conn<'_>,
+    rule: &Rule,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let program_zone = match &rule.options.program_id {
+        Some(program) => {
+            let row: Option<(String,)> = conn
+                .fetch_optional(
+                    Statement::new("SELECT time_zone FROM programs WHERE id = $1").bind(program),
+                )
+                .await?;
+            row.and_then(|(zone,)| zone.parse().ok())
+        }
+        None => None,
+    };
+    let Some(last_ended) = month_of(now, rule.zone(program_zone)).previous() else {
+        return Ok(());
+    };
+    conn.execute(
+        Statement::new(
+            "UPDATE rules SET schedule_last_run = $2
+             WHERE id = $1 AND (schedule_last_run IS NULL OR schedule_last_run < $2)",
+        )
+        .bind(&rule.id)
+        .bind(last_ended.to_string()),
+    )
+    .await?;
+    Ok(())
 }
 
 /// A rule where every post earned at once kept no count of its rewards; given a Fulfillment
@@ -220,7 +280,7 @@ pub(super) async fn delete(db: &Db, id: &RuleId) -> Result<()> {
         "UPDATE rules SET deleted = 1, active = 0, updated_at = $2 WHERE id = $1 AND deleted = 0",
     )
     .bind(id)
-    .bind(to_micros(now()));
+    .bind(to_micros(time::now()));
     if config::change(db, delete).await? == 0 {
         return Err(Error::NotFound("rule"));
     }

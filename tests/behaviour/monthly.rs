@@ -27,6 +27,7 @@ both_stores!(
     monthly_fields_are_validated_and_instant_rules_show_the_new_keys,
     a_month_run_to_its_end_grants_nothing_for_posts_that_arrive_later,
     a_post_counted_in_one_month_is_not_counted_again_after_the_zone_changes,
+    a_rule_switched_back_on_is_not_paid_for_the_months_it_was_off,
 );
 
 fn at(rfc3339: &str) -> DateTime<Utc> {
@@ -760,5 +761,52 @@ async fn a_post_counted_in_one_month_is_not_counted_again_after_the_zone_changes
         months.contains(&(december.clone(), "2026-12".into())),
         "{months:?}"
     );
+    app.stop().await;
+}
+
+async fn a_rule_switched_back_on_is_not_paid_for_the_months_it_was_off(backend: Backend) {
+    let Some((app, clock)) = start(backend, "2026-11-03T12:00:00Z").await else {
+        return;
+    };
+    let rule = id(&monthly_rule(&app, json!({})).await);
+    let c = creator(&app, "paused").await;
+    for posted in [
+        "2026-11-10T10:00:00Z",
+        "2026-12-10T10:00:00Z",
+        "2027-01-10T10:00:00Z",
+    ] {
+        story(&app, &c, posted).await;
+    }
+    let off = app
+        .patch(&format!("/v1/rules/{rule}"), json!({"active": false}))
+        .await;
+    assert_eq!(off.0, StatusCode::OK, "{}", off.1);
+    // Off through November and December; switched back on in mid-January.
+    clock.set(at("2027-01-15T12:00:00Z"));
+    tokio::time::sleep(SETTLE).await;
+    assert!(
+        runs(&app, &rule).await.is_empty(),
+        "an inactive rule is not run"
+    );
+    let on = app
+        .patch(&format!("/v1/rules/{rule}"), json!({"active": true}))
+        .await;
+    assert_eq!(on.0, StatusCode::OK, "{}", on.1);
+    tokio::time::sleep(SETTLE).await;
+    assert!(
+        runs(&app, &rule).await.is_empty(),
+        "months that ended while it was off are not run by the schedule"
+    );
+    // January, under way when it came back, is run when due (Monday 1 February 2027).
+    clock.set(at("2027-02-01T00:00:00Z"));
+    let listed = wait_until(WAIT, "January run", || async {
+        let listed = runs(&app, &rule).await;
+        (!listed.is_empty()).then_some(listed)
+    })
+    .await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["month"], "2027-01");
+    // The months it was off can still be run by hand.
+    assert_eq!(run_ok(&app, &rule, "2026-11").await, 1);
     app.stop().await;
 }
