@@ -377,7 +377,7 @@ async fn rotate_secret(
         .map(SigningSecret::parse)
         .transpose()
         .map_err(|e| Invalid {
-            message: format!("newSecret: {}", e.message),
+            message: e.message.replacen("signingSecret", "newSecret", 1),
             ..e
         })?;
     let generated = given.is_none();
