@@ -257,8 +257,11 @@ pub struct Settings {
     pub retention: Duration,
     /// A cap on the SQLite file, in pages (`PRAGMA max_page_count`): lets tests fill the store.
     pub sqlite_max_pages: Option<u32>,
-    /// "Now" for the charts' time buckets: the system's, or one a test sets.
+    /// "Now" for the charts' time buckets and the monthly schedule: the system's, or one a
+    /// test sets.
     pub clock: Clock,
+    /// How often the monthly schedule looks for months due (tests shorten it).
+    pub monthly_tick: Duration,
 }
 
 impl Settings {
@@ -278,6 +281,7 @@ impl Settings {
             retention: Duration::from_secs(30 * 86_400),
             sqlite_max_pages: None,
             clock: Clock::system(),
+            monthly_tick: Duration::from_secs(1),
         }
     }
 

@@ -37,6 +37,12 @@ pub enum Conflict {
     InvalidTransition(#[from] InvalidTransition),
     #[error("a rule names this program; delete the rule or change its programId first")]
     ProgramInUse,
+    #[error("month {0} has not ended in the rule's time zone; it can be run once it has")]
+    MonthNotEnded(String),
+    #[error(
+        "the rule is not MONTHLY: an INSTANT rule grants as posts arrive, it has no months to run"
+    )]
+    NotMonthly,
     /// A rule's options that would not hold together once changed.
     #[error(transparent)]
     RuleOptions(crate::domain::Invalid),

@@ -14,6 +14,7 @@ pub mod listen;
 pub mod payload;
 pub mod retention;
 pub mod rules;
+pub mod schedule;
 pub mod service;
 pub mod store;
 pub mod telemetry;

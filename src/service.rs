@@ -177,6 +177,13 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             stopped.clone(),
         )));
     }
+    tasks.push(tokio::spawn(crate::schedule::run_periodically(
+        store.clone(),
+        settings.clock.clone(),
+        settings.monthly_tick,
+        deliveries_ready.clone(),
+        stopped.clone(),
+    )));
     tasks.push(tokio::spawn(free_dead_owners_periodically(
         store.clone(),
         lease.owner.clone(),

@@ -102,6 +102,9 @@ fn problem_code(problem: Problem) -> &'static str {
         Problem::FulfillmentLimit => "invalid_fulfillment_limit",
         Problem::TimeframeDays => "invalid_timeframe_days",
         Problem::ProgramId => "invalid_program_id",
+        Problem::Tiers => "invalid_tiers",
+        Problem::Month => "invalid_month",
+        Problem::Schedule => "invalid_schedule",
         Problem::BlockedUrl => "blocked_url",
         Problem::UnknownCreator => "unknown_creator",
         Problem::UnknownIntegration => "unknown_integration",
@@ -116,6 +119,8 @@ fn conflict_code(conflict: &Conflict) -> &'static str {
         Conflict::IntegrationDeleted => "integration_deleted",
         Conflict::InvalidTransition(_) => "invalid_transition",
         Conflict::ProgramInUse => "program_in_use",
+        Conflict::MonthNotEnded(_) => "month_not_ended",
+        Conflict::NotMonthly => "not_monthly",
         Conflict::RuleOptions(invalid) => match invalid.problem {
             Problem::FulfillmentLimit => "limit_needs_repeatable",
             _ => "timeframe_needs_program",

@@ -40,6 +40,13 @@ pub enum Problem {
     BufferDays,
     FulfillmentLimit,
     TimeframeDays,
+    /// A monthly rule's tiers that do not hold together (`tiers[1].count`).
+    Tiers,
+    /// A month not written `YYYY-MM`.
+    Month,
+    /// A field a rule of its schedule does not take (`count` on a `MONTHLY` rule, `tiers` on
+    /// an `INSTANT` one), or a change of `schedule`.
+    Schedule,
     /// A `programId` that is not an id.
     ProgramId,
     /// A URL whose host is an address the sender refuses to reach.

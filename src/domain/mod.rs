@@ -31,7 +31,7 @@ pub use credentials::{
     DEFAULT_AUTH_PREFIX, SIGNING_SECRET_PREFIX,
 };
 pub use delivery::{Attempt, Delivery, DeliveryDetail, DeliveryFilter, DeliveryStatus, Order};
-pub use fulfillment::{Fulfillment, FulfillmentFilter};
+pub use fulfillment::{Fulfillment, FulfillmentFilter, RuleRun, RunStarter};
 pub use ids::{
     CreatorId, DeliveryId, FulfillmentId, Id, IntegrationId, MediaId, ProgramId, RuleId,
 };
@@ -50,9 +50,9 @@ pub use page::{Page, PageRequest};
 pub use profile::{parse_segments, CreatorView, Profile, ProfilePatch, Segment, MAX_SEGMENTS};
 pub use program::{Approval, NewProgram, Program, ProgramPatch, TimeZoneName};
 pub use rule::{
-    check_buffer_days, check_count, check_fulfillment_limit, check_platforms, check_timeframe_days,
-    check_window_days, NewRule, Reward, Rule, RuleOptions, RuleOptionsPatch, RulePatch, MAX_COUNT,
-    MAX_WINDOW_DAYS,
+    check_buffer_days, check_count, check_fulfillment_limit, check_platforms, check_tiers,
+    check_timeframe_days, check_window_days, NewRule, Reward, Rule, RuleOptions, RuleOptionsPatch,
+    RulePatch, Schedule, Tier, MAX_COUNT, MAX_WINDOW_DAYS,
 };
 pub use secret::{key_hint, Secret};
 pub use sending::{Claimed, Lease, Leased, Outcome, SendResult, SendTarget};

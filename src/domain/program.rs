@@ -93,6 +93,10 @@ impl TimeZoneName {
     pub fn as_str(&self) -> &'static str {
         self.0.name()
     }
+
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.0
+    }
 }
 
 /// Every name the tz database knows, listed, so the document admits exactly what is accepted.

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::invalid::{Invalid, Problem};
 use super::time::serde_rfc3339;
-use super::{IntegrationId, MediaType, Name, Platform, PostType, ProgramId, RuleId};
+use super::{IntegrationId, MediaType, Name, Platform, PostType, ProgramId, RuleId, TimeZoneName};
 
 pub const MAX_COUNT: u32 = 10_000;
 pub const MAX_WINDOW_DAYS: u32 = 3_650;
@@ -111,14 +111,17 @@ pub struct Rule {
     /// The platforms that count; `null`: any.
     #[schema(required = true)]
     pub platforms: Option<Vec<Platform>>,
-    /// Posts it takes to earn the reward.
-    pub count: u32,
+    /// Posts it takes to earn the reward; `null` on a `MONTHLY` rule (its `tiers` say).
+    #[schema(required = true)]
+    pub count: Option<u32>,
     /// The counted posts must all fall within this many days; `null`: no window.
     #[schema(required = true)]
     pub window_days: Option<u32>,
     /// `true`: every further `count` posts earn again; `false`: once per creator.
     pub repeatable: bool,
-    pub reward: Reward,
+    /// What a creator earns; `null` on a `MONTHLY` rule (each tier has its reward).
+    #[schema(required = true)]
+    pub reward: Option<Reward>,
     /// The integrations its rewards go to; `null`: every active one; `[]`: none.
     #[schema(required = true)]
     pub integration_ids: Option<Vec<IntegrationId>>,
@@ -126,10 +129,84 @@ pub struct Rule {
     pub active: bool,
     #[serde(flatten)]
     pub options: RuleOptions,
+    /// `INSTANT`: a reward as soon as the posts reach `count`; `MONTHLY`: once a month, the
+    /// highest of `tiers` the month's posts reached.
+    pub schedule: Schedule,
+    /// A `MONTHLY` rule's tiers, counts strictly increasing; `null` on an `INSTANT` rule.
+    #[schema(required = true)]
+    pub tiers: Option<Vec<Tier>>,
+    /// The zone a `MONTHLY` rule's months are counted in; `null`: its program's, else UTC.
+    #[schema(required = true, value_type = Option<super::TimeZoneName>)]
+    pub time_zone: Option<String>,
     #[serde(with = "serde_rfc3339")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "serde_rfc3339")]
     pub updated_at: DateTime<Utc>,
+}
+
+/// How a rule grants: at once, or once a month.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Schedule {
+    /// A reward as soon as a creator's posts reach `count`.
+    #[default]
+    Instant,
+    /// Once a month, after it ends: the highest tier each creator's posts of the month reached.
+    Monthly,
+}
+
+impl Schedule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Schedule::Instant => "INSTANT",
+            Schedule::Monthly => "MONTHLY",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "INSTANT" => Some(Schedule::Instant),
+            "MONTHLY" => Some(Schedule::Monthly),
+            _ => None,
+        }
+    }
+}
+
+/// One tier of a monthly rule: the posts of a month it takes, and what it earns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tier {
+    /// Posts of the month it takes: 1 to 10,000, more than the tier before.
+    #[serde(deserialize_with = "super::whole_number::deserialize")]
+    #[schema(minimum = 1, maximum = 10000)]
+    pub count: u32,
+    pub reward: Reward,
+}
+
+/// Checks a monthly rule's tiers: 1 to 10 tiers, counts strictly increasing, each reward valid.
+/// Errors name the place (`tiers[1].count`).
+pub fn check_tiers(tiers: &[Tier]) -> Result<(), Invalid> {
+    let counts: Vec<u32> = tiers.iter().map(|t| t.count).collect();
+    crate::rules::monthly::check_tiers(&counts)
+        .map_err(|e| Invalid::new(Problem::Tiers, e.to_string()))?;
+    for (i, tier) in tiers.iter().enumerate() {
+        tier.reward
+            .check()
+            .map_err(|e| e.at(format_args!("tiers[{i}].reward")))?;
+    }
+    Ok(())
+}
+
+impl Rule {
+    /// The zone a monthly rule's months are counted in: its own, else its program's
+    /// (`program`), else UTC.
+    pub fn zone(&self, program: Option<chrono_tz::Tz>) -> chrono_tz::Tz {
+        self.time_zone
+            .as_deref()
+            .and_then(|z| z.parse().ok())
+            .or(program)
+            .unwrap_or(chrono_tz::UTC)
+    }
 }
 
 /// LoudCrowd's options: who may earn, which posts count, how often. Each absent (`null`, `[]`)
@@ -201,13 +278,21 @@ pub struct NewRule {
     pub name: Name,
     pub post_types: Vec<PostType>,
     pub platforms: Option<Vec<Platform>>,
-    pub count: u32,
+    /// `None` on a monthly rule.
+    pub count: Option<u32>,
     pub window_days: Option<u32>,
     pub repeatable: bool,
-    pub reward: Reward,
+    /// `None` on a monthly rule.
+    pub reward: Option<Reward>,
     pub integration_ids: Option<Vec<IntegrationId>>,
     pub active: bool,
     pub options: RuleOptions,
+    pub schedule: Schedule,
+    /// A monthly rule's tiers, checked.
+    pub tiers: Option<Vec<Tier>>,
+    pub time_zone: Option<TimeZoneName>,
+    /// When it is made, by the service's clock (its first month counts from it).
+    pub created_at: DateTime<Utc>,
 }
 
 /// `None` leaves a field as it is; `Some(None)` clears an optional one.
@@ -223,6 +308,10 @@ pub struct RulePatch {
     pub integration_ids: Option<Option<Vec<IntegrationId>>>,
     pub active: Option<bool>,
     pub options: RuleOptionsPatch,
+    /// A monthly rule's new tiers, checked.
+    pub tiers: Option<Vec<Tier>>,
+    /// A monthly rule's zone; `Some(None)` clears it.
+    pub time_zone: Option<Option<TimeZoneName>>,
 }
 
 /// Posts it takes: 1 to 10,000.

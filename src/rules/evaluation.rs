@@ -271,8 +271,21 @@ impl Grant<'_> {
         active: &[IntegrationId],
         format_of: impl Fn(&IntegrationId) -> PayloadFormat,
     ) -> Result<Award> {
+        let reward = self.rule.reward.as_ref().ok_or_else(|| {
+            Error::Corrupt(format!("instant rule {} has no reward", self.rule.id))
+        })?;
+        self.award_of(reward, active, format_of)
+    }
+
+    /// [`Grant::award`] with `reward`: a monthly rule's is its tier's.
+    pub fn award_of(
+        &self,
+        reward: &Reward,
+        active: &[IntegrationId],
+        format_of: impl Fn(&IntegrationId) -> PayloadFormat,
+    ) -> Result<Award> {
         let fulfillment_id = FulfillmentId::generate();
-        let discount_code = match &self.rule.reward {
+        let discount_code = match reward {
             Reward::DiscountCode { code_prefix } => Some(discount_code(code_prefix.as_deref())),
             Reward::None {} => None,
         };
@@ -585,9 +598,9 @@ mod tests {
     fn an_award_carries_its_code_once_key_body_and_deliveries() {
         let mut r = rule(1, None);
         r.repeatable = false;
-        r.reward = Reward::DiscountCode {
+        r.reward = Some(Reward::DiscountCode {
             code_prefix: Some("SUMMER-".into()),
-        };
+        });
         r.integration_ids = Some(vec![IntegrationId::named("b")]);
         let who = creator("c");
         let grant = Grant {

@@ -22,7 +22,7 @@ pub fn earned_groups(
     candidates: &[Candidate],
     grants_left: Option<u32>,
 ) -> Vec<Vec<Candidate>> {
-    let count = rule.count.max(1) as usize;
+    let count = rule.count.unwrap_or(1).max(1) as usize;
     let window = rule.window_micros();
     let mut groups = Vec::new();
     let mut start = 0;

@@ -14,12 +14,18 @@ const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
 impl Rule {
     /// Does the rule count a post of this type on this platform (while it is active)?
     pub fn takes(&self, post_type: PostType, platform: Platform) -> bool {
+        self.active && self.takes_kind(post_type, platform)
+    }
+
+    /// Does the rule count a post of this type on this platform, active or not? (A month is
+    /// run after it ends, whatever the rule's state by then.)
+    pub fn takes_kind(&self, post_type: PostType, platform: Platform) -> bool {
         let type_ok = self.post_types.is_empty() || self.post_types.contains(&post_type);
         let platform_ok = self
             .platforms
             .as_ref()
             .is_none_or(|p| p.contains(&platform));
-        self.active && type_ok && platform_ok
+        type_ok && platform_ok
     }
 
     /// Does the rule count this post? It counts posts that arrive while it is active, so a
@@ -95,7 +101,7 @@ impl Rule {
     /// is shared between posts, so nothing needs counting or locking.
     pub fn every_post_earns(&self) -> bool {
         self.repeatable
-            && self.count == 1
+            && self.count == Some(1)
             && self.options.fulfillment_limit.is_none()
             && self.options.buffer_days.is_none()
     }
@@ -164,13 +170,16 @@ pub(super) mod tests {
             name: "2 Story posts".into(),
             post_types: vec![PostType::Story],
             platforms: None,
-            count,
+            count: Some(count),
             window_days,
             repeatable: true,
-            reward: Reward::None {},
+            reward: Some(Reward::None {}),
             integration_ids: None,
             active: true,
             options: RuleOptions::default(),
+            schedule: crate::domain::Schedule::Instant,
+            tiers: None,
+            time_zone: None,
             created_at: time::from_micros(1_000),
             updated_at: time::from_micros(1_000),
         }

@@ -6,6 +6,7 @@ mod discount_code;
 mod evaluation;
 mod grouping;
 mod matching;
+mod month_close;
 pub mod monthly;
 
 pub use discount_code::discount_code;
@@ -14,3 +15,4 @@ pub use evaluation::{
 };
 pub use grouping::{earned_groups, spaced, Candidate};
 pub use matching::Eligibility;
+pub use month_close::{counted_in_month, month_earned, MonthEarned};

@@ -62,9 +62,11 @@ impl ConfigCache {
         if let Some(config) = self.cached(version) {
             return Ok(config);
         }
+        // Monthly rules are run by month, never by an evaluation of new posts.
         let rules = conn
             .fetch_all::<RuleRow>(Statement::new(format!(
-                "SELECT {RULE_COLUMNS} FROM rules WHERE active = 1 AND deleted = 0 ORDER BY id"
+                "SELECT {RULE_COLUMNS} FROM rules
+                 WHERE active = 1 AND deleted = 0 AND schedule = 'INSTANT' ORDER BY id"
             )))
             .await?
             .into_iter()

@@ -22,6 +22,7 @@ pub(crate) enum Purpose {
     TestSend,
     Checkpoint,
     Retention,
+    MonthRun,
 }
 
 impl Purpose {
@@ -37,6 +38,7 @@ impl Purpose {
             Purpose::TestSend => "test_send",
             Purpose::Checkpoint => "checkpoint",
             Purpose::Retention => "retention",
+            Purpose::MonthRun => "month_run",
         }
     }
 }

@@ -9,11 +9,11 @@ use super::page::{list_page, PageQuery};
 use super::sql::Statement;
 use crate::domain::time::from_micros;
 use crate::domain::{
-    CreatorId, Fulfillment, FulfillmentFilter, FulfillmentId, Page, PageRequest, RuleId,
+    CreatorId, Fulfillment, FulfillmentFilter, FulfillmentId, Month, Page, PageRequest, RuleId,
 };
 use crate::error::{Error, Result};
 
-const COLUMNS: &str = "id, rule_id, creator_id, discount_code, payload, created_at";
+const COLUMNS: &str = "id, rule_id, creator_id, discount_code, payload, created_at, month, tier";
 
 #[derive(sqlx::FromRow)]
 struct FulfillmentRow {
@@ -23,6 +23,8 @@ struct FulfillmentRow {
     discount_code: Option<String>,
     payload: String,
     created_at: i64,
+    month: Option<String>,
+    tier: Option<i64>,
 }
 
 impl TryFrom<FulfillmentRow> for Fulfillment {
@@ -35,6 +37,14 @@ impl TryFrom<FulfillmentRow> for Fulfillment {
             creator_id: r.creator_id,
             discount_code: r.discount_code,
             created_at: from_micros(r.created_at),
+            month: r
+                .month
+                .map(|m| Month::parse(&m).map_err(|e| Error::Corrupt(e.to_string())))
+                .transpose()?,
+            tier: r
+                .tier
+                .map(|t| u8::try_from(t).map_err(|_| Error::Corrupt(format!("tier {t}"))))
+                .transpose()?,
         })
     }
 }

@@ -27,6 +27,7 @@ mod page;
 mod programs;
 mod queue;
 mod retention;
+mod rule_runs;
 mod rules;
 mod sql;
 mod stats;
@@ -41,9 +42,10 @@ use tokio::sync::{watch, Notify};
 use crate::domain::{
     Claimed, CreatorId, CreatorView, Delivery, DeliveryDetail, DeliveryFilter, DeliveryId,
     Fulfillment, FulfillmentFilter, FulfillmentId, Integration, IntegrationId, IntegrationPatch,
-    Lease, Media, Member, MemberStatus, NewCreator, NewIntegration, NewMedia, NewProgram, NewRule,
-    OutcomeCounts, Page, PageRequest, PayloadFormat, Posted, Profile, ProfilePatch, Program,
-    ProgramId, ProgramPatch, Rule, RuleId, RulePatch, SendResult, SendTarget, Window,
+    Lease, Media, Member, MemberStatus, Month, NewCreator, NewIntegration, NewMedia, NewProgram,
+    NewRule, OutcomeCounts, Page, PageRequest, PayloadFormat, Posted, Profile, ProfilePatch,
+    Program, ProgramId, ProgramPatch, Rule, RuleId, RulePatch, RuleRun, RunStarter, SendResult,
+    SendTarget, Window,
 };
 use crate::error::{Error, Result};
 use crate::telemetry::Backlog;
@@ -52,6 +54,7 @@ pub use backend::{describe_connect_failure, describe_database, storage_full, Tun
 pub use evaluation::{Evaluated, Evaluation, Ingested};
 pub use integrations::IntegrationStates;
 pub use members::SignedUp;
+pub use rule_runs::Scheduled;
 
 /// The store: one interface over SQLite or PostgreSQL. Cheap to clone.
 #[derive(Clone)]
@@ -221,6 +224,44 @@ impl Store {
     /// How many rewards each of `rules` has granted.
     pub async fn rewards_granted(&self, rules: &[&RuleId]) -> Result<HashMap<RuleId, u64>> {
         fulfillments::granted(&self.db, rules).await
+    }
+
+    // Monthly rules.
+
+    /// Runs `month` of the monthly rule `id`, as it stands at `now` (the service's clock):
+    /// `409 month_not_ended` before the month ends in the rule's zone, `409 not_monthly` for an
+    /// instant rule. Grants each creator who reached a tier one fulfillment for the month, at
+    /// most once whoever runs it and however often; returns how many this run granted.
+    pub async fn run_month(
+        &self,
+        id: &RuleId,
+        month: Month,
+        started_by: RunStarter,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        evaluation::run_month(&self.db, &self.config, id, month, started_by, now).await
+    }
+
+    /// The months run of the monthly rule `id`, newest first (`409 not_monthly` for an
+    /// instant rule).
+    pub async fn rule_runs(&self, id: &RuleId) -> Result<Vec<RuleRun>> {
+        evaluation::monthly_rule(&self.db, id).await?;
+        rule_runs::list(&self.db, id).await
+    }
+
+    /// Every active monthly rule, as its schedule needs it.
+    pub async fn scheduled_rules(&self) -> Result<Vec<Scheduled>> {
+        rule_runs::scheduled(&self.db).await
+    }
+
+    /// Moves a rule's schedule from `from` to `to` if it still stands at `from`.
+    pub async fn advance_schedule(
+        &self,
+        id: &RuleId,
+        from: Option<Month>,
+        to: Month,
+    ) -> Result<bool> {
+        rule_runs::advance(&self.db, id, from, to).await
     }
 
     // Creators and their posts.

@@ -29,27 +29,32 @@ pub(super) async fn create(db: &Db, new: NewRule) -> Result<Rule> {
     let options = &new.options;
     let insert = Statement::new(format!(
         "INSERT INTO rules ({RULE_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15, $16, $17, $18)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15, $16, $17, $18,
+                 $19, $20, $21)
          RETURNING {RULE_COLUMNS}"
     ))
     .bind(&id)
     .bind(new.name.as_str())
     .bind(json(&new.post_types)?)
     .bind(new.platforms.as_ref().map(json).transpose()?)
-    .bind(i64::from(new.count))
+    // A monthly rule has no count or reward of its own (its tiers do): placeholders, never read.
+    .bind(i64::from(new.count.unwrap_or(0)))
     .bind(new.window_days.map(i64::from))
     .bind(new.repeatable)
     .bind(json(&new.reward)?)
     .bind(new.integration_ids.as_ref().map(json).transpose()?)
     .bind(new.active)
-    .bind(to_micros(now()))
+    .bind(to_micros(new.created_at))
     .bind(options.program_id.as_ref())
     .bind(options.buffer_days.map(i64::from))
     .bind(options.fulfillment_limit.map(i64::from))
     .bind(options.timeframe_days.map(i64::from))
     .bind(json(&options.segments)?)
     .bind(options.min_followers.map(i64::from))
-    .bind(json(&options.media_types)?);
+    .bind(json(&options.media_types)?)
+    .bind(new.schedule.as_str())
+    .bind(new.tiers.as_ref().map(json).transpose()?)
+    .bind(new.time_zone.map(|z| z.as_str()));
     let row: RuleRow = conn.fetch_one(insert).await?;
     config::bump(&mut conn).await?;
     tx.commit().await?;
@@ -119,7 +124,9 @@ pub(super) async fn update(db: &Db, id: &RuleId, patch: RulePatch) -> Result<Rul
             timeframe_days = CASE WHEN $21 = 1 THEN $22 ELSE timeframe_days END,
             segments = COALESCE($23, segments),
             min_followers = CASE WHEN $24 = 1 THEN $25 ELSE min_followers END,
-            media_types = COALESCE($26, media_types)
+            media_types = COALESCE($26, media_types),
+            tiers = COALESCE($27, tiers),
+            time_zone = CASE WHEN $28 = 1 THEN $29 ELSE time_zone END
          WHERE id = $1 AND deleted = 0
          RETURNING {RULE_COLUMNS}"
     ))
@@ -148,7 +155,10 @@ pub(super) async fn update(db: &Db, id: &RuleId, patch: RulePatch) -> Result<Rul
     .bind(options.segments.as_ref().map(json).transpose()?)
     .bind(options.min_followers.is_some())
     .bind(options.min_followers.flatten().map(i64::from))
-    .bind(options.media_types.as_ref().map(json).transpose()?);
+    .bind(options.media_types.as_ref().map(json).transpose()?)
+    .bind(patch.tiers.as_ref().map(json).transpose()?)
+    .bind(patch.time_zone.is_some())
+    .bind(patch.time_zone.flatten().map(|z| z.as_str()));
     let row: RuleRow = conn
         .fetch_optional(update)
         .await?

@@ -80,7 +80,8 @@ async fn an_sqlite_database_migrated_under_the_old_numbers_upgrades_cleanly() {
                 (14, 1),
                 (15, 1),
                 (16, 1),
-                (17, 1)
+                (17, 1),
+                (18, 1)
             ],
             "after old 0001 to {last_old:04}"
         );

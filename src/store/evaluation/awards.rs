@@ -69,12 +69,9 @@ pub(super) fn add<'a>(
     until: Option<i64>,
     held: &HashSet<IntegrationId>,
 ) -> usize {
-    let mut fulfillments = Vec::with_capacity(awards.len());
-    let mut counted = Vec::new();
-    let mut deliveries = Vec::new();
-    let mut queue = Vec::new();
-    for award in awards {
-        fulfillments.push(FulfillmentInsert {
+    let fulfillments = awards
+        .iter()
+        .map(|award| FulfillmentInsert {
             id: &award.fulfillment_id,
             rule_id: &award.rule_id,
             creator_id: &award.creator_id,
@@ -82,7 +79,26 @@ pub(super) fn add<'a>(
             once_key: award.once_key.as_deref(),
             payload: &award.body,
             created_at: at,
-        });
+        })
+        .collect();
+    writes.insert("fulfillments", "", fulfillments);
+    add_posts_and_deliveries(writes, awards.iter(), at, lease, until, held)
+}
+
+/// Adds to `writes` what follows a fulfillment written: its posts marked counted and its
+/// deliveries queued (as [`add`] says). Returns the deliveries queued.
+pub(super) fn add_posts_and_deliveries<'a>(
+    writes: &mut Writes<'a>,
+    awards: impl Iterator<Item = &'a Award>,
+    at: i64,
+    lease: Option<&'a Lease>,
+    until: Option<i64>,
+    held: &HashSet<IntegrationId>,
+) -> usize {
+    let mut counted = Vec::new();
+    let mut deliveries = Vec::new();
+    let mut queue = Vec::new();
+    for award in awards {
         counted.extend(award.media_ids.iter().map(|media_id| CountedPost {
             rule_id: &award.rule_id,
             media_id,
@@ -114,7 +130,6 @@ pub(super) fn add<'a>(
         }
     }
     let queued = deliveries.len();
-    writes.insert("fulfillments", "", fulfillments);
     writes.insert("fulfillment_media", "", counted);
     writes.insert("deliveries", "", deliveries);
     writes.insert("delivery_queue", "", queue);

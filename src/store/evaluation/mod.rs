@@ -13,10 +13,13 @@
 mod awards;
 mod creators;
 mod eligibility;
+mod month_run;
 mod pending;
 mod progress;
 
 use std::collections::{BTreeSet, HashMap};
+
+pub(super) use month_run::{monthly_rule, run_month};
 
 use super::backend::{Channel, Conn, Db, WriteTx};
 use super::config::{Config, ConfigCache};

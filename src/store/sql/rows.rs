@@ -6,7 +6,7 @@ use crate::domain::time::from_micros;
 use crate::domain::{
     key_hint, Attempt, Creator, CreatorId, Delivery, DeliveryId, DeliveryStatus, FulfillmentId,
     Integration, IntegrationId, Media, MediaId, MediaType, PayloadFormat, Platform, PostType,
-    ProgramId, Rule, RuleId, RuleOptions, Secret, SendTarget,
+    ProgramId, Rule, RuleId, RuleOptions, Schedule, Secret, SendTarget,
 };
 use crate::error::{Error, Result};
 
@@ -161,7 +161,8 @@ impl TryFrom<MediaRow> for Media {
 pub(crate) const RULE_COLUMNS: &str =
     "id, name, post_types, platforms, count, window_days, repeatable, reward, \
      integration_ids, active, created_at, updated_at, program_id, buffer_days, \
-     fulfillment_limit, timeframe_days, segments, min_followers, media_types";
+     fulfillment_limit, timeframe_days, segments, min_followers, media_types, schedule, tiers, \
+     time_zone";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct RuleRow {
@@ -184,18 +185,28 @@ pub(crate) struct RuleRow {
     pub segments: String,
     pub min_followers: Option<i64>,
     pub media_types: String,
+    pub schedule: String,
+    pub tiers: Option<String>,
+    pub time_zone: Option<String>,
 }
 
 impl TryFrom<RuleRow> for Rule {
     type Error = Error;
     fn try_from(r: RuleRow) -> Result<Self> {
+        let schedule = Schedule::parse(&r.schedule)
+            .ok_or_else(|| Error::Corrupt(format!("rule schedule {}", r.schedule)))?;
+        // A monthly rule's count and reward columns hold placeholders: its tiers say.
+        let instant = schedule == Schedule::Instant;
         Ok(Rule {
             post_types: json(&r.post_types)?,
             platforms: opt_json(r.platforms.as_deref())?,
-            count: u32_of(r.count, "count")?,
+            count: instant.then(|| u32_of(r.count, "count")).transpose()?,
             window_days: r.window_days.map(|d| u32_of(d, "windowDays")).transpose()?,
             repeatable: r.repeatable != 0,
-            reward: json(&r.reward)?,
+            reward: instant.then(|| json(&r.reward)).transpose()?,
+            schedule,
+            tiers: opt_json(r.tiers.as_deref())?,
+            time_zone: r.time_zone,
             integration_ids: opt_json(r.integration_ids.as_deref())?,
             active: r.active != 0,
             options: RuleOptions {
