@@ -37,11 +37,17 @@ pub async fn run_periodically(
 }
 
 /// One tick: every month due at `clock.now()` of every active monthly rule, run oldest first,
-/// each followed by the rule's place moving on to it. Returns the fulfillments granted.
+/// each followed by the rule's place moving on to it. A rule that fails is logged and tried
+/// again next tick; the others go on. Returns the fulfillments granted.
 pub async fn run_due(store: &Store, clock: &Clock) -> crate::error::Result<u64> {
     let mut granted = 0;
     for rule in store.scheduled_rules().await? {
-        granted += run_rule(store, clock, &rule).await?;
+        match run_rule(store, clock, &rule).await {
+            Ok(n) => granted += n,
+            // Deleted or deactivated since it was read: nothing to run.
+            Err(crate::error::Error::NotFound(_)) => {}
+            Err(e) => store.log_failure(&e, "a monthly rule's run failed; will try again"),
+        }
     }
     Ok(granted)
 }

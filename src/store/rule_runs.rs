@@ -50,10 +50,18 @@ pub(super) async fn list(db: &Db, id: &RuleId) -> Result<Vec<RuleRun>> {
 
 /// Every active monthly rule, with its zone (its own, its program's, else UTC).
 pub(super) async fn scheduled(db: &Db) -> Result<Vec<Scheduled>> {
-    let rows: Vec<(RuleId, Option<String>, Option<String>, i64, Option<String>)> = db
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: RuleId,
+        time_zone: Option<String>,
+        program_zone: Option<String>,
+        created_at: i64,
+        schedule_last_run: Option<String>,
+    }
+    let rows: Vec<Row> = db
         .fetch_all(Statement::new(
             "SELECT r.id, r.time_zone,
-                    (SELECT p.time_zone FROM programs p WHERE p.id = r.program_id),
+                    (SELECT p.time_zone FROM programs p WHERE p.id = r.program_id) AS program_zone,
                     r.created_at, r.schedule_last_run
              FROM rules r
              WHERE r.schedule = 'MONTHLY' AND r.active = 1 AND r.deleted = 0
@@ -61,16 +69,17 @@ pub(super) async fn scheduled(db: &Db) -> Result<Vec<Scheduled>> {
         ))
         .await?;
     rows.into_iter()
-        .map(|(rule_id, own, program, created_at, last_run)| {
-            let zone = own
-                .or(program)
+        .map(|r| {
+            let zone = r
+                .time_zone
+                .or(r.program_zone)
                 .and_then(|z| z.parse().ok())
                 .unwrap_or(chrono_tz::UTC);
             Ok(Scheduled {
-                rule_id,
+                rule_id: r.id,
                 zone,
-                created_at: from_micros(created_at),
-                last_run: last_run.as_deref().map(month).transpose()?,
+                created_at: from_micros(r.created_at),
+                last_run: r.schedule_last_run.as_deref().map(month).transpose()?,
             })
         })
         .collect()

@@ -26,6 +26,7 @@ mod integrations;
 mod leases;
 mod listen;
 mod migrations;
+mod monthly;
 mod ops;
 mod payload_format;
 mod programs;
