@@ -6,14 +6,14 @@ import {
   h, field, group, check, checkedValues, formErrors, errorSummary, openDialog, nextId, when,
 } from "./dom.js";
 
-function describeRule(r, programs) {
+function describeRule(r, programs, zones) {
   const types = r.postTypes.length ? r.postTypes.join("/") : "any";
   const where = r.platforms ? " on " + r.platforms.join("/") : "";
   const win = r.windowDays ? ` within ${r.windowDays} days` : "";
   const times = r.fulfillmentLimit && r.repeatable ? `, at most ${r.fulfillmentLimit} times per creator` : "";
   const options = describeOptions(r, programs);
   if (r.schedule === "MONTHLY") {
-    const zone = r.timeZone || (r.programId ? "the program's time zone" : "UTC");
+    const zone = r.timeZone || (r.programId ? zones[r.programId] || "the program's time zone" : "UTC");
     const tiers = (r.tiers || []).map((t, i) => `tier ${i + 1}: ${t.count} post${t.count === 1 ? "" : "s"}`).join(", ");
     return `Monthly, ${types} posts${where} in a month (${zone}): ${tiers}; the highest tier reached is paid once a month`
       + (options.length ? "; " + options.join(", ") : "");
@@ -50,8 +50,9 @@ export async function rewardsPage() {
   const [rules, integrations, programList] = await Promise.all([all("/rules"), all("/integrations"), all("/programs")]);
   const names = Object.fromEntries(integrations.map((i) => [i.id, i.name]));
   const programs = Object.fromEntries(programList.map((p) => [p.id, p.name]));
+  const zones = Object.fromEntries(programList.map((p) => [p.id, p.timeZone]));
   const rows = rules.map((r) => h("tr", {},
-    h("td", { "data-label": "Rule" }, h("strong", {}, r.name), h("br"), describeRule(r, programs)),
+    h("td", { "data-label": "Rule" }, h("strong", {}, r.name), h("br"), describeRule(r, programs, zones)),
     h("td", { "data-label": "Reward" }, describeRewards(r)),
     h("td", { "data-label": "Sent to" }, r.integrationIds === null ? "Every active integration" : r.integrationIds.map((id) => names[id] || id).join(", ") || "No integration"),
     h("td", { "data-label": "Rewards granted" }, String(r.rewardsGranted)),
