@@ -10,7 +10,7 @@ ALTER TABLE rules ADD COLUMN schedule_last_run TEXT;
 -- exactly-once guarantee: one fulfillment per (rule, creator, month), whoever runs the month.
 ALTER TABLE fulfillments ADD COLUMN month TEXT;
 ALTER TABLE fulfillments ADD COLUMN tier BIGINT;
-CREATE UNIQUE INDEX fulfillments_once_a_month ON fulfillments (rule_id, creator_id, month)
+CREATE UNIQUE INDEX fulfillments_once_a_month ON fulfillments (rule_id, month, creator_id)
     WHERE month IS NOT NULL;
 
 -- The months run, by the schedule or by hand; the first run of a month writes the row.
