@@ -3,13 +3,13 @@
 At 1280 px: sign in (a wrong token first), add integrations through the form (its errors, found by
 the browser and by the API, next to their fields), Test (signed and unsigned wording), Rotate
 secret (the generated secret shown once, both signatures after it), event types chosen and a
-sale.created tested, a rule, a
-creator earning it, the delivery log (its chart's numbers, columns, no broken words, live updates
+sale.created tested, a rule, a creator earning it, a monthly rule with tiers and its month run by
+hand, the delivery log (its chart's numbers, columns, no broken words, live updates
 that keep the focus), an integration's own page. Then every page and dialog at 390 px. After every
 navigation the menu must be in view; axe-core must find no serious or critical violation on any
 page or dialog at either width. Screenshots of each land in LC_SHOTS.
 """
-import json, os, re, sys, time
+import datetime, json, os, re, sys, time
 from playwright.sync_api import sync_playwright, expect
 
 URL, TOKEN = os.environ["LC_URL"], os.environ["LC_TOKEN"]
@@ -297,7 +297,7 @@ with sync_playwright() as p:
     expect(field_error(dlg, "Name")).to_contain_text("name")
     dlg.get_by_label("Name", exact=True).fill("2 Story posts")
     dlg.get_by_role("group", name="Post types").get_by_label("STORY").check()
-    dlg.get_by_label("Code prefix").fill("STORY-")
+    dlg.get_by_label("Code prefix", exact=True).fill("STORY-")
     # LoudCrowd's Fulfillment Limit: above 1 on a rule earned once is refused next to its field.
     dlg.get_by_label("Fulfillment Limit", exact=True).fill("5")
     dlg.get_by_role("button", name="Create rule").click()
@@ -353,6 +353,84 @@ with sync_playwright() as p:
     expect(row.get_by_role("cell").nth(1)).to_have_text("APPROVED")
     expect(row.get_by_role("button", name="Remove ana@example.com")).to_be_visible()
     expect(row.get_by_role("button", name="Approve ana@example.com")).to_have_count(0)
+
+    # Monthly rewards: Ben posted twice last month; a monthly rule with two tiers pays him tier 2
+    # when the month is run by hand, once however many times it is run.
+    first_of_month = datetime.datetime.now(datetime.timezone.utc).date().replace(day=1)
+    this_month = first_of_month.strftime("%Y-%m")
+    last_month = (first_of_month - datetime.timedelta(days=1)).strftime("%Y-%m")
+    page.evaluate(f"""async () => {{
+        const headers = {{authorization: 'Bearer {TOKEN}', 'content-type': 'application/json'}};
+        const ben = await (await fetch('/v1/creators', {{method: 'POST', headers,
+            body: JSON.stringify({{email: 'ben@example.com', igUsername: 'ben'}})}})).json();
+        for (const day of ['10', '20']) {{
+            await fetch('/v1/media', {{method: 'POST', headers, body: JSON.stringify(
+                {{creatorId: ben.id, postType: 'FEED', postedAt: '{last_month}-' + day + 'T12:00:00.000000'}})}});
+        }}
+    }}""")
+    nav(page, "Rewards")
+    page.get_by_role("button", name="New rule").click()
+    dlg = page.get_by_role("dialog")
+    dlg.get_by_label("Name", exact=True).fill("Monthly feed")
+    dlg.get_by_label("Schedule", exact=True).select_option("MONTHLY")
+    expect(dlg.get_by_label("Count", exact=True)).to_be_hidden()
+    expect(dlg.get_by_label("Fulfillment Limit", exact=True)).to_be_hidden()
+    expect(dlg.get_by_label("Tier 1 posts")).to_have_value("2")
+    expect(dlg.get_by_label("Tier 2 posts")).to_have_value("4")
+    dlg.get_by_role("button", name="Add tier").click()
+    expect(dlg.get_by_label("Tier 3 posts")).to_have_value("5")
+    dlg.get_by_role("button", name="Remove tier 3").click()
+    expect(dlg.get_by_label("Tier 3 posts")).to_have_count(0)
+    dlg.get_by_role("group", name="Post types").get_by_label("STORY").uncheck()
+    # Tiers out of order are refused by the API, next to the tiers.
+    dlg.get_by_label("Tier 1 posts").fill("2")
+    dlg.get_by_label("Tier 2 posts").fill("1")
+    dlg.get_by_role("button", name="Create rule").click()
+    tiers_error = dlg.get_by_role("group", name="Tiers", exact=True).locator(":scope > p.error")
+    expect(tiers_error).to_be_visible()
+    expect(tiers_error).to_contain_text("tiers[1]")
+    dlg.get_by_label("Tier 1 posts").fill("1")
+    dlg.get_by_label("Tier 2 posts").fill("2")
+    dlg.get_by_label("Tier 2 code prefix").fill("MONTH-")
+    dlg.get_by_label("Time zone", exact=True).fill("Mars/Olympus")
+    dlg.get_by_role("button", name="Create rule").click()
+    field_error(dlg, "Time zone")
+    dlg.get_by_label("Time zone", exact=True).fill("UTC")
+    look(page, "rule-form-monthly")
+    dlg.get_by_role("button", name="Create rule").click()
+    row = page.get_by_role("row").filter(has_text="Monthly feed")
+    expect(row).to_contain_text("tier 1: 1 post, tier 2: 2 posts")
+    expect(row.get_by_role("cell").nth(1)).to_contain_text("MONTH-")
+    row.get_by_role("button", name="Run month of Monthly feed").click()
+    dlg = page.get_by_role("dialog")
+    expect(dlg.get_by_label("Month", exact=True)).to_have_value(last_month)
+    expect(dlg).to_contain_text("No month run yet.")
+    dlg.get_by_label("Month", exact=True).fill(this_month)
+    dlg.get_by_role("button", name="Run month", exact=True).click()
+    expect(field_error(dlg, "Month")).to_contain_text("not ended")
+    dlg.get_by_label("Month", exact=True).fill(last_month)
+    dlg.get_by_role("button", name="Run month", exact=True).click()
+    expect(dlg.get_by_role("status")).to_contain_text(f"{last_month}: 1 fulfillment,")
+    runs = dlg.get_by_role("row").filter(has_text=last_month)
+    expect(runs).to_contain_text("By hand")
+    expect(runs.get_by_role("cell").nth(1)).to_have_text("1")
+    dlg.get_by_role("button", name="Run month", exact=True).click()
+    expect(dlg.get_by_role("status")).to_contain_text(f"{last_month}: 0 fulfillments")
+    look(page, "run-month")
+    dlg.get_by_role("button", name="Close").click()
+    expect(row.get_by_role("cell").nth(3)).to_have_text("1")
+    tier = page.evaluate(f"""async () => {{
+        const list = await (await fetch('/v1/fulfillments', {{headers: {{authorization: 'Bearer {TOKEN}'}}}})).json();
+        const f = list.items.find(f => f.month !== null && f.month !== undefined);
+        return f ? [f.month, f.tier] : null;
+    }}""")
+    assert tier == [last_month, 2], f"the monthly fulfillment is {tier}"
+    deadline = time.time() + 15
+    while time.time() < deadline and sum(json.loads(r["body"]).get("email") == "ben@example.com" for r in received()) < 2:
+        time.sleep(0.1)
+    bens = [json.loads(r["body"]) for r in received() if json.loads(r["body"]).get("email") == "ben@example.com"]
+    assert len(bens) == 2, f"Ben's monthly webhook reached {len(bens)} of 2 integrations"
+    assert all(b["discountCode"].startswith("MONTH-") and len(b["medias"]) == 2 for b in bens), f"Ben's webhooks: {bens}"
 
     # Delivery log: the chart's numbers are the receiver's, the new columns, the email in any case.
     nav(page, "Delivery log")

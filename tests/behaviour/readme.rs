@@ -413,6 +413,40 @@ async fn the_readme_walkthrough_runs_as_written_and_shows_what_it_says() {
         ["PENDING", "APPROVED", "invalid_transition", said],
         "{out}"
     );
+    // A monthly tiered program: run by hand once, tier 2, then nothing new.
+    let out = shell
+        .run(&adapt, dir, block_with("\"schedule\": \"MONTHLY\""))
+        .await;
+    assert!(walkthrough().contains("`\"fulfillments\":0`"));
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    assert_eq!(lines[0], "APPROVED", "{out}");
+    let month = Regex::new(r#"^\{"month":"(\d{4}-\d\d)","fulfillments":1\}$"#)
+        .expect("regex")
+        .captures(lines[1])
+        .unwrap_or_else(|| panic!("the first run grants one fulfillment: {out}"))[1]
+        .to_string();
+    assert_eq!(
+        lines[2],
+        format!(r#"{{"month":"{month}","fulfillments":0}}"#),
+        "the second run grants nothing: {out}"
+    );
+    assert_eq!(
+        lines[3],
+        format!(r#"{{"month":"{month}","fulfillments":1,"startedBy":"HAND"}}"#),
+        "{out}"
+    );
+    assert!(
+        Regex::new(&format!(
+            r#"^\{{"month":"{month}","tier":2,"discountCode":"GOLD-[0-9A-Z]{{8}}"\}}$"#
+        ))
+        .expect("regex")
+        .is_match(lines[4]),
+        "Mia's fulfillment is tier 2: {out}"
+    );
+    signed.wait_for("mia@example.com").await;
+    signed.wait_for("3 posts (REEL, REEL, REEL)").await;
+
     let left: Vec<String> = std::fs::read_dir(dir)
         .expect("the folder")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

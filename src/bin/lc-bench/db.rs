@@ -1,4 +1,5 @@
-//! Direct database access, for the size of the delivery log and backlog progress.
+//! Direct database access, for the size of the delivery log and backlog progress, and the
+//! bulk set-up of workloads that would take too long through the API.
 
 use anyhow::Result;
 use sqlx::Connection;
@@ -63,6 +64,53 @@ impl Db {
         Ok(())
     }
 
+    /// Inserts `rows` into `table` in one transaction, a few hundred rows a statement: the
+    /// set-up of 100,000 members in seconds rather than 100,000 requests.
+    pub(crate) async fn insert_rows(
+        &self,
+        table: &str,
+        columns: &[&str],
+        rows: &[Vec<Cell>],
+    ) -> Result<()> {
+        // Well below either store's limit on bound values in one statement.
+        let per_statement = (20_000 / columns.len().max(1)).clamp(1, 1000);
+        match self {
+            Db::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                for chunk in rows.chunks(per_statement) {
+                    let sql = insert_sql(table, columns, chunk.len(), |_| "?".to_string());
+                    let mut q = sqlx::query(&sql);
+                    for cell in chunk.iter().flatten() {
+                        q = match cell {
+                            Cell::Text(t) => q.bind(t.as_str()),
+                            Cell::Int(i) => q.bind(*i),
+                            Cell::Null => q.bind(None::<i64>),
+                        };
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+            Db::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                for chunk in rows.chunks(per_statement) {
+                    let sql = insert_sql(table, columns, chunk.len(), |n| format!("${n}"));
+                    let mut q = sqlx::query(&sql);
+                    for cell in chunk.iter().flatten() {
+                        q = match cell {
+                            Cell::Text(t) => q.bind(t.as_str()),
+                            Cell::Int(i) => q.bind(*i),
+                            Cell::Null => q.bind(None::<i64>),
+                        };
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) async fn close(&self) {
         match self {
             Db::Sqlite(p) => p.close().await,
@@ -82,6 +130,39 @@ impl Db {
             _ => "db progress unavailable".to_string(),
         }
     }
+}
+
+/// One value of a row [`Db::insert_rows`] writes.
+pub(crate) enum Cell {
+    Text(String),
+    Int(i64),
+    Null,
+}
+
+/// `INSERT INTO table (columns) VALUES (…), (…)` for `rows` rows, placeholders numbered from 1.
+fn insert_sql(
+    table: &str,
+    columns: &[&str],
+    rows: usize,
+    placeholder: impl Fn(usize) -> String,
+) -> String {
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..columns.len() {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            sql.push_str(&placeholder(n));
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 pub(crate) async fn create_pg_database(admin_url: &str, name: &str) -> Result<()> {

@@ -2,7 +2,7 @@
 //!
 //! `cargo build --release` builds both `lc-webhooks` and `lc-bench`; then
 //! `cargo run --release --bin lc-bench -- --backend sqlite|postgres [--deliveries N]
-//! [--integrations K] [--instances M]`.
+//! [--integrations K] [--instances M]`, or `--monthly [--members N]` for one month-close.
 //!
 //! The bench starts a receiver (this same binary re-executed with `--receiver-only`, so its CPU
 //! is not the service's), one or more `lc-webhooks` processes on a fresh database, drives them
@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 mod crash;
 mod db;
 mod http;
+mod monthly;
 mod procs;
 mod receiver;
 mod workload;
@@ -146,6 +147,15 @@ struct Args {
     /// delivery-log check are skipped.
     #[arg(long, default_value_t = 0.0)]
     receiver_fail_ratio: f64,
+    /// The month-close workload (issue 23) instead of ingest: `--members` approved members of a
+    /// program, each with 1 to 3 posts last month, written straight into the database; a
+    /// monthly rule with tiers of 1, 2 and 3 posts; the month run by hand and timed until every
+    /// webhook has arrived.
+    #[arg(long)]
+    monthly: bool,
+    /// Members of the program in `--monthly`.
+    #[arg(long, default_value_t = 100_000)]
+    members: u64,
     #[arg(long, hide = true)]
     receiver_only: bool,
     #[arg(long, hide = true, default_value_t = 0)]
@@ -232,10 +242,97 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
+/// Starts the receiver (this binary re-executed with `--receiver-only`, so its CPU is not the
+/// service's): its base URL and pid.
+async fn start_receiver(
+    args: &Args,
+    client: &reqwest::Client,
+    temp: &std::path::Path,
+    children: &mut Children,
+) -> Result<(String, u32)> {
+    let exe = std::env::current_exe()?;
+    let rport = free_port()?;
+    let mut rchild = Command::new(&exe)
+        .args([
+            "--receiver-only",
+            "--port",
+            &rport.to_string(),
+            "--receiver-delay-ms",
+            &args.receiver_delay_ms.to_string(),
+            "--receiver-fail-ratio",
+            &args.receiver_fail_ratio.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(temp.join("receiver.log"))?)
+        .spawn()
+        .context("starting the receiver")?;
+    let receiver_base = format!("http://127.0.0.1:{rport}");
+    wait_ready(client, &format!("{receiver_base}/count"), &mut rchild).await?;
+    let receiver_pid = rchild.id();
+    children.procs.push(("receiver".into(), rchild));
+    Ok((receiver_base, receiver_pid))
+}
+
+/// Starts `instances` services on a fresh database (a SQLite file in `temp`, or a new
+/// PostgreSQL database dropped at the end): their (base URL, pid) and the database URL.
+async fn start_services(
+    args: &Args,
+    backend: Backend,
+    service_bin: &std::path::Path,
+    instances: usize,
+    client: &reqwest::Client,
+    temp: &std::path::Path,
+    children: &mut Children,
+) -> Result<(Vec<(String, u32)>, String)> {
+    let database_url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", temp.join("bench.db").display()),
+        Backend::Postgres => {
+            let name = format!("lcw_bench_{}", uuid::Uuid::now_v7().simple());
+            create_pg_database(&args.postgres_url, &name)
+                .await
+                .context("creating the bench database")?;
+            children.pg_database = Some(name.clone());
+            with_database(&args.postgres_url, &name)?
+        }
+    };
+    let mut services = Vec::new();
+    for i in 0..instances {
+        let port = free_port()?;
+        let log = std::fs::File::create(temp.join(format!("service-{i}.log")))?;
+        let mut child = Command::new(service_bin)
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--database-url",
+                &database_url,
+            ])
+            .env_remove("LC_RETRY_SCHEDULE")
+            .env_remove("LC_ADMIN_TOKEN")
+            .env_remove("DATABASE_URL")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", service_bin.display()))?;
+        let base = format!("http://127.0.0.1:{port}");
+        // Instances migrate the same database: start them one after the other.
+        if let Err(e) = wait_ready(client, &format!("{base}/healthz"), &mut child).await {
+            let log =
+                std::fs::read_to_string(temp.join(format!("service-{i}.log"))).unwrap_or_default();
+            bail!("service {i}: {e:#}\n{log}");
+        }
+        services.push((base, child.id()));
+        children.procs.push((format!("service-{i}"), child));
+    }
+    Ok((services, database_url))
+}
+
 async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     let backend = args
         .backend
         .ok_or_else(|| anyhow!("--backend is required"))?;
+    if args.monthly {
+        return monthly::bench(args, backend, children).await;
+    }
     let k = args.integrations.max(1);
     let instances = args.instances.max(1);
     if instances > 1 && backend == Backend::Sqlite {
@@ -263,7 +360,6 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let exe = std::env::current_exe()?;
     let service_bin = service_bin(args.service_bin.as_deref())?;
     if !service_bin.exists() {
         bail!(
@@ -286,72 +382,23 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
         .timeout(Duration::from_secs(120))
         .build()?;
 
-    // 1. The receiver, in its own process.
-    let rport = free_port()?;
-    let mut rchild = Command::new(&exe)
-        .args([
-            "--receiver-only",
-            "--port",
-            &rport.to_string(),
-            "--receiver-delay-ms",
-            &args.receiver_delay_ms.to_string(),
-            "--receiver-fail-ratio",
-            &args.receiver_fail_ratio.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(temp.join("receiver.log"))?)
-        .spawn()
-        .context("starting the receiver")?;
-    let receiver_base = format!("http://127.0.0.1:{rport}");
-    wait_ready(&client, &format!("{receiver_base}/count"), &mut rchild).await?;
-    let receiver_pid = rchild.id();
-    children.procs.push(("receiver".into(), rchild));
+    // 1. The receiver, in its own process; 2. the service on a fresh database.
+    let (receiver_base, receiver_pid) = start_receiver(args, &client, &temp, children).await?;
     let receiver = ReceiverClient {
         client: client.clone(),
         base: receiver_base.clone(),
         healthy_only: failing,
     };
-
-    // 2. The service on a fresh database.
-    let database_url = match backend {
-        Backend::Sqlite => format!("sqlite://{}", temp.join("bench.db").display()),
-        Backend::Postgres => {
-            let name = format!("lcw_bench_{}", uuid::Uuid::now_v7().simple());
-            create_pg_database(&args.postgres_url, &name)
-                .await
-                .context("creating the bench database")?;
-            children.pg_database = Some(name.clone());
-            with_database(&args.postgres_url, &name)?
-        }
-    };
-    let mut services = Vec::new();
-    for i in 0..instances {
-        let port = free_port()?;
-        let log = std::fs::File::create(temp.join(format!("service-{i}.log")))?;
-        let mut child = Command::new(&service_bin)
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--database-url",
-                &database_url,
-            ])
-            .env_remove("LC_RETRY_SCHEDULE")
-            .env_remove("LC_ADMIN_TOKEN")
-            .env_remove("DATABASE_URL")
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {}", service_bin.display()))?;
-        let base = format!("http://127.0.0.1:{port}");
-        // Instances migrate the same database: start them one after the other.
-        if let Err(e) = wait_ready(&client, &format!("{base}/healthz"), &mut child).await {
-            let log =
-                std::fs::read_to_string(temp.join(format!("service-{i}.log"))).unwrap_or_default();
-            bail!("service {i}: {e:#}\n{log}");
-        }
-        services.push((base, child.id()));
-        children.procs.push((format!("service-{i}"), child));
-    }
+    let (services, database_url) = start_services(
+        args,
+        backend,
+        &service_bin,
+        instances,
+        &client,
+        &temp,
+        children,
+    )
+    .await?;
     let api = services[0].0.clone();
     let db = Db::connect(&database_url).await?;
 
