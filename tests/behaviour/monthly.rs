@@ -417,7 +417,10 @@ async fn the_monthly_webhook_is_the_seeds_body_with_the_months_posts(backend: Ba
         return;
     };
     let rx = Receiver::always(200).await;
-    app.create_integration(&rx.url(), "k", json!({})).await;
+    // Signed, so the official Standard Webhooks library checks a reward.monthly too.
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    app.create_integration(&rx.url(), "k", json!({"signingSecret": secret}))
+        .await;
     // Subscribed to instant rewards only: a monthly one is not its to receive.
     let instant_only = Receiver::always(200).await;
     app.create_integration(
@@ -464,6 +467,13 @@ async fn the_monthly_webhook_is_the_seeds_body_with_the_months_posts(backend: Ba
         .get_ok(&format!("/v1/events?type=reward.monthly&creatorId={c}"))
         .await;
     assert_eq!(events["items"][0]["id"], f["id"], "{events}");
+    assert!(
+        standardwebhooks::Webhook::new(secret)
+            .expect("a whsec_ secret")
+            .verify(&received[0].body, &received[0].headers)
+            .is_ok(),
+        "a reward.monthly verifies with the Standard Webhooks library"
+    );
     instant_only.assert_exactly(0).await;
     assert!(f["discountCode"]
         .as_str()
