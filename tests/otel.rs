@@ -2,7 +2,8 @@
 //! service's spans. A binary of its own: the tracing subscriber is global to the process.
 //!
 //! One post, the reward it earned and every attempt of its webhook share one trace, a child of
-//! the caller's `traceparent`; each webhook's `traceparent` names its attempt's span.
+//! the caller's `traceparent`; each webhook's `traceparent` names its attempt's span. A
+//! `post.tagged`'s retry stays in its post's trace; a monthly reward's attempts, in its run's.
 
 #[macro_use]
 #[path = "common/mod.rs"]
@@ -16,7 +17,10 @@ use common::{any_pool, wait_until, Backend, Receiver, Reply, Script, TestApp, WA
 use lc_webhooks::traces::{Exporter, OtlpProtocol, TraceExport};
 use serde_json::{json, Value};
 
-both_stores!(a_post_its_reward_and_every_attempt_of_its_webhook_share_the_callers_trace);
+both_stores!(
+    a_post_its_reward_and_every_attempt_of_its_webhook_share_the_callers_trace,
+    a_post_tagged_retry_and_a_monthly_reward_keep_the_trace_that_caused_them,
+);
 
 /// The spans the collector received, as OTLP/JSON objects.
 type Spans = Arc<Mutex<Vec<Value>>>;
@@ -222,5 +226,134 @@ async fn a_post_its_reward_and_every_attempt_of_its_webhook_share_the_callers_tr
     let text = serde_json::to_string(&attempts).expect("json");
     assert!(!text.contains("key-0001"), "{text}");
     assert!(!text.contains("discountCode"), "{text}");
+    app.stop().await;
+}
+
+/// The spans named `name` in `trace`, once the exporter has sent at least `least` of them.
+async fn spans_in(
+    collector: &'static Collector,
+    trace: &str,
+    name: &str,
+    least: usize,
+) -> Vec<Value> {
+    let find = || -> Vec<Value> {
+        collector
+            .spans
+            .lock()
+            .expect("spans")
+            .iter()
+            .filter(|s| s["traceId"] == trace && s["name"] == name)
+            .cloned()
+            .collect()
+    };
+    wait_until(WAIT, "the spans exported", || {
+        let flushed = tokio::task::spawn_blocking(|| collector.exporter.flush());
+        async {
+            let _ = flushed.await;
+            (find().len() >= least).then_some(())
+        }
+    })
+    .await;
+    find()
+}
+
+async fn a_post_tagged_retry_and_a_monthly_reward_keep_the_trace_that_caused_them(
+    backend: Backend,
+) {
+    use chrono::{Datelike, Utc};
+    let collector = collector();
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    // post.tagged only, its first attempt failing: the retry is claimed from the queue.
+    let tagged_rx = Receiver::start(Script::first(vec![Reply::status(500)], Reply::ok())).await;
+    app.create_integration(
+        &tagged_rx.url(),
+        "key-0002",
+        json!({"eventTypes": ["post.tagged"]}),
+    )
+    .await;
+    let rewards_rx = Receiver::always(200).await;
+    app.create_integration(&rewards_rx.url(), "key-0003", json!({}))
+        .await;
+    let rule = app
+        .post_ok(
+            "/v1/rules",
+            json!({
+                "name": "Monthly stories",
+                "postTypes": ["STORY"],
+                "schedule": "MONTHLY",
+                "tiers": [{"count": 1, "reward": {"type": "NONE"}}]
+            }),
+            axum::http::StatusCode::CREATED,
+        )
+        .await;
+    let rule = rule["id"].as_str().expect("rule id").to_string();
+    let creator = app.create_creator("m@example.com", None, None).await;
+    // A post of last month (by the real clock), so that month can be run by hand.
+    let today = Utc::now().date_naive();
+    let last_month = today.with_day(1).expect("the 1st") - chrono::Days::new(1);
+    let month = format!("{:04}-{:02}", last_month.year(), last_month.month());
+
+    let trace_id = format!("{:032x}", rand::random::<u128>() | 1);
+    let caller_span = format!("{:016x}", rand::random::<u64>() | 1);
+    let response = app
+        .client
+        .post(app.url("/v1/media"))
+        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+        .json(&json!({
+            "creatorId": creator["id"],
+            "postType": "STORY",
+            "postedAt": format!("{month}-15T12:00:00Z"),
+        }))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status().as_u16(), 201);
+    let tagged = tagged_rx.wait_for(2, WAIT).await;
+    for webhook in &tagged {
+        assert_eq!(
+            webhook.header("lc-event-type").as_deref(),
+            Some("post.tagged")
+        );
+        let header = webhook.header("traceparent").expect("a traceparent header");
+        assert_eq!(
+            parts(&header).0,
+            trace_id,
+            "the first attempt and the retry are in the post's trace"
+        );
+    }
+    let attempts = spans_in(collector, &trace_id, "attempt", 2).await;
+    let evaluate = &spans_in(collector, &trace_id, "evaluate", 1).await[0];
+    for attempt in &attempts {
+        assert_eq!(attempt["parentSpanId"], evaluate["spanId"]);
+    }
+
+    let (status, body) = app
+        .post(&format!("/v1/rules/{rule}/runs"), json!({"month": month}))
+        .await;
+    assert_eq!(status.as_u16(), 202, "{body}");
+    let monthly = rewards_rx.wait_for(1, WAIT).await;
+    assert_eq!(
+        monthly[0].header("lc-event-type").as_deref(),
+        Some("reward.monthly")
+    );
+    let header = monthly[0]
+        .header("traceparent")
+        .expect("a traceparent header");
+    let (run_trace, attempt_span) = parts(&header);
+    assert_ne!(
+        run_trace, trace_id,
+        "a monthly reward is caused by its run, not the post"
+    );
+    let run = &spans_in(collector, &run_trace, "month_run", 1).await[0];
+    assert_eq!(attribute(run, "month"), Some(month.clone()));
+    assert_eq!(attribute(run, "rule"), Some(rule.clone()));
+    let attempt = spans_in(collector, &run_trace, "attempt", 1)
+        .await
+        .into_iter()
+        .find(|a| a["spanId"] == attempt_span.as_str())
+        .expect("the attempt span the webhook names");
+    assert_eq!(attempt["parentSpanId"], run["spanId"]);
     app.stop().await;
 }

@@ -242,7 +242,7 @@ async fn decide(
         until,
         &config.disabled,
         traceparent,
-    ) + tagged.add(&mut writes, at, lease, until, config);
+    ) + tagged.add(&mut writes, at, lease, until, config, traceparent);
     // Deliveries leased here go to this instance's dispatcher; others are announced, when the
     // transaction that queues them commits.
     if deliveries > 0 && lease.is_none() {
@@ -255,8 +255,8 @@ async fn decide(
         deliveries: match lease {
             Some(lease) => {
                 let mut handed = awards::handed_over(&awards, config, lease, traceparent);
-                // A post.tagged event has no reward to keep the trace with: its first attempt
-                // joins the post's trace; a retry, claimed from the queue, starts its own.
+                // Their first attempts join the post's trace here; a retry reads it from the
+                // event's row.
                 let mut events = tagged.handed_over(config, lease);
                 for claimed in &mut events {
                     claimed.traceparent = traceparent.map(str::to_string);

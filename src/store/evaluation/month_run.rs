@@ -24,6 +24,8 @@ use crate::store::config::ConfigCache;
 use crate::store::db::Purpose;
 use crate::store::sql::rows::{MediaRow, RuleRow, MEDIA_COLUMNS, RULE_COLUMNS};
 use crate::store::sql::{write_row, Statement, Writes};
+use crate::traces;
+use tracing::Instrument;
 
 /// Creators read, judged and written per transaction.
 const CHUNK: i64 = 500;
@@ -53,6 +55,7 @@ write_row! {
         created_at: i64,
         month: &'a str,
         tier: i64,
+        traceparent: Option<&'a str>,
     }
 }
 
@@ -120,22 +123,48 @@ pub(crate) async fn run_month(
     }
     let bounds = month_bounds(month, zone);
     let (start, end) = (to_micros(bounds.start), to_micros(bounds.end));
-    let mut after = String::new();
-    let mut granted = 0u64;
-    loop {
-        let chunk = candidates(db, &rule, &after).await?;
-        let Some(last) = chunk.last() else {
-            break;
-        };
-        after = last.id.to_string();
-        let full = chunk.len() as i64 == CHUNK;
-        granted += run_chunk(db, config, &rule, &month_name, chunk, (start, end)).await?;
-        if !full {
-            break;
+    // With tracing on, the run is a span (a child of the request or schedule tick that started
+    // it) and each reward it grants keeps its traceparent, so every attempt joins the run's trace.
+    let span = if traces::on() {
+        tracing::info_span!("month_run", rule = %id, month = %month_name)
+    } else {
+        tracing::Span::none()
+    };
+    let traceparent = traces::traceparent(&span);
+    let run = async {
+        let mut after = String::new();
+        let mut granted = 0u64;
+        loop {
+            let chunk = candidates(db, &rule, &after).await?;
+            let Some(last) = chunk.last() else {
+                break;
+            };
+            after = last.id.to_string();
+            let full = chunk.len() as i64 == CHUNK;
+            let run = Run {
+                rule: &rule,
+                month: &month_name,
+                bounds: (start, end),
+                traceparent: traceparent.as_deref(),
+            };
+            granted += run_chunk(db, config, &run, chunk).await?;
+            if !full {
+                break;
+            }
         }
-    }
-    record_run(db, id, &month_name, started_by).await?;
-    Ok(granted)
+        record_run(db, id, &month_name, started_by).await?;
+        Ok(granted)
+    };
+    run.instrument(span).await
+}
+
+/// What every chunk of one month run shares.
+struct Run<'a> {
+    rule: &'a Rule,
+    month: &'a str,
+    /// The month's first and last µs (exclusive) in the rule's zone.
+    bounds: (i64, i64),
+    traceparent: Option<&'a str>,
 }
 
 /// The next [`CHUNK`] creators after `after` (by id) who may earn: the approved members of the
@@ -170,11 +199,15 @@ async fn candidates(db: &Db, rule: &Rule, after: &str) -> Result<Vec<CandidateRo
 async fn run_chunk(
     db: &Db,
     config: &ConfigCache,
-    rule: &Rule,
-    month: &str,
+    run: &Run<'_>,
     chunk: Vec<CandidateRow>,
-    (start, end): (i64, i64),
 ) -> Result<u64> {
+    let Run {
+        rule,
+        month,
+        bounds: (start, end),
+        traceparent,
+    } = *run;
     // Creators granted the month already (by an earlier or concurrent run) are not judged
     // again: a month run twice costs a read per chunk. The unique index still decides. Read as
     // the chunk's range of ids, a range of the index whatever the planner's statistics say (a
@@ -282,6 +315,7 @@ async fn run_chunk(
             created_at: at,
             month,
             tier: i64::from(*tier),
+            traceparent,
         })
         .collect();
     let written: Vec<(FulfillmentId,)> = tx

@@ -22,6 +22,7 @@ write_row! {
         creator_id: &'a CreatorId,
         body: &'a str,
         created_at: i64,
+        traceparent: Option<&'a str>,
     }
 }
 
@@ -99,7 +100,8 @@ impl Tagged {
     }
 
     /// Adds the events, their deliveries and queue rows to `writes` (leased until `until` with a
-    /// lease, unless their integration is disabled). Returns the deliveries queued.
+    /// lease, unless their integration is disabled), each event naming `traceparent`, the
+    /// evaluation's span when tracing is on. Returns the deliveries queued.
     pub(super) fn add<'a>(
         &'a self,
         writes: &mut Writes<'a>,
@@ -107,6 +109,7 @@ impl Tagged {
         lease: Option<&'a Lease>,
         until: Option<i64>,
         config: &Config,
+        traceparent: Option<&'a str>,
     ) -> usize {
         let events = self
             .events
@@ -117,6 +120,7 @@ impl Tagged {
                 creator_id: &e.creator_id,
                 body: &e.body,
                 created_at: at,
+                traceparent,
             })
             .collect();
         writes.insert("events", "", events);

@@ -46,15 +46,18 @@ impl ClaimRow {
 }
 
 /// What a claim reads of each delivery: `q` its queue row, `d` the delivery, `i` its
-/// integration, `f` its fulfillment (none for a test send).
+/// integration, `f` its fulfillment (none for a test send or an event other than a reward), `e`
+/// its event (none for a reward or a test send).
 pub(crate) const CLAIM_COLUMNS: &str =
-    "d.id, d.attempt_count, q.single_attempt, COALESCE(d.payload, f.payload) AS body, d.event_type, f.traceparent,
+    "d.id, d.attempt_count, q.single_attempt, COALESCE(d.payload, f.payload) AS body, d.event_type,
+     COALESCE(f.traceparent, e.traceparent) AS traceparent,
      i.id AS integration_id, i.url, i.auth_header, i.auth_prefix, i.api_key, i.signing_secret,
      i.previous_signing_secret, i.previous_secret_expires_at";
 
 /// The tables [`CLAIM_COLUMNS`] come from, beside the queue row `q`, and how they join it.
 pub(crate) const CLAIM_JOINS: &str = "deliveries d JOIN integrations i ON i.id = d.integration_id
-     LEFT JOIN fulfillments f ON f.id = d.fulfillment_id";
+     LEFT JOIN fulfillments f ON f.id = d.fulfillment_id
+     LEFT JOIN events e ON e.id = d.event_id";
 
 /// Frees every lease `owner` holds: its deliveries are due again at once, for any instance.
 /// Used when `owner` is known to be dead (its liveness lock is free), so its leases need not
