@@ -21,6 +21,7 @@ mod crash;
 mod db;
 mod http;
 mod monthly;
+mod otlp_sink;
 mod procs;
 mod receiver;
 mod workload;
@@ -156,6 +157,11 @@ struct Args {
     /// Members of the program in `--monthly`.
     #[arg(long, default_value_t = 100_000)]
     members: u64,
+    /// Exports the service's traces (OpenTelemetry, http/protobuf) to a local collector in this
+    /// process that counts and drops them: the cost of tracing when on. Off, the service runs
+    /// without `OTEL_EXPORTER_OTLP_ENDPOINT` (tracing off).
+    #[arg(long)]
+    otlp_sink: bool,
     #[arg(long, hide = true)]
     receiver_only: bool,
     #[arg(long, hide = true, default_value_t = 0)]
@@ -295,11 +301,17 @@ async fn start_services(
             with_database(&args.postgres_url, &name)?
         }
     };
+    let collector = if args.otlp_sink {
+        Some(otlp_sink::start().await?)
+    } else {
+        None
+    };
     let mut services = Vec::new();
     for i in 0..instances {
         let port = free_port()?;
         let log = std::fs::File::create(temp.join(format!("service-{i}.log")))?;
-        let mut child = Command::new(service_bin)
+        let mut command = Command::new(service_bin);
+        command
             .args([
                 "--listen",
                 &format!("127.0.0.1:{port}"),
@@ -309,6 +321,12 @@ async fn start_services(
             .env_remove("LC_RETRY_SCHEDULE")
             .env_remove("LC_ADMIN_TOKEN")
             .env_remove("DATABASE_URL")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL");
+        if let Some(url) = &collector {
+            command.env("OTEL_EXPORTER_OTLP_ENDPOINT", url);
+        }
+        let mut child = command
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
@@ -759,6 +777,11 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
         ("receiver_delay_ms", json!(args.receiver_delay_ms)),
         ("receiver_fail_ratio", json!(args.receiver_fail_ratio)),
         ("per_integration", per_integration),
+        ("otlp_exports", json!(otlp_sink::received().0)),
+        (
+            "otlp_export_mib",
+            json!(round1(otlp_sink::received().1 as f64 / 1048576.0)),
+        ),
     ]);
     for (name, value) in &figures {
         println!("{name}: {value}");
@@ -779,6 +802,7 @@ async fn bench(args: &Args, children: &mut Children) -> Result<()> {
     all.insert("rule_count".into(), json!(rule_count));
     all.insert("integrations".into(), json!(k));
     all.insert("post_tagged".into(), json!(args.post_tagged));
+    all.insert("otlp_sink".into(), json!(args.otlp_sink));
     all.insert("instances".into(), json!(instances));
     all.insert("cores".into(), json!(cores));
     for (name, value) in figures {
