@@ -67,6 +67,11 @@ impl EventType {
         }
     }
 
+    /// A reward: its event is its fulfillment.
+    pub fn is_reward(self) -> bool {
+        matches!(self, EventType::RewardInstant | EventType::RewardMonthly)
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         EventType::ALL.into_iter().find(|t| t.as_str() == s)
     }

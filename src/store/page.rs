@@ -74,7 +74,7 @@ impl<'a> PageQuery<'a> {
     }
 
     /// The statement for the page after `cursor`, of `limit` rows.
-    fn finish(self, cursor: Option<&'a str>, limit: i64) -> Statement<'a> {
+    pub(super) fn finish(self, cursor: Option<&'a str>, limit: i64) -> Statement<'a> {
         let key = self.key;
         let (after, direction) = match self.order {
             Order::Asc => (">", "ASC"),

@@ -548,6 +548,31 @@ async fn events_are_listed_by_type_and_creator_with_rewards_by_their_fulfillment
             .await,
     );
     assert_eq!(rest.len(), 1);
+    // Rewards (read from their fulfillments) and other events interleave by id, a page at a
+    // time as in one list.
+    app.post_media(&b, "STORY", json!({})).await;
+    let all = items(app.get_ok("/v1/events").await);
+    let kinds: Vec<&str> = all.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "reward.instant",
+            "program.signed_up",
+            "program.signed_up",
+            "reward.instant"
+        ]
+    );
+    let mut walked = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = app.get_ok(&format!("/v1/events?limit=1{cursor}")).await;
+        walked.extend(items(page.clone()));
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(walked, all);
     app.stop().await;
 }
 

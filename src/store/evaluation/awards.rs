@@ -26,16 +26,6 @@ write_row! {
 }
 
 write_row! {
-    /// A reward's event (`GET /v1/events`): its id and body are its fulfillment's.
-    struct RewardEventInsert<'a> {
-        id: &'a FulfillmentId,
-        event_type: &'static str,
-        creator_id: &'a CreatorId,
-        created_at: i64,
-    }
-}
-
-write_row! {
     /// A post a reward counted: the key refuses to count it twice for one rule.
     struct CountedPost<'a> {
         rule_id: &'a RuleId,
@@ -100,7 +90,8 @@ pub(super) fn add<'a>(
     add_posts_and_deliveries(writes, awards.iter(), at, lease, until, held)
 }
 
-/// Adds to `writes` what follows a fulfillment written: its event, its posts marked counted and
+/// Adds to `writes` what follows a fulfillment written (its event too: `GET /v1/events` reads
+/// rewards from `fulfillments`): its posts marked counted and
 /// its deliveries queued (as [`add`] says). Returns the deliveries queued.
 pub(super) fn add_posts_and_deliveries<'a>(
     writes: &mut Writes<'a>,
@@ -110,17 +101,10 @@ pub(super) fn add_posts_and_deliveries<'a>(
     until: Option<i64>,
     held: &HashSet<IntegrationId>,
 ) -> usize {
-    let mut events = Vec::new();
     let mut counted = Vec::new();
     let mut deliveries = Vec::new();
     let mut queue = Vec::new();
     for award in awards {
-        events.push(RewardEventInsert {
-            id: &award.fulfillment_id,
-            event_type: award.event_type.as_str(),
-            creator_id: &award.creator_id,
-            created_at: at,
-        });
         counted.extend(award.media_ids.iter().map(|media_id| CountedPost {
             rule_id: &award.rule_id,
             media_id,
@@ -153,7 +137,6 @@ pub(super) fn add_posts_and_deliveries<'a>(
         }
     }
     let queued = deliveries.len();
-    writes.insert("events", "", events);
     writes.insert("fulfillment_media", "", counted);
     writes.insert("deliveries", "", deliveries);
     writes.insert("delivery_queue", "", queue);
