@@ -289,7 +289,8 @@ impl TestData {
             event_type,
             EventType::RewardInstant | EventType::RewardMonthly | EventType::PostTagged
         );
-        if !rewardish && (self.discount_code.is_some() || self.medias.is_some()) {
+        // `null` stands for a key left out.
+        if !rewardish && (matches!(self.discount_code, Some(Some(_))) || self.medias.is_some()) {
             return Err(Invalid::new(
                 Problem::EventType,
                 format!(

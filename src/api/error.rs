@@ -130,6 +130,7 @@ fn conflict_code(conflict: &Conflict) -> &'static str {
         Conflict::NotMonthly => "not_monthly",
         Conflict::RuleOptions(invalid) => match invalid.problem {
             Problem::FulfillmentLimit => "limit_needs_repeatable",
+            Problem::Schedule => "invalid_schedule",
             _ => "timeframe_needs_program",
         },
     }

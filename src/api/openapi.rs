@@ -123,6 +123,11 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
     ));
     PostTaggedBody::schemas(&mut schemas);
     components.schemas.extend(schemas);
+    if let Some(test_data) = components.schemas.remove("TestData") {
+        components
+            .schemas
+            .insert("TestData".into(), with_reward_keys(test_data));
+    }
     if let Some(create_rule) = components.schemas.remove("CreateRule") {
         components.schemas.insert(
             "CreateRule".into(),
@@ -362,4 +367,37 @@ fn webhook(event_type: EventType) -> Operation {
             ResponseBuilder::new().description("Anything else: the attempt failed and is retried"),
         )
         .build()
+}
+
+/// The Test send's schema, with what `eventType` asks of the body: `discountCode` and `medias`
+/// are keys of reward and `post.tagged` bodies only (else a 422, as any refused value).
+fn with_reward_keys(
+    test_data: RefOr<utoipa::openapi::schema::Schema>,
+) -> RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, SchemaType, Type};
+    // `null` or absent: the default, `reward.instant`.
+    let with_keys = [
+        EventType::RewardInstant,
+        EventType::RewardMonthly,
+        EventType::PostTagged,
+    ]
+    .map(|t| serde_json::Value::from(t.as_str()))
+    .into_iter()
+    .chain([serde_json::Value::Null]);
+    let null = || ObjectBuilder::new().schema_type(Type::Null);
+    let keys = AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new().property(
+                "eventType",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .enum_values(Some(with_keys)),
+            ),
+        )
+        .item(
+            ObjectBuilder::new()
+                .property("discountCode", null())
+                .property("medias", null()),
+        );
+    AllOfBuilder::new().item(test_data).item(keys).into()
 }

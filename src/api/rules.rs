@@ -16,6 +16,7 @@ use crate::domain::{
     RuleOptions, RuleOptionsPatch, RulePatch, RuleRun, RunStarter, Schedule, Segment, Tier,
     TimeZoneName,
 };
+use crate::error::{Conflict, Error};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -397,33 +398,10 @@ async fn update(
     IdPath(id): IdPath<RuleId>,
     JsonBody(req): JsonBody<UpdateRule>,
 ) -> ApiResult<Json<RuleView>> {
-    // A rule's schedule never changes, so what it takes can be read before the write.
+    // A rule's schedule never changes, so what it takes can be read before the write. What
+    // the rule's schedule refuses is valid input the rule's state refuses: a 409.
     let schedule = s.store.rule(&id).await?.schedule;
-    if req.schedule.is_some_and(|asked| asked != schedule) {
-        return Err(Invalid::new(
-            Problem::Schedule,
-            format!(
-                "schedule cannot change (the rule is {}); create a new rule instead",
-                schedule.as_str()
-            ),
-        )
-        .into());
-    }
-    match schedule {
-        Schedule::Instant => {
-            refuse_on_instant(req.tiers.is_some(), matches!(req.time_zone, Some(Some(_))))?
-        }
-        Schedule::Monthly => refuse_on_monthly(&[
-            ("count", req.count.is_some()),
-            ("reward", req.reward.is_some()),
-            ("windowDays", matches!(req.window_days, Some(Some(_)))),
-            (
-                "fulfillmentLimit",
-                matches!(req.fulfillment_limit, Some(Some(_))),
-            ),
-            ("repeatable", req.repeatable == Some(true)),
-        ])?,
-    }
+    fits_schedule(&req, schedule).map_err(|e| Error::from(Conflict::RuleOptions(e)))?;
     if let Some(tiers) = &req.tiers {
         check_tiers(tiers)?;
     }
@@ -480,6 +458,34 @@ async fn update(
     Ok(Json(
         view(&s, s.store.update_rule(&id, patch, s.clock.now()).await?).await?,
     ))
+}
+
+/// Refuses a change of `schedule`, and what a rule of `schedule` does not take.
+fn fits_schedule(req: &UpdateRule, schedule: Schedule) -> Result<(), Invalid> {
+    if req.schedule.is_some_and(|asked| asked != schedule) {
+        return Err(Invalid::new(
+            Problem::Schedule,
+            format!(
+                "schedule cannot change (the rule is {}); create a new rule instead",
+                schedule.as_str()
+            ),
+        ));
+    }
+    match schedule {
+        Schedule::Instant => {
+            refuse_on_instant(req.tiers.is_some(), matches!(req.time_zone, Some(Some(_))))
+        }
+        Schedule::Monthly => refuse_on_monthly(&[
+            ("count", req.count.is_some()),
+            ("reward", req.reward.is_some()),
+            ("windowDays", matches!(req.window_days, Some(Some(_)))),
+            (
+                "fulfillmentLimit",
+                matches!(req.fulfillment_limit, Some(Some(_))),
+            ),
+            ("repeatable", req.repeatable == Some(true)),
+        ]),
+    }
 }
 
 /// Refuses a monthly rule's fields on an instant rule.
@@ -574,6 +580,8 @@ pub(super) fn with_option_pairs(
         .item(
             ObjectBuilder::new()
                 .property("schedule", schedule("INSTANT"))
+                .property("count", ObjectBuilder::new().schema_type(Type::Integer))
+                .property("reward", ObjectBuilder::new().schema_type(Type::Object))
                 .property("tiers", null())
                 .property("timeZone", null())
                 .required("count")

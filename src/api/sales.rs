@@ -24,9 +24,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateSale {
     creator_id: CreatorId,
-    /// The shop's order id, 1–200 printable characters: sending it again answers with the
+    /// The shop's order id, 1–200 printable ASCII characters: sending it again answers with the
     /// sale already stored, and sends no second `sale.created`.
-    #[schema(min_length = 1, max_length = 200, examples("order-1001"))]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[\\x20-\\x7E]*$",
+        examples("order-1001")
+    )]
     order_id: String,
     /// An exact decimal string with at most two places (never a JSON number): `"12.50"`.
     #[schema(pattern = "^[0-9]{1,15}(\\.[0-9]{1,2})?$", examples("12.50"))]

@@ -847,6 +847,8 @@ async fn a_test_send_of_an_unknown_type_is_refused_and_sends_nothing(backend: Ba
     for body in [
         json!({"eventType": "post.liked"}),
         json!({"eventType": "sale.created", "medias": [{"postType": "REEL"}]}),
+        json!({"eventType": "sale.created", "medias": []}),
+        json!({"eventType": "program.approved", "discountCode": "X-1"}),
     ] {
         let (status, answer) = app.post(&path, body).await;
         assert_eq!(
@@ -856,6 +858,19 @@ async fn a_test_send_of_an_unknown_type_is_refused_and_sends_nothing(backend: Ba
     }
     rx.assert_exactly(0).await;
     assert!(app.deliveries("").await.is_empty());
+    // `null` is a key left out, as the OpenAPI document says.
+    let (status, answer) = app
+        .post(
+            &path,
+            json!({"eventType": "sale.created", "discountCode": null, "medias": null}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let got = rx.assert_exactly(1).await;
+    assert_eq!(
+        got[0].header("lc-event-type").as_deref(),
+        Some("sale.created")
+    );
     app.stop().await;
 }
 
