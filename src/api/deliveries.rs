@@ -35,7 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("createdAfter" = Option<String>, Query, format = DateTime, description = "Only deliveries created at or after this time (RFC 3339)"),
         ("createdBefore" = Option<String>, Query, format = DateTime, description = "Only deliveries created before this time (RFC 3339)"),
         ("order" = Option<Order>, Query, description = "`desc` (default): newest first; `asc`: oldest first"),
-        ("email" = Option<Email>, Query, description = "Only deliveries of rewards the creator with this email earned, whatever its case (`Ana@Example.com` finds `ana@example.com`); a malformed address is a 422 `invalid_email`. Other events' deliveries are not found by email: filter them by `eventType`"),
+        ("email" = Option<Email>, Query, description = "Only deliveries of the rewards and other events (sign-ups, sales, tagged posts…) of the creator with this email, whatever its case (`Ana@Example.com` finds `ana@example.com`); a malformed address is a 422 `invalid_email`"),
         ("eventType" = Option<EventType>, Query, description = "Only deliveries of this event type (Test sends included, by the type they sent); another value is a 422 `invalid_event_type`"),
         PageParams,
     ),

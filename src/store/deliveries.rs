@@ -228,12 +228,15 @@ pub(super) async fn create_test(
     Ok(id)
 }
 
-/// Deliveries of rewards earned by the creator whose email is `email` (a placeholder), whatever
-/// its case (`Ana@Example.com` finds `ana@example.com`): found by the index on `LOWER(email)`.
+/// Deliveries of the rewards and other events of the creator whose email is `email` (a
+/// placeholder), whatever its case (`Ana@Example.com` finds `ana@example.com`): the creator found
+/// by the index on `LOWER(email)`, their deliveries by their fulfillments' and events' indexes.
 fn email_filter(email: &str) -> String {
     format!(
-        "d.fulfillment_id IN (SELECT fe.id FROM creators ce JOIN fulfillments fe
-         ON fe.creator_id = ce.id WHERE LOWER(ce.email) = LOWER({email}))"
+        "(d.fulfillment_id IN (SELECT fe.id FROM creators ce JOIN fulfillments fe
+          ON fe.creator_id = ce.id WHERE LOWER(ce.email) = LOWER({email}))
+         OR d.event_id IN (SELECT ev.id FROM creators cv JOIN events ev
+          ON ev.creator_id = cv.id WHERE LOWER(cv.email) = LOWER({email})))"
     )
 }
 
@@ -334,6 +337,10 @@ mod tests {
             "{plan}"
         );
         assert!(!plan.contains("SCAN ce"), "{plan}");
+        assert!(!plan.contains("SCAN cv"), "{plan}");
+        // Each kind of delivery through its own index, not a walk of the log.
+        assert!(plan.contains("deliveries_by_fulfillment"), "{plan}");
+        assert!(plan.contains("deliveries_by_event"), "{plan}");
     }
 
     #[tokio::test]

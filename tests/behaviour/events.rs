@@ -177,6 +177,19 @@ async fn the_membership_lifecycle_arrives_in_order_to_subscribed_integrations_on
     let events = items(app.get_ok("/v1/events").await);
     let listed: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
     assert_eq!(listed, ids);
+    // The log's email filter finds a creator's events as it finds their rewards, whatever the case.
+    let of_ana = app.deliveries("email=ANA@example.com&order=asc").await;
+    let kinds: Vec<&str> = of_ana
+        .iter()
+        .filter_map(|d| d["eventType"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["program.signed_up", "program.approved", "program.removed"]
+    );
+    assert!(of_ana
+        .iter()
+        .all(|d| d["creatorEmail"] == "ana@example.com"));
 
     // Under AUTOMATIC approval a sign-up is approved at once: both events.
     let q = program(&app, "Auto", "AUTOMATIC").await;

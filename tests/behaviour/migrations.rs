@@ -87,7 +87,8 @@ async fn an_sqlite_database_migrated_under_the_old_numbers_upgrades_cleanly() {
                 (22, 1),
                 (23, 1),
                 (24, 1),
-                (25, 1)
+                (25, 1),
+                (26, 1)
             ],
             "after old 0001 to {last_old:04}"
         );
