@@ -43,7 +43,8 @@ pub enum Conflict {
         "the rule is not MONTHLY: an INSTANT rule grants as posts arrive, it has no months to run"
     )]
     NotMonthly,
-    /// A rule's options that would not hold together once changed.
+    /// A rule's options that would not hold together once changed, or a change its schedule
+    /// refuses.
     #[error(transparent)]
     RuleOptions(crate::domain::Invalid),
 }

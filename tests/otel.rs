@@ -166,40 +166,17 @@ async fn a_post_its_reward_and_every_attempt_of_its_webhook_share_the_callers_tr
     assert_eq!(parts(&stored).0, trace_id);
     pool.close().await;
 
-    let in_trace = |name: &str| -> Vec<Value> {
-        collector
-            .spans
-            .lock()
-            .expect("spans")
-            .iter()
-            .filter(|s| s["traceId"] == trace_id.as_str() && s["name"] == name)
-            .cloned()
-            .collect()
-    };
-    wait_until(WAIT, "every span exported", || {
-        let flushed = tokio::task::spawn_blocking(|| collector.exporter.flush());
-        async {
-            let _ = flushed.await;
-            let done = in_trace("attempt").len() >= 2
-                && !in_trace("POST /v1/media").is_empty()
-                && !in_trace("ingest").is_empty()
-                && !in_trace("evaluate").is_empty();
-            done.then_some(())
-        }
-    })
-    .await;
-
-    let request = &in_trace("POST /v1/media")[0];
+    let attempts = spans_in(collector, &trace_id, "attempt", 2).await;
+    let request = &spans_in(collector, &trace_id, "POST /v1/media", 1).await[0];
     assert_eq!(
         request["parentSpanId"], caller_span,
         "the request is a child of the caller's span"
     );
-    let ingest = &in_trace("ingest")[0];
+    let ingest = &spans_in(collector, &trace_id, "ingest", 1).await[0];
     assert_eq!(ingest["parentSpanId"], request["spanId"]);
-    let evaluate = &in_trace("evaluate")[0];
+    let evaluate = &spans_in(collector, &trace_id, "evaluate", 1).await[0];
     assert_eq!(evaluate["parentSpanId"], ingest["spanId"]);
     assert_eq!(parts(&stored).1, evaluate["spanId"].as_str().expect("id"));
-    let attempts = in_trace("attempt");
     for span in &attempt_spans {
         let attempt = attempts
             .iter()

@@ -390,7 +390,7 @@ async fn show(State(s): State<AppState>, IdPath(id): IdPath<RuleId>) -> ApiResul
     request_body = UpdateRule,
     responses(
         (status = 200, description = "The rule as changed", body = RuleView),
-        (status = 409, description = "`integrationIds` names an integration that does not exist or was deleted (`unknown_integration`), or `programId` a program (`unknown_program`); or the rule as changed would not hold together (`limit_needs_repeatable`, `timeframe_needs_program`); nothing changes", body = super::error::ErrorBody),
+        (status = 409, description = "`integrationIds` names an integration that does not exist or was deleted (`unknown_integration`), or `programId` a program (`unknown_program`); or the rule as changed would not hold together (`limit_needs_repeatable`, `timeframe_needs_program`), or its schedule does not take a field given or cannot change (`invalid_schedule`); nothing changes", body = super::error::ErrorBody),
     ),
 )]
 async fn update(

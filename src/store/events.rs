@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use super::backend::{Channel, Conn, Db};
 use super::config::{Config, ConfigCache, VERSION};
-use super::page::PageQuery;
+use super::page::{Keyed, PageQuery};
 use super::sql::rows::{CreatorRow, CREATOR_COLUMNS};
 use super::sql::{write_row, Statement, Writes};
 use crate::domain::time::{self, from_micros, to_micros};
@@ -238,5 +238,5 @@ pub(super) async fn list(db: &Db, filter: &EventFilter, page: &PageRequest) -> R
         .into_iter()
         .map(Event::try_from)
         .collect::<Result<Vec<Event>>>()?;
-    Ok(Page::from_rows(items, page.limit, |e| e.id.clone()))
+    Ok(Page::from_rows(items, page.limit, Keyed::key))
 }

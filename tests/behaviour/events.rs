@@ -52,6 +52,16 @@ async fn creator(app: &TestApp, email: &str) -> String {
     c["id"].as_str().expect("creator id").to_string()
 }
 
+/// `creator` signs up for `program` (a new member).
+async fn sign_up(app: &TestApp, program: &str, creator: &str) {
+    app.post_ok(
+        &format!("/v1/programs/{program}/members"),
+        json!({"creatorId": creator}),
+        StatusCode::CREATED,
+    )
+    .await;
+}
+
 async fn set_status(app: &TestApp, program: &str, creator: &str, status: &str) {
     let (code, body) = app
         .patch(
@@ -122,14 +132,7 @@ async fn the_membership_lifecycle_arrives_in_order_to_subscribed_integrations_on
     ];
     for (n, (who, _, status)) in steps.iter().enumerate() {
         match status {
-            None => {
-                app.post_ok(
-                    &format!("/v1/programs/{p}/members"),
-                    json!({"creatorId": who}),
-                    StatusCode::CREATED,
-                )
-                .await;
-            }
+            None => sign_up(&app, &p, who).await,
             Some(status) => set_status(&app, &p, who, status).await,
         }
         members_rx.wait_for(n + 1, WAIT).await;
@@ -193,12 +196,7 @@ async fn the_membership_lifecycle_arrives_in_order_to_subscribed_integrations_on
 
     // Under AUTOMATIC approval a sign-up is approved at once: both events.
     let q = program(&app, "Auto", "AUTOMATIC").await;
-    app.post_ok(
-        &format!("/v1/programs/{q}/members"),
-        json!({"creatorId": bo}),
-        StatusCode::CREATED,
-    )
-    .await;
+    sign_up(&app, &q, &bo).await;
     let got = members_rx.assert_exactly(7).await;
     let mut last_two = types(&got[5..]);
     last_two.sort();
@@ -236,12 +234,7 @@ async fn a_reward_receiver_sees_exactly_what_it_saw_before(backend: Backend) {
     app.create_rule(json!({})).await;
     let c = creator(&app, "r@example.com").await;
     let p = program(&app, "P", "AUTOMATIC").await;
-    app.post_ok(
-        &format!("/v1/programs/{p}/members"),
-        json!({"creatorId": c}),
-        StatusCode::CREATED,
-    )
-    .await;
+    sign_up(&app, &p, &c).await;
     app.post_ok(
         "/v1/sales",
         json!({"creatorId": c, "orderId": "o-1", "amount": "1.00", "currency": "USD"}),
@@ -454,12 +447,7 @@ async fn each_signed_event_type_verifies_with_the_standard_webhooks_library(back
     app.create_rule(json!({"count": 1})).await;
     let c = creator(&app, "sig@example.com").await;
     let p = program(&app, "Signed", "AUTOMATIC").await;
-    app.post_ok(
-        &format!("/v1/programs/{p}/members"),
-        json!({"creatorId": c}),
-        StatusCode::CREATED,
-    )
-    .await;
+    sign_up(&app, &p, &c).await;
     app.post_ok(
         "/v1/sales",
         json!({"creatorId": c, "orderId": "s-1", "amount": "3", "currency": "EUR"}),
@@ -471,12 +459,7 @@ async fn each_signed_event_type_verifies_with_the_standard_webhooks_library(back
     let manual = program(&app, "Signed by hand", "MANUAL").await;
     let d = creator(&app, "no@example.com").await;
     for who in [&c, &d] {
-        app.post_ok(
-            &format!("/v1/programs/{manual}/members"),
-            json!({"creatorId": who}),
-            StatusCode::CREATED,
-        )
-        .await;
+        sign_up(&app, &manual, who).await;
     }
     set_status(&app, &manual, &d, "REJECTED").await;
     set_status(&app, &p, &c, "REMOVED").await;
@@ -527,12 +510,7 @@ async fn events_are_listed_by_type_and_creator_with_rewards_by_their_fulfillment
     app.post_media(&a, "STORY", json!({})).await;
     let p = program(&app, "List", "MANUAL").await;
     for who in [&a, &b] {
-        app.post_ok(
-            &format!("/v1/programs/{p}/members"),
-            json!({"creatorId": who}),
-            StatusCode::CREATED,
-        )
-        .await;
+        sign_up(&app, &p, who).await;
     }
     let f = wait_until(WAIT, "the fulfillment", || async {
         app.fulfillments("").await.into_iter().next()

@@ -131,7 +131,13 @@ pub(crate) async fn run_month(
         tracing::Span::none()
     };
     let traceparent = traces::traceparent(&span);
-    let run = async {
+    let run = Run {
+        rule: &rule,
+        month: &month_name,
+        bounds: (start, end),
+        traceparent: traceparent.as_deref(),
+    };
+    let chunks = async {
         let mut after = String::new();
         let mut granted = 0u64;
         loop {
@@ -141,12 +147,6 @@ pub(crate) async fn run_month(
             };
             after = last.id.to_string();
             let full = chunk.len() as i64 == CHUNK;
-            let run = Run {
-                rule: &rule,
-                month: &month_name,
-                bounds: (start, end),
-                traceparent: traceparent.as_deref(),
-            };
             granted += run_chunk(db, config, &run, chunk).await?;
             if !full {
                 break;
@@ -155,7 +155,7 @@ pub(crate) async fn run_month(
         record_run(db, id, &month_name, started_by).await?;
         Ok(granted)
     };
-    run.instrument(span).await
+    chunks.instrument(span).await
 }
 
 /// What every chunk of one month run shares.
