@@ -128,10 +128,12 @@ fn conflict_code(conflict: &Conflict) -> &'static str {
         Conflict::ProgramInUse => "program_in_use",
         Conflict::MonthNotEnded(_) => "month_not_ended",
         Conflict::NotMonthly => "not_monthly",
+        // The two pairs of options that clash have codes of their own; anything else, its
+        // problem's.
         Conflict::RuleOptions(invalid) => match invalid.problem {
             Problem::FulfillmentLimit => "limit_needs_repeatable",
-            Problem::Schedule => "invalid_schedule",
-            _ => "timeframe_needs_program",
+            Problem::TimeframeDays => "timeframe_needs_program",
+            other => problem_code(other),
         },
     }
 }
