@@ -8,11 +8,10 @@
 //! 64 but halved one fast receiver's rate on PostgreSQL, since a lane then waits for commits.
 
 use std::any::Any;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, Mutex, Notify};
 
 use crate::domain::SendResult;
 use crate::store::{storage_full, Store};
@@ -28,42 +27,26 @@ pub type Hold = Box<dyn Any + Send>;
 /// The sending side; cheap to clone into every send task.
 #[derive(Clone)]
 pub struct Recorder {
-    writers: Arc<[mpsc::UnboundedSender<(SendResult, Hold)>]>,
-    next: Arc<AtomicUsize>,
-    /// Sends under way whose results are not yet handed over.
-    sending: Arc<AtomicUsize>,
+    results: mpsc::UnboundedSender<(SendResult, Hold)>,
     /// Told each time a batch is written, and so its slots freed.
     written: Arc<Notify>,
 }
 
-/// A send under way, from its start until its result is handed to the recorder (dropped).
-pub struct Sending(Arc<AtomicUsize>);
-
-impl Drop for Sending {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 impl Recorder {
-    /// Starts `writers` writer tasks (each writes its own batches, so on PostgreSQL their round
-    /// trips overlap). They end when every `Recorder` is dropped and their queues are drained.
+    /// Starts `writers` writer tasks sharing one queue: one gathers a batch while the others
+    /// write theirs, so on PostgreSQL their round trips overlap. They end when every
+    /// `Recorder` is dropped and the queue is drained.
     pub fn start(store: Store, writers: usize) -> (Recorder, Vec<tokio::task::JoinHandle<()>>) {
-        let sending = Arc::new(AtomicUsize::new(0));
         let written = Arc::new(Notify::new());
-        let (senders, tasks): (Vec<_>, Vec<_>) = (0..writers.max(1))
+        let (results, rx) = mpsc::unbounded_channel();
+        let rx = Arc::new(Mutex::new(rx));
+        let tasks = (0..writers.max(1))
             .map(|_| {
-                let (tx, rx) = mpsc::unbounded_channel();
-                let task = write_batches(store.clone(), rx, sending.clone(), written.clone());
-                (tx, tokio::spawn(task))
+                let task = write_batches(store.clone(), rx.clone(), written.clone());
+                tokio::spawn(task)
             })
-            .unzip();
-        let recorder = Recorder {
-            writers: senders.into(),
-            next: Arc::new(AtomicUsize::new(0)),
-            sending,
-            written,
-        };
+            .collect();
+        let recorder = Recorder { results, written };
         (recorder, tasks)
     }
 
@@ -72,16 +55,9 @@ impl Recorder {
         self.written.notified().await;
     }
 
-    /// A send starts; its result is expected until the returned guard is dropped.
-    pub fn sending(&self) -> Sending {
-        self.sending.fetch_add(1, Ordering::AcqRel);
-        Sending(self.sending.clone())
-    }
-
     /// Queues `result` to be written; `hold` is dropped once it is.
     pub fn record(&self, result: SendResult, hold: Hold) {
-        let writer = self.next.fetch_add(1, Ordering::Relaxed) % self.writers.len();
-        if self.writers[writer].send((result, hold)).is_err() {
+        if self.results.send((result, hold)).is_err() {
             // Only after shutdown: the lease runs out and the delivery is sent again.
             tracing::warn!(
                 "result recorder is gone; the delivery will be retried when its lease ends"
@@ -92,24 +68,13 @@ impl Recorder {
 
 async fn write_batches(
     store: Store,
-    mut rx: mpsc::UnboundedReceiver<(SendResult, Hold)>,
-    sending: Arc<AtomicUsize>,
+    rx: Arc<Mutex<mpsc::UnboundedReceiver<(SendResult, Hold)>>>,
     written: Arc<Notify>,
 ) {
     let mut held = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut held, BATCH).await > 0 {
-        // Every batch costs a commit, which rewrites the pages it touched: results arriving a
-        // few at a time wait a moment for others to join them (BENCHMARKS.md, "single posts"),
-        // but only while sends are under way: with none, no more will come, and the slots
-        // the waiting results hold would only stay idle.
-        let gathered_by = tokio::time::Instant::now() + GATHER;
-        while held.len() < BATCH && sending.load(Ordering::Acquire) > 0 {
-            let room = BATCH - held.len();
-            let more = rx.recv_many(&mut held, room);
-            match tokio::time::timeout_at(gathered_by, more).await {
-                Ok(n) if n > 0 => {}
-                _ => break,
-            }
+    loop {
+        if !gather(&rx, &mut held).await {
+            return;
         }
         let (batch, holds): (Vec<SendResult>, Vec<Hold>) = held.drain(..).unzip();
         let started = Instant::now();
@@ -139,6 +104,30 @@ async fn write_batches(
             "recorded"
         );
     }
+}
+
+/// Takes the next batch into `held`: the first result, and what joins it within [`GATHER`].
+/// Every batch costs a commit, which rewrites the pages it touched (and on PostgreSQL six
+/// round trips): results arriving a few at a time wait a moment for others, even at low load,
+/// where batches of one or two were most of the database's work (BENCHMARKS.md). False once
+/// the queue is closed and drained.
+async fn gather(
+    rx: &Mutex<mpsc::UnboundedReceiver<(SendResult, Hold)>>,
+    held: &mut Vec<(SendResult, Hold)>,
+) -> bool {
+    let mut rx = rx.lock().await;
+    if rx.recv_many(held, BATCH).await == 0 {
+        return false;
+    }
+    let gathered_by = tokio::time::Instant::now() + GATHER;
+    while held.len() < BATCH {
+        let room = BATCH - held.len();
+        match tokio::time::timeout_at(gathered_by, rx.recv_many(held, room)).await {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+    true
 }
 
 /// Runs `write` until it succeeds, waiting longer after each failure (up to 5 s).

@@ -451,7 +451,6 @@ impl Dispatcher {
     /// that no more than `--max-in-flight` webhooks are ever answered but unrecorded (sent again
     /// after a crash).
     async fn deliver(&self, claimed: Claimed, permits: Permits) {
-        let _sending = self.recorder.sending();
         let Permits { global, mut slot } = permits;
         let span = attempt_span(&claimed);
         let traceparent = traces::traceparent(&span);
