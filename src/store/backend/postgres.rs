@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sqlx::error::DatabaseError;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgSslMode};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{watch, Notify};
 
@@ -37,6 +37,32 @@ pub(super) fn names(url: &str) -> bool {
 
 pub(crate) struct Postgres {
     pool: PgPool,
+}
+
+/// How to connect to `url`. A URL naming a loopback host and no `sslmode` (nor `PGSSLMODE`)
+/// connects without TLS: libpq's default, `prefer`, would encrypt traffic that never leaves the
+/// machine, at about 6 % of the posts one instance takes at low load (BENCHMARKS.md). Any
+/// `sslmode` given is kept, and other hosts keep `prefer`.
+fn connect_options(url: &str) -> Result<PgConnectOptions> {
+    let options: PgConnectOptions = url.parse()?;
+    let named = url::Url::parse(url)
+        .map(|u| {
+            u.query_pairs()
+                .any(|(k, _)| k == "sslmode" || k == "ssl-mode")
+        })
+        .unwrap_or(true);
+    if named || std::env::var_os("PGSSLMODE").is_some() || !loopback(options.get_host()) {
+        return Ok(options);
+    }
+    Ok(options.ssl_mode(PgSslMode::Disable))
+}
+
+fn loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A write transaction not begun yet (`Backend::begin_deferred`): a pooled connection whose
@@ -96,14 +122,15 @@ impl Postgres {
     pub(super) async fn connect(url: &str) -> Result<Postgres> {
         // One plain connection first: the pool retries a refused connection until its acquire
         // timeout and then reports only that it timed out; this reports why, at once.
-        PgConnection::connect(url).await?.close().await?;
+        let options = connect_options(url)?;
+        PgConnection::connect_with(&options).await?.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // A ping before every checkout costs a round trip per statement; a dead connection
             // fails its statement instead, and every caller retries or reports it.
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .connect_with(options)
             .await?;
         Ok(Postgres { pool })
     }
@@ -590,6 +617,34 @@ fn split<'a>(pg_types: &[&str], values: Vec<Value<'a>>) -> Vec<Column<'a>> {
 mod tests {
     use super::*;
     use crate::store::sql::write_row;
+
+    /// Loopback without an `sslmode` skips TLS; a named mode and other hosts are left alone.
+    #[test]
+    fn loopback_connects_without_tls_unless_told() {
+        if std::env::var_os("PGSSLMODE").is_some() {
+            return;
+        }
+        let mode = |url: &str| connect_options(url).map(|o| o.get_ssl_mode()).ok();
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/db",
+            "postgres://postgres@localhost/db",
+            "postgres://postgres@[::1]:5432/db",
+            "postgresql://u@127.0.0.2/db?application_name=lc",
+        ] {
+            assert!(matches!(mode(url), Some(PgSslMode::Disable)), "{url}");
+        }
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/db?sslmode=require",
+            "postgres://postgres@db.example.com/db",
+            "postgres://postgres@10.0.0.5/db",
+        ] {
+            assert!(!matches!(mode(url), Some(PgSslMode::Disable)), "{url}");
+        }
+        assert!(matches!(
+            mode("postgres://postgres@127.0.0.1/db?sslmode=require"),
+            Some(PgSslMode::Require)
+        ));
+    }
 
     /// A list is one array parameter, and locks are written where the statement asks for them.
     #[test]
