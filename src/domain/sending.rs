@@ -3,6 +3,7 @@
 //! decides.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -51,10 +52,12 @@ pub struct Claimed {
     /// A manual retry: one attempt, then the delivery settles whatever happens.
     pub single_attempt: bool,
     pub lease_owner: String,
-    pub target: SendTarget,
+    /// Shared by every delivery to its integration that one evaluation hands over.
+    pub target: Arc<SendTarget>,
     /// Sent as the `lc-event-type` header.
     pub event_type: EventType,
-    pub body: String,
+    /// Shared by the deliveries of one reward or event (one per integration).
+    pub body: Arc<str>,
     /// The W3C `traceparent` of the evaluation that granted its reward, stored while tracing
     /// was on: each attempt's span is its child. `None` when tracing was off, or for a Test send.
     pub traceparent: Option<String>,

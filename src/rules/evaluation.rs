@@ -16,6 +16,7 @@
 //! 5. [`Grant::award`]: each reward made concrete (ids, code, body, deliveries), to write.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use super::{discount_code, earned_groups, spaced, Candidate, Eligibility};
 use crate::domain::time::to_micros;
@@ -95,10 +96,10 @@ pub struct Award {
     pub once_key: Option<String>,
     pub media_ids: Vec<MediaId>,
     /// The webhook body, stored once and sent byte for byte on every attempt.
-    pub body: String,
+    pub body: Arc<str>,
     /// The body in the `posts` format, built when a target integration takes that format;
     /// its deliveries carry it.
-    pub posts_body: Option<String>,
+    pub posts_body: Option<Arc<str>>,
     pub deliveries: Vec<(DeliveryId, IntegrationId, PayloadFormat)>,
     /// `reward.instant` or `reward.monthly`: the `lc-event-type` of its webhooks.
     pub event_type: EventType,
@@ -308,7 +309,8 @@ impl Grant<'_> {
             .iter()
             .any(|(_, _, f)| *f == PayloadFormat::Posts)
             .then(|| payload.to_body_as(PayloadFormat::Posts))
-            .transpose()?;
+            .transpose()?
+            .map(Arc::from);
         Ok(Award {
             rule_id: self.rule.id.clone(),
             creator_id: self.creator.id.clone(),
@@ -318,7 +320,7 @@ impl Grant<'_> {
             event_type,
             fulfillment_id,
             discount_code,
-            body: payload.to_body()?,
+            body: payload.to_body()?.into(),
             posts_body,
         })
     }

@@ -26,7 +26,7 @@ pub(super) struct Config {
     /// The body each of them takes.
     pub(super) formats: HashMap<IntegrationId, PayloadFormat>,
     /// How to send to each of them.
-    pub(super) targets: HashMap<IntegrationId, SendTarget>,
+    pub(super) targets: HashMap<IntegrationId, Arc<SendTarget>>,
     /// The event types each of them subscribes to.
     pub(super) event_types: HashMap<IntegrationId, EventTypes>,
 }
@@ -116,7 +116,7 @@ impl ConfigCache {
             .collect();
         let targets = rows
             .into_iter()
-            .map(|r| (r.id.clone(), r.target.into_target(r.id)))
+            .map(|r| (r.id.clone(), Arc::new(r.target.into_target(r.id))))
             .collect();
         let config = Arc::new(Config {
             version,

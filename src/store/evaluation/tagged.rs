@@ -4,6 +4,7 @@
 //! and nothing written (the config, already in hand, says so).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::domain::{
     Claimed, Creator, CreatorId, DeliveryId, DeliveryStatus, EventId, EventType, IntegrationId,
@@ -54,7 +55,7 @@ write_row! {
 struct TaggedPost {
     id: EventId,
     creator_id: CreatorId,
-    body: String,
+    body: Arc<str>,
 }
 
 /// The `post.tagged` events of one evaluation and their deliveries (each: its event's index,
@@ -83,7 +84,7 @@ impl Tagged {
                 .get(&post.creator_id)
                 .ok_or_else(|| Error::Corrupt(format!("post {} names no creator read", post.id)))?;
             let id = EventId::generate();
-            let body = PostTaggedBody::to_body(&id.to_string(), creator, post)?;
+            let body = PostTaggedBody::to_body(&id.to_string(), creator, post)?.into();
             let index = tagged.events.len();
             tagged.events.push(TaggedPost {
                 id,

@@ -1,6 +1,8 @@
 //! What a claim reads of each delivery it leases: everything needed to send it. How the lease
 //! is taken differs by database (`backend/`); this is what both read.
 
+use std::sync::Arc;
+
 use super::rows::TargetRow;
 use crate::domain::{Claimed, DeliveryId, EventType, IntegrationId};
 
@@ -35,11 +37,11 @@ impl ClaimRow {
             attempt_number: u32::try_from(self.attempt_count + 1).unwrap_or(u32::MAX),
             single_attempt: self.single_attempt != 0,
             lease_owner: owner.to_string(),
-            target: self.target.into_target(self.integration_id),
+            target: Arc::new(self.target.into_target(self.integration_id)),
             // The column holds only types this version writes; a row it cannot read is still
             // sent (under the Test send's type) rather than stuck in the queue.
             event_type: EventType::parse(&self.event_type).unwrap_or(EventType::RewardInstant),
-            body: self.body.unwrap_or_default(),
+            body: self.body.unwrap_or_default().into(),
             traceparent: self.traceparent,
         }
     }
