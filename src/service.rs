@@ -110,7 +110,8 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let (stop, stopped) = watch::channel(false);
     let tuning = store.tuning();
     let writers = tuning.concurrent_writers;
-    let (recorder, recorder_tasks) = Recorder::start(store.clone(), writers);
+    let (recorder, recorder_tasks) =
+        Recorder::start(store.clone(), writers, settings.max_in_flight);
     let (handed, handed_over) = mpsc::unbounded_channel();
     let (ingester, ingest_tasks) = Ingester::start(
         store.clone(),

@@ -8,10 +8,11 @@
 //! 64 but halved one fast receiver's rate on PostgreSQL, since a lane then waits for commits.
 
 use std::any::Any;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, Mutex, Notify};
+use tokio::sync::{mpsc, Mutex, Notify, Semaphore};
 
 use crate::domain::SendResult;
 use crate::store::{storage_full, Store};
@@ -28,26 +29,83 @@ pub type Hold = Box<dyn Any + Send>;
 #[derive(Clone)]
 pub struct Recorder {
     results: mpsc::UnboundedSender<(SendResult, Hold)>,
+    /// How many may wait and how many are sending, for the batches' gathering.
+    load: Arc<Load>,
     /// Told each time a batch is written, and so its slots freed.
     written: Arc<Notify>,
+}
+
+/// What decides whether a batch waits for more results.
+struct Load {
+    /// The `--max-in-flight` slots: a send takes one, and its result gives it back once written.
+    slots: Arc<Semaphore>,
+    max_in_flight: usize,
+    /// Sends under way whose results are not yet handed over.
+    sending: AtomicUsize,
+}
+
+impl Load {
+    /// A batch waits for more results while at least half the slots are free (no send waits
+    /// for the ones its results hold), or while sends are under way (their results are coming,
+    /// and they hold slots anyway). At low load that is always: batches of one or two results
+    /// were most of PostgreSQL's statements at 4 clients (BENCHMARKS.md). With every slot held
+    /// and nothing sending it is never: at `--max-in-flight 4` waiting cut the rate to a fifth.
+    fn worth_waiting(&self) -> bool {
+        self.slots.available_permits() * 2 >= self.max_in_flight
+            || self.sending.load(Ordering::Acquire) > 0
+    }
+}
+
+/// A send under way, from its start until its result is handed to the recorder (dropped).
+pub struct Sending(Arc<Load>);
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        self.0.sending.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Recorder {
     /// Starts `writers` writer tasks sharing one queue: one gathers a batch while the others
     /// write theirs, so on PostgreSQL their round trips overlap. They end when every
-    /// `Recorder` is dropped and the queue is drained.
-    pub fn start(store: Store, writers: usize) -> (Recorder, Vec<tokio::task::JoinHandle<()>>) {
+    /// `Recorder` is dropped and the queue is drained. Its [`Recorder::slots`] are the
+    /// service's `max_in_flight`.
+    pub fn start(
+        store: Store,
+        writers: usize,
+        max_in_flight: usize,
+    ) -> (Recorder, Vec<tokio::task::JoinHandle<()>>) {
         let written = Arc::new(Notify::new());
+        let load = Arc::new(Load {
+            slots: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
+            sending: AtomicUsize::new(0),
+        });
         let (results, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(Mutex::new(rx));
         let tasks = (0..writers.max(1))
             .map(|_| {
-                let task = write_batches(store.clone(), rx.clone(), written.clone());
+                let task = write_batches(store.clone(), rx.clone(), load.clone(), written.clone());
                 tokio::spawn(task)
             })
             .collect();
-        let recorder = Recorder { results, written };
+        let recorder = Recorder {
+            results,
+            load,
+            written,
+        };
         (recorder, tasks)
+    }
+
+    /// The `--max-in-flight` slots, shared with the dispatcher.
+    pub fn slots(&self) -> Arc<Semaphore> {
+        self.load.slots.clone()
+    }
+
+    /// A send starts; its result is expected until the returned guard is dropped.
+    pub fn sending(&self) -> Sending {
+        self.load.sending.fetch_add(1, Ordering::AcqRel);
+        Sending(self.load.clone())
     }
 
     /// Returns once a batch has been written since the last call: its send slots are free.
@@ -69,11 +127,12 @@ impl Recorder {
 async fn write_batches(
     store: Store,
     rx: Arc<Mutex<mpsc::UnboundedReceiver<(SendResult, Hold)>>>,
+    load: Arc<Load>,
     written: Arc<Notify>,
 ) {
     let mut held = Vec::with_capacity(BATCH);
     loop {
-        if !gather(&rx, &mut held).await {
+        if !gather(&rx, &load, &mut held).await {
             return;
         }
         let (batch, holds): (Vec<SendResult>, Vec<Hold>) = held.drain(..).unzip();
@@ -106,13 +165,12 @@ async fn write_batches(
     }
 }
 
-/// Takes the next batch into `held`: the first result, and what joins it within [`GATHER`].
-/// Every batch costs a commit, which rewrites the pages it touched (and on PostgreSQL six
-/// round trips): results arriving a few at a time wait a moment for others, even at low load,
-/// where batches of one or two were most of the database's work (BENCHMARKS.md). False once
-/// the queue is closed and drained.
+/// Takes the next batch into `held`: the first result, and what joins it within [`GATHER`]
+/// while [`Load::worth_waiting`]. Every batch costs a commit, which rewrites the pages it
+/// touched (and on PostgreSQL six round trips). False once the queue is closed and drained.
 async fn gather(
     rx: &Mutex<mpsc::UnboundedReceiver<(SendResult, Hold)>>,
+    load: &Load,
     held: &mut Vec<(SendResult, Hold)>,
 ) -> bool {
     let mut rx = rx.lock().await;
@@ -120,7 +178,7 @@ async fn gather(
         return false;
     }
     let gathered_by = tokio::time::Instant::now() + GATHER;
-    while held.len() < BATCH {
+    while held.len() < BATCH && load.worth_waiting() {
         let room = BATCH - held.len();
         match tokio::time::timeout_at(gathered_by, rx.recv_many(held, room)).await {
             Ok(n) if n > 0 => {}

@@ -73,7 +73,7 @@ impl Dispatcher {
         lanes: Lanes,
     ) -> Self {
         Dispatcher {
-            in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+            in_flight: recorder.slots(),
             store,
             sender,
             recorder,
@@ -451,6 +451,7 @@ impl Dispatcher {
     /// that no more than `--max-in-flight` webhooks are ever answered but unrecorded (sent again
     /// after a crash).
     async fn deliver(&self, claimed: Claimed, permits: Permits) {
+        let _sending = self.recorder.sending();
         let Permits { global, mut slot } = permits;
         let span = attempt_span(&claimed);
         let traceparent = traces::traceparent(&span);
