@@ -45,16 +45,23 @@ pub(crate) struct Postgres {
 /// `sslmode` given is kept, and other hosts keep `prefer`.
 fn connect_options(url: &str) -> Result<PgConnectOptions> {
     let options: PgConnectOptions = url.parse()?;
-    let named = url::Url::parse(url)
+    let env_names_mode = std::env::var_os("PGSSLMODE").is_some();
+    if !without_tls(url, options.get_host(), env_names_mode) {
+        return Ok(options);
+    }
+    Ok(options.ssl_mode(PgSslMode::Disable))
+}
+
+/// Whether a connection to `host` through `url` goes without TLS: loopback, and no mode named
+/// by the URL or (`env_names_mode`) by `PGSSLMODE`.
+fn without_tls(url: &str, host: &str, env_names_mode: bool) -> bool {
+    let url_names_mode = url::Url::parse(url)
         .map(|u| {
             u.query_pairs()
                 .any(|(k, _)| k == "sslmode" || k == "ssl-mode")
         })
         .unwrap_or(true);
-    if named || std::env::var_os("PGSSLMODE").is_some() || !loopback(options.get_host()) {
-        return Ok(options);
-    }
-    Ok(options.ssl_mode(PgSslMode::Disable))
+    !url_names_mode && !env_names_mode && loopback(host)
 }
 
 fn loopback(host: &str) -> bool {
@@ -618,31 +625,38 @@ mod tests {
     use super::*;
     use crate::store::sql::write_row;
 
-    /// Loopback without an `sslmode` skips TLS; a named mode and other hosts are left alone.
+    /// Loopback without an `sslmode` skips TLS; a mode named by the URL or `PGSSLMODE`, and
+    /// other hosts, are left alone. Decided apart from the environment, so it runs anywhere.
     #[test]
     fn loopback_connects_without_tls_unless_told() {
-        if std::env::var_os("PGSSLMODE").is_some() {
-            return;
-        }
-        let mode = |url: &str| connect_options(url).map(|o| o.get_ssl_mode()).ok();
+        let host = |url: &str| {
+            url.parse::<PgConnectOptions>()
+                .map(|o| o.get_host().to_string())
+                .unwrap_or_default()
+        };
+        let skips = |url: &str, env: bool| without_tls(url, &host(url), env);
         for url in [
             "postgres://postgres@127.0.0.1:5432/db",
             "postgres://postgres@localhost/db",
             "postgres://postgres@[::1]:5432/db",
             "postgresql://u@127.0.0.2/db?application_name=lc",
         ] {
-            assert!(matches!(mode(url), Some(PgSslMode::Disable)), "{url}");
+            assert!(skips(url, false), "{url}");
+            assert!(!skips(url, true), "{url} with PGSSLMODE");
         }
         for url in [
             "postgres://postgres@127.0.0.1:5432/db?sslmode=require",
+            "postgres://postgres@127.0.0.1:5432/db?ssl-mode=prefer",
             "postgres://postgres@db.example.com/db",
             "postgres://postgres@10.0.0.5/db",
         ] {
-            assert!(!matches!(mode(url), Some(PgSslMode::Disable)), "{url}");
+            assert!(!skips(url, false), "{url}");
         }
+        // A mode named in the URL is the one used.
+        let options = connect_options("postgres://postgres@127.0.0.1/db?sslmode=require");
         assert!(matches!(
-            mode("postgres://postgres@127.0.0.1/db?sslmode=require"),
-            Some(PgSslMode::Require)
+            options.map(|o| o.get_ssl_mode()),
+            Ok(PgSslMode::Require)
         ));
     }
 
