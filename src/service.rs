@@ -40,7 +40,7 @@ pub enum StartError {
         hint: &'static str,
     },
     #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
+    Client(#[from] rustls::Error),
 }
 
 /// A started service. Dropping it does not stop it; call [`Running::shutdown`].

@@ -1,9 +1,8 @@
 //! The SSRF guard: which addresses webhooks may reach. A URL's literal address is checked when
 //! it is registered and before each send; a hostname is checked on every address it resolves
-//! to, by the resolver the HTTP client connects through, so DNS rebinding cannot slip past.
+//! to, each time the sender connects, so DNS rebinding cannot slip past.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 
 use ipnet::IpNet;
 use url::Host;
@@ -164,40 +163,37 @@ fn private(ip: IpAddr) -> Option<&'static str> {
     }
 }
 
-/// The HTTP client's resolver: only the addresses the policy allows are connected to; a name
-/// with none left fails with the reason.
-pub(super) struct GuardedResolver {
-    pub(super) policy: Arc<TargetPolicy>,
+/// Why a hostname gives no address to connect to.
+#[derive(Debug)]
+pub(super) enum Unresolved {
+    /// Every address it resolves to is refused; the first refusal says why.
+    Blocked(String),
+    Lookup(String),
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("blocked: {0}")]
-struct Blocked(String);
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = self.policy.clone();
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let resolved: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let mut refused = None;
-            let allowed: Vec<SocketAddr> = resolved
-                .into_iter()
-                .filter(|addr| match policy.refusal(addr.ip()) {
-                    Some(why) => {
-                        refused.get_or_insert(why);
-                        false
-                    }
-                    None => true,
-                })
-                .collect();
-            match (allowed.is_empty(), refused) {
-                (true, Some(why)) => Err(Box::new(Blocked(format!("{host} resolves to {why}")))
-                    as Box<dyn std::error::Error + Send + Sync>),
-                _ => Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs),
+/// The addresses `host` resolves to that the policy allows, checked on every send so that DNS
+/// rebinding cannot slip past.
+pub(super) async fn resolve(
+    policy: &TargetPolicy,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, Unresolved> {
+    let resolved = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| Unresolved::Lookup(format!("{host}: {e}")))?;
+    let mut refused = None;
+    let allowed: Vec<SocketAddr> = resolved
+        .filter(|addr| match policy.refusal(addr.ip()) {
+            Some(why) => {
+                refused.get_or_insert(why);
+                false
             }
+            None => true,
         })
+        .collect();
+    match (allowed.is_empty(), refused) {
+        (true, Some(why)) => Err(Unresolved::Blocked(format!("{host} resolves to {why}"))),
+        _ => Ok(allowed),
     }
 }
 

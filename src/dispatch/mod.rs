@@ -3,6 +3,7 @@
 mod claim_policy;
 mod concurrency;
 mod guard;
+mod http1;
 mod lane;
 mod record;
 mod schedule;

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use rustls::pki_types::CertificateDer;
 
-use super::guard::{GuardedResolver, TargetPolicy};
+use super::guard::TargetPolicy;
+use super::http1::Client;
 use super::signature;
 use crate::domain::{time, Clock, DeliveryId, EventType, SendTarget};
 
@@ -41,37 +43,46 @@ impl Sent {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Sender {
-    client: reqwest::Client,
+    client: Arc<Client>,
     policy: Arc<TargetPolicy>,
+    /// The whole attempt's limit: connecting, sending, and reading the answer.
+    timeout: Duration,
     /// Decides whether a rotated-out secret is still in its grace period at an attempt. The
     /// `webhook-timestamp` stays the system's time: receivers check it against their own clock.
     clock: Clock,
 }
 
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("policy", &self.policy)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Sender {
-    pub fn new(timeout: Duration, policy: TargetPolicy) -> Result<Self, reqwest::Error> {
+    pub fn new(timeout: Duration, policy: TargetPolicy) -> Result<Self, rustls::Error> {
+        Self::trusting(timeout, policy, Vec::new())
+    }
+
+    /// A sender that also trusts `roots` for HTTPS (a test's own certificate authority).
+    pub fn trusting(
+        timeout: Duration,
+        policy: TargetPolicy,
+        roots: Vec<CertificateDer<'static>>,
+    ) -> Result<Self, rustls::Error> {
         let policy = Arc::new(policy);
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            // A redirect could lead anywhere, past the guard's view of the URL.
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy would resolve and connect in the guard's place (HTTPS_PROXY is ignored).
-            .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver {
-                policy: policy.clone(),
-            }))
-            .user_agent(USER_AGENT)
-            // A connection per send in flight stays open for the next one: a receiver that takes
-            // 200 ms at thousands a second holds a thousand or more, and closing all but a few
-            // hundred cost a TCP handshake per send on both sides (--max-in-flight bounds them).
-            .pool_max_idle_per_host(IDLE_CONNECTIONS)
-            .build()?;
+        // A connection per send in flight stays open for the next one: a receiver that takes
+        // 200 ms at thousands a second holds a thousand or more, and closing all but a few
+        // hundred cost a TCP handshake per send on both sides (--max-in-flight bounds them).
+        let client = Client::new(policy.clone(), timeout, IDLE_CONNECTIONS, USER_AGENT, roots)?;
         Ok(Sender {
-            client,
+            client: Arc::new(client),
             policy,
+            timeout,
             clock: Clock::system(),
         })
     }
@@ -111,17 +122,13 @@ impl Sender {
             },
         };
         let result = match headers(target, &delivery_id.to_string(), signed, body) {
-            // A literal address is never resolved, so the resolver cannot refuse it.
             Ok(mut headers) => {
                 headers.insert(EVENT_TYPE, HeaderValue::from_static(event_type.as_str()));
                 if let Some(Ok(parent)) = traceparent.map(HeaderValue::from_str) {
                     headers.insert(crate::traces::TRACEPARENT, parent);
                 }
                 request_headers = shown(&headers, target);
-                match self.policy.url_refusal(&target.url) {
-                    Some(why) => Err(format!("blocked: {why}")),
-                    None => self.post(&target.url, headers, body.to_string()).await,
-                }
+                self.post(&target.url, &headers, body).await
             }
             Err(e) => Err(e),
         };
@@ -154,41 +161,25 @@ impl Sender {
     async fn post(
         &self,
         url: &str,
-        headers: HeaderMap,
-        body: String,
+        headers: &HeaderMap,
+        body: &str,
     ) -> Result<(u16, Option<Duration>, String), String> {
-        let mut response = self
+        let post = self
             .client
-            .post(url)
-            .headers(headers)
-            .body(body)
-            .send()
-            .await
-            .map_err(describe)?;
-        let status = response.status().as_u16();
-        let retry_after = if status == 429 || status == 503 {
-            response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after)
-        } else {
-            None
+            .post(url, headers, body.as_bytes(), RESPONSE_BODY_LIMIT);
+        let response = match tokio::time::timeout(self.timeout, post).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err("timed out".to_string()),
         };
-        let mut kept = Vec::new();
-        // Read no more than the log keeps; a huge or endless body must not stall the attempt.
-        while kept.len() < RESPONSE_BODY_LIMIT {
-            match response.chunk().await {
-                Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
-                Ok(None) => break,
-                Err(e) => return Err(describe(e)),
-            }
-        }
-        kept.truncate(RESPONSE_BODY_LIMIT);
+        let retry_after = match response.status {
+            429 | 503 => response.retry_after.as_deref().and_then(parse_retry_after),
+            _ => None,
+        };
         Ok((
-            status,
+            response.status,
             retry_after,
-            String::from_utf8_lossy(&kept).into_owned(),
+            String::from_utf8_lossy(&response.body).into_owned(),
         ))
     }
 }
@@ -265,30 +256,6 @@ fn shown(headers: &HeaderMap, target: &SendTarget) -> BTreeMap<String, String> {
 
 fn value(s: &str) -> Result<HeaderValue, String> {
     HeaderValue::from_str(s).map_err(|_| format!("`{s}` is not a valid header value"))
-}
-
-/// Error text for the log: what went wrong, without the URL (it may carry credentials).
-fn describe(e: reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "reading the response failed"
-    } else {
-        "request failed"
-    };
-    let mut detail = Vec::new();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        detail.push(s.to_string());
-        source = s.source();
-    }
-    if detail.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind}: {}", detail.join(": "))
-    }
 }
 
 /// Receivers sometimes echo credentials back ("bad key: Bearer sk_…"); the delivery log must
