@@ -192,7 +192,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Each send in flight holds a socket, so the default of 4096 outgrows the soft open-file limit
+/// Each send in flight holds a socket, so the default of 8192 outgrows the soft open-file limit
 /// most systems start a process with (1024): raise it toward the hard limit, and say when even
 /// that is short, rather than fail sends with "too many open files" under load.
 fn raise_open_file_limit(max_in_flight: usize) {

@@ -15,9 +15,9 @@ use crate::domain::{time, Clock, DeliveryId, EventType, SendTarget};
 
 /// How much of a response body the delivery log keeps.
 pub const RESPONSE_BODY_LIMIT: usize = 4096;
-/// Idle connections kept per receiver host: as many as sends may be in flight by default
-/// (`--max-in-flight`, 4096).
-const IDLE_CONNECTIONS: usize = 4096;
+/// Idle connections kept per receiver origin: as many as sends may be in flight by default
+/// (`--max-in-flight`, 8192).
+const IDLE_CONNECTIONS: usize = 8192;
 pub const USER_AGENT: &str = concat!("lc-webhooks/", env!("CARGO_PKG_VERSION"));
 /// The header naming what a webhook is about (`reward.instant`, `sale.created`, …).
 pub const EVENT_TYPE: &str = "lc-event-type";

@@ -8,22 +8,22 @@
 //! buffer. Parsing is `httparse`'s (hyper's parser), TLS is rustls with the Mozilla roots, as
 //! reqwest had it; HTTP/2 is not offered.
 
+mod connect;
 mod pool;
 mod response;
 mod stream;
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{HeaderMap, AUTHORIZATION, USER_AGENT};
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::CertificateDer;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::sync::oneshot;
 use tokio_rustls::TlsConnector;
-use url::Host;
 
-use super::guard::{self, TargetPolicy};
+use super::guard::TargetPolicy;
+use connect::Connector;
 use pool::{Endpoint, Pool};
 use response::ReadError;
 pub use response::Response;
@@ -47,10 +47,8 @@ pub enum Error {
 }
 
 pub struct Client {
-    pool: Pool,
-    policy: Arc<TargetPolicy>,
-    tls: TlsConnector,
-    connect_timeout: Duration,
+    pool: Arc<Pool>,
+    connector: Connector,
     user_agent: &'static str,
 }
 
@@ -76,10 +74,12 @@ impl Client {
             .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Client {
-            pool: Pool::new(max_idle_per_origin, IDLE_TIMEOUT),
-            policy,
-            tls: TlsConnector::from(Arc::new(config)),
-            connect_timeout,
+            pool: Arc::new(Pool::new(max_idle_per_origin, IDLE_TIMEOUT)),
+            connector: Connector {
+                policy,
+                tls: TlsConnector::from(Arc::new(config)),
+                timeout: connect_timeout,
+            },
             user_agent,
         })
     }
@@ -102,10 +102,46 @@ impl Client {
                 done => return done.map_err(Failed::into_error),
             }
         }
-        let stream = self.connect(&endpoint).await?;
+        let stream = self.fresh(&endpoint).await?;
         self.exchange(&endpoint, stream, &request, keep)
             .await
             .map_err(Failed::into_error)
+    }
+
+    /// A connection for a send that found none idle: a new one, or one another send puts back
+    /// first, as hyper's pool does. A burst of new connections can overflow a receiver's accept
+    /// queue, and a dropped SYN is retried only after a second; a connection freed meanwhile
+    /// carries the send instead, and the new one, when it comes, is kept for the next.
+    async fn fresh(&self, endpoint: &Arc<Endpoint>) -> Result<Stream, Error> {
+        let (id, mut handed) = self.pool.wait(&endpoint.origin);
+        let (done, mut connected) = oneshot::channel();
+        let (connector, pool, target) =
+            (self.connector.clone(), self.pool.clone(), endpoint.clone());
+        tokio::spawn(async move {
+            let result = connector.connect(&target).await;
+            // The send took another connection, or gave up: keep this one.
+            if let Err(Ok(stream)) = done.send(result) {
+                pool.put(&target.origin, stream);
+            }
+        });
+        tokio::select! {
+            biased;
+            Ok(stream) = &mut handed => {
+                connected.close();
+                if let Ok(Ok(new)) = connected.try_recv() {
+                    self.pool.put(&endpoint.origin, new);
+                }
+                Ok(stream)
+            }
+            result = &mut connected => {
+                self.pool.stop_waiting(&endpoint.origin, id);
+                handed.close();
+                if let Ok(stream) = handed.try_recv() {
+                    self.pool.put(&endpoint.origin, stream);
+                }
+                result.unwrap_or_else(|_| Err(Error::Connect("the connection attempt stopped".into())))
+            }
+        }
     }
 
     /// The request's bytes: request line, `Host`, the headers, `Content-Length`, the body.
@@ -161,47 +197,6 @@ impl Client {
             Err(ReadError::Body(e)) => Err(Failed::Other(Error::Response(e))),
         }
     }
-
-    /// A new connection to one of the endpoint's addresses the policy allows.
-    async fn connect(&self, endpoint: &Endpoint) -> Result<Stream, Error> {
-        let addresses = match &endpoint.host {
-            Host::Ipv4(ip) => self.literal(IpAddr::V4(*ip), endpoint.port)?,
-            Host::Ipv6(ip) => self.literal(IpAddr::V6(*ip), endpoint.port)?,
-            Host::Domain(name) => guard::resolve(&self.policy, name, endpoint.port)
-                .await
-                .map_err(|e| match e {
-                    guard::Unresolved::Blocked(why) => Error::Blocked(why),
-                    guard::Unresolved::Lookup(why) => Error::Connect(why),
-                })?,
-        };
-        let tcp = tokio::time::timeout(self.connect_timeout, first_to_answer(addresses))
-            .await
-            .map_err(|_| Error::Connect("timed out".into()))??;
-        // The request goes out in one write; waiting to coalesce it only adds latency.
-        tcp.set_nodelay(true)
-            .map_err(|e| Error::Connect(e.to_string()))?;
-        if !endpoint.tls {
-            return Ok(Stream::Tcp(tcp));
-        }
-        let name = match &endpoint.host {
-            Host::Domain(name) => ServerName::try_from(name.clone())
-                .map_err(|e| Error::Connect(format!("TLS: {e}")))?,
-            Host::Ipv4(ip) => ServerName::IpAddress(IpAddr::V4(*ip).into()),
-            Host::Ipv6(ip) => ServerName::IpAddress(IpAddr::V6(*ip).into()),
-        };
-        let tls = tokio::time::timeout(self.connect_timeout, self.tls.connect(name, tcp))
-            .await
-            .map_err(|_| Error::Connect("TLS handshake timed out".into()))?
-            .map_err(|e| Error::Connect(format!("TLS: {e}")))?;
-        Ok(Stream::Tls(Box::new(tls)))
-    }
-
-    fn literal(&self, ip: IpAddr, port: u16) -> Result<Vec<SocketAddr>, Error> {
-        match self.policy.refusal(ip) {
-            Some(why) => Err(Error::Blocked(why)),
-            None => Ok(vec![SocketAddr::new(ip, port)]),
-        }
-    }
 }
 
 /// How an exchange failed: `Silent` when nothing came back (the request may be sent again on a
@@ -223,18 +218,6 @@ impl Failed {
 async fn write(stream: &mut Stream, request: &[u8]) -> std::io::Result<()> {
     stream.write_all(request).await?;
     stream.flush().await
-}
-
-/// Tries the addresses in turn; the last failure when none connects.
-async fn first_to_answer(addresses: Vec<SocketAddr>) -> Result<TcpStream, Error> {
-    let mut last = String::from("no address to connect to");
-    for address in addresses {
-        match TcpStream::connect(address).await {
-            Ok(tcp) => return Ok(tcp),
-            Err(e) => last = e.to_string(),
-        }
-    }
-    Err(Error::Connect(last))
 }
 
 #[cfg(test)]

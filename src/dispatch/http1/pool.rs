@@ -4,6 +4,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use tokio::sync::oneshot;
+
 use base64::Engine;
 use percent_encoding::percent_decode_str;
 use url::{Host, Position, Url};
@@ -71,11 +73,20 @@ struct Idle {
     since: Instant,
 }
 
+/// One origin's connections.
+#[derive(Default)]
+struct Origin {
+    /// Most recently used at the back: taken from there, expired from the front.
+    idle: VecDeque<Idle>,
+    /// Sends waiting for a new connection, which take a connection coming back first.
+    waiting: VecDeque<(u64, oneshot::Sender<Stream>)>,
+}
+
 #[derive(Default)]
 struct Inner {
     endpoints: HashMap<String, Arc<Endpoint>>,
-    /// Most recently used at the back: taken from there, expired from the front.
-    idle: HashMap<Arc<str>, VecDeque<Idle>>,
+    origins: HashMap<Arc<str>, Origin>,
+    next_waiter: u64,
 }
 
 pub struct Pool {
@@ -116,7 +127,7 @@ impl Pool {
         loop {
             let idle = {
                 let mut inner = self.lock();
-                let queue = inner.idle.get_mut(origin)?;
+                let queue = &mut inner.origins.get_mut(origin)?.idle;
                 let idle = queue.pop_back()?;
                 if idle.since.elapsed() > self.idle_timeout {
                     // The newest is too old, so are all the others.
@@ -131,10 +142,18 @@ impl Pool {
         }
     }
 
-    /// Keeps a connection that finished a request cleanly for the next one.
-    pub fn put(&self, origin: &Arc<str>, stream: Stream) {
+    /// Keeps a connection that finished a request cleanly (or was opened for a send that no
+    /// longer needs it): to a send waiting for a new connection first, else for the next one.
+    pub fn put(&self, origin: &Arc<str>, mut stream: Stream) {
         let mut inner = self.lock();
-        let queue = inner.idle.entry(origin.clone()).or_default();
+        let entry = inner.origins.entry(origin.clone()).or_default();
+        while let Some((_, waiter)) = entry.waiting.pop_front() {
+            match waiter.send(stream) {
+                Ok(()) => return,
+                Err(back) => stream = back,
+            }
+        }
+        let queue = &mut entry.idle;
         while queue
             .front()
             .is_some_and(|i| i.since.elapsed() > self.idle_timeout)
@@ -148,6 +167,26 @@ impl Pool {
             stream,
             since: Instant::now(),
         });
+    }
+
+    /// Registers a send about to open a connection: a connection put back meanwhile is handed
+    /// to it. [`Pool::stop_waiting`] withdraws it.
+    pub fn wait(&self, origin: &Arc<str>) -> (u64, oneshot::Receiver<Stream>) {
+        let (sender, receiver) = oneshot::channel();
+        let mut inner = self.lock();
+        inner.next_waiter += 1;
+        let id = inner.next_waiter;
+        let waiting = &mut inner.origins.entry(origin.clone()).or_default().waiting;
+        // Sends that gave up (timed out) left their places behind.
+        waiting.retain(|(_, w)| !w.is_closed());
+        waiting.push_back((id, sender));
+        (id, receiver)
+    }
+
+    pub fn stop_waiting(&self, origin: &str, id: u64) {
+        if let Some(entry) = self.lock().origins.get_mut(origin) {
+            entry.waiting.retain(|(w, _)| *w != id);
+        }
     }
 }
 
