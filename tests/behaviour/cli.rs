@@ -456,8 +456,8 @@ async fn the_open_file_limit_is_raised_to_fit_the_sends_in_flight_or_the_service
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/files.db", dir.path().display());
 
-    // A soft limit of 256 below a hard one of 8192: raised to fit 4096 sends and the rest.
-    let (mut child, lines) = start_under("ulimit -Sn 256; ulimit -Hn 8192", &url).await;
+    // A soft limit of 256 below a hard one of 16384: raised to fit 8192 sends and the rest.
+    let (mut child, lines) = start_under("ulimit -Sn 256; ulimit -Hn 16384", &url).await;
     let pid = child.id().expect("pid");
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
     let soft: u64 = limits
@@ -466,14 +466,14 @@ async fn the_open_file_limit_is_raised_to_fit_the_sends_in_flight_or_the_service
         .and_then(|l| l.split_whitespace().nth(3))
         .and_then(|n| n.parse().ok())
         .expect("a soft open-file limit");
-    assert!(soft > 4096, "soft open-file limit still {soft}: {limits}");
+    assert!(soft > 8192, "soft open-file limit still {soft}: {limits}");
     assert!(
         !lines.iter().any(|l| l.contains("open-file limit")),
         "warned though the limit fits: {lines:?}"
     );
     child.kill().await.expect("kill");
 
-    // A hard limit below what 4096 sends need: the service starts and says what to do.
+    // A hard limit below what 8192 sends need: the service starts and says what to do.
     let (mut child, lines) = start_under("ulimit -Sn 256; ulimit -Hn 1000", &url).await;
     assert!(
         lines
