@@ -19,6 +19,10 @@ pub enum Error {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A statement built from cached copies (of creators, of the config) found one changed and
+    /// wrote nothing; the store reads them and writes again, so no caller sees it.
+    #[error("a cached copy was stale")]
+    StaleCopy,
     /// The service is stopping and takes no more writes.
     #[error("the service is shutting down")]
     ShuttingDown,

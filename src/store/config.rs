@@ -81,6 +81,15 @@ impl ConfigCache {
         self.at(conn, version).await
     }
 
+    /// The version of the config last read, if any.
+    pub(super) fn cached_version(&self) -> Option<i64> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|c| c.version)
+    }
+
     /// The config of `version` (read as [`VERSION`] in a statement of the caller's): the cached
     /// copy if it is that version, else read again (and cached).
     pub(super) async fn at(&self, conn: &mut Conn<'_>, version: i64) -> Result<Arc<Config>> {

@@ -65,6 +65,8 @@ pub struct Store {
     db: Arc<backend::Db>,
     /// The active rules and integrations as last read, with their version.
     config: Arc<config::ConfigCache>,
+    /// Creators as last read, for API groups on PostgreSQL.
+    creators: Arc<evaluation::CreatorCache>,
     /// Since when writes fail for want of space, and when that was last logged.
     full: Arc<full::FullState>,
     options: StoreOptions,
@@ -110,6 +112,7 @@ impl Store {
         Ok(Store {
             db: Arc::new(db),
             config: Arc::default(),
+            creators: Arc::default(),
             full: Arc::default(),
             options,
         })
@@ -420,7 +423,7 @@ impl Store {
         requests: &[Vec<NewMedia>],
         lease: Option<&Lease>,
     ) -> Result<Ingested> {
-        evaluation::ingest(&self.db, &self.config, requests, lease).await
+        evaluation::ingest(&self.db, &self.config, &self.creators, requests, lease).await
     }
 
     /// Evaluates up to `limit` posts from the inbox (those `import` wrote), each exactly once,

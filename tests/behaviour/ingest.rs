@@ -12,6 +12,7 @@ both_stores!(
     a_201_means_the_reward_is_already_committed,
     requests_written_together_each_get_their_own_answer,
     a_rule_changed_on_one_instance_is_seen_by_the_next_post_on_another,
+    a_creator_changed_in_the_database_is_what_the_next_payload_carries,
 );
 
 async fn a_201_means_the_reward_is_already_committed(backend: Backend) {
@@ -151,4 +152,69 @@ async fn a_rule_changed_on_one_instance_is_seen_by_the_next_post_on_another(back
     .await;
     b.stop().await;
     a.stop().await;
+}
+
+/// On PostgreSQL an instance keeps copies of the creators it has read and writes a post without
+/// reading them again; the statement that writes checks each copy is current. Changed behind the
+/// service's back (as an import or another version would), the creator's new email is what the
+/// very next payload carries, and a post for a creator deleted meanwhile is refused.
+async fn a_creator_changed_in_the_database_is_what_the_next_payload_carries(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let rx = Receiver::always(200).await;
+    app.create_integration(&rx.url(), "copy-key", json!({}))
+        .await;
+    let other = app.create_creator("gone@example.com", None, None).await;
+    let gone = other["id"].as_str().unwrap();
+    app.post_media(gone, "STORY", json!({})).await;
+    app.create_rule(json!({"postTypes": [], "count": 1, "repeatable": true}))
+        .await;
+    let c = app.create_creator("before@example.com", None, None).await;
+    let cid = c["id"].as_str().unwrap();
+    app.post_media(cid, "STORY", json!({})).await;
+    app.post_media(cid, "STORY", json!({})).await;
+
+    let pool = crate::common::any_pool(&app.db.url).await;
+    sqlx::query(&format!(
+        "UPDATE creators SET email = 'after@example.com' WHERE id = '{cid}'"
+    ))
+    .execute(&pool)
+    .await
+    .expect("update");
+    app.post_media(cid, "STORY", json!({})).await;
+    let got = rx.wait_for(3, WAIT).await;
+    let emails: Vec<String> = got
+        .iter()
+        .map(|w| w.json()["email"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        emails.iter().filter(|e| *e == "before@example.com").count(),
+        2,
+        "{emails:?}"
+    );
+    assert_eq!(
+        emails.iter().filter(|e| *e == "after@example.com").count(),
+        1,
+        "{emails:?}"
+    );
+
+    // Deleted behind its back (with its one post, made before any rule), the other creator is
+    // unknown at once.
+    sqlx::query(&format!("DELETE FROM media WHERE creator_id = '{gone}'"))
+        .execute(&pool)
+        .await
+        .expect("delete its post");
+    sqlx::query(&format!("DELETE FROM creators WHERE id = '{gone}'"))
+        .execute(&pool)
+        .await
+        .expect("delete the creator");
+    let (status, body) = app
+        .post("/v1/media", json!({"creatorId": gone, "postType": "STORY"}))
+        .await;
+    assert_eq!(
+        assert_error(status, &body, StatusCode::CONFLICT),
+        "unknown_creator"
+    );
+    app.stop().await;
 }

@@ -211,6 +211,10 @@ impl Db {
         each!(self, b => b.begin_write(purpose).await)
     }
 
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+
     pub(crate) async fn begin_deferred(&self, purpose: Purpose) -> Result<WriteTx> {
         each!(self, b => b.begin_deferred(purpose).await)
     }
@@ -413,6 +417,16 @@ impl ReadConn {
     }
 }
 
+/// The copies (of creators, of the config's version) a PostgreSQL write was built from instead
+/// of reading them: the statement that writes checks them, and writes nothing if one changed
+/// ([`crate::error::Error::StaleCopy`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Guard {
+    pub creator_ids: Vec<String>,
+    pub row_versions: Vec<i64>,
+    pub config_version: i64,
+}
+
 /// A write transaction, holding this process's turn at SQLite's one writer until it commits
 /// or rolls back. Fields drop in order: the transaction ends before the turn does.
 pub(crate) struct WriteTx {
@@ -430,6 +444,14 @@ enum Tx {
 impl WriteTx {
     pub(crate) fn conn(&mut self) -> Conn<'_> {
         WriteTx::conn_of(&mut self.tx)
+    }
+
+    /// Checks `guard` when it writes (a PostgreSQL write not begun yet; others ignore it).
+    pub(crate) fn guarded(mut self, guard: Guard) -> WriteTx {
+        if let Tx::PostgresDeferred(d) = &mut self.tx {
+            d.guard(guard);
+        }
+        self
     }
 
     /// The transaction, begun if it was deferred; with the settings for counting posts toward

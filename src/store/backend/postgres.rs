@@ -12,8 +12,8 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgSslMode};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{watch, Notify};
 
-use super::{take_and_read, Backend, Channel, FromRows, ReadConn, Tuning, WriteTx};
-use crate::error::Result;
+use super::{take_and_read, Backend, Channel, FromRows, Guard, ReadConn, Tuning, WriteTx};
+use crate::error::{Error, Result};
 use crate::store::db::Purpose;
 use crate::store::sql::claim::{ClaimRequest, ClaimRow, CLAIM_COLUMNS, CLAIM_JOINS};
 use crate::store::sql::inbox::InboxRow;
@@ -72,6 +72,25 @@ fn loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+macro_rules! bind_columns_into {
+    ($query:expr, $rows:expr) => {
+        bind_columns!($query, columns($rows))
+    };
+}
+
+macro_rules! bind_columns {
+    ($query:expr, $columns:expr) => {{
+        let mut query = $query;
+        for column in $columns {
+            query = match column {
+                Column::Text(v) => query.bind(v),
+                Column::Int(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+
 /// A write transaction not begun yet (`Backend::begin_deferred`): a pooled connection whose
 /// statements commit one by one, until [`Deferred::begin`].
 pub(crate) struct Deferred {
@@ -79,11 +98,17 @@ pub(crate) struct Deferred {
     pool: PgPool,
     /// What [`Deferred::finish`] commits under (a `SELECT` of `set_config` calls).
     settings: Option<&'static str>,
+    /// The copies the writes were built from, checked by the statement that writes them.
+    guard: Option<Guard>,
 }
 
 impl Deferred {
     pub(super) fn conn(&mut self) -> &mut PgConnection {
         &mut self.conn
+    }
+
+    pub(super) fn guard(&mut self, guard: Guard) {
+        self.guard = Some(guard);
     }
 
     /// Every insert of `writes` in one statement that commits on its own, under the purpose's
@@ -95,8 +120,26 @@ impl Deferred {
         if writes.is_empty() {
             return Ok(());
         }
+        if let Some(guard) = &self.guard {
+            let (parts, next) = insert_parts(writes, GUARDED);
+            let sql = format!(
+                "WITH guard AS ({}), {} SELECT ok FROM guard",
+                guard_select(next),
+                with_parts(&parts)
+            );
+            let query = bind_columns!(sqlx::query_scalar(&sql), columns_of_all(writes));
+            let current: bool = bind_guard(query, guard).fetch_one(&mut *self.conn).await?;
+            return if current {
+                Ok(())
+            } else {
+                Err(Error::StaleCopy)
+            };
+        }
         let sql = match self.settings {
-            Some(settings) => format!("WITH {} {settings}", with_parts(&insert_parts(writes))),
+            Some(settings) => format!(
+                "WITH {} {settings}",
+                with_parts(&insert_parts(writes, "").0)
+            ),
             None => insert_all_text(writes),
         };
         execute_inserts(&mut self.conn, &sql, writes).await
@@ -107,10 +150,50 @@ impl Deferred {
         self,
         counting: bool,
     ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        let Deferred { conn, pool, .. } = self;
+        let Deferred {
+            conn, pool, guard, ..
+        } = self;
         drop(conn);
-        begin(&pool, counting.then_some(EVALUATION_SETTINGS)).await
+        let mut tx = begin(&pool, counting.then_some(EVALUATION_SETTINGS)).await?;
+        if let Some(guard) = guard {
+            let sql = guard_select(1);
+            let current: bool = bind_guard(sqlx::query_scalar(&sql), &guard)
+                .fetch_one(&mut *tx)
+                .await?;
+            if !current {
+                return Err(Error::StaleCopy);
+            }
+        }
+        Ok(tx)
     }
+}
+
+/// What a guarded statement's inserts add: they write only if the copies are current.
+const GUARDED: &str = " WHERE (SELECT ok FROM guard)";
+
+/// `ok`: every creator still has the row version copied (`xmin` changes with each update, and a
+/// deleted one is missing) and the config's version is the one used. Its three arguments are
+/// numbered from `first`: the creators' ids, their row versions, the config's version.
+fn guard_select(first: usize) -> String {
+    let (ids, versions, config) = (first, first + 1, first + 2);
+    format!(
+        "SELECT (SELECT count(*) FROM creators c
+                 WHERE c.id = ANY(${ids}::text[])
+                   AND (c.id, c.xmin::text::bigint) IN
+                       (SELECT * FROM UNNEST(${ids}::text[], ${versions}::bigint[])))
+                = cardinality(${ids}::text[])
+            AND (SELECT version FROM config_version WHERE id = 1) = ${config}::bigint AS ok"
+    )
+}
+
+fn bind_guard<'q>(
+    query: sqlx::query::QueryScalar<'q, sqlx::Postgres, bool, sqlx::postgres::PgArguments>,
+    guard: &'q Guard,
+) -> sqlx::query::QueryScalar<'q, sqlx::Postgres, bool, sqlx::postgres::PgArguments> {
+    query
+        .bind(&guard.creator_ids)
+        .bind(&guard.row_versions)
+        .bind(guard.config_version)
 }
 
 /// `BEGIN` and the transaction's settings in one round trip: a simple query may hold several
@@ -258,25 +341,6 @@ macro_rules! bind {
     }};
 }
 
-macro_rules! bind_columns_into {
-    ($query:expr, $rows:expr) => {
-        bind_columns!($query, columns($rows))
-    };
-}
-
-macro_rules! bind_columns {
-    ($query:expr, $columns:expr) => {{
-        let mut query = $query;
-        for column in $columns {
-            query = match column {
-                Column::Text(v) => query.bind(v),
-                Column::Int(v) => query.bind(v),
-            };
-        }
-        query
-    }};
-}
-
 impl Backend for Postgres {
     type Connection = PgConnection;
 
@@ -315,6 +379,7 @@ impl Backend for Postgres {
             // The attempts' health and chart counts, written before their batch, whose commit
             // flushes them with it (the WAL is written in order).
             settings: (purpose == Purpose::Record).then_some(BOOKKEEPING_SETTINGS),
+            guard: None,
         };
         Ok(WriteTx {
             tx: super::Tx::PostgresDeferred(deferred),
@@ -528,7 +593,7 @@ fn unnest_from(pg_types: &[&str], first: usize) -> String {
 /// the last as the statement itself. PostgreSQL runs each part once, and checks foreign keys at
 /// the end of the statement, so the order of the parts does not matter.
 fn insert_all_text(writes: &Writes<'_>) -> String {
-    let mut parts = insert_parts(writes);
+    let (mut parts, _) = insert_parts(writes, "");
     let last = parts.pop().unwrap_or_default();
     if parts.is_empty() {
         return last;
@@ -544,21 +609,23 @@ async fn execute_inserts(conn: &mut PgConnection, sql: &str, writes: &Writes<'_>
     Ok(())
 }
 
-/// Each insert of `writes`, their arrays numbered on from one to the next.
-fn insert_parts(writes: &Writes<'_>) -> Vec<String> {
+/// Each insert of `writes`, their arrays numbered on from one to the next, their rows kept
+/// `where` (empty, or a clause with its leading space); and the number of the next argument.
+fn insert_parts(writes: &Writes<'_>, r#where: &str) -> (Vec<String>, usize) {
     let mut parts = Vec::new();
     let mut next = 1;
     for batch in writes.batches() {
         parts.push(format!(
-            "INSERT INTO {} ({}) SELECT * FROM {} {}",
+            "INSERT INTO {} ({}) SELECT * FROM {}{} {}",
             batch.table(),
             batch.columns().join(", "),
             unnest_from(batch.pg_types(), next),
+            r#where,
             batch.tail()
         ));
         next += batch.columns().len();
     }
-    parts
+    (parts, next)
 }
 
 /// `w0 AS (…), w1 AS (…)`: `parts` as the parts of a `WITH`.
@@ -730,5 +797,15 @@ mod tests {
              INSERT INTO two (name, count) SELECT * FROM UNNEST($3::text[], $4::bigint[]) ON CONFLICT DO NOTHING"
         );
         assert_eq!(columns_of_all(&writes).len(), 4);
+        let (guarded, next) = insert_parts(&writes, GUARDED);
+        assert_eq!(
+            guarded[1],
+            "INSERT INTO two (name, count) SELECT * FROM UNNEST($3::text[], $4::bigint[]) \
+             WHERE (SELECT ok FROM guard) ON CONFLICT DO NOTHING"
+        );
+        assert_eq!(next, 5, "the guard's arguments come after the columns'");
+        assert!(
+            guard_select(next).contains("$5::text[]") && guard_select(next).contains("$7::bigint")
+        );
     }
 }

@@ -19,6 +19,8 @@ mod pending;
 mod progress;
 mod tagged;
 
+pub(crate) use creators::CreatorCache;
+
 use std::collections::{BTreeSet, HashMap};
 
 pub(super) use month_run::{monthly_rule, run_month};
@@ -31,7 +33,7 @@ use super::media;
 use super::sql::{inbox, Writes};
 use crate::domain::time::{now, to_micros};
 use crate::domain::{Creator, CreatorId, Invalid, Lease, Leased, Media, NewMedia, Posted, Problem};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::rules::{self, Award, Counted, Progress, Tally};
 use crate::traces;
 
@@ -64,17 +66,52 @@ pub struct Ingested {
 /// enter the inbox: each is evaluated exactly once, here.
 ///
 /// On PostgreSQL the transaction begins only if the rules keep count (which locks pairs); else
-/// the creators and the config are read, and the posts with all they earned are written in one
-/// statement that commits itself: two round trips.
+/// the posts with all they earned are written in one statement that commits itself: one round
+/// trip when every creator named has a current copy in `cache` (the statement checks), two when
+/// they are read first.
 pub(super) async fn ingest(
     db: &Db,
     config: &ConfigCache,
+    cache: &CreatorCache,
     requests: &[Vec<NewMedia>],
     lease: Option<&Lease>,
 ) -> Result<Ingested> {
+    if db.is_postgres() {
+        match ingest_once(db, config, cache, requests, lease, true).await {
+            Err(Error::StaleCopy) => {
+                let wanted: BTreeSet<&CreatorId> =
+                    requests.iter().flatten().map(|p| &p.creator_id).collect();
+                cache.forget(&wanted);
+            }
+            done => return done,
+        }
+    }
+    ingest_once(db, config, cache, requests, lease, false).await
+}
+
+/// [`ingest`], from the cached copies when `copies` and they are all there.
+async fn ingest_once(
+    db: &Db,
+    config: &ConfigCache,
+    cache: &CreatorCache,
+    requests: &[Vec<NewMedia>],
+    lease: Option<&Lease>,
+    copies: bool,
+) -> Result<Ingested> {
     let mut tx = db.begin_deferred(Purpose::Ingest).await?;
     let wanted: BTreeSet<&CreatorId> = requests.iter().flatten().map(|p| &p.creator_id).collect();
-    let (creators, version) = creators::read(&mut tx.conn(), &wanted).await?;
+    let cached = copies
+        .then(|| config.cached_version())
+        .flatten()
+        .and_then(|version| cache.all_of(&wanted, version));
+    let (creators, version) = match cached {
+        Some((creators, guard)) => {
+            let version = Some(guard.config_version);
+            tx = tx.guarded(guard);
+            (creators, version)
+        }
+        None => creators::read(&mut tx.conn(), &wanted, cache).await?,
+    };
     let ingested_at = now();
     // Each request's posts, as a range of `all`, or why it was refused.
     let mut ranges = Vec::with_capacity(requests.len());
