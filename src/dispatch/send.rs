@@ -15,8 +15,8 @@ use crate::domain::{time, Clock, DeliveryId, EventType, SendTarget};
 
 /// How much of a response body the delivery log keeps.
 pub const RESPONSE_BODY_LIMIT: usize = 4096;
-/// Idle connections kept per receiver origin: as many as sends may be in flight by default
-/// (`--max-in-flight`, 8192).
+/// Idle connections kept, to all receivers together: as many as sends may be in flight by
+/// default (`--max-in-flight`, 8192).
 const IDLE_CONNECTIONS: usize = 8192;
 pub const USER_AGENT: &str = concat!("lc-webhooks/", env!("CARGO_PKG_VERSION"));
 /// The header naming what a webhook is about (`reward.instant`, `sale.created`, …).

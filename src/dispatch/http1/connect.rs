@@ -23,8 +23,15 @@ pub struct Connector {
 }
 
 impl Connector {
-    /// A new connection to one of the endpoint's addresses the policy allows.
+    /// A new connection to one of the endpoint's addresses the policy allows, the name's
+    /// lookup included, within the connect timeout.
     pub async fn connect(&self, endpoint: &Endpoint) -> Result<Stream, Error> {
+        tokio::time::timeout(self.timeout, self.open(endpoint))
+            .await
+            .map_err(|_| Error::Connect("timed out".into()))?
+    }
+
+    async fn open(&self, endpoint: &Endpoint) -> Result<Stream, Error> {
         let addresses = match &endpoint.host {
             Host::Ipv4(ip) => self.literal(IpAddr::V4(*ip), endpoint.port)?,
             Host::Ipv6(ip) => self.literal(IpAddr::V6(*ip), endpoint.port)?,
@@ -35,9 +42,7 @@ impl Connector {
                     guard::Unresolved::Lookup(why) => Error::Connect(why),
                 })?,
         };
-        let tcp = tokio::time::timeout(self.timeout, first_to_answer(addresses))
-            .await
-            .map_err(|_| Error::Connect("timed out".into()))??;
+        let tcp = first_to_answer(addresses, self.timeout).await?;
         // The request goes out in one write; waiting to coalesce it only adds latency.
         tcp.set_nodelay(true)
             .map_err(|e| Error::Connect(e.to_string()))?;
@@ -50,9 +55,10 @@ impl Connector {
             Host::Ipv4(ip) => ServerName::IpAddress(IpAddr::V4(*ip).into()),
             Host::Ipv6(ip) => ServerName::IpAddress(IpAddr::V6(*ip).into()),
         };
-        let tls = tokio::time::timeout(self.timeout, self.tls.connect(name, tcp))
+        let tls = self
+            .tls
+            .connect(name, tcp)
             .await
-            .map_err(|_| Error::Connect("TLS handshake timed out".into()))?
             .map_err(|e| Error::Connect(format!("TLS: {e}")))?;
         Ok(Stream::Tls(Box::new(tls)))
     }
@@ -65,13 +71,16 @@ impl Connector {
     }
 }
 
-/// Tries the addresses in turn; the last failure when none connects.
-async fn first_to_answer(addresses: Vec<SocketAddr>) -> Result<TcpStream, Error> {
+/// Tries the addresses in turn, each with its share of `budget` (an address that drops packets
+/// must not take the others' time); the last failure when none connects.
+async fn first_to_answer(addresses: Vec<SocketAddr>, budget: Duration) -> Result<TcpStream, Error> {
+    let share = budget / u32::try_from(addresses.len().max(1)).unwrap_or(u32::MAX);
     let mut last = String::from("no address to connect to");
     for address in addresses {
-        match TcpStream::connect(address).await {
-            Ok(tcp) => return Ok(tcp),
-            Err(e) => last = e.to_string(),
+        match tokio::time::timeout(share, TcpStream::connect(address)).await {
+            Ok(Ok(tcp)) => return Ok(tcp),
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => last = format!("{address} timed out"),
         }
     }
     Err(Error::Connect(last))

@@ -31,6 +31,8 @@ use stream::Stream;
 
 /// How long an idle connection is kept for the next send (reqwest's default, too).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// How often idle connections past [`IDLE_TIMEOUT`] are closed.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// Why a send got no answer; the prefixes are the delivery log's (and the concurrency limit
 /// reads "timed out" and "connection failed" as a receiver in trouble).
@@ -53,11 +55,12 @@ pub struct Client {
 }
 
 impl Client {
-    /// `extra_roots` are trusted besides the Mozilla roots (tests' own certificates).
+    /// `extra_roots` are trusted besides the Mozilla roots (tests' own certificates). On a
+    /// runtime, a task closes expired idle connections until the client is dropped.
     pub fn new(
         policy: Arc<TargetPolicy>,
         connect_timeout: Duration,
-        max_idle_per_origin: usize,
+        max_idle: usize,
         user_agent: &'static str,
         extra_roots: Vec<CertificateDer<'static>>,
     ) -> Result<Self, rustls::Error> {
@@ -73,8 +76,23 @@ impl Client {
             .with_root_certificates(roots)
             .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let pool = Arc::new(Pool::new(max_idle, IDLE_TIMEOUT));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let pool = Arc::downgrade(&pool);
+            runtime.spawn(async move {
+                let mut every = tokio::time::interval(SWEEP_EVERY);
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    match pool.upgrade() {
+                        Some(pool) => pool.sweep(),
+                        None => return,
+                    }
+                }
+            });
+        }
         Ok(Client {
-            pool: Arc::new(Pool::new(max_idle_per_origin, IDLE_TIMEOUT)),
+            pool,
             connector: Connector {
                 policy,
                 tls: TlsConnector::from(Arc::new(config)),

@@ -86,27 +86,53 @@ struct Origin {
 struct Inner {
     endpoints: HashMap<String, Arc<Endpoint>>,
     origins: HashMap<Arc<str>, Origin>,
+    /// Idle connections to every origin together.
+    idle: usize,
     next_waiter: u64,
 }
 
 pub struct Pool {
     inner: Mutex<Inner>,
-    max_idle_per_origin: usize,
+    /// Idle connections kept at most, to all origins together: beyond it one is closed.
+    max_idle: usize,
     idle_timeout: Duration,
 }
 
 impl Pool {
-    pub fn new(max_idle_per_origin: usize, idle_timeout: Duration) -> Self {
+    pub fn new(max_idle: usize, idle_timeout: Duration) -> Self {
         Pool {
             inner: Mutex::new(Inner::default()),
-            max_idle_per_origin,
+            max_idle,
             idle_timeout,
         }
+    }
+
+    /// Closes the idle connections past the idle timeout and forgets the origins with nothing
+    /// left; run every few seconds, so an origin no longer sent to keeps no sockets.
+    pub fn sweep(&self) {
+        let timeout = self.idle_timeout;
+        let mut inner = self.lock();
+        let mut closed = 0;
+        inner.origins.retain(|_, origin| {
+            let before = origin.idle.len();
+            origin.idle.retain(|i| i.since.elapsed() <= timeout);
+            closed += before - origin.idle.len();
+            origin.waiting.retain(|(_, w)| !w.is_closed());
+            !(origin.idle.is_empty() && origin.waiting.is_empty())
+        });
+        inner.idle -= closed;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // Nothing in the pool is left half-changed by a panic: the map is still usable.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Idle connections in all and origins known, for tests.
+    #[cfg(test)]
+    pub fn counts(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.idle, inner.origins.len())
     }
 
     pub fn endpoint(&self, url: &str) -> Result<Arc<Endpoint>, String> {
@@ -126,11 +152,14 @@ impl Pool {
     pub fn take(&self, origin: &str) -> Option<Stream> {
         loop {
             let idle = {
-                let mut inner = self.lock();
+                let mut guard = self.lock();
+                let inner = &mut *guard;
                 let queue = &mut inner.origins.get_mut(origin)?.idle;
                 let idle = queue.pop_back()?;
+                inner.idle -= 1;
                 if idle.since.elapsed() > self.idle_timeout {
                     // The newest is too old, so are all the others.
+                    inner.idle -= queue.len();
                     queue.clear();
                     return None;
                 }
@@ -145,7 +174,8 @@ impl Pool {
     /// Keeps a connection that finished a request cleanly (or was opened for a send that no
     /// longer needs it): to a send waiting for a new connection first, else for the next one.
     pub fn put(&self, origin: &Arc<str>, mut stream: Stream) {
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         let entry = inner.origins.entry(origin.clone()).or_default();
         while let Some((_, waiter)) = entry.waiting.pop_front() {
             match waiter.send(stream) {
@@ -159,14 +189,17 @@ impl Pool {
             .is_some_and(|i| i.since.elapsed() > self.idle_timeout)
         {
             queue.pop_front();
+            inner.idle -= 1;
         }
-        if queue.len() >= self.max_idle_per_origin {
-            queue.pop_front();
+        if inner.idle >= self.max_idle {
+            // Full: this one is closed (dropped) rather than kept.
+            return;
         }
         queue.push_back(Idle {
             stream,
             since: Instant::now(),
         });
+        inner.idle += 1;
     }
 
     /// Registers a send about to open a connection: a connection put back meanwhile is handed

@@ -52,6 +52,8 @@ pub async fn read<S: AsyncRead + Unpin>(
     keep: usize,
 ) -> Result<(Response, bool), ReadError> {
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    // Whether anything came back (an interim answer counts): only silence may be retried.
+    let mut heard = false;
     let head = loop {
         match parse_head(&buf).map_err(ReadError::Head)? {
             // An interim answer (100 Continue, 103 Early Hints): the real one follows.
@@ -73,16 +75,17 @@ pub async fn read<S: AsyncRead + Unpin>(
         }
         let n = match io.read_buf(&mut buf).await {
             Ok(n) => n,
-            Err(e) if buf.is_empty() => return Err(ReadError::Silent(e.to_string())),
+            Err(e) if !heard => return Err(ReadError::Silent(e.to_string())),
             Err(e) => return Err(ReadError::Head(e.to_string())),
         };
         if n == 0 {
-            return Err(if buf.is_empty() {
-                ReadError::Silent("the connection closed before the response".into())
-            } else {
+            return Err(if heard {
                 ReadError::Head("the connection closed inside the response head".into())
+            } else {
+                ReadError::Silent("the connection closed before the response".into())
             });
         }
+        heard = true;
     };
     let mut body = Kept::new(keep);
     let complete = match head.framing {
@@ -113,25 +116,30 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, String> {
         Err(e) => return Err(format!("the response head is malformed: {e}")),
     };
     let status = response.code.ok_or("the response has no status")?;
-    let mut close = response.version == Some(0);
+    let http_1_0 = response.version == Some(0);
+    let mut close = http_1_0;
     let mut length: Option<u64> = None;
-    let mut chunked = false;
+    // The last coding of the last Transfer-Encoding, if any.
+    let mut coding: Option<String> = None;
     let mut retry_after = None;
     for h in response.headers.iter() {
         let value = std::str::from_utf8(h.value).unwrap_or("").trim();
         if h.name.eq_ignore_ascii_case("content-length") {
-            let n: u64 = value
-                .parse()
-                .map_err(|_| format!("the response's Content-Length `{value}` is not a number"))?;
-            if length.is_some_and(|m| m != n) {
-                return Err("the response has two different Content-Lengths".into());
+            // `5, 5` (a list of equal values) is one length; anything else is refused.
+            for item in value.split(',').map(str::trim) {
+                let n = content_length(item).ok_or_else(|| {
+                    format!("the response's Content-Length `{value}` is not a number")
+                })?;
+                if length.is_some_and(|m| m != n) {
+                    return Err("the response has two different Content-Lengths".into());
+                }
+                length = Some(n);
             }
-            length = Some(n);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value
+            coding = value
                 .rsplit(',')
                 .next()
-                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+                .map(|last| last.trim().to_ascii_lowercase());
         } else if h.name.eq_ignore_ascii_case("connection") {
             for token in value.split(',').map(str::trim) {
                 if token.eq_ignore_ascii_case("close") {
@@ -144,12 +152,19 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, String> {
             retry_after = Some(value.to_string());
         }
     }
+    // RFC 9112 §6.3: Transfer-Encoding wins over Content-Length, and a connection whose
+    // answer carried both (or carried chunks in HTTP/1.0) is not trusted with another request.
     let framing = if status == 101 {
         return Err("the receiver switched protocols".into());
     } else if (100..200).contains(&status) || status == 204 || status == 304 {
         Framing::Empty
-    } else if chunked {
-        Framing::Chunked
+    } else if let Some(coding) = &coding {
+        close |= length.is_some() || http_1_0;
+        if coding == "chunked" {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        }
     } else if let Some(n) = length {
         Framing::Length(n)
     } else {
@@ -162,6 +177,14 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, String> {
         close: close || framing == Framing::UntilClose,
     };
     Ok(Some((len, head)))
+}
+
+/// A Content-Length value: digits only (no sign, no spaces inside).
+fn content_length(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }
 
 /// The first `keep` bytes of a body.
@@ -253,20 +276,28 @@ async fn read_chunked<S: AsyncRead + Unpin>(
             return Ok(false);
         }
         // The chunk's data, then its CRLF.
-        let mut remaining = size.saturating_add(2);
-        loop {
+        let mut remaining = size;
+        while remaining > 0 {
+            if buf.is_empty() {
+                fill(io, buf).await?;
+            }
             let here = usize::try_from(remaining)
                 .unwrap_or(usize::MAX)
                 .min(buf.len());
-            let data = here.min(usize::try_from(remaining - 2).unwrap_or(usize::MAX));
-            body.take(&buf[..data]);
+            body.take(&buf[..here]);
             buf.drain(..here);
             remaining -= here as u64;
-            if remaining == 0 {
-                break;
+            if remaining > 0 && seen > DRAIN_LIMIT && body.full() {
+                return Ok(false);
             }
+        }
+        while buf.len() < 2 {
             fill(io, buf).await?;
         }
+        if &buf[..2] != b"\r\n" {
+            return Err(ReadError::Body("a chunk does not end with CRLF".into()));
+        }
+        buf.drain(..2);
     }
 }
 
@@ -413,6 +444,55 @@ mod tests {
                 10
             )
             .await,
+            Err(ReadError::Head(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn framing_follows_rfc_9112_when_headers_disagree() {
+        // Transfer-Encoding wins; with Content-Length beside it the connection is not kept.
+        let r = ok(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n\
+                     2\r\nok\r\n0\r\n\r\n",
+        )
+        .await;
+        assert_eq!(r, (200, "ok".into(), false));
+        // A coding other than chunked: the body ends with the connection.
+        let r = ok(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nabcd")
+            .await;
+        assert_eq!(r, (200, "abcd".into(), false));
+        // A list of equal lengths is one length; a sign is not a number.
+        let r = ok(b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok").await;
+        assert_eq!(r, (200, "ok".into(), true));
+        assert!(matches!(
+            parse(b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok", 10).await,
+            Err(ReadError::Head(_))
+        ));
+        assert!(matches!(
+            parse(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX0\r\n\r\n",
+                10
+            )
+            .await,
+            Err(ReadError::Body(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn one_huge_chunk_is_cut_short_once_enough_is_kept() {
+        // A chunk announced far larger than what follows: reading stops at what is kept, not
+        // at the chunk's end (which never comes here).
+        let mut bytes = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n".to_vec();
+        bytes.extend(std::iter::repeat_n(b'z', 5000));
+        let (r, reusable) = parse(&bytes, 16).await.expect("a response");
+        assert_eq!(r.body, vec![b'z'; 16]);
+        assert!(!reusable);
+    }
+
+    #[tokio::test]
+    async fn a_close_after_an_interim_answer_is_not_silence() {
+        assert!(matches!(
+            parse(b"HTTP/1.1 100 Continue\r\n\r\n", 10).await,
             Err(ReadError::Head(_))
         ));
     }

@@ -177,6 +177,39 @@ async fn a_reused_connection_that_dies_unanswered_is_retried_once_on_a_new_one()
 }
 
 #[tokio::test]
+async fn the_pool_keeps_at_most_its_cap_and_the_sweep_closes_what_outlived_its_time() {
+    let server = Server::start(OK, false).await;
+    let origin: Arc<str> = pool::Endpoint::parse(&server.url).expect("url").origin;
+    let address = server.url.trim_start_matches("http://").split('/').next();
+    let address = address.expect("address").to_string();
+    let open = || async {
+        Stream::Tcp(
+            tokio::net::TcpStream::connect(&address)
+                .await
+                .expect("connect"),
+        )
+    };
+
+    let capped = pool::Pool::new(2, 60 * SECOND);
+    for _ in 0..3 {
+        capped.put(&origin, open().await);
+    }
+    assert_eq!(capped.counts(), (2, 1), "the third was closed");
+    assert!(capped.take(&origin).is_some() && capped.take(&origin).is_some());
+    assert!(capped.take(&origin).is_none());
+
+    let expiring = pool::Pool::new(8, Duration::ZERO);
+    expiring.put(&origin, open().await);
+    assert_eq!(expiring.counts(), (1, 1));
+    expiring.sweep();
+    assert_eq!(
+        expiring.counts(),
+        (0, 0),
+        "closed, and the origin forgotten"
+    );
+}
+
+#[tokio::test]
 async fn a_receiver_that_answers_nothing_on_a_new_connection_is_an_error() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}/", listener.local_addr().expect("addr"));
@@ -194,13 +227,17 @@ async fn a_receiver_that_answers_nothing_on_a_new_connection_is_an_error() {
 
 #[tokio::test]
 async fn nothing_listening_is_a_failed_connection() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/", listener.local_addr().expect("addr"));
-    drop(listener);
+    // A port held but not listening: refused, and no other test can take it meanwhile.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let url = format!("http://{}/", socket.local_addr().expect("addr"));
     let error = client(TargetPolicy::default(), vec![])
         .post(&url, &headers(), b"{}", 4096)
         .await
         .expect_err("refused");
+    drop(socket);
     assert!(
         error.to_string().starts_with("connection failed"),
         "{error}"

@@ -182,7 +182,8 @@ fn guard_select(first: usize) -> String {
                    AND (c.id, c.xmin::text::bigint) IN
                        (SELECT * FROM UNNEST(${ids}::text[], ${versions}::bigint[])))
                 = cardinality(${ids}::text[])
-            AND (SELECT version FROM config_version WHERE id = 1) = ${config}::bigint AS ok"
+            AND COALESCE((SELECT version FROM config_version WHERE id = 1) = ${config}::bigint,
+                         false) AS ok"
     )
 }
 
