@@ -21,7 +21,7 @@ both_stores!(
 );
 
 /// The limit a lane starts at (`dispatch::concurrency::INITIAL_LIMIT`).
-const INITIAL_LIMIT: usize = 64;
+const INITIAL_LIMIT: usize = 256;
 
 /// A rule that rewards every Story, and a creator to post them.
 async fn every_story_rewarded(app: &TestApp) -> String {
@@ -125,7 +125,7 @@ async fn concurrency_shrinks(backend: Backend, refusal: Reply) {
     let first_peak = rx.peak_in_flight();
     assert!(
         first_peak >= 16,
-        "the first wave should start wide (64 at once), had {first_peak}"
+        "the first wave should start wide (256 at once), had {first_peak}"
     );
     let limit = concurrency_limit(&app, id).await;
     assert!(
