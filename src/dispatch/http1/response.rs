@@ -353,6 +353,10 @@ mod tests {
         read(&mut io, keep).await
     }
 
+    async fn error(bytes: &[u8]) -> ReadError {
+        parse(bytes, 10).await.expect_err("no response")
+    }
+
     async fn ok(bytes: &[u8]) -> (u16, String, bool) {
         let (r, reusable) = parse(bytes, 4096).await.expect("a response");
         (
@@ -425,26 +429,22 @@ mod tests {
 
     #[tokio::test]
     async fn silence_truncation_and_garbage_are_told_apart() {
-        assert!(matches!(parse(b"", 10).await, Err(ReadError::Silent(_))));
+        assert!(matches!(error(b"").await, ReadError::Silent(_)));
         assert!(matches!(
-            parse(b"HTTP/1.1 200 OK\r\nContent-", 10).await,
-            Err(ReadError::Head(_))
+            error(b"HTTP/1.1 200 OK\r\nContent-").await,
+            ReadError::Head(_)
         ));
         assert!(matches!(
-            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort", 10).await,
-            Err(ReadError::Body(_))
+            error(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort").await,
+            ReadError::Body(_)
         ));
         assert!(matches!(
-            parse(b"SSH-2.0-OpenSSH\r\n\r\n", 10).await,
-            Err(ReadError::Head(_))
+            error(b"SSH-2.0-OpenSSH\r\n\r\n").await,
+            ReadError::Head(_)
         ));
         assert!(matches!(
-            parse(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-                10
-            )
-            .await,
-            Err(ReadError::Head(_))
+            error(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab").await,
+            ReadError::Head(_)
         ));
     }
 
@@ -465,16 +465,12 @@ mod tests {
         let r = ok(b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok").await;
         assert_eq!(r, (200, "ok".into(), true));
         assert!(matches!(
-            parse(b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok", 10).await,
-            Err(ReadError::Head(_))
+            error(b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok").await,
+            ReadError::Head(_)
         ));
         assert!(matches!(
-            parse(
-                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX0\r\n\r\n",
-                10
-            )
-            .await,
-            Err(ReadError::Body(_))
+            error(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX0\r\n\r\n").await,
+            ReadError::Body(_)
         ));
     }
 
@@ -492,8 +488,8 @@ mod tests {
     #[tokio::test]
     async fn a_close_after_an_interim_answer_is_not_silence() {
         assert!(matches!(
-            parse(b"HTTP/1.1 100 Continue\r\n\r\n", 10).await,
-            Err(ReadError::Head(_))
+            error(b"HTTP/1.1 100 Continue\r\n\r\n").await,
+            ReadError::Head(_)
         ));
     }
 }

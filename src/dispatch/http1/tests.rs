@@ -47,9 +47,21 @@ async fn read_request<S: AsyncRead + Unpin>(io: &mut S) -> Option<String> {
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
-/// A server that answers each request on a connection with `answer`, then either keeps the
-/// connection (`close_after: false`) or closes it without saying so. It counts connections and
-/// keeps the requests it saw.
+/// How a test server treats the requests on each connection.
+#[derive(Clone, Copy)]
+enum Manner {
+    /// Answers each and keeps the connection.
+    Keep,
+    /// Answers the first and closes the connection without saying so.
+    CloseAfterAnswer,
+    /// Answers the first and drops the connection on the second, unanswered.
+    AnswerOnlyTheFirst,
+    /// Reads a request and drops the connection unanswered.
+    DropUnanswered,
+}
+
+/// A server that answers requests with `answer` in its `manner`. It counts connections and keeps
+/// the requests it saw.
 struct Server {
     url: String,
     connections: Arc<AtomicUsize>,
@@ -57,7 +69,7 @@ struct Server {
 }
 
 impl Server {
-    async fn start(answer: &'static str, close_after: bool) -> Server {
+    async fn start(answer: &'static str, manner: Manner) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/hooks?x=1", listener.local_addr().expect("addr"));
         let connections = Arc::new(AtomicUsize::new(0));
@@ -68,9 +80,19 @@ impl Server {
                 c.fetch_add(1, Ordering::SeqCst);
                 let r = r.clone();
                 tokio::spawn(async move {
+                    let mut answered = 0;
                     while let Some(request) = read_request(&mut socket).await {
                         r.lock().expect("lock").push(request);
-                        if socket.write_all(answer.as_bytes()).await.is_err() || close_after {
+                        match manner {
+                            Manner::DropUnanswered => return,
+                            Manner::AnswerOnlyTheFirst if answered > 0 => return,
+                            _ => {}
+                        }
+                        if socket.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        answered += 1;
+                        if matches!(manner, Manner::CloseAfterAnswer) {
                             return;
                         }
                     }
@@ -84,6 +106,10 @@ impl Server {
         }
     }
 
+    fn requests(&self) -> usize {
+        self.requests.lock().expect("lock").len()
+    }
+
     fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
     }
@@ -93,7 +119,7 @@ const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nreceived";
 
 #[tokio::test]
 async fn the_request_carries_host_headers_length_body_and_the_urls_credentials() {
-    let server = Server::start(OK, false).await;
+    let server = Server::start(OK, Manner::Keep).await;
     let url = server.url.replace("http://", "http://user:p%40ss@");
     let response = client(TargetPolicy::default(), vec![])
         .post(&url, &headers(), b"{\"a\":1}", 4096)
@@ -122,7 +148,7 @@ async fn the_request_carries_host_headers_length_body_and_the_urls_credentials()
 
 #[tokio::test]
 async fn one_connection_carries_one_send_after_another() {
-    let server = Server::start(OK, false).await;
+    let server = Server::start(OK, Manner::Keep).await;
     let client = client(TargetPolicy::default(), vec![]);
     for _ in 0..5 {
         let r = client.post(&server.url, &headers(), b"{}", 4096).await;
@@ -133,7 +159,7 @@ async fn one_connection_carries_one_send_after_another() {
 
 #[tokio::test]
 async fn a_connection_the_receiver_closed_while_idle_is_replaced_without_an_error() {
-    let server = Server::start(OK, true).await;
+    let server = Server::start(OK, Manner::CloseAfterAnswer).await;
     let client = client(TargetPolicy::default(), vec![]);
     for _ in 0..3 {
         // The close may or may not have reached the pool before the next send: either way the
@@ -143,42 +169,26 @@ async fn a_connection_the_receiver_closed_while_idle_is_replaced_without_an_erro
         tokio::task::yield_now().await;
     }
     assert_eq!(server.connections(), 3);
-    assert_eq!(server.requests.lock().expect("lock").len(), 3);
+    assert_eq!(server.requests(), 3);
 }
 
 #[tokio::test]
 async fn a_reused_connection_that_dies_unanswered_is_retried_once_on_a_new_one() {
-    // Each connection answers its first request and drops on the second, unanswered: what a
-    // receiver closing an idle connection looks like when the close crosses the next request.
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/", listener.local_addr().expect("addr"));
-    let seen = Arc::new(AtomicUsize::new(0));
-    let counted = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let counted = counted.clone();
-            tokio::spawn(async move {
-                if read_request(&mut socket).await.is_some() {
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    let _ = socket.write_all(OK.as_bytes()).await;
-                }
-                if read_request(&mut socket).await.is_some() {
-                    counted.fetch_add(1, Ordering::SeqCst);
-                }
-            });
-        }
-    });
+    // What a receiver closing an idle connection looks like when the close crosses the next
+    // request.
+    let server = Server::start(OK, Manner::AnswerOnlyTheFirst).await;
     let client = client(TargetPolicy::default(), vec![]);
     for _ in 0..2 {
-        let r = client.post(&url, &headers(), b"{}", 4096).await;
+        let r = client.post(&server.url, &headers(), b"{}", 4096).await;
         assert_eq!(r.expect("an answer").status, 200);
     }
-    assert_eq!(seen.load(Ordering::SeqCst), 3, "the second send went twice");
+    assert_eq!(server.requests(), 3, "the second send went twice");
+    assert_eq!(server.connections(), 2);
 }
 
 #[tokio::test]
 async fn the_pool_keeps_at_most_its_cap_and_the_sweep_closes_what_outlived_its_time() {
-    let server = Server::start(OK, false).await;
+    let server = Server::start(OK, Manner::Keep).await;
     let origin: Arc<str> = pool::Endpoint::parse(&server.url).expect("url").origin;
     let address = server.url.trim_start_matches("http://").split('/').next();
     let address = address.expect("address").to_string();
@@ -211,15 +221,9 @@ async fn the_pool_keeps_at_most_its_cap_and_the_sweep_closes_what_outlived_its_t
 
 #[tokio::test]
 async fn a_receiver_that_answers_nothing_on_a_new_connection_is_an_error() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let _ = read_request(&mut socket).await;
-        }
-    });
+    let server = Server::start(OK, Manner::DropUnanswered).await;
     let error = client(TargetPolicy::default(), vec![])
-        .post(&url, &headers(), b"{}", 4096)
+        .post(&server.url, &headers(), b"{}", 4096)
         .await
         .expect_err("no answer");
     assert!(error.to_string().starts_with("request failed"), "{error}");
@@ -246,7 +250,7 @@ async fn nothing_listening_is_a_failed_connection() {
 
 #[tokio::test]
 async fn blocked_addresses_are_refused_before_connecting_by_name_or_literal() {
-    let server = Server::start(OK, false).await;
+    let server = Server::start(OK, Manner::Keep).await;
     let blocked = client(TargetPolicy::new(true, vec![]), vec![]);
     let error = blocked
         .post(&server.url, &headers(), b"{}", 4096)
