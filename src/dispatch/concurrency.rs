@@ -3,7 +3,7 @@
 //! The concurrency limit adapts to how the receiver answers, as TCP's congestion window does
 //! (and Netflix's concurrency-limits for services): it starts like slow start, one more per
 //! answer (doubling each round trip) while the receiver answers at a steady latency and the limit
-//! is in use, then grows steadily; it is cut by half on a refusal for load (429, 502, 503, 504), a timeout or a failed
+//! is in use, until a round's rate cannot use what it grew (TCP's ssthresh), then grows steadily; it is cut by half on a refusal for load (429, 502, 503, 504), a timeout or a failed
 //! connection, and by a tenth when latency climbs well above its recent floor. It never exceeds
 //! the hard maximum. Pure arithmetic over what it is told, with the time passed in, so each rule
 //! is tested without HTTP.
@@ -160,6 +160,7 @@ impl AdaptiveLimit {
     pub fn set_max(&mut self, max: usize) {
         self.max = max.max(1);
         self.limit = self.limit.min(self.max as f64);
+        self.round.start_limit = self.round.start_limit.min(self.limit);
     }
 
     /// A send started, making `in_flight` at once.
@@ -196,7 +197,7 @@ impl AdaptiveLimit {
         if !self.slow_start || self.round.overloaded > 0 {
             return;
         }
-        let Some(floor) = self.floor.get() else {
+        let Some(floor) = self.floor.get().filter(|_| self.grows_per_answer()) else {
             return;
         };
         if latency > floor * LATENCY_FACTOR + HOLD_SLACK {
@@ -212,6 +213,13 @@ impl AdaptiveLimit {
         if self.limit + 1.0 <= cap {
             self.limit += 1.0;
         }
+    }
+
+    /// Per answer only while a round is one round trip: below [`MIN_ROUND`] a round spans many,
+    /// and growth within it would climb each round only to be clamped at its end (the limit of
+    /// a fast receiver bound by the sender's CPU would saw well above the start).
+    fn grows_per_answer(&self) -> bool {
+        self.floor.get().is_some_and(|floor| floor >= MIN_ROUND)
     }
 
     fn adjust(&mut self, round: &Round, now: Instant) {
@@ -240,16 +248,19 @@ impl AdaptiveLimit {
                 return;
             }
             if mean > floor * LATENCY_FACTOR + HOLD_SLACK {
+                // Hold: what slow start grew within the round goes too.
+                self.limit = base;
                 return;
             }
         }
         // Growing a limit that is not used would only let a later burst through unchecked.
-        if round.busiest * 2 < self.limit() {
+        if round.busiest * 2 < base as usize {
+            self.limit = base;
             return;
         }
         let bound = self.useful_bound(round, now);
         self.last_bound = bound;
-        if self.slow_start {
+        if self.slow_start && self.grows_per_answer() {
             // Grown per answer already; keep only what the round's rate can use.
             self.limit = self.limit.min(bound.max(round.start_limit));
             return;
@@ -257,7 +268,12 @@ impl AdaptiveLimit {
         if self.limit >= bound {
             return;
         }
-        let grown = self.limit + (self.limit * STEADY_GROWTH).max(1.0);
+        let grown = if self.slow_start {
+            // A fast receiver's round spans many round trips: grown at its end, by its answers.
+            self.limit + f64::from(round.answered).min(self.limit)
+        } else {
+            self.limit + (self.limit * STEADY_GROWTH).max(1.0)
+        };
         self.limit = grown.min(bound).min(self.max as f64);
     }
 
@@ -428,6 +444,77 @@ mod tests {
         let mut l = AdaptiveLimit::new(4096, t0);
         // 5,000 a second at 1 ms needs 5 in flight: no reason to go above the start.
         rounds_at_rate(&mut l, t0, 200, MS, 5_000);
+        assert_eq!(l.limit(), INITIAL_LIMIT);
+    }
+
+    #[test]
+    fn a_fast_receiver_answering_many_a_round_stays_at_the_start_within_rounds_too() {
+        let t0 = Instant::now();
+        let mut l = AdaptiveLimit::new(4096, t0);
+        // 50,000 a second at 1 ms (a sender bound by its own CPU): 500 answers a 10 ms round,
+        // 50 needed in flight. A round spans ten round trips, so nothing grows per answer
+        // within it, only at its end and only below the rate's bound.
+        let mut now = rounds_at_rate(&mut l, t0, 1, MS, 50_000);
+        assert_eq!(l.limit(), INITIAL_LIMIT);
+        let mut highest = 0;
+        for _ in 0..100 {
+            l.started(l.limit());
+            for i in 1..=500u32 {
+                l.ended(Signal::Answered(MS), now + 10 * MS * i / 500);
+                highest = highest.max(l.limit());
+            }
+            now += 10 * MS;
+        }
+        assert_eq!(highest, INITIAL_LIMIT);
+    }
+
+    #[test]
+    fn a_round_that_holds_keeps_nothing_slow_start_grew_in_it() {
+        let t0 = Instant::now();
+        let mut l = AdaptiveLimit::new(4096, t0);
+        let mut now = healthy_rounds(&mut l, t0, 2, 100 * MS);
+        let held = l.limit();
+        // Answers alternate 100 and 330 ms: the fast half may grow the limit one by one, but
+        // the round's mean (215 ms) is above 2 × 100 + 5, so the round holds, growth and all.
+        for _ in 0..20 {
+            now = round(&mut l, now, 100 * MS, |i| {
+                Signal::Answered(if i % 2 == 0 { 100 * MS } else { 330 * MS })
+            });
+        }
+        assert_eq!(l.limit(), held);
+    }
+
+    #[test]
+    fn no_growth_after_a_refusal_in_the_same_round() {
+        let t0 = Instant::now();
+        let mut l = AdaptiveLimit::new(4096, t0);
+        l.started(INITIAL_LIMIT);
+        l.ended(Signal::Overloaded, t0 + MS);
+        for i in 1..=100 {
+            // Within the round (its length is the 200 ms floor from the first answer on).
+            l.ended(Signal::Answered(200 * MS), t0 + MS + i * MS);
+        }
+        assert_eq!(l.limit(), INITIAL_LIMIT);
+    }
+
+    #[test]
+    fn a_burst_then_a_trickle_returns_to_the_start() {
+        let t0 = Instant::now();
+        let mut l = AdaptiveLimit::new(4096, t0);
+        l.started(INITIAL_LIMIT);
+        let mut now = t0 + 200 * MS;
+        for _ in 0..INITIAL_LIMIT {
+            l.ended(Signal::Answered(200 * MS), now);
+        }
+        assert!(l.limit() > INITIAL_LIMIT);
+        // Then three at a time: the burst's growth is not kept for a limit nobody uses.
+        for _ in 0..20 {
+            l.started(3);
+            now += 200 * MS;
+            for _ in 0..3 {
+                l.ended(Signal::Answered(200 * MS), now);
+            }
+        }
         assert_eq!(l.limit(), INITIAL_LIMIT);
     }
 
