@@ -373,6 +373,14 @@ mod tests {
         now
     }
 
+    /// `n` sends started at once and answered together at `back`, each after `latency`.
+    fn burst(l: &mut AdaptiveLimit, n: usize, back: Instant, latency: Duration) {
+        l.started(n);
+        for _ in 0..n {
+            l.ended(Signal::Answered(latency), back);
+        }
+    }
+
     #[test]
     fn slow_start_doubles_each_round_trip_to_reach_rate_times_latency_within_two_seconds() {
         let t0 = Instant::now();
@@ -399,19 +407,13 @@ mod tests {
         let mut l = AdaptiveLimit::new(4096, t0);
         // The start goes out at once and comes back at once, 200 ms later: what it freed and as
         // much again may go out now, not a round trip later when the next answer ends a round.
-        l.started(INITIAL_LIMIT);
         let back = t0 + 200 * MS;
-        for _ in 0..INITIAL_LIMIT {
-            l.ended(Signal::Answered(200 * MS), back);
-        }
+        burst(&mut l, INITIAL_LIMIT, back, 200 * MS);
         // (The first answer ends the first round, which weighs its own growth against the one
         // answer the round saw: one less.)
         assert_eq!(l.limit(), INITIAL_LIMIT * 2 - 1);
-        l.started(l.limit());
-        let back = back + 200 * MS;
-        for _ in 0..INITIAL_LIMIT * 2 - 1 {
-            l.ended(Signal::Answered(200 * MS), back);
-        }
+        let second = l.limit();
+        burst(&mut l, second, back + 200 * MS, 200 * MS);
         assert!(l.limit() >= INITIAL_LIMIT * 4 - 2, "{}", l.limit());
     }
 
@@ -501,19 +503,13 @@ mod tests {
     fn a_burst_then_a_trickle_returns_to_the_start() {
         let t0 = Instant::now();
         let mut l = AdaptiveLimit::new(4096, t0);
-        l.started(INITIAL_LIMIT);
         let mut now = t0 + 200 * MS;
-        for _ in 0..INITIAL_LIMIT {
-            l.ended(Signal::Answered(200 * MS), now);
-        }
+        burst(&mut l, INITIAL_LIMIT, now, 200 * MS);
         assert!(l.limit() > INITIAL_LIMIT);
         // Then three at a time: the burst's growth is not kept for a limit nobody uses.
         for _ in 0..20 {
-            l.started(3);
             now += 200 * MS;
-            for _ in 0..3 {
-                l.ended(Signal::Answered(200 * MS), now);
-            }
+            burst(&mut l, 3, now, 200 * MS);
         }
         assert_eq!(l.limit(), INITIAL_LIMIT);
     }
@@ -548,11 +544,8 @@ mod tests {
         let mut l = AdaptiveLimit::new(4096, t0);
         let mut now = t0;
         for _ in 0..20 {
-            l.started(3);
             now += 100 * MS;
-            for _ in 0..3 {
-                l.ended(Signal::Answered(100 * MS), now);
-            }
+            burst(&mut l, 3, now, 100 * MS);
         }
         assert_eq!(l.limit(), INITIAL_LIMIT);
     }
